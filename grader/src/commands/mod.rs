@@ -1,0 +1,43 @@
+//! One module per command.
+
+mod grade;
+mod hint;
+mod list;
+mod reset;
+mod solution;
+mod verify;
+mod watch;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::Command;
+use crate::manifest::Workbook;
+
+pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
+    match command {
+        None => grade::current(workbook),
+        Some(Command::Watch { poll }) => watch::run(workbook, poll),
+        Some(Command::List) => list::run(workbook),
+        Some(Command::Hint { scene }) => hint::run(workbook, scene.as_deref()),
+        Some(Command::Check {
+            scene,
+            seed,
+            implementation,
+        }) => grade::one(workbook, &scene, seed, implementation.as_deref()),
+        Some(Command::Solution { scene }) => solution::run(workbook, &scene),
+        Some(Command::Reset { scene, yes }) => reset::run(workbook, &scene, yes),
+        Some(Command::Verify { selector, jobs }) => {
+            verify::run(workbook, selector.as_deref(), jobs)
+        }
+    }
+}
+
+fn exit_code(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,63 @@
+//! `cargo grade reset`: the exercise's files as the repository's last commit has them.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
+
+use crate::manifest::Workbook;
+use crate::ui;
+
+pub fn run(workbook: &Workbook, query: &str, yes: bool) -> Result<ExitCode> {
+    let scene = workbook.find(query)?;
+    let dir = scene.exercise_dir();
+    let relative = scene.relative(&dir);
+    if !yes {
+        let question =
+            format!("Put {relative} back as first given? Your code there is lost. [y/N] ");
+        match ui::ask(&question) {
+            Some(answer) if answer.eq_ignore_ascii_case("y") => {}
+            Some(_) => return Ok(ExitCode::SUCCESS),
+            None if !ui::interactive() => bail!("not a terminal: confirm with --yes"),
+            None => return Ok(ExitCode::SUCCESS),
+        }
+    }
+    let restored = restore(&workbook.root, &relative)?;
+    println!("{} restored {restored} files in {relative}", ui::pass("✓"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes every file under `relative` as HEAD has it; returns how many.
+fn restore(root: &Path, relative: &str) -> Result<usize> {
+    let repo = Repository::open(root).context("the workbook is not a git repository")?;
+    let head = repo
+        .head()?
+        .peel_to_tree()
+        .context("the repository has no commit yet")?;
+    let subtree = head
+        .get_path(Path::new(relative))
+        .with_context(|| format!("{relative} is not in the last commit"))?
+        .to_object(&repo)?
+        .peel_to_tree()?;
+    let mut files = Vec::new();
+    subtree.walk(TreeWalkMode::PreOrder, |parent, entry| {
+        if entry.kind() == Some(ObjectType::Blob) {
+            files.push((
+                format!("{parent}{}", entry.name().unwrap_or_default()),
+                entry.id(),
+            ));
+        }
+        TreeWalkResult::Ok
+    })?;
+    for (path, id) in &files {
+        let blob = repo.find_blob(*id)?;
+        let target = root.join(relative).join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, blob.content())
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    Ok(files.len())
+}

@@ -1,0 +1,115 @@
+//! `cargo grade verify`: the author's proof that every scene is sound.
+//!
+//! For each scene: its files are all there; the stub compiles and fails every check; the
+//! reference passes every check; every mutant fails at least one; each of those verdicts comes
+//! out the same when run again with the same seed. All harnesses build in one cargo run, and the
+//! checks of each scene run in parallel.
+
+mod proof;
+mod structure;
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::exit_code;
+use crate::harness::{self, Harness};
+use crate::manifest::Workbook;
+use crate::{grading, parallel, ui, variants};
+
+pub fn run(workbook: &Workbook, selector: Option<&str>, jobs: Option<usize>) -> Result<ExitCode> {
+    let started = Instant::now();
+    let jobs = jobs.unwrap_or_else(parallel::default_jobs);
+    let scenes = workbook.select(selector)?;
+    let tracks: BTreeSet<&str> = scenes.iter().map(|s| s.track.name.as_str()).collect();
+    let strays = structure::strays(workbook, &tracks, selector.is_none());
+    for stray in &strays {
+        println!("{} {stray}", ui::fail("✗"));
+    }
+
+    let mut plans = Vec::new();
+    for scene in &scenes {
+        let mut problems = structure::scene_problems(scene);
+        let variants = if problems.is_empty() {
+            variants::write(workbook, scene).unwrap_or_else(|error| {
+                problems.push(format!("{error:#}"));
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        plans.push((*scene, problems, variants));
+    }
+
+    let harnesses: Vec<Harness> = plans
+        .iter()
+        .flat_map(|(scene, _, variants)| {
+            variants.iter().map(move |variant| Harness {
+                package: format!("check-{}", variant.package),
+                checks_file: scene.checks_file(),
+                crate_name: grading::crate_name(&scene.exercise_dir()).unwrap_or_default(),
+                impl_dir: variant.dir.clone(),
+                impl_package: variant.package.clone(),
+            })
+        })
+        .collect();
+    println!(
+        "building {} harnesses for {} scenes...",
+        harnesses.len(),
+        scenes.len()
+    );
+    let build_started = Instant::now();
+    let built = harness::build(
+        &workbook.root,
+        &variants::base_dir(workbook).join("harnesses"),
+        &harnesses,
+        ui::colour(),
+        ui::interactive(),
+    )?;
+    println!(
+        "built in {:.1} s; checking with {jobs} jobs",
+        build_started.elapsed().as_secs_f64()
+    );
+
+    let mut passed = 0;
+    let mut failed = strays.len();
+    for (i, (scene, mut problems, variants)) in plans.into_iter().enumerate() {
+        let scene_started = Instant::now();
+        let summary = if problems.is_empty() {
+            let binaries = variants
+                .iter()
+                .map(|v| built.get(&format!("check-{}", v.package)).cloned())
+                .collect::<Vec<_>>();
+            let proof = proof::prove(&scene, &variants, &binaries, jobs);
+            problems.extend(proof.problems.iter().cloned());
+            proof.summary()
+        } else {
+            String::new()
+        };
+        let progress = ui::dim(&format!("[{}/{}]", i + 1, scenes.len()));
+        let elapsed = ui::dim(&format!("({:.1} s)", scene_started.elapsed().as_secs_f64()));
+        if problems.is_empty() {
+            passed += 1;
+            println!(
+                "{progress} {} {:<28} {summary} {elapsed}",
+                ui::pass("✓"),
+                scene.id()
+            );
+        } else {
+            failed += 1;
+            println!(
+                "{progress} {} {:<28} {summary} {elapsed}",
+                ui::fail("✗"),
+                scene.id()
+            );
+            for problem in problems {
+                println!("{}", ui::indent(&format!("- {problem}"), 6));
+            }
+        }
+    }
+    println!("\nverified in {:.1} s", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    Ok(exit_code(failed == 0))
+}

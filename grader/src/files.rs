@@ -1,0 +1,43 @@
+//! Small file helpers shared by the generators.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Writes `contents` unless the file already holds exactly that, so that cargo's fingerprints
+/// (file times) stay fresh across runs and nothing is rebuilt for nothing.
+pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Every file below `dir`, as paths relative to it, in a stable order. `skip` names top-level
+/// entries to leave out.
+pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<std::path::PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .with_context(|| format!("cannot read {}", current.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            let relative = path.strip_prefix(dir).expect("below dir").to_path_buf();
+            if current == dir && skip.iter().any(|s| relative == Path::new(s)) {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(relative);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}

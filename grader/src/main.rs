@@ -1,0 +1,84 @@
+//! `cargo grade`: the workbook's grader.
+
+mod commands;
+mod files;
+mod grading;
+mod harness;
+mod manifest;
+mod parallel;
+mod progress;
+mod report;
+mod ui;
+mod variants;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo grade",
+    bin_name = "cargo grade",
+    about = "Grade the workbook's scenes: with no command, the first scene not yet passed."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Re-grade the current scene on every save.
+    Watch {
+        /// Look for changes every second instead of waiting for file events.
+        #[arg(long)]
+        poll: bool,
+    },
+    /// Every track and scene, with its state.
+    List,
+    /// The next hint for a scene (the current one by default).
+    Hint { scene: Option<String> },
+    /// Grade one scene.
+    Check {
+        scene: String,
+        /// Replay a run: the same seed gives the same result.
+        #[arg(long, default_value_t = grading::DEFAULT_SEED)]
+        seed: u64,
+        /// Grade this crate directory instead of the scene's exercise.
+        #[arg(long = "impl", value_name = "DIR")]
+        implementation: Option<PathBuf>,
+    },
+    /// The reference solution of a scene you have passed.
+    Solution { scene: String },
+    /// Put a scene's exercise back as it was first given.
+    Reset {
+        scene: String,
+        /// Do not ask first.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The author's proof: stubs fail, solutions pass, mutants are caught, seeds replay.
+    Verify {
+        /// A track or a scene; everything when left out.
+        selector: Option<String>,
+        /// Checks to run at once (the number of cores by default).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = std::env::current_dir()
+        .map_err(anyhow::Error::from)
+        .and_then(|dir| manifest::Workbook::discover(&dir))
+        .and_then(|workbook| commands::run(&workbook, cli.command));
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{} {error:#}", ui::fail("error:"));
+            ExitCode::from(2)
+        }
+    }
+}

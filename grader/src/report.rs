@@ -1,0 +1,92 @@
+//! How a verdict reads: the first failure in full, the rest in a line each, and how to replay.
+
+use crate::grading::Outcome;
+use crate::harness::{CheckRun, Verdict};
+use crate::ui;
+
+/// Compile errors shown at most; the first is nearly always the one to fix.
+const ERRORS_SHOWN: usize = 3;
+
+/// The whole report for one graded scene. `replay` is the command that reruns it.
+pub fn outcome(id: &str, outcome: &Outcome, seed: u64, replay: &str) -> String {
+    match outcome {
+        Outcome::DoesNotBuild(failure) => {
+            let mut text = if failure.in_checks {
+                format!(
+                    "{} {id}: the hidden checks do not compile against this crate. Did a public \
+                     name or signature change? The checks call the ones the stub declares.\n",
+                    ui::fail("✗")
+                )
+            } else {
+                format!("{} {id} does not compile:\n", ui::fail("✗"))
+            };
+            for error in failure.errors.iter().take(ERRORS_SHOWN) {
+                text.push('\n');
+                text.push_str(error.trim_end());
+                text.push('\n');
+            }
+            if failure.errors.len() > ERRORS_SHOWN {
+                text.push_str(&format!(
+                    "\n... and {} more errors\n",
+                    failure.errors.len() - ERRORS_SHOWN
+                ));
+            }
+            text
+        }
+        Outcome::DoesNotStart(why) => format!(
+            "{} {id}: the checks could not start ({why})\n",
+            ui::fail("✗")
+        ),
+        Outcome::Ran(run) => {
+            let total = run.checks.len();
+            let failed: Vec<&CheckRun> = run.failures().collect();
+            if failed.is_empty() {
+                return format!(
+                    "{} {id}: all {total} checks pass {}\n",
+                    ui::pass("✓"),
+                    ui::dim(&format!(
+                        "(seed {seed}, {:.1} s)",
+                        run.elapsed.as_secs_f64()
+                    ))
+                );
+            }
+            let mut text = format!(
+                "{} {id}: {} of {total} checks fail {}\n\n",
+                ui::fail("✗"),
+                failed.len(),
+                ui::dim(&format!("(seed {seed})"))
+            );
+            text.push_str(&first_failure(failed[0], replay));
+            text.push('\n');
+            for check in &run.checks {
+                let mark = match check.verdict {
+                    Verdict::Passed => ui::pass("✓"),
+                    _ => ui::fail("✗"),
+                };
+                text.push_str(&format!("  {mark} {}\n", check.name));
+            }
+            text
+        }
+    }
+}
+
+fn first_failure(check: &CheckRun, replay: &str) -> String {
+    let mut text = format!("  {} {}\n", ui::fail("✗"), ui::bold(&check.name));
+    let body = match &check.verdict {
+        Verdict::Failed(message) => message.clone(),
+        Verdict::Died(why) => match &check.doing {
+            Some(doing) => format!("{why}\nit was running: {doing}"),
+            None => why.clone(),
+        },
+        Verdict::Passed => unreachable!("only failures are reported"),
+    };
+    text.push_str(&ui::indent(&body, 4));
+    text.push('\n');
+    if !check.output.trim().is_empty() {
+        text.push_str(&format!("\n    {}\n", ui::dim("your code printed:")));
+        text.push_str(&ui::indent(check.output.trim_end(), 6));
+        text.push('\n');
+    }
+    text.push_str(&format!("\n    {} {replay}\n", ui::dim("replay:")));
+    text
+}
