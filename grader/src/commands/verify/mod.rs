@@ -63,7 +63,10 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, jobs: Option<usize>) -> 
     let build_started = Instant::now();
     let built = harness::build(
         &workbook.root,
-        &variants::base_dir(workbook).join("harnesses"),
+        // One workspace per selection, so two verifications at once do not rewrite each other's.
+        &variants::base_dir(workbook)
+            .join("harnesses")
+            .join(selector.unwrap_or("all").replace('/', "-")),
         &harnesses,
         ui::colour(),
         ui::interactive(),

@@ -1,0 +1,5 @@
+//! Being written.
+
+pub fn placeholder() {
+    todo!()
+}
