@@ -26,7 +26,13 @@ impl Outcome {
 }
 
 /// Grades `scene` against the crate in `impl_dir`.
-pub fn grade(workbook: &Workbook, scene: &Scene, impl_dir: &Path, seed: u64) -> Result<Outcome> {
+pub fn grade(
+    workbook: &Workbook,
+    scene: &Scene,
+    impl_dir: &Path,
+    seed: u64,
+    limits: Limits,
+) -> Result<Outcome> {
     let harness = Harness {
         package: format!("check-{}-{}", scene.track.name, scene.entry.name),
         checks_file: scene.checks_file(),
@@ -53,7 +59,7 @@ pub fn grade(workbook: &Workbook, scene: &Scene, impl_dir: &Path, seed: u64) -> 
         Ok(binary) => binary,
         Err(failure) => return Ok(Outcome::DoesNotBuild(failure)),
     };
-    Ok(run(&binary, scene, seed).relative_to(&workbook.root))
+    Ok(run(&binary, seed, limits).relative_to(&workbook.root))
 }
 
 impl Outcome {
@@ -76,8 +82,7 @@ impl Outcome {
 }
 
 /// Runs a built harness's checks.
-pub fn run(binary: &Path, scene: &Scene, seed: u64) -> Outcome {
-    let limits = Limits::with_timeout(scene.timeout());
+fn run(binary: &Path, seed: u64, limits: Limits) -> Outcome {
     match harness::list_checks(binary, limits) {
         Ok(names) => Outcome::Ran(harness::run_checks(
             binary,

@@ -48,6 +48,12 @@ enum Command {
         /// Grade this crate directory instead of the scene's exercise.
         #[arg(long = "impl", value_name = "DIR")]
         implementation: Option<PathBuf>,
+        /// Time limit for each check, in seconds (the scene's own limit by default).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// Tell every failure in full, not only the first.
+        #[arg(long)]
+        every_failure: bool,
     },
     /// The reference solution of a scene you have passed.
     Solution { scene: String },
@@ -65,6 +71,9 @@ enum Command {
         /// Checks to run at once (the number of cores by default).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Also say which checks catch each mutant.
+        #[arg(long, short)]
+        verbose: bool,
     },
 }
 

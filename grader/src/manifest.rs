@@ -79,6 +79,8 @@ pub struct Scene<'a> {
 impl Workbook {
     /// Finds the workbook containing `start` (the manifest may be in any parent directory).
     pub fn discover(start: &Path) -> Result<Workbook> {
+        // Canonical, so that paths compare and shorten the same way cargo and rustc write them.
+        let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
         let root = start
             .ancestors()
             .find(|dir| dir.join(MANIFEST_FILE).is_file())

@@ -7,8 +7,15 @@ use crate::ui;
 /// Compile errors shown at most; the first is nearly always the one to fix.
 const ERRORS_SHOWN: usize = 3;
 
-/// The whole report for one graded scene. `replay` is the command that reruns it.
-pub fn outcome(id: &str, outcome: &Outcome, seed: u64, replay: &str) -> String {
+/// The whole report for one graded scene. `replay` is the command that reruns it. The first
+/// failure is told in full (fix that one first); `every_failure` tells them all.
+pub fn outcome(
+    id: &str,
+    outcome: &Outcome,
+    seed: u64,
+    replay: &str,
+    every_failure: bool,
+) -> String {
     match outcome {
         Outcome::DoesNotBuild(failure) => {
             let mut text = if failure.in_checks {
@@ -56,9 +63,20 @@ pub fn outcome(id: &str, outcome: &Outcome, seed: u64, replay: &str) -> String {
                 failed.len(),
                 ui::dim(&format!("(seed {seed})"))
             );
-            text.push_str(&first_failure(failed[0], replay));
-            text.push('\n');
-            for check in &run.checks {
+            let told = if every_failure { failed.len() } else { 1 };
+            for check in &failed[..told] {
+                text.push_str(&failure(check, replay));
+                text.push('\n');
+            }
+            let rest: Vec<&CheckRun> = run
+                .checks
+                .iter()
+                .filter(|c| !failed[..told].iter().any(|f| f.name == c.name))
+                .collect();
+            if !rest.is_empty() {
+                text.push_str(&format!("  {}\n", ui::dim("the other checks:")));
+            }
+            for check in rest {
                 let mark = match check.verdict {
                     Verdict::Passed => ui::pass("✓"),
                     _ => ui::fail("✗"),
@@ -70,7 +88,7 @@ pub fn outcome(id: &str, outcome: &Outcome, seed: u64, replay: &str) -> String {
     }
 }
 
-fn first_failure(check: &CheckRun, replay: &str) -> String {
+fn failure(check: &CheckRun, replay: &str) -> String {
     let mut text = format!("  {} {}\n", ui::fail("✗"), ui::bold(&check.name));
     let body = match &check.verdict {
         Verdict::Failed(message) => message.clone(),

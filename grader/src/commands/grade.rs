@@ -1,12 +1,14 @@
 //! `cargo grade` and `cargo grade check`: grade a scene, record a pass, ask its question.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 
 use super::exit_code;
 use crate::grading::{self, DEFAULT_SEED};
+use crate::harness::Limits;
 use crate::manifest::{Scene, Workbook};
 use crate::progress::{Prediction, Progress, Store};
 use crate::{report, ui};
@@ -43,37 +45,52 @@ pub fn current(workbook: &Workbook) -> Result<ExitCode> {
         ui::dim("lesson:"),
         scene.relative(&scene.exercise_dir().join("README.md"))
     );
-    let passed = grade_and_report(workbook, &scene, None, DEFAULT_SEED)?;
+    let passed = grade_and_report(workbook, &scene, &Options::default())?;
     Ok(exit_code(passed))
 }
 
-pub fn one(
-    workbook: &Workbook,
-    query: &str,
-    seed: u64,
-    implementation: Option<&Path>,
-) -> Result<ExitCode> {
+/// How to grade: the options of `cargo grade check`, and what the other commands use.
+pub struct Options {
+    pub seed: u64,
+    /// A crate to grade instead of the learner's exercise.
+    pub implementation: Option<PathBuf>,
+    /// Seconds per check, instead of the scene's own limit.
+    pub timeout: Option<u64>,
+    pub every_failure: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: DEFAULT_SEED,
+            implementation: None,
+            timeout: None,
+            every_failure: false,
+        }
+    }
+}
+
+pub fn one(workbook: &Workbook, query: &str, options: &Options) -> Result<ExitCode> {
     let scene = workbook.find(query)?;
-    let passed = grade_and_report(workbook, &scene, implementation, seed)?;
+    let passed = grade_and_report(workbook, &scene, options)?;
     Ok(exit_code(passed))
 }
 
 /// Grades and prints the verdict. A pass of the learner's own crate is recorded, its question
 /// asked, and the next scene named; a failure points at the hints.
-pub fn grade_and_report(
-    workbook: &Workbook,
-    scene: &Scene,
-    implementation: Option<&Path>,
-    seed: u64,
-) -> Result<bool> {
+pub fn grade_and_report(workbook: &Workbook, scene: &Scene, options: &Options) -> Result<bool> {
+    let implementation = options.implementation.as_deref();
     let impl_dir = grading::impl_dir(implementation, scene)?;
+    let limits = Limits::with_timeout(options.timeout.map_or(scene.timeout(), Duration::from_secs));
+    let seed = options.seed;
     println!("{}", ui::dim("checking..."));
-    let outcome = grading::grade(workbook, scene, &impl_dir, seed)?;
+    let outcome = grading::grade(workbook, scene, &impl_dir, seed, limits)?;
     let mut replay = format!("cargo grade check {} --seed {seed}", scene.id());
     if let Some(dir) = implementation {
         replay.push_str(&format!(" --impl {}", dir.display()));
     }
-    print!("{}", report::outcome(&scene.id(), &outcome, seed, &replay));
+    let report = report::outcome(&scene.id(), &outcome, seed, &replay, options.every_failure);
+    print!("{report}");
     let passed = outcome.passed();
     if implementation.is_some() {
         return Ok(passed);
@@ -98,7 +115,8 @@ pub fn grade_and_report(
         }
     } else {
         let used = store.load()?.scene(&scene.id()).hints_used;
-        let available = crate::commands::hint::ladder(scene)?.len();
+        // A scene without hints (one being written) simply offers none.
+        let available = crate::commands::hint::ladder(scene).map_or(0, |l| l.len());
         if used < available {
             println!(
                 "\n{} `cargo grade hint {}` ({} of {available} hints used)",

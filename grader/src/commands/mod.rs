@@ -25,12 +25,24 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             scene,
             seed,
             implementation,
-        }) => grade::one(workbook, &scene, seed, implementation.as_deref()),
+            timeout,
+            every_failure,
+        }) => {
+            let options = grade::Options {
+                seed,
+                implementation,
+                timeout,
+                every_failure,
+            };
+            grade::one(workbook, &scene, &options)
+        }
         Some(Command::Solution { scene }) => solution::run(workbook, &scene),
         Some(Command::Reset { scene, yes }) => reset::run(workbook, &scene, yes),
-        Some(Command::Verify { selector, jobs }) => {
-            verify::run(workbook, selector.as_deref(), jobs)
-        }
+        Some(Command::Verify {
+            selector,
+            jobs,
+            verbose,
+        }) => verify::run(workbook, selector.as_deref(), jobs, verbose),
     }
 }
 

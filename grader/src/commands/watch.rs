@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use notify::{PollWatcher, RecursiveMode};
 use notify_debouncer_mini::{Config, DebounceEventResult, new_debouncer, new_debouncer_opt};
 
-use crate::grading::DEFAULT_SEED;
+use super::grade::Options;
 use crate::manifest::Workbook;
 use crate::progress::Store;
 use crate::ui;
@@ -36,7 +36,7 @@ pub fn run(workbook: &Workbook, force_poll: bool) -> Result<ExitCode> {
         };
         clear_screen();
         println!("{} {}", ui::bold(&scene.id()), scene.entry.title);
-        let passed = super::grade::grade_and_report(workbook, &scene, None, DEFAULT_SEED)?;
+        let passed = super::grade::grade_and_report(workbook, &scene, &Options::default())?;
         if passed {
             // The next scene is current now; grade it straight away.
             continue;

@@ -53,7 +53,7 @@ pub fn build(
         .arg(if colour {
             "--message-format=json-diagnostic-rendered-ansi"
         } else {
-            "--message-format=json-render-diagnostics"
+            "--message-format=json"
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

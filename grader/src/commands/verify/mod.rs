@@ -19,7 +19,12 @@ use crate::harness::{self, Harness};
 use crate::manifest::Workbook;
 use crate::{grading, parallel, ui, variants};
 
-pub fn run(workbook: &Workbook, selector: Option<&str>, jobs: Option<usize>) -> Result<ExitCode> {
+pub fn run(
+    workbook: &Workbook,
+    selector: Option<&str>,
+    jobs: Option<usize>,
+    verbose: bool,
+) -> Result<ExitCode> {
     let started = Instant::now();
     let jobs = jobs.unwrap_or_else(parallel::default_jobs);
     let scenes = workbook.select(selector)?;
@@ -56,9 +61,10 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, jobs: Option<usize>) -> 
         })
         .collect();
     println!(
-        "building {} harnesses for {} scenes...",
+        "building {} harnesses for {} scene{}...",
         harnesses.len(),
-        scenes.len()
+        scenes.len(),
+        if scenes.len() == 1 { "" } else { "s" }
     );
     let build_started = Instant::now();
     let built = harness::build(
@@ -80,6 +86,7 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, jobs: Option<usize>) -> 
     let mut failed = strays.len();
     for (i, (scene, mut problems, variants)) in plans.into_iter().enumerate() {
         let scene_started = Instant::now();
+        let mut details = String::new();
         let summary = if problems.is_empty() {
             let binaries = variants
                 .iter()
@@ -87,29 +94,26 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, jobs: Option<usize>) -> 
                 .collect::<Vec<_>>();
             let proof = proof::prove(&scene, &variants, &binaries, jobs);
             problems.extend(proof.problems.iter().cloned());
+            if verbose {
+                details = proof.catches();
+            }
             proof.summary()
         } else {
             String::new()
         };
         let progress = ui::dim(&format!("[{}/{}]", i + 1, scenes.len()));
         let elapsed = ui::dim(&format!("({:.1} s)", scene_started.elapsed().as_secs_f64()));
-        if problems.is_empty() {
+        let mark = if problems.is_empty() {
             passed += 1;
-            println!(
-                "{progress} {} {:<28} {summary} {elapsed}",
-                ui::pass("✓"),
-                scene.id()
-            );
+            ui::pass("✓")
         } else {
             failed += 1;
-            println!(
-                "{progress} {} {:<28} {summary} {elapsed}",
-                ui::fail("✗"),
-                scene.id()
-            );
-            for problem in problems {
-                println!("{}", ui::indent(&format!("- {problem}"), 6));
-            }
+            ui::fail("✗")
+        };
+        println!("{progress} {mark} {:<28} {summary} {elapsed}", scene.id());
+        print!("{details}");
+        for problem in problems {
+            println!("{}", ui::indent(&format!("- {problem}"), 6));
         }
     }
     println!("\nverified in {:.1} s", started.elapsed().as_secs_f64());

@@ -19,11 +19,21 @@ pub struct Proof {
     checks: usize,
     mutants_caught: usize,
     mutants: usize,
+    /// For each mutant, the checks that catch it.
+    catches: Vec<(String, Vec<String>)>,
     /// The reference's checks, one after another: what the suite costs on one core.
     suite_time: Duration,
 }
 
 impl Proof {
+    /// Which checks catch each mutant, a line each.
+    pub fn catches(&self) -> String {
+        self.catches
+            .iter()
+            .map(|(mutant, checks)| format!("      mutant {mutant}: caught by {checks:?}\n"))
+            .collect()
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "stub fails {}/{n}, solution passes {}/{n}, mutants caught {}/{}, suite {:.2} s",
@@ -94,6 +104,7 @@ pub fn prove(
             .iter()
             .filter(|v| matches!(v.kind, Kind::Mutant { .. }))
             .count(),
+        catches: Vec::new(),
         suite_time: Duration::ZERO,
     };
     for (v, (variant, _)) in runnable.iter().enumerate() {
@@ -161,6 +172,8 @@ impl Proof {
                 } else {
                     self.mutants_caught += 1;
                 }
+                let names = failing.iter().map(|c| c.name.clone()).collect();
+                self.catches.push((name.clone(), names));
             }
         }
     }

@@ -1,0 +1,73 @@
+//! What the grader's integration tests share: the workbook, a lock, and crates made on the fly.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use assert_cmd::Command;
+
+/// The workbook this grader belongs to.
+pub fn workbook() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The grader, run in `dir`, without a terminal and without colour.
+pub fn grade(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("grader").unwrap();
+    command.current_dir(dir).env("NO_COLOR", "1");
+    command
+}
+
+/// Tests that grade a scene share its harness directory, so they take turns.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A crate in a temporary directory with `lib` as its `src/lib.rs`.
+pub fn crate_with(lib: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"submission\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/lib.rs"), lib).unwrap();
+    dir
+}
+
+/// A workbook of its own: the real manifest and hints, and nothing else, in a temporary
+/// directory, so tests can make and break progress without touching the real one.
+pub fn scratch_workbook() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = workbook();
+    std::fs::copy(
+        root.join("curriculum.toml"),
+        dir.path().join("curriculum.toml"),
+    )
+    .unwrap();
+    copy_tree(&root.join("hints"), &dir.path().join("hints"));
+    dir
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

@@ -1,0 +1,200 @@
+//! Learner code is hostile until proven otherwise: whatever it does, it gets a failing verdict
+//! with one clear reason, within the time limit, and the grader carries on.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{crate_with, grade, one_at_a_time, stdout_of, workbook};
+
+/// A crate with the crc32 scene's API whose every entry point first runs `misbehaviour`.
+fn submission(misbehaviour: &str) -> tempfile::TempDir {
+    crate_with(&format!(
+        "pub fn crc32(bytes: &[u8]) -> u32 {{ misbehave(); bytes.len() as u32 }}\n\
+         pub struct Crc32;\n\
+         impl Crc32 {{\n\
+             pub fn new() -> Self {{ misbehave(); Crc32 }}\n\
+             pub fn update(&mut self, _: &[u8]) {{}}\n\
+             pub fn finish(&self) -> u32 {{ 0 }}\n\
+         }}\n\
+         impl Default for Crc32 {{ fn default() -> Self {{ Self::new() }} }}\n\
+         #[allow(unreachable_code, clippy::empty_loop)]\n\
+         fn misbehave() {{ {misbehaviour} }}\n"
+    ))
+}
+
+/// Grades `crate_dir` against the crc32 scene with a one-second limit per check.
+fn verdict_on(crate_dir: &std::path::Path) -> (bool, String, Duration) {
+    let _turn = one_at_a_time();
+    let started = Instant::now();
+    let output = grade(&workbook())
+        .args(["check", "primitives/crc32", "--timeout", "1", "--impl"])
+        .arg(crate_dir)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        stdout_of(&output),
+        started.elapsed(),
+    )
+}
+
+fn assert_fails_with(misbehaviour: &str, reason: &str) {
+    let submission = submission(misbehaviour);
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(!passed, "a hostile submission passed:\n{report}");
+    assert!(report.contains("7 of 7 checks fail"), "{report}");
+    assert!(report.contains(reason), "expected {reason:?} in:\n{report}");
+}
+
+#[test]
+fn exiting_the_process_with_success_is_a_failure() {
+    assert_fails_with(
+        "std::process::exit(0);",
+        "the process exited before the check finished",
+    );
+}
+
+#[test]
+fn an_infinite_loop_times_out() {
+    assert_fails_with("loop {}", "did not finish within 1 s");
+}
+
+#[test]
+fn a_stack_overflow_is_named() {
+    assert_fails_with(
+        "fn deep(n: u64) -> u64 { 1 + deep(std::hint::black_box(n + 1)) } deep(0);",
+        "overflowed its stack",
+    );
+}
+
+#[test]
+fn an_abort_is_named() {
+    assert_fails_with("std::process::abort();", "aborted");
+}
+
+#[test]
+fn running_out_of_memory_is_named() {
+    assert_fails_with(
+        "std::hint::black_box(vec![1u8; 64 << 30]);",
+        "ran out of memory",
+    );
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    assert_fails_with("panic!(\"the disk is on fire\");", "the disk is on fire");
+}
+
+#[test]
+fn printing_fake_results_passes_nothing() {
+    let fake_channel_line = r#"{"token":"0","message":{"kind":"outcome","check":"the empty input has checksum 0","passed":true,"message":""}}"#;
+    let submission = submission(&format!(
+        "println!(\"test the standard check value ... ok\"); \
+         println!(\"test result: ok. 7 passed; 0 failed\"); \
+         println!(\"{{}}\", r#\"{fake_channel_line}\"#); \
+         eprintln!(\"{{}}\", r#\"{fake_channel_line}\"#); \
+         std::process::exit(0);"
+    ));
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(!passed, "{report}");
+    assert!(report.contains("7 of 7 checks fail"), "{report}");
+}
+
+#[test]
+fn a_child_left_running_does_not_hold_the_grader() {
+    let submission =
+        submission("let _ = std::process::Command::new(\"sleep\").arg(\"120\").spawn();");
+    let (passed, report, elapsed) = verdict_on(submission.path());
+    assert!(!passed, "{report}");
+    assert!(
+        elapsed < Duration::from_secs(100),
+        "the grader waited for the learner's child: {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_compile_error_is_shown_with_file_and_line() {
+    let submission =
+        crate_with("pub fn crc32(bytes: &[u8]) -> u32 {\n    let x: u32 = \"text\";\n    x\n}\n");
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(!passed);
+    assert!(report.contains("does not compile"), "{report}");
+    assert!(report.contains("src/lib.rs:2:"), "{report}");
+    assert!(
+        !report.contains("Compiling"),
+        "cargo's chatter leaked:\n{report}"
+    );
+}
+
+#[test]
+fn a_changed_signature_is_reported_as_such() {
+    let submission = crate_with("pub fn crc32(bytes: &str) -> u32 { bytes.len() as u32 }\n");
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(!passed);
+    assert!(report.contains("hidden checks do not compile"), "{report}");
+}
+
+#[test]
+fn the_reference_passes_and_its_verdict_is_stable() {
+    let reference =
+        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
+            .unwrap();
+    let submission = crate_with(&reference);
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(passed, "{report}");
+    assert!(report.contains("all 7 checks pass"), "{report}");
+    let mut left_behind: Vec<_> = walk(submission.path());
+    left_behind.sort();
+    assert_eq!(
+        left_behind,
+        ["Cargo.toml", "src/lib.rs"],
+        "grading wrote into the crate"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            files.extend(walk(&path).into_iter().map(|f| format!("{name}/{f}")));
+        } else {
+            files.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    files
+}
+
+#[test]
+fn the_environment_cannot_weaken_the_checks() {
+    let reference =
+        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
+            .unwrap();
+    // Wrong for one length only: found by enough cases, missed by one.
+    let subtle = reference.replace(
+        "pub fn crc32(bytes: &[u8]) -> u32 {",
+        "pub fn crc32(bytes: &[u8]) -> u32 {\n    if bytes.len() % 7 == 3 {\n        return 0;\n    }",
+    );
+    let submission = crate_with(&subtle);
+    let (_, plain, _) = verdict_on(submission.path());
+    let _turn = one_at_a_time();
+    let weakened = grade(&workbook())
+        .args(["check", "primitives/crc32", "--timeout", "1", "--impl"])
+        .arg(submission.path())
+        .env("PROPTEST_CASES", "1")
+        .env("PROPTEST_MAX_SHRINK_ITERS", "0")
+        .output()
+        .unwrap();
+    assert!(!weakened.status.success());
+    let strip_time = |report: &str| {
+        report
+            .lines()
+            .filter(|l| !l.contains(" s)"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip_time(&plain), strip_time(&stdout_of(&weakened)));
+    assert!(plain.contains("smallest failing input (shrunk)"), "{plain}");
+}

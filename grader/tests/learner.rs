@@ -1,0 +1,206 @@
+//! The learner's loop from the outside: manifest and progress errors, hints, list, reset, and
+//! what a first run shows.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{crate_with, grade, one_at_a_time, scratch_workbook, stdout_of, workbook};
+use predicates::prelude::*;
+
+#[test]
+fn a_first_run_shows_the_stub_failing_with_a_way_forward() {
+    let stub = std::fs::read_to_string(workbook().join("exercises/primitives/01-crc32/src/lib.rs"))
+        .unwrap();
+    let submission = crate_with(&stub);
+    let _turn = one_at_a_time();
+    let output = grade(&workbook())
+        .args(["check", "crc32", "--impl"])
+        .arg(submission.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report = stdout_of(&output);
+    assert!(report.contains("reached a todo!() at"), "{report}");
+    assert!(report.contains("src/lib.rs:"), "{report}");
+    assert!(
+        report.contains("replay: cargo grade check primitives/crc32 --seed 1 --impl"),
+        "{report}"
+    );
+    assert!(
+        !report.contains('\x1b'),
+        "colour without a terminal:\n{report}"
+    );
+}
+
+#[test]
+fn a_broken_manifest_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("curriculum.toml"),
+        "format_version = 1\n[[tracks]\n",
+    )
+    .unwrap();
+    let output = grade(dir.path()).arg("list").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("curriculum.toml is not valid: line 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_manifest_from_the_future_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("curriculum.toml"), "format_version = 9\n").unwrap();
+    grade(dir.path())
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("format_version 9"));
+}
+
+#[test]
+fn outside_a_workbook_the_grader_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    grade(dir.path())
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no curriculum.toml"));
+}
+
+#[test]
+fn an_unknown_scene_is_named() {
+    grade(&workbook())
+        .args(["check", "no-such-scene"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no scene is called \"no-such-scene\"",
+        ));
+}
+
+#[test]
+fn hints_come_one_rung_at_a_time_and_are_remembered() {
+    let book = scratch_workbook();
+    grade(book.path())
+        .args(["hint", "crc32"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Hint 1 of 3").and(predicate::str::contains("Hint 2").not()),
+        );
+    grade(book.path())
+        .args(["hint", "crc32"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Hint 2 of 3"));
+    grade(book.path())
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 hints"));
+}
+
+#[test]
+fn a_damaged_progress_file_is_reported_and_kept() {
+    let book = scratch_workbook();
+    let progress = book.path().join(".grade-progress.toml");
+    std::fs::write(&progress, "format_version = 1\nscenes = 7\n").unwrap();
+    grade(book.path()).arg("list").assert().code(2).stderr(
+        predicate::str::contains("is damaged")
+            .and(predicate::str::contains("mv .grade-progress.toml")),
+    );
+    grade(book.path()).args(["hint", "crc32"]).assert().code(2);
+    assert_eq!(
+        std::fs::read_to_string(&progress).unwrap(),
+        "format_version = 1\nscenes = 7\n"
+    );
+}
+
+#[test]
+fn killing_the_grader_mid_write_never_damages_progress() {
+    let book = scratch_workbook();
+    let grader = assert_cmd::cargo::cargo_bin("grader");
+    for round in 0..60u64 {
+        let mut child = Command::new(&grader)
+            .args(["hint", "crc32"])
+            .current_dir(book.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the command's whole life, from start-up to the rename.
+        std::thread::sleep(Duration::from_micros(round * 97 % 4000));
+        let _ = child.kill();
+        child.wait().unwrap();
+        grade(book.path()).arg("list").assert().success();
+    }
+}
+
+#[test]
+fn list_shows_where_the_learner_is() {
+    let book = scratch_workbook();
+    grade(book.path()).arg("list").assert().success().stdout(
+        predicate::str::contains("▶ current 01-crc32")
+            .and(predicate::str::contains("· locked  02-"))
+            .and(predicate::str::contains("0 of ")),
+    );
+}
+
+#[test]
+fn the_solution_stays_hidden_until_the_scene_passes() {
+    let book = scratch_workbook();
+    grade(book.path())
+        .args(["solution", "crc32"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has not passed yet"));
+}
+
+#[test]
+fn reset_restores_the_committed_stub() {
+    let book = scratch_workbook();
+    let exercise = book.path().join("exercises/primitives/01-crc32");
+    common::copy_tree(&workbook().join("exercises/primitives/01-crc32"), &exercise);
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(book.path())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "stubs"]);
+    let lib = exercise.join("src/lib.rs");
+    let stub = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, "// my attempt\n").unwrap();
+
+    grade(book.path())
+        .args(["reset", "crc32"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--yes"));
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), "// my attempt\n");
+
+    grade(book.path())
+        .args(["reset", "crc32", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), stub);
+}
