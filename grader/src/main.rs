@@ -74,6 +74,9 @@ enum Command {
         /// Also say which checks catch each mutant.
         #[arg(long, short)]
         verbose: bool,
+        /// Also run clippy, warnings denied, over the checks and the reference solutions.
+        #[arg(long)]
+        lint: bool,
     },
 }
 

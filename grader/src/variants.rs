@@ -156,7 +156,7 @@ fn apply(files: &Tree, diff: &str) -> Result<Tree> {
 fn write_variant(workbook: &Workbook, scene: &Scene, kind: Kind, src: &Tree) -> Result<Variant> {
     let dir = variant_dir(workbook, scene, &kind);
     let package = format!(
-        "{}--{}",
+        "{}-{}",
         crate::grading::package_name(&scene.exercise_dir())?,
         kind.slug()
     );
@@ -210,7 +210,7 @@ fn rewrite_manifest(workbook: &Workbook, scene: &Scene, package: &str) -> Result
                     let solution = variant_dir(workbook, &earlier, &Kind::Solution);
                     let name = crate::grading::package_name(&target)?;
                     dep.insert("path", value(solution.display().to_string()));
-                    dep.insert("package", value(format!("{name}--solution")));
+                    dep.insert("package", value(format!("{name}-solution")));
                 }
                 None => {
                     dep.insert("path", value(target.display().to_string()));

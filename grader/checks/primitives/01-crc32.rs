@@ -5,12 +5,27 @@ use primitives_crc32::{Crc32, crc32};
 
 pub fn suite() -> Suite {
     Suite::new()
-        .check("the standard check value: crc32(\"123456789\") = 0xCBF43926", check_value)
+        .check(
+            "the standard check value: crc32(\"123456789\") = 0xCBF43926",
+            check_value,
+        )
         .check("the empty input has checksum 0", empty_input)
-        .check("agrees with a bit-at-a-time reference on any bytes", matches_reference)
-        .check("feeding bytes in pieces gives the one-call checksum", pieces)
-        .check("finish() can be called, then more bytes fed", finish_then_more)
-        .check("any single flipped bit changes the checksum", single_bit_flips)
+        .check(
+            "agrees with a bit-at-a-time reference on any bytes",
+            matches_reference,
+        )
+        .check(
+            "feeding bytes in pieces gives the one-call checksum",
+            pieces,
+        )
+        .check(
+            "finish() can be called, then more bytes fed",
+            finish_then_more,
+        )
+        .check(
+            "any single flipped bit changes the checksum",
+            single_bit_flips,
+        )
         .check("any burst of errors up to 32 bits long is caught", bursts)
 }
 
@@ -20,7 +35,11 @@ fn reference(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -36,7 +55,11 @@ impl std::fmt::Debug for Hex {
 }
 
 fn check_value(_: &mut Ctx) -> CheckResult {
-    expect_eq("crc32(b\"123456789\")", Hex(crc32(b"123456789")), Hex(0xCBF4_3926))
+    expect_eq(
+        "crc32(b\"123456789\")",
+        Hex(crc32(b"123456789")),
+        Hex(0xCBF4_3926),
+    )
 }
 
 fn empty_input(_: &mut Ctx) -> CheckResult {
@@ -99,11 +122,10 @@ fn finish_then_more(_: &mut Ctx) -> CheckResult {
 }
 
 fn single_bit_flips(ctx: &mut Ctx) -> CheckResult {
-    let input = prop::collection::vec(any::<u8>(), 1..100)
-        .prop_flat_map(|bytes| {
-            let bits = bytes.len() * 8;
-            (Just(bytes), 0..bits)
-        });
+    let input = prop::collection::vec(any::<u8>(), 1..100).prop_flat_map(|bytes| {
+        let bits = bytes.len() * 8;
+        (Just(bytes), 0..bits)
+    });
     ctx.forall(input, |(bytes, bit)| {
         let mut flipped = bytes.clone();
         flipped[bit / 8] ^= 1 << (bit % 8);

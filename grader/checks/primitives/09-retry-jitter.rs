@@ -326,7 +326,7 @@ const MOST_IN_A_WINDOW: usize = CLIENTS / 10;
 const NEARLY_ALL: usize = CLIENTS * 99 / 100;
 
 /// A uniform sample from [0, 1): 53 random bits.
-fn uniform(rng: &mut impl RngCore) -> f64 {
+fn uniform(rng: &mut impl Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -42,7 +42,15 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             selector,
             jobs,
             verbose,
-        }) => verify::run(workbook, selector.as_deref(), jobs, verbose),
+            lint,
+        }) => {
+            let options = verify::Options {
+                jobs,
+                verbose,
+                lint,
+            };
+            verify::run(workbook, selector.as_deref(), &options)
+        }
     }
 }
 

@@ -43,18 +43,71 @@ pub fn build(
     show_cargo_progress: bool,
 ) -> Result<HashMap<String, Result<PathBuf, BuildFailure>>> {
     write_workspace(root, dir, harnesses)?;
+    let run = cargo(
+        root,
+        dir,
+        &["build", "--keep-going", "--bins"],
+        colour,
+        show_cargo_progress,
+    )?;
+    Ok(harnesses
+        .iter()
+        .map(|harness| {
+            let outcome = match run.binaries.get(&harness.package) {
+                Some(exe) => Ok(exe.clone()),
+                None => Err(failure_of(harness, dir, &run.errors, &run.stderr)),
+            };
+            (harness.package.clone(), outcome)
+        })
+        .collect())
+}
+
+/// Runs clippy, warnings denied, over the packages of the workspace in `dir` that `packages`
+/// matches (a cargo package pattern) and the crates they use. Returns what it objects to.
+pub fn lint(root: &Path, dir: &Path, packages: &str, colour: bool) -> Result<Vec<String>> {
+    let args = [
+        "clippy",
+        "--keep-going",
+        "--bins",
+        "--package",
+        packages,
+        "--",
+        "-D",
+        "warnings",
+    ];
+    let run = cargo(root, dir, &args, colour, false)?;
+    Ok(run.errors.into_iter().map(|(_, text)| text).collect())
+}
+
+/// What one cargo run produced.
+struct CargoRun {
+    /// Binaries by target name.
+    binaries: HashMap<String, PathBuf>,
+    /// Rendered compiler errors, with the source file of the target they belong to.
+    errors: Vec<(PathBuf, String)>,
+    stderr: String,
+}
+
+/// Runs cargo over the harness workspace in `dir`, reading its JSON messages.
+fn cargo(
+    root: &Path,
+    dir: &Path,
+    args: &[&str],
+    colour: bool,
+    show_progress: bool,
+) -> Result<CargoRun> {
     let mut child = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .arg("build")
+        .args(args.iter().take_while(|&&a| a != "--"))
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(root.join("target/grade"))
-        .args(["--keep-going", "--bins"])
         .arg(if colour {
             "--message-format=json-diagnostic-rendered-ansi"
         } else {
             "--message-format=json"
         })
+        .args(args.iter().skip_while(|&&a| a != "--"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,7 +116,7 @@ pub fn build(
     let stderr = std::thread::spawn(move || {
         let mut kept = String::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if show_cargo_progress {
+            if show_progress {
                 eprintln!("{line}");
             }
             kept.push_str(&line);
@@ -73,7 +126,7 @@ pub fn build(
     });
 
     let mut binaries = HashMap::new();
-    let mut errors: Vec<(PathBuf, String)> = Vec::new();
+    let mut errors = Vec::new();
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
     for message in Message::parse_stream(stdout) {
         match message.context("cannot read cargo's output")? {
@@ -92,18 +145,11 @@ pub fn build(
         }
     }
     child.wait().context("cargo did not finish")?;
-    let stderr = stderr.join().unwrap_or_default();
-
-    Ok(harnesses
-        .iter()
-        .map(|harness| {
-            let outcome = match binaries.get(&harness.package) {
-                Some(exe) => Ok(exe.clone()),
-                None => Err(failure_of(harness, dir, &errors, &stderr)),
-            };
-            (harness.package.clone(), outcome)
-        })
-        .collect())
+    Ok(CargoRun {
+        binaries,
+        errors,
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 fn failure_of(

@@ -10,5 +10,5 @@ mod compile;
 mod suite;
 
 pub use child::Limits;
-pub use compile::{BuildFailure, Harness, build};
+pub use compile::{BuildFailure, Harness, build, lint};
 pub use suite::{CheckRun, SuiteRun, Verdict, list_checks, run_check, run_checks};

@@ -9,24 +9,29 @@ mod proof;
 mod structure;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::exit_code;
 use crate::harness::{self, Harness};
-use crate::manifest::Workbook;
+use crate::manifest::{Scene, Workbook};
 use crate::{grading, parallel, ui, variants};
 
-pub fn run(
-    workbook: &Workbook,
-    selector: Option<&str>,
-    jobs: Option<usize>,
-    verbose: bool,
-) -> Result<ExitCode> {
+pub struct Options {
+    /// Checks to run at once.
+    pub jobs: Option<usize>,
+    /// Name the checks that catch each mutant.
+    pub verbose: bool,
+    /// Run clippy over the checks and the solutions too.
+    pub lint: bool,
+}
+
+pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Result<ExitCode> {
     let started = Instant::now();
-    let jobs = jobs.unwrap_or_else(parallel::default_jobs);
+    let jobs = options.jobs.unwrap_or_else(parallel::default_jobs);
     let scenes = workbook.select(selector)?;
     let tracks: BTreeSet<&str> = scenes.iter().map(|s| s.track.name.as_str()).collect();
     let strays = structure::strays(workbook, &tracks, selector.is_none());
@@ -67,12 +72,13 @@ pub fn run(
         if scenes.len() == 1 { "" } else { "s" }
     );
     let build_started = Instant::now();
+    // One workspace per selection, so two verifications at once do not rewrite each other's.
+    let harness_dir = variants::base_dir(workbook)
+        .join("harnesses")
+        .join(selector.unwrap_or("all").replace('/', "-"));
     let built = harness::build(
         &workbook.root,
-        // One workspace per selection, so two verifications at once do not rewrite each other's.
-        &variants::base_dir(workbook)
-            .join("harnesses")
-            .join(selector.unwrap_or("all").replace('/', "-")),
+        &harness_dir,
         &harnesses,
         ui::colour(),
         ui::interactive(),
@@ -84,6 +90,37 @@ pub fn run(
 
     let mut passed = 0;
     let mut failed = strays.len();
+    if options.lint {
+        let objections = harness::lint(
+            &workbook.root,
+            &harness_dir,
+            "check-*-solution",
+            ui::colour(),
+        )?;
+        let unformatted = unformatted(&scenes)?;
+        if !unformatted.is_empty() {
+            failed += 1;
+            println!("{} rustfmt would change these:", ui::fail("✗"));
+            for file in unformatted {
+                println!("      {file}");
+            }
+        }
+        if objections.is_empty() {
+            println!(
+                "{} clippy has nothing to say about the checks and solutions",
+                ui::pass("✓")
+            );
+        } else {
+            failed += 1;
+            println!(
+                "{} clippy objects to the checks or solutions:",
+                ui::fail("✗")
+            );
+            for objection in objections {
+                println!("{}", ui::indent(&objection, 6));
+            }
+        }
+    }
     for (i, (scene, mut problems, variants)) in plans.into_iter().enumerate() {
         let scene_started = Instant::now();
         let mut details = String::new();
@@ -94,7 +131,7 @@ pub fn run(
                 .collect::<Vec<_>>();
             let proof = proof::prove(&scene, &variants, &binaries, jobs);
             problems.extend(proof.problems.iter().cloned());
-            if verbose {
+            if options.verbose {
                 details = proof.catches();
             }
             proof.summary()
@@ -119,4 +156,29 @@ pub fn run(
     println!("\nverified in {:.1} s", started.elapsed().as_secs_f64());
     println!("{passed} passed, {failed} failed");
     Ok(exit_code(failed == 0))
+}
+
+/// The checks and solution files (outside the workspace, so `cargo fmt` never sees them) that
+/// rustfmt would change.
+fn unformatted(scenes: &[Scene]) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for scene in scenes {
+        files.push(scene.checks_file());
+        let src = scene.solution_dir().join("src");
+        for file in crate::files::list_files(&src, &[])? {
+            files.push(src.join(file));
+        }
+    }
+    let output = std::process::Command::new("rustfmt")
+        .args(["--check", "--edition", "2024", "--files-with-diff"])
+        .args(files.iter().filter(|f| f.is_file()))
+        .output()
+        .context("cannot run rustfmt")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| match scenes.first() {
+            Some(scene) => scene.relative(Path::new(line)),
+            None => line.to_string(),
+        })
+        .collect())
 }
