@@ -1,0 +1,12 @@
+//! The simulation kit: what learner code runs on, and what the checks use to break it.
+//!
+//! - [`disk`]: a small file-system interface ([`disk::Dir`], [`disk::File`]) with a real
+//!   implementation on `std::fs` ([`disk::RealDir`]).
+//! - [`sim`]: a deterministic simulated disk that loses, tears and corrupts unsynced writes the
+//!   way real disks do on power loss, fails operations on purpose, and counts the work done.
+//! - [`crash`]: a driver that runs a workload, crashes it at every I/O step, recovers, and checks
+//!   what came back against a model of what was promised.
+
+pub mod crash;
+pub mod disk;
+pub mod sim;

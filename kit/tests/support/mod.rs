@@ -1,0 +1,1 @@
+pub mod tiny_store;
