@@ -82,7 +82,7 @@ impl Outcome {
 }
 
 /// Runs a built harness's checks.
-fn run(binary: &Path, seed: u64, limits: Limits) -> Outcome {
+pub fn run(binary: &Path, seed: u64, limits: Limits) -> Outcome {
     match harness::list_checks(binary, limits) {
         Ok(names) => Outcome::Ran(harness::run_checks(
             binary,

@@ -64,6 +64,21 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Grade a classroom submission with the checks of a trusted commit, and write the results
+    /// for CI (job summary, annotations, JUnit, Gradescope, GitHub Classroom).
+    Ci {
+        /// The commit whose checks, grader and manifest are trusted (a pull request's base).
+        #[arg(long, value_name = "REV")]
+        trusted: String,
+        /// The commit to grade; only its exercises/*/*/src files count.
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        submission: String,
+        /// A track or a scene; everything when left out.
+        selector: Option<String>,
+        /// Where to write the result files (target/grade/ci/out by default).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// The author's proof: stubs fail, solutions pass, mutants are caught, seeds replay.
     Verify {
         /// A track or a scene; everything when left out.
@@ -82,6 +97,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    harness::adopt_orphans();
     let outcome = std::env::current_dir()
         .map_err(anyhow::Error::from)
         .and_then(|dir| manifest::Workbook::discover(&dir))

@@ -198,3 +198,22 @@ fn the_environment_cannot_weaken_the_checks() {
     assert_eq!(strip_time(&plain), strip_time(&stdout_of(&weakened)));
     assert!(plain.contains("smallest failing input (shrunk)"), "{plain}");
 }
+
+#[test]
+fn a_process_that_leaves_its_group_is_still_stopped() {
+    let submission = submission(
+        "let _ = std::process::Command::new(\"setsid\").args([\"sleep\", \"313\"]).spawn();",
+    );
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(!passed, "{report}");
+    let survivors: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmdline| cmdline == b"sleep\x00313\x00")
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "{} escaped processes still run",
+        survivors.len()
+    );
+}

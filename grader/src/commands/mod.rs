@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod ci;
 mod grade;
 mod hint;
 mod list;
@@ -37,6 +38,20 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             grade::one(workbook, &scene, &options)
         }
         Some(Command::Solution { scene }) => solution::run(workbook, &scene),
+        Some(Command::Ci {
+            trusted,
+            submission,
+            selector,
+            out,
+        }) => {
+            let options = ci::Options {
+                trusted: &trusted,
+                submission: &submission,
+                selector: selector.as_deref(),
+                out,
+            };
+            ci::run(workbook, &options)
+        }
         Some(Command::Reset { scene, yes }) => reset::run(workbook, &scene, yes),
         Some(Command::Verify {
             selector,

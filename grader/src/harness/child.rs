@@ -7,6 +7,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use protocol::{Envelope, Handshake, Message};
+
+use super::strays;
 use wait_timeout::ChildExt;
 
 /// What one run of learner code may use.
@@ -69,7 +71,7 @@ pub fn run(binary: &Path, args: &[&str], seed: u64, limits: Limits) -> std::io::
         });
     }
     let started = Instant::now();
-    let mut child = command.spawn()?;
+    let mut child = strays::spawn(&mut command)?;
     let handshake = serde_json::to_string(&Handshake {
         token: token.clone(),
         seed,
@@ -104,6 +106,7 @@ pub fn run(binary: &Path, args: &[&str], seed: u64, limits: Limits) -> std::io::
             None
         }
     };
+    strays::finished(child.id());
     let elapsed = started.elapsed();
     Ok(ChildRun {
         messages: channel.join().unwrap_or_default(),

@@ -31,6 +31,16 @@ pub struct BuildFailure {
     /// True when the errors are in the checks, not in the implementation: usually a changed
     /// public signature.
     pub in_checks: bool,
+    /// Where the first error points: a file (relative to the workbook when inside it) and line.
+    pub location: Option<(String, usize)>,
+}
+
+/// One compiler error, rendered, with the target it belongs to and where it points.
+#[derive(Debug, Clone)]
+struct CompileError {
+    target_src: PathBuf,
+    rendered: String,
+    at: Option<(String, usize)>,
 }
 
 /// Writes a workspace of harness packages into `dir` and builds them all in one cargo run.
@@ -76,15 +86,14 @@ pub fn lint(root: &Path, dir: &Path, packages: &str, colour: bool) -> Result<Vec
         "warnings",
     ];
     let run = cargo(root, dir, &args, colour, false)?;
-    Ok(run.errors.into_iter().map(|(_, text)| text).collect())
+    Ok(run.errors.into_iter().map(|error| error.rendered).collect())
 }
 
 /// What one cargo run produced.
 struct CargoRun {
     /// Binaries by target name.
     binaries: HashMap<String, PathBuf>,
-    /// Rendered compiler errors, with the source file of the target they belong to.
-    errors: Vec<(PathBuf, String)>,
+    errors: Vec<CompileError>,
     stderr: String,
 }
 
@@ -136,9 +145,20 @@ fn cargo(
                 }
             }
             Message::CompilerMessage(msg) if msg.message.level == DiagnosticLevel::Error => {
+                let prefix = format!("{}/", root.display());
+                let at = msg.message.spans.iter().find(|s| s.is_primary).map(|span| {
+                    let file = span
+                        .file_name
+                        .strip_prefix(&prefix)
+                        .unwrap_or(&span.file_name);
+                    (file.to_string(), span.line_start)
+                });
                 if let Some(rendered) = msg.message.rendered {
-                    let rendered = rendered.replace(&format!("{}/", root.display()), "");
-                    errors.push((msg.target.src_path.into_std_path_buf(), rendered));
+                    errors.push(CompileError {
+                        target_src: msg.target.src_path.into_std_path_buf(),
+                        rendered: rendered.replace(&prefix, ""),
+                        at,
+                    });
                 }
             }
             _ => {}
@@ -155,43 +175,40 @@ fn cargo(
 fn failure_of(
     harness: &Harness,
     dir: &Path,
-    errors: &[(PathBuf, String)],
+    errors: &[CompileError],
     cargo_stderr: &str,
 ) -> BuildFailure {
-    let harness_dir = dir.join(&harness.package);
-    let own = |prefix: &Path| -> Vec<String> {
+    let failure = |chosen: Vec<&CompileError>, in_checks| BuildFailure {
+        location: chosen.first().and_then(|e| e.at.clone()),
+        errors: chosen.iter().map(|e| e.rendered.clone()).collect(),
+        in_checks,
+    };
+    let under = |prefix: &Path| -> Vec<&CompileError> {
         errors
             .iter()
-            .filter(|(src, _)| src.starts_with(prefix))
-            .map(|(_, text)| text.clone())
+            .filter(|e| e.target_src.starts_with(prefix))
             .collect()
     };
-    let in_impl = own(&harness.impl_dir);
+    let in_impl = under(&harness.impl_dir);
     if !in_impl.is_empty() {
-        return BuildFailure {
-            errors: in_impl,
-            in_checks: false,
-        };
+        return failure(in_impl, false);
     }
-    let in_checks = own(&harness_dir);
+    let in_checks = under(&dir.join(&harness.package));
     if !in_checks.is_empty() {
-        return BuildFailure {
-            errors: in_checks,
-            in_checks: true,
-        };
+        return failure(in_checks, true);
     }
     // Not the crate's own code nor the checks: a dependency (an earlier scene) or cargo itself.
-    let mut all: Vec<String> = errors.iter().map(|(_, text)| text.clone()).collect();
-    if all.is_empty() {
-        let tail: Vec<&str> = cargo_stderr
-            .lines()
-            .filter(|line| !line.trim_start().starts_with("Compiling"))
-            .collect();
-        all.push(tail[tail.len().saturating_sub(20)..].join("\n"));
+    if !errors.is_empty() {
+        return failure(errors.iter().collect(), false);
     }
+    let tail: Vec<&str> = cargo_stderr
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("Compiling"))
+        .collect();
     BuildFailure {
-        errors: all,
+        errors: vec![tail[tail.len().saturating_sub(20)..].join("\n")],
         in_checks: false,
+        location: None,
     }
 }
 
@@ -218,13 +235,15 @@ fn write_workspace(root: &Path, dir: &Path, harnesses: &[Harness]) -> Result<()>
         let manifest = format!(
             "[package]\nname = {:?}\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
              [[bin]]\nname = {:?}\npath = \"main.rs\"\n\n\
-             [dependencies]\n{} = {{ path = {:?}, package = {:?} }}\nharness = {{ path = {:?} }}\n",
+             [dependencies]\n{} = {{ path = {:?}, package = {:?} }}\n\
+             harness = {{ path = {:?} }}\nkit = {{ path = {:?} }}\n",
             harness.package,
             harness.package,
             harness.crate_name,
             harness.impl_dir,
             harness.impl_package,
             root.join("grader/harness"),
+            root.join("kit"),
         );
         write_if_changed(&package_dir.join("Cargo.toml"), manifest.as_bytes())?;
         let main = format!(

@@ -1,0 +1,296 @@
+//! The results of a classroom grading, in the formats classrooms and CI systems read.
+//!
+//! Every format is written by the grader's own process after all learner code has finished and
+//! every process it left behind is gone, each file replaced whole.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use serde_json::json;
+
+use crate::harness::Verdict;
+
+/// One scene's result.
+pub struct SceneResult {
+    pub id: String,
+    pub track: String,
+    pub title: String,
+    pub points: u32,
+    pub passed: bool,
+    /// Check names and verdicts (empty when the crate did not build).
+    pub checks: Vec<(String, Verdict)>,
+    /// Why the scene failed, in a few lines.
+    pub summary: String,
+    /// Where to point an annotation: a file in the workbook and a line.
+    pub location: (String, usize),
+    pub seconds: f64,
+}
+
+impl SceneResult {
+    pub fn score(&self) -> u32 {
+        if self.passed { self.points } else { 0 }
+    }
+}
+
+pub struct Report {
+    pub trusted: String,
+    pub submission: String,
+    pub ignored: Vec<String>,
+    pub scenes: Vec<SceneResult>,
+}
+
+impl Report {
+    pub fn score(&self) -> u32 {
+        self.scenes.iter().map(SceneResult::score).sum()
+    }
+
+    pub fn max_score(&self) -> u32 {
+        self.scenes.iter().map(|s| s.points).sum()
+    }
+
+    pub fn passed(&self) -> bool {
+        self.scenes.iter().all(|s| s.passed)
+    }
+}
+
+/// Writes every format into `dir`; returns the file names written.
+pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<&'static str>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let files = [
+        ("summary.md", summary_markdown(report)),
+        ("junit.xml", junit(report)),
+        ("results.json", gradescope(report)),
+        ("autograding.json", classroom(report).to_string()),
+    ];
+    for (name, contents) in &files {
+        replace(&dir.join(name), contents)?;
+    }
+    Ok(files.iter().map(|(name, _)| *name).collect())
+}
+
+/// Written beside, then renamed over: a reader never sees half a file, and whatever was there
+/// before (put there by anyone) is gone.
+fn replace(path: &Path, contents: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut temp, contents.as_bytes())?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The GitHub job summary: a table per track, with points.
+pub fn summary_markdown(report: &Report) -> String {
+    let mut md = format!(
+        "## Grade: {} of {} points\n\nGraded with the checks of `{}`; submission `{}`.\n",
+        report.score(),
+        report.max_score(),
+        report.trusted,
+        report.submission
+    );
+    if !report.ignored.is_empty() {
+        md.push_str("\nThese changes are outside `exercises/*/*/src/` and did not count:\n\n");
+        for path in &report.ignored {
+            let _ = writeln!(md, "- `{}`", markdown_escape(path));
+        }
+    }
+    let mut tracks: Vec<&str> = report.scenes.iter().map(|s| s.track.as_str()).collect();
+    tracks.dedup();
+    for track in tracks {
+        let _ = write!(
+            md,
+            "\n### {track}\n\n| scene | result | points |\n|---|---|---|\n"
+        );
+        for scene in report.scenes.iter().filter(|s| s.track == track) {
+            let result = if scene.passed {
+                "✅ passes".to_string()
+            } else {
+                format!(
+                    "❌ {}",
+                    markdown_escape(scene.summary.lines().next().unwrap_or("fails"))
+                )
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {result} | {}/{} |",
+                markdown_escape(&scene.title),
+                scene.score(),
+                scene.points
+            );
+        }
+    }
+    md
+}
+
+fn markdown_escape(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A workflow command, its message escaped so that learner text cannot end it early or start
+/// another.
+pub fn annotation(scene: &SceneResult) -> String {
+    let (file, line) = &scene.location;
+    format!(
+        "::error file={},line={line},title={}::{}",
+        escape_property(file),
+        escape_property(&format!("{} fails", scene.id)),
+        escape_data(&scene.summary)
+    )
+}
+
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// JUnit XML: a suite per track, a test case per check (or per scene that did not build).
+pub fn junit(report: &Report) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let failures: usize = report.scenes.iter().map(failing_cases).sum();
+    let tests: usize = report.scenes.iter().map(case_count).sum();
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"workbook\" tests=\"{tests}\" failures=\"{failures}\">"
+    );
+    let mut tracks: Vec<&str> = report.scenes.iter().map(|s| s.track.as_str()).collect();
+    tracks.dedup();
+    for track in tracks {
+        let scenes: Vec<&SceneResult> = report.scenes.iter().filter(|s| s.track == track).collect();
+        let _ = writeln!(
+            xml,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
+            xml_escape(track),
+            scenes.iter().map(|s| case_count(s)).sum::<usize>(),
+            scenes.iter().map(|s| failing_cases(s)).sum::<usize>(),
+            scenes.iter().map(|s| s.seconds).sum::<f64>()
+        );
+        for scene in scenes {
+            if scene.checks.is_empty() {
+                let _ = writeln!(
+                    xml,
+                    "    <testcase classname=\"{}\" name=\"builds\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    xml_escape(&scene.id),
+                    xml_escape(scene.summary.lines().next().unwrap_or_default()),
+                    xml_escape(&scene.summary)
+                );
+                continue;
+            }
+            for (name, verdict) in &scene.checks {
+                let _ = write!(
+                    xml,
+                    "    <testcase classname=\"{}\" name=\"{}\"",
+                    xml_escape(&scene.id),
+                    xml_escape(name)
+                );
+                match verdict {
+                    Verdict::Passed => xml.push_str("/>\n"),
+                    Verdict::Failed(message) | Verdict::Died(message) => {
+                        let _ = writeln!(
+                            xml,
+                            ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                            xml_escape(message.lines().next().unwrap_or_default()),
+                            xml_escape(message)
+                        );
+                    }
+                }
+            }
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
+fn case_count(scene: &SceneResult) -> usize {
+    scene.checks.len().max(1)
+}
+
+fn failing_cases(scene: &SceneResult) -> usize {
+    if scene.checks.is_empty() {
+        return usize::from(!scene.passed);
+    }
+    scene
+        .checks
+        .iter()
+        .filter(|(_, v)| *v != Verdict::Passed)
+        .count()
+}
+
+/// Text as XML 1.0 allows it: markup escaped, control characters it forbids dropped.
+fn xml_escape(text: &str) -> String {
+    text.chars()
+        .filter(|&c| matches!(c, '\t' | '\n' | '\r') || c >= ' ')
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Gradescope's results.json: one test per scene, scored from the manifest.
+pub fn gradescope(report: &Report) -> String {
+    let tests: Vec<_> = report
+        .scenes
+        .iter()
+        .map(|scene| {
+            json!({
+                "name": format!("{}: {}", scene.id, scene.title),
+                "score": scene.score(),
+                "max_score": scene.points,
+                "status": if scene.passed { "passed" } else { "failed" },
+                "output": if scene.passed { "All checks pass.".to_string() } else { scene.summary.clone() },
+                "visibility": "visible",
+            })
+        })
+        .collect();
+    let results = json!({
+        "score": report.score(),
+        "execution_time": report.scenes.iter().map(|s| s.seconds).sum::<f64>().round() as u64,
+        "output": format!("Graded with the checks of {}.", report.trusted),
+        "tests": tests,
+    });
+    serde_json::to_string_pretty(&results).expect("plain JSON")
+}
+
+/// The GitHub Classroom autograding result, version 1.
+pub fn classroom(report: &Report) -> serde_json::Value {
+    let tests: Vec<_> = report
+        .scenes
+        .iter()
+        .map(|scene| {
+            json!({
+                "name": scene.id,
+                "status": if scene.passed { "pass" } else { "fail" },
+                "message": if scene.passed { serde_json::Value::Null } else { scene.summary.clone().into() },
+                "line_no": if scene.passed { serde_json::Value::Null } else { scene.location.1.into() },
+                "execution_time": format!("{}ms", (scene.seconds * 1000.0).round() as u64),
+                "score": scene.score(),
+            })
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "status": if report.passed() { "pass" } else { "fail" },
+        "max_score": report.max_score(),
+        "tests": tests,
+    })
+}
+
+/// The classroom result as a step output line: `result=<base64 of the JSON>`.
+pub fn classroom_output(report: &Report) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(classroom(report).to_string());
+    format!("result={encoded}\n")
+}

@@ -1,0 +1,165 @@
+//! The workbook a submission is graded in: everything from the trusted commit, except the
+//! learner's own source files, which come from the submission.
+//!
+//! Both commits are read from the repository's object store with git2, never from the working
+//! tree, so nothing a student edits outside `exercises/*/*/src/` (the checks, the grader, the
+//! kit, the manifest, a Cargo.toml, a build script, the workflows) takes part in grading. Those
+//! changes are listed, so a student sees why they did not count.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result};
+use git2::{Delta, DiffOptions, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
+
+/// A file mode git uses for symbolic links.
+const SYMLINK: i32 = 0o120000;
+
+pub struct Materialized {
+    /// The root of the workbook to grade in.
+    pub root: PathBuf,
+    /// Short ids of the trusted and submitted commits.
+    pub trusted: String,
+    pub submission: String,
+    /// Changed paths that do not count as the learner's work.
+    pub ignored: Vec<String>,
+}
+
+/// Writes the trusted commit's tree (less `solutions/`, which grading does not need and a
+/// submission must not read) into `dir`, then the submission's learner files over it.
+pub fn materialize(
+    repo_root: &Path,
+    trusted: &str,
+    submission: &str,
+    dir: &Path,
+) -> Result<Materialized> {
+    let repo = Repository::open(repo_root).context("the workbook is not a git repository")?;
+    let trusted_commit = repo
+        .revparse_single(trusted)
+        .and_then(|o| o.peel_to_commit())
+        .with_context(|| format!("--trusted {trusted}: no such commit"))?;
+    let submission_commit = repo
+        .revparse_single(submission)
+        .and_then(|o| o.peel_to_commit())
+        .with_context(|| format!("--submission {submission}: no such commit"))?;
+    let trusted_tree = trusted_commit.tree()?;
+    let submission_tree = submission_commit.tree()?;
+
+    clear_except_target(dir)?;
+    write_tree(&repo, &trusted_tree, dir)?;
+
+    let mut options = DiffOptions::new();
+    let diff = repo.diff_tree_to_tree(
+        Some(&trusted_tree),
+        Some(&submission_tree),
+        Some(&mut options),
+    )?;
+    let mut ignored = Vec::new();
+    for delta in diff.deltas() {
+        let file = delta.new_file();
+        let path = file
+            .path()
+            .or_else(|| delta.old_file().path())
+            .context("a change without a path")?
+            .to_path_buf();
+        let shown = path.display().to_string();
+        if !is_learner_source(&path) {
+            ignored.push(shown);
+            continue;
+        }
+        let target = dir.join(&path);
+        match delta.status() {
+            Delta::Deleted => {
+                let _ = std::fs::remove_file(&target);
+            }
+            _ if i32::from(file.mode()) == SYMLINK => {
+                ignored.push(format!("{shown} (a symbolic link)"))
+            }
+            _ => write_blob(&repo, file.id(), &target)?,
+        }
+    }
+    Ok(Materialized {
+        root: dir.to_path_buf(),
+        trusted: short(trusted_commit.id()),
+        submission: short(submission_commit.id()),
+        ignored,
+    })
+}
+
+/// `exercises/<track>/<scene>/src/...`, and nothing that climbs out of it.
+pub fn is_learner_source(path: &Path) -> bool {
+    let parts: Vec<Component> = path.components().collect();
+    parts.len() >= 5
+        && parts[0].as_os_str() == "exercises"
+        && parts[3].as_os_str() == "src"
+        && parts.iter().all(|c| matches!(c, Component::Normal(_)))
+}
+
+fn short(id: Oid) -> String {
+    id.to_string()[..12].to_string()
+}
+
+/// Empties `dir` but for its `target/`, where the builds of earlier gradings are cached.
+fn clear_except_target(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_tree(repo: &Repository, tree: &Tree, dir: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
+        let name = entry.name().unwrap_or_default();
+        if parent.is_empty() && ["solutions", "target"].contains(&name) {
+            return TreeWalkResult::Skip;
+        }
+        if entry.kind() == Some(ObjectType::Blob) && entry.filemode() != SYMLINK {
+            files.push((format!("{parent}{name}"), entry.id()));
+        }
+        TreeWalkResult::Ok
+    })?;
+    for (path, id) in files {
+        write_blob(repo, id, &dir.join(path))?;
+    }
+    Ok(())
+}
+
+fn write_blob(repo: &Repository, id: Oid, target: &Path) -> Result<()> {
+    let blob = repo.find_blob(id)?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(target, blob.content())
+        .with_context(|| format!("cannot write {}", target.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_learner_source;
+    use std::path::Path;
+
+    #[test]
+    fn only_exercise_sources_count() {
+        let counts = |p: &str| is_learner_source(Path::new(p));
+        assert!(counts("exercises/primitives/01-crc32/src/lib.rs"));
+        assert!(counts("exercises/bitcask/02-log/src/nested/more.rs"));
+        assert!(!counts("exercises/primitives/01-crc32/Cargo.toml"));
+        assert!(!counts("exercises/primitives/01-crc32/build.rs"));
+        assert!(!counts("grader/checks/primitives/01-crc32.rs"));
+        assert!(!counts("curriculum.toml"));
+        assert!(!counts(".github/workflows/grade.yml"));
+        assert!(!counts(
+            "exercises/primitives/01-crc32/src/../../../../grader/x.rs"
+        ));
+    }
+}

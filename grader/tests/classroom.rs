@@ -1,0 +1,320 @@
+//! `cargo grade ci` on a local repository with a base commit and a student's commit: only the
+//! student's exercise sources count, every output format has its published shape, and a
+//! submission cannot write its own results.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use common::{grade, one_at_a_time, stdout_of, workbook};
+use serde_json::Value;
+
+/// A repository holding the workbook as it is now (its tracked and new files), committed as
+/// the trusted base. Its `target/` is shared between runs, so builds are cached.
+fn classroom_repo() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = workbook();
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    for file in listed.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(file).unwrap());
+        let source = root.join(relative);
+        if !source.is_file() {
+            continue;
+        }
+        let target = dir.path().join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&source, &target).unwrap();
+    }
+    let cache = root.join("target/classroom-test");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink(&cache, dir.path().join("target")).unwrap();
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "the workbook"]);
+    let base = head(dir.path());
+    (dir, base)
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+fn head(dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    std::fs::write(dir.join(path), text).unwrap();
+}
+
+fn out_dir(dir: &Path) -> PathBuf {
+    dir.join("grade-out")
+}
+
+/// Runs `ci` on two scenes, with GitHub's output files set.
+fn run_ci(dir: &Path, base: &str) -> (Option<i32>, String) {
+    let out = out_dir(dir);
+    let output = grade(dir)
+        .args(["ci", "--trusted", base, "--out"])
+        .arg(&out)
+        .args(["primitives/crc32"])
+        .env("GITHUB_STEP_SUMMARY", dir.join("step-summary.md"))
+        .env("GITHUB_OUTPUT", dir.join("step-output.txt"))
+        .output()
+        .unwrap();
+    (output.status.code(), stdout_of(&output))
+}
+
+#[test]
+fn only_the_students_sources_count_and_every_format_is_written() {
+    let _turn = one_at_a_time();
+    let (repo, base) = classroom_repo();
+    let dir = repo.path();
+    let solution =
+        std::fs::read_to_string(dir.join("solutions/primitives/01-crc32/src/lib.rs")).unwrap();
+    write(
+        dir,
+        "exercises/primitives/01-crc32/src/lib.rs",
+        "pub fn crc32(_: &[u8]) -> u32 { 0 }\npub struct Crc32;\nimpl Crc32 { pub fn new() -> Self { Crc32 } pub fn update(&mut self, _: &[u8]) {} pub fn finish(&self) -> u32 { 0 } }\nimpl Default for Crc32 { fn default() -> Self { Crc32 } }\n",
+    );
+    // Attempts to pass without doing the work: weaken the checks, add a build script, change
+    // the manifest. None of them may count.
+    write(
+        dir,
+        "grader/checks/primitives/01-crc32.rs",
+        "use harness::prelude::*;\npub fn suite() -> Suite { Suite::new() }\n",
+    );
+    write(
+        dir,
+        "exercises/primitives/01-crc32/build.rs",
+        "fn main() {}\n",
+    );
+    let manifest = std::fs::read_to_string(dir.join("curriculum.toml")).unwrap();
+    write(
+        dir,
+        "curriculum.toml",
+        &manifest.replacen("format_version = 1", "format_version = 1\n# mine", 1),
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "student"]);
+
+    let (code, log) = run_ci(dir, &base);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(
+            "not counted (outside exercises/*/*/src): grader/checks/primitives/01-crc32.rs"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("exercises/primitives/01-crc32/build.rs"),
+        "{log}"
+    );
+    assert!(log.contains("✗ primitives/crc32"), "{log}");
+    assert!(
+        log.contains("::error file=exercises/primitives/01-crc32/src/lib.rs,line="),
+        "{log}"
+    );
+    assert!(
+        log.contains("::stop-commands::"),
+        "learner text must be fenced:\n{log}"
+    );
+    let out = out_dir(dir);
+    check_summary(
+        &std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        0,
+        10,
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("step-summary.md")).unwrap(),
+        std::fs::read_to_string(out.join("summary.md")).unwrap()
+    );
+    check_junit(&std::fs::read_to_string(out.join("junit.xml")).unwrap());
+    check_gradescope(
+        &std::fs::read_to_string(out.join("results.json")).unwrap(),
+        0.0,
+    );
+    let classroom: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("autograding.json")).unwrap())
+            .unwrap();
+    check_classroom(&classroom, "fail");
+    let step_output = std::fs::read_to_string(dir.join("step-output.txt")).unwrap();
+    let encoded = step_output
+        .trim()
+        .strip_prefix("result=")
+        .expect("a result= line");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&decoded).unwrap(),
+        classroom
+    );
+
+    // The real work, and it passes.
+    write(dir, "exercises/primitives/01-crc32/src/lib.rs", &solution);
+    git(dir, &["commit", "-q", "-am", "done"]);
+    let (code, log) = run_ci(dir, &base);
+    assert_eq!(code, Some(0), "{log}");
+    check_summary(
+        &std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        10,
+        10,
+    );
+    check_gradescope(
+        &std::fs::read_to_string(out.join("results.json")).unwrap(),
+        10.0,
+    );
+}
+
+#[test]
+fn a_submission_cannot_write_its_own_results() {
+    let _turn = one_at_a_time();
+    let (repo, base) = classroom_repo();
+    let dir = repo.path();
+    let out = out_dir(dir);
+    let fake = r#"{"score": 10, "tests": []}"#;
+    // Writes a perfect score where the results go, from the check process and from a process
+    // that leaves its group to keep writing it.
+    let lib = format!(
+        "fn forge() {{\n\
+             let path = {:?};\n\
+             let _ = std::fs::write(path, {fake:?});\n\
+             let _ = std::process::Command::new(\"setsid\").args([\"sh\", \"-c\", &format!(\"while true; do echo '{{}}' > {{}}; sleep 0.01; done\", {fake:?}, path)]).spawn();\n\
+             println!(\"::set-output name=result::forged\");\n\
+         }}\n\
+         pub fn crc32(_: &[u8]) -> u32 {{ forge(); 0 }}\n\
+         pub struct Crc32;\n\
+         impl Crc32 {{ pub fn new() -> Self {{ forge(); Crc32 }} pub fn update(&mut self, _: &[u8]) {{}} pub fn finish(&self) -> u32 {{ 0 }} }}\n\
+         impl Default for Crc32 {{ fn default() -> Self {{ Crc32 }} }}\n",
+        out.join("results.json")
+    );
+    write(dir, "exercises/primitives/01-crc32/src/lib.rs", &lib);
+    git(dir, &["commit", "-q", "-am", "forge"]);
+    let (code, log) = run_ci(dir, &base);
+    assert_eq!(code, Some(1), "{log}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    check_gradescope(
+        &std::fs::read_to_string(out.join("results.json")).unwrap(),
+        0.0,
+    );
+}
+
+fn check_summary(md: &str, score: u32, max: u32) {
+    assert!(
+        md.starts_with(&format!("## Grade: {score} of {max} points")),
+        "{md}"
+    );
+    assert!(
+        md.contains("### primitives\n\n| scene | result | points |\n|---|---|---|\n"),
+        "{md}"
+    );
+}
+
+fn check_junit(xml: &str) {
+    use quick_xml::events::{BytesStart, Event};
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut open: Vec<String> = Vec::new();
+    let (mut cases, mut failures) = (0, 0);
+    let mut check = |e: &BytesStart, parent: Option<&str>| -> String {
+        let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+        let has = |key: &str| {
+            e.attributes()
+                .any(|a| a.unwrap().key.as_ref() == key.as_bytes())
+        };
+        let (expected_parent, required): (Option<&str>, &[&str]) = match name.as_str() {
+            "testsuites" => (None, &["tests", "failures"]),
+            "testsuite" => (Some("testsuites"), &["name", "tests", "failures"]),
+            "testcase" => (Some("testsuite"), &["name", "classname"]),
+            "failure" => (Some("testcase"), &["message"]),
+            other => panic!("unexpected element {other}"),
+        };
+        assert_eq!(parent, expected_parent, "{name} in the wrong place");
+        for key in required {
+            assert!(has(key), "{name} lacks {key}");
+        }
+        cases += usize::from(name == "testcase");
+        failures += usize::from(name == "failure");
+        name
+    };
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) => {
+                let name = check(&e, open.last().map(String::as_str));
+                open.push(name);
+            }
+            Event::Empty(e) => {
+                check(&e, open.last().map(String::as_str));
+            }
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(open.is_empty());
+    assert!(cases >= 7, "{xml}");
+    assert!(failures >= 1, "{xml}");
+}
+
+fn check_gradescope(json: &str, score: f64) {
+    let results: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(results["score"].as_f64(), Some(score), "{json}");
+    let tests = results["tests"].as_array().expect("tests");
+    assert!(!tests.is_empty());
+    for test in tests {
+        assert!(test["name"].is_string() && test["output"].is_string());
+        assert!(test["score"].is_number() && test["max_score"].is_number());
+        assert!(matches!(test["status"].as_str(), Some("passed" | "failed")));
+    }
+}
+
+fn check_classroom(result: &Value, status: &str) {
+    assert_eq!(result["version"], 1);
+    assert_eq!(result["status"], status);
+    assert!(result["max_score"].is_number());
+    for test in result["tests"].as_array().expect("tests") {
+        for key in [
+            "name",
+            "status",
+            "message",
+            "line_no",
+            "execution_time",
+            "score",
+        ] {
+            assert!(test.get(key).is_some(), "a test lacks {key}: {test}");
+        }
+        assert!(matches!(test["status"].as_str(), Some("pass" | "fail")));
+    }
+}
