@@ -212,6 +212,8 @@ fn a_submission_cannot_write_its_own_results() {
              let _ = std::fs::write(path, {fake:?});\n\
              let _ = std::process::Command::new(\"setsid\").args([\"sh\", \"-c\", &format!(\"while true; do echo '{{}}' > {{}}; sleep 0.01; done\", {fake:?}, path)]).spawn();\n\
              println!(\"::set-output name=result::forged\");\n\
+             let reference = concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../../solutions/primitives/01-crc32/src/lib.rs\");\n\
+             println!(\"solution readable: {{}}\", std::fs::read_to_string(reference).is_ok());\n\
          }}\n\
          pub fn crc32(_: &[u8]) -> u32 {{ forge(); 0 }}\n\
          pub struct Crc32;\n\
@@ -223,6 +225,7 @@ fn a_submission_cannot_write_its_own_results() {
     git(dir, &["commit", "-q", "-am", "forge"]);
     let (code, log) = run_ci(dir, &base);
     assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("solution readable: false"), "{log}");
     std::thread::sleep(std::time::Duration::from_millis(200));
     check_gradescope(
         &std::fs::read_to_string(out.join("results.json")).unwrap(),

@@ -217,3 +217,20 @@ fn a_process_that_leaves_its_group_is_still_stopped() {
         survivors.len()
     );
 }
+
+#[test]
+fn a_swarm_of_processes_is_stopped_with_its_check() {
+    // A fork bomb, bounded so that the machine running the test survives it.
+    let submission = submission(
+        "for _ in 0..100 { let _ = std::process::Command::new(\"sleep\").arg(\"101\").spawn(); } loop {}",
+    );
+    let (passed, report, _) = verdict_on(submission.path());
+    assert!(!passed, "{report}");
+    assert!(report.contains("did not finish within 1 s"), "{report}");
+    let survivors = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmdline| cmdline == b"sleep\x00101\x00")
+        .count();
+    assert_eq!(survivors, 0, "processes of the swarm still run");
+}
