@@ -6,7 +6,14 @@
 //!   way real disks do on power loss, fails operations on purpose, and counts the work done.
 //! - [`crash`]: a driver that runs a workload, crashes it at every I/O step, recovers, and checks
 //!   what came back against a model of what was promised.
+//! - [`net`]: a deterministic network simulator for sans-IO nodes: virtual time, one seeded
+//!   random source, loss, duplication, reordering, partitions and crashes.
+//! - [`lin`]: a linearizability checker for client histories, which fails closed.
+//! - [`diagram`]: space-time diagrams of simulated runs, as SVG.
 
 pub mod crash;
+pub mod diagram;
 pub mod disk;
+pub mod lin;
+pub mod net;
 pub mod sim;
