@@ -16,4 +16,5 @@ pub mod diagram;
 pub mod disk;
 pub mod lin;
 pub mod net;
+pub mod runtime;
 pub mod sim;

@@ -39,7 +39,33 @@ pub struct Ctx<P: Process> {
     saved: Option<P::Saved>,
 }
 
+/// What a handler asked for, once it returns.
+pub(crate) struct Effects<P: Process> {
+    pub sends: Vec<(NodeId, P::Message)>,
+    pub timers: Vec<(Duration, P::Timer)>,
+    pub saved: Option<P::Saved>,
+}
+
 impl<P: Process> Ctx<P> {
+    pub(crate) fn new(now: Duration, me: NodeId, seed: u64) -> Ctx<P> {
+        Ctx {
+            now,
+            me,
+            rng: seed,
+            sends: Vec::new(),
+            timers: Vec::new(),
+            saved: None,
+        }
+    }
+
+    pub(crate) fn into_effects(self) -> Effects<P> {
+        Effects {
+            sends: self.sends,
+            timers: self.timers,
+            saved: self.saved,
+        }
+    }
+
     pub fn now(&self) -> Duration {
         self.now
     }
@@ -461,22 +487,17 @@ impl<P: Process> Sim<P> {
     }
 
     fn ctx(&mut self, me: NodeId) -> Ctx<P> {
-        Ctx {
-            now: self.now,
-            me,
-            rng: splitmix(&mut self.rng),
-            sends: Vec::new(),
-            timers: Vec::new(),
-            saved: None,
-        }
+        let seed = splitmix(&mut self.rng);
+        Ctx::new(self.now, me, seed)
     }
 
     /// Puts a handler's effects into the world.
     fn apply(&mut self, from: NodeId, ctx: Ctx<P>) {
-        if let Some(saved) = ctx.saved {
+        let effects = ctx.into_effects();
+        if let Some(saved) = effects.saved {
             self.saved[from] = Some(saved);
         }
-        for (delay, timer) in ctx.timers {
+        for (delay, timer) in effects.timers {
             let incarnation = self.incarnations[from];
             self.schedule(
                 self.now + delay,
@@ -487,7 +508,7 @@ impl<P: Process> Sim<P> {
                 },
             );
         }
-        for (to, message) in ctx.sends {
+        for (to, message) in effects.sends {
             self.seq += 1;
             let id = self.seq;
             self.trace.events.push(TraceEvent::Sent {

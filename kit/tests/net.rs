@@ -180,3 +180,16 @@ fn a_run_draws_as_a_space_time_diagram() {
         assert!(svg.contains(expected), "no {expected:?} in the diagram");
     }
 }
+
+#[test]
+fn the_same_nodes_run_on_a_real_clock() {
+    use kit::runtime::Cluster;
+    let cluster = Cluster::<Gossip>::start(3, 1);
+    std::thread::sleep(Duration::from_millis(150));
+    let count = |id| cluster.call(id, |node, _| node.map(|n| n.count));
+    assert!(count(0).unwrap() >= 5, "node 0 counted {:?}", count(0));
+    cluster.kill(0);
+    assert_eq!(count(0), None);
+    cluster.restart(0);
+    assert!(count(0).unwrap() >= 5, "restarted from what it saved");
+}
