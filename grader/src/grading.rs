@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::harness::{self, BuildFailure, Harness, Limits, SuiteRun, Verdict};
+use crate::harness::{self, BuildFailure, CrateRef, Entry, Harness, Limits, SuiteRun, Verdict};
 use crate::manifest::{Scene, Workbook};
 use crate::parallel;
 
@@ -33,13 +33,8 @@ pub fn grade(
     seed: u64,
     limits: Limits,
 ) -> Result<Outcome> {
-    let harness = Harness {
-        package: format!("check-{}-{}", scene.track.name, scene.entry.name),
-        checks_file: scene.checks_file(),
-        crate_name: crate_name(&scene.exercise_dir())?,
-        impl_dir: impl_dir.to_path_buf(),
-        impl_package: package_name(impl_dir)?,
-    };
+    let package = format!("check-{}-{}", scene.track.name, scene.entry.name);
+    let harness = checks_harness(package, scene, impl_dir, package_name(impl_dir)?)?;
     let dir = workbook
         .root
         .join("target/grade/scenes")
@@ -79,6 +74,25 @@ impl Outcome {
         }
         self
     }
+}
+
+/// The harness that runs `scene`'s checks against the crate in `impl_dir`.
+pub fn checks_harness(
+    package: String,
+    scene: &Scene,
+    impl_dir: &Path,
+    impl_package: String,
+) -> Result<Harness> {
+    Ok(Harness {
+        package,
+        entry: Entry::Checks(scene.checks_file()),
+        subject: CrateRef {
+            name: crate_name(&scene.exercise_dir())?,
+            dir: impl_dir.to_path_buf(),
+            package: impl_package,
+        },
+        also: Vec::new(),
+    })
 }
 
 /// Runs a built harness's checks.

@@ -55,6 +55,13 @@ enum Command {
         #[arg(long)]
         every_failure: bool,
     },
+    /// A prompt on your own store (or the reference): write, crash, recover, and look.
+    Play {
+        track: String,
+        /// Play with the reference solution instead of your code.
+        #[arg(long)]
+        reference: bool,
+    },
     /// The reference solution of a scene you have passed.
     Solution { scene: String },
     /// Put a scene's exercise back as it was first given.

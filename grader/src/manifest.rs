@@ -22,6 +22,9 @@ pub struct Track {
     pub name: String,
     pub title: String,
     pub summary: String,
+    /// The scene whose crate `cargo grade play` drives, with `grader/play/<track>.rs`.
+    #[serde(default)]
+    pub play: Option<String>,
     #[serde(default)]
     pub scenes: Vec<SceneEntry>,
 }
@@ -123,6 +126,11 @@ impl Workbook {
                     track.name
                 );
             }
+            if let Some(play) = &track.play
+                && !track.scenes.iter().any(|s| &s.name == play)
+            {
+                bail!("{MANIFEST_FILE}: track {}: play names no scene of the track: {play:?}", track.name);
+            }
             let mut scene_names = std::collections::HashSet::new();
             for scene in &track.scenes {
                 let id = format!("{}/{}", track.name, scene.name);
@@ -179,6 +187,11 @@ impl Workbook {
                     .join(", ")
             ),
         }
+    }
+
+    /// The playground file of a track.
+    pub fn playground_file(&self, track: &Track) -> PathBuf {
+        self.root.join("grader/play").join(&track.name).with_extension("rs")
     }
 
     /// The scenes a selector names: everything, one track, or one scene.

@@ -49,14 +49,7 @@ pub fn base_dir(workbook: &Workbook) -> PathBuf {
 /// Writes the stub, solution and mutants of `scene` and returns them in that order. The
 /// solutions of every scene are written too, for scenes that depend on them.
 pub fn write(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
-    // An earlier scene's crate may be a dependency; it resolves to that scene's solution, which
-    // must exist even when only this scene is being verified.
-    for earlier in workbook.scenes() {
-        if earlier.track.name == scene.track.name && earlier.number < scene.number {
-            let files = read_tree(&earlier.solution_dir().join("src"))?;
-            write_variant(workbook, &earlier, Kind::Solution, &files)?;
-        }
-    }
+    write_earlier_solutions(workbook, scene)?;
     let exercise = scene.exercise_dir();
     let mut variants = Vec::new();
     let stub_files = read_tree(&exercise.join("src"))?;
@@ -84,6 +77,28 @@ pub struct Mutant {
     pub name: String,
     pub about: String,
     diff: String,
+}
+
+/// Writes the reference solutions of `scene` and of every earlier scene of its track (the
+/// crates it may depend on); returns them in scene order.
+pub fn write_solutions_through(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
+    let mut solutions = write_earlier_solutions(workbook, scene)?;
+    let files = read_tree(&scene.solution_dir().join("src"))?;
+    solutions.push(write_variant(workbook, scene, Kind::Solution, &files)?);
+    Ok(solutions)
+}
+
+/// An earlier scene's crate may be a dependency; it resolves to that scene's solution, which
+/// must exist even when only this scene is being verified.
+fn write_earlier_solutions(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
+    let mut solutions = Vec::new();
+    for earlier in workbook.scenes() {
+        if earlier.track.name == scene.track.name && earlier.number < scene.number {
+            let files = read_tree(&earlier.solution_dir().join("src"))?;
+            solutions.push(write_variant(workbook, &earlier, Kind::Solution, &files)?);
+        }
+    }
+    Ok(solutions)
 }
 
 /// The mutants of a scene, from `mutants/NAME.patch`: a unified diff of one file of the

@@ -4,6 +4,7 @@ mod ci;
 mod grade;
 mod hint;
 mod list;
+mod play;
 mod reset;
 mod solution;
 mod verify;
@@ -38,6 +39,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             grade::one(workbook, &scene, &options)
         }
         Some(Command::Solution { scene }) => solution::run(workbook, &scene),
+        Some(Command::Play { track, reference }) => play::run(workbook, &track, reference),
         Some(Command::Ci {
             trusted,
             submission,

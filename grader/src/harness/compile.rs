@@ -11,17 +11,35 @@ use cargo_metadata::diagnostic::DiagnosticLevel;
 
 use crate::files::write_if_changed;
 
-/// One harness to build: a checks file against an implementation crate.
+/// One harness to build: a generated binary around a crate under test.
 #[derive(Debug, Clone)]
 pub struct Harness {
     /// Unique within one build.
     pub package: String,
-    pub checks_file: PathBuf,
-    /// The name the checks file uses for the crate under test, e.g. `primitives_crc32`.
-    pub crate_name: String,
-    pub impl_dir: PathBuf,
-    /// The package name in `impl_dir`'s Cargo.toml.
-    pub impl_package: String,
+    pub entry: Entry,
+    /// The crate under test.
+    pub subject: CrateRef,
+    /// Further crates the entry uses (a playground also draws with earlier scenes' crates).
+    pub also: Vec<CrateRef>,
+}
+
+/// What the generated `main` runs.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A checks file: `pub fn suite() -> harness::Suite`, run under the grader's protocol.
+    Checks(PathBuf),
+    /// A playground file: `pub fn main()`, run on the learner's terminal.
+    Playground(PathBuf),
+}
+
+/// A crate a harness depends on.
+#[derive(Debug, Clone)]
+pub struct CrateRef {
+    /// The name the entry uses for it, e.g. `primitives_crc32`.
+    pub name: String,
+    pub dir: PathBuf,
+    /// The package name in `dir`'s Cargo.toml.
+    pub package: String,
 }
 
 /// Why one harness did not build: the compiler's errors, as it rendered them.
@@ -189,7 +207,7 @@ fn failure_of(
             .filter(|e| e.target_src.starts_with(prefix))
             .collect()
     };
-    let in_impl = under(&harness.impl_dir);
+    let in_impl = under(&harness.subject.dir);
     if !in_impl.is_empty() {
         return failure(in_impl, false);
     }
@@ -232,24 +250,30 @@ fn write_workspace(root: &Path, dir: &Path, harnesses: &[Harness]) -> Result<()>
     }
     for harness in harnesses {
         let package_dir = dir.join(&harness.package);
-        let manifest = format!(
+        let mut manifest = format!(
             "[package]\nname = {:?}\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
              [[bin]]\nname = {:?}\npath = \"main.rs\"\n\n\
-             [dependencies]\n{} = {{ path = {:?}, package = {:?} }}\n\
-             harness = {{ path = {:?} }}\nkit = {{ path = {:?} }}\n",
+             [dependencies]\nharness = {{ path = {:?} }}\nkit = {{ path = {:?} }}\n",
             harness.package,
             harness.package,
-            harness.crate_name,
-            harness.impl_dir,
-            harness.impl_package,
             root.join("grader/harness"),
             root.join("kit"),
         );
+        for dependency in std::iter::once(&harness.subject).chain(&harness.also) {
+            manifest.push_str(&format!(
+                "{} = {{ path = {:?}, package = {:?} }}\n",
+                dependency.name, dependency.dir, dependency.package
+            ));
+        }
         write_if_changed(&package_dir.join("Cargo.toml"), manifest.as_bytes())?;
-        let main = format!(
-            "#[path = {:?}]\nmod checks;\n\nfn main() {{\n    harness::run(checks::suite())\n}}\n",
-            harness.checks_file
-        );
+        let main = match &harness.entry {
+            Entry::Checks(file) => format!(
+                "#[path = {file:?}]\nmod checks;\n\nfn main() {{\n    harness::run(checks::suite())\n}}\n"
+            ),
+            Entry::Playground(file) => format!(
+                "#[path = {file:?}]\nmod playground;\n\nfn main() {{\n    playground::main()\n}}\n"
+            ),
+        };
         write_if_changed(&package_dir.join("main.rs"), main.as_bytes())?;
     }
     Ok(())

@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 
 use super::exit_code;
 use crate::grading::{self, DEFAULT_SEED, Outcome};
-use crate::harness::{self, Harness, Limits, Verdict};
+use crate::harness::{self, Limits, Verdict};
 use crate::manifest::{Scene, Workbook};
 use crate::ui;
 use formats::{Report, SceneResult};
@@ -125,13 +125,9 @@ fn build_all(
 ) -> Result<HashMap<String, Result<PathBuf, harness::BuildFailure>>> {
     let mut harnesses = Vec::new();
     for scene in scenes {
-        harnesses.push(Harness {
-            package: harness_package(scene),
-            checks_file: scene.checks_file(),
-            crate_name: grading::crate_name(&scene.exercise_dir())?,
-            impl_dir: scene.exercise_dir(),
-            impl_package: grading::package_name(&scene.exercise_dir())?,
-        });
+        let dir = scene.exercise_dir();
+        let package = grading::package_name(&dir)?;
+        harnesses.push(grading::checks_harness(harness_package(scene), scene, &dir, package)?);
     }
     let dir = workbook.root.join("target/grade/ci-harnesses");
     harness::build(&workbook.root, &dir, &harnesses, false, false)

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::exit_code;
-use crate::harness::{self, Harness};
+use crate::harness;
 use crate::manifest::{Scene, Workbook};
 use crate::{grading, parallel, ui, variants};
 
@@ -53,18 +53,18 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
         plans.push((*scene, problems, variants));
     }
 
-    let harnesses: Vec<Harness> = plans
-        .iter()
-        .flat_map(|(scene, _, variants)| {
-            variants.iter().map(move |variant| Harness {
-                package: format!("check-{}", variant.package),
-                checks_file: scene.checks_file(),
-                crate_name: grading::crate_name(&scene.exercise_dir()).unwrap_or_default(),
-                impl_dir: variant.dir.clone(),
-                impl_package: variant.package.clone(),
-            })
-        })
-        .collect();
+    let mut harnesses = Vec::new();
+    for (scene, _, variants) in &plans {
+        for variant in variants {
+            let package = format!("check-{}", variant.package);
+            harnesses.push(grading::checks_harness(
+                package,
+                scene,
+                &variant.dir,
+                variant.package.clone(),
+            )?);
+        }
+    }
     println!(
         "building {} harnesses for {} scene{}...",
         harnesses.len(),
