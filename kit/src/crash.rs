@@ -185,14 +185,12 @@ fn golden_run<S: Subject>(seed: u64, ops: &[KvOp]) -> Result<u64, CrashFailure> 
             ),
         });
     }
-    let mut store = open_or_fail::<S>(&disk, "reopening after the workload", ops)?;
-    verify::<S>(
-        &mut store,
-        &history,
-        &[],
-        "after the workload, with no crash",
-        ops,
-    )?;
+    let context = format!(
+        "reopening after the workload, with no crash\nworkload: {}",
+        list(ops, ops.len())
+    );
+    let mut store = open_or_fail::<S>(&disk, &context)?;
+    verify::<S>(&mut store, &history, &[], &context)?;
     Ok(disk.steps())
 }
 
@@ -352,8 +350,8 @@ fn crash_once<S: Subject>(
         }
     }
 
-    let mut store = open_or_fail::<S>(&disk, &context(&aftermath, ""), ops)?;
-    let observed = verify::<S>(&mut store, &history, probes, &context(&aftermath, ""), ops)?;
+    let mut store = open_or_fail::<S>(&disk, &context(&aftermath, ""))?;
+    let observed = verify::<S>(&mut store, &history, probes, &context(&aftermath, ""))?;
     history.settle(observed);
 
     // The recovered store must keep working: one more write, made durable, read back.
@@ -372,28 +370,22 @@ fn crash_once<S: Subject>(
     history.record(&key, Some(b"ok".to_vec()));
     history.make_durable();
     let later = context(&aftermath, "; then one more write was made durable");
-    verify::<S>(&mut store, &history, &[], &later, ops)?;
+    verify::<S>(&mut store, &history, &[], &later)?;
 
     // And it must survive another power cycle: a torn tail left in place after recovery
     // shows up here, when the next recovery trips over it.
     drop(store);
     disk.restart();
     let again = format!("{later}, and the power cycled again");
-    let mut store = open_or_fail::<S>(&disk, &again, ops)?;
-    verify::<S>(&mut store, &history, probes, &again, ops)?;
+    let mut store = open_or_fail::<S>(&disk, &again)?;
+    verify::<S>(&mut store, &history, probes, &again)?;
     Ok(())
 }
 
-fn open_or_fail<S: Subject>(
-    disk: &SimDisk,
-    context: &str,
-    ops: &[KvOp],
-) -> Result<S::Store, CrashFailure> {
+/// Opens the store; `context` says what happened before (and what the workload was).
+fn open_or_fail<S: Subject>(disk: &SimDisk, context: &str) -> Result<S::Store, CrashFailure> {
     attempt(|| S::open(disk.dir())).map_err(|error| CrashFailure {
-        message: format!(
-            "recovery failed: {error}\n{context}\nworkload: {}",
-            list(ops, ops.len())
-        ),
+        message: format!("recovery failed: {error}\n{context}"),
     })
 }
 
@@ -403,7 +395,6 @@ fn verify<S: Subject>(
     history: &KvHistory,
     probes: &[Vec<u8>],
     context: &str,
-    _ops: &[KvOp],
 ) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, CrashFailure> {
     let keys: BTreeSet<Vec<u8>> = history
         .allowed

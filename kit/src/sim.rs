@@ -91,7 +91,7 @@ impl fmt::Display for Aftermath {
             Aftermath::KeptEverything => write!(f, "every unsynced write survived"),
             Aftermath::KeptSome { kept, torn, lost } => write!(
                 f,
-                "of the unsynced writes {kept} survived, {torn} were torn and {lost} were lost"
+                "of the unsynced writes: {kept} survived, {torn} torn, {lost} lost"
             ),
         }
     }
