@@ -86,7 +86,7 @@ pub enum Aftermath {
 impl fmt::Display for Aftermath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Aftermath::Clean => write!(f, "nothing was unsynced"),
+            Aftermath::Clean => write!(f, "no file data was unsynced"),
             Aftermath::LostEverything => write!(f, "every unsynced write was lost"),
             Aftermath::KeptEverything => write!(f, "every unsynced write survived"),
             Aftermath::KeptSome { kept, torn, lost } => write!(

@@ -45,6 +45,8 @@ impl Suite {
 pub struct Ctx {
     check: String,
     seed: u64,
+    /// The last thing the check said it was doing, for a panic's report.
+    doing: std::cell::RefCell<Option<String>>,
 }
 
 impl Ctx {
@@ -66,14 +68,15 @@ impl Ctx {
 
     /// Tells the grader what the check is about to do.
     pub fn doing(&self, what: impl std::fmt::Display) {
+        let mut what = what.to_string();
+        truncate_on_char_boundary(&mut what, 2000);
         if let Some(channel) = CHANNEL.get() {
-            let mut what = what.to_string();
-            truncate_on_char_boundary(&mut what, 2000);
             channel.send(Message::Doing {
                 check: self.check.clone(),
-                what,
+                what: what.clone(),
             });
         }
+        *self.doing.borrow_mut() = Some(what);
     }
 }
 
@@ -98,10 +101,17 @@ pub(crate) fn run(suite: Suite) -> ! {
                 let mut ctx = Ctx {
                     seed: splitmix64(run_seed ^ fnv1a(&check.name)),
                     check: check.name.clone(),
+                    doing: Default::default(),
                 };
                 let result = channel
                     .capturing(|| panics::catch(|| (check.body)(&mut ctx)))
-                    .unwrap_or_else(|panic| Err(crate::Failure::new(panic)));
+                    .unwrap_or_else(|panic| {
+                        let doing = ctx.doing.borrow().clone();
+                        Err(crate::Failure::new(match doing {
+                            Some(doing) => format!("while {doing}:\n{panic}"),
+                            None => panic,
+                        }))
+                    });
                 channel.send(Message::Outcome {
                     check: check.name,
                     passed: result.is_ok(),
