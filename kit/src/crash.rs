@@ -355,7 +355,8 @@ fn crash_once<S: Subject>(
     history.settle(observed);
 
     // The recovered store must keep working: one more write, made durable, read back.
-    let key = b"\xFFafter-recovery".to_vec();
+    // A name no workload of short keys uses, readable in a failure message.
+    let key = b"~written after recovery~".to_vec();
     let more = [KvOp::Put(key.clone(), b"ok".to_vec()), KvOp::Sync];
     for op in &more {
         if let Err(error) = attempt(|| S::apply(&mut store, op)) {
@@ -376,7 +377,10 @@ fn crash_once<S: Subject>(
     // shows up here, when the next recovery trips over it.
     drop(store);
     disk.restart();
-    let again = format!("{later}, and the power cycled again");
+    let again = context(
+        &aftermath,
+        "; then one more write was made durable, and the power cycled again",
+    );
     let mut store = open_or_fail::<S>(&disk, &again)?;
     verify::<S>(&mut store, &history, probes, &again)?;
     Ok(())
