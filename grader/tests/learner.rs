@@ -204,3 +204,19 @@ fn reset_restores_the_committed_stub() {
         .success();
     assert_eq!(std::fs::read_to_string(&lib).unwrap(), stub);
 }
+
+#[test]
+fn the_playground_shows_a_torn_write_cut_on_recovery() {
+    let _turn = one_at_a_time();
+    let script = "put a 1\nsync\nbig c 700\ncrash\nrecover\nget a\nget c\nquit\n";
+    let output = grade(&workbook())
+        .args(["play", "bitcask", "--reference"])
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    let shown = stdout_of(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("incomplete record (a torn tail)"), "{shown}");
+    assert!(shown.contains("recovery cut 000001.log from 727 to 14 bytes"), "{shown}");
+    assert!(shown.contains("bitcask> \"1\"\nbitcask> (none)"), "{shown}");
+}

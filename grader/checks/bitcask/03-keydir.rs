@@ -1,0 +1,472 @@
+//! Hidden checks for bitcask/keydir.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use bitcask_keydir::{LOG_NAME, Store};
+use harness::prelude::*;
+use kit::sim::{Fault, OpKind, SimDisk, Stats};
+
+pub fn suite() -> Suite {
+    Suite::new()
+        .check("a get returns the value just put", put_then_get)
+        .check(
+            "a key that was never put is absent: get returns None",
+            absent_key,
+        )
+        .check("the latest put of a key wins", latest_put_wins)
+        .check(
+            "keys and values of any bytes come back exactly, the empty value included",
+            any_bytes,
+        )
+        .check(
+            "agrees with a HashMap on any sequence of puts and gets",
+            matches_model,
+        )
+        .check(
+            "a get of a present key costs one read of exactly its record",
+            get_costs_one_read,
+        )
+        .check(
+            "a get costs one read however many times the key was overwritten",
+            get_after_many_overwrites,
+        )
+        .check("a get of an absent key touches no disk", absent_get_is_free)
+        .check(
+            "a put is one append: one write, no reads",
+            put_is_one_append,
+        )
+        .check(
+            "a put that fails leaves the key as it was, and the store keeps working",
+            failed_put,
+        )
+        .check(
+            "reopening appends after what the log already holds",
+            reopen_appends,
+        )
+}
+
+/// Bytes shown as a byte string, so keys and values read like the code that wrote them.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Bytes(Vec<u8>);
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+fn show(bytes: &[u8]) -> String {
+    format!("{:?}", Bytes(bytes.to_vec()))
+}
+
+/// Header bytes of a record: crc32, key length, value length (4 bytes each).
+const HEADER_LEN: u64 = 12;
+
+/// How many bytes the record of a put takes in the log.
+fn record_len(key: &[u8], value: &[u8]) -> u64 {
+    HEADER_LEN + key.len() as u64 + value.len() as u64
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(Bytes, Bytes),
+    Get(Bytes),
+}
+
+/// A few short keys, so puts overwrite and gets hit; now and then any bytes, the empty key too.
+fn key() -> impl Strategy<Value = Bytes> {
+    prop_oneof![
+        4 => prop_oneof![Just(b"a"), Just(b"b"), Just(b"c")].prop_map(|k| Bytes(k.to_vec())),
+        1 => prop::collection::vec(any::<u8>(), 0..6).prop_map(Bytes),
+    ]
+}
+
+/// Values of any bytes, the empty one included.
+fn value() -> impl Strategy<Value = Bytes> {
+    prop_oneof![
+        prop_oneof![Just(&b"1"[..]), Just(&b"2"[..]), Just(&b""[..])]
+            .prop_map(|v| Bytes(v.to_vec())),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Bytes),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        key().prop_map(Op::Get),
+    ]
+}
+
+/// Records the calls made so far, to say in a failure exactly what was done.
+struct Script {
+    calls: Vec<String>,
+}
+
+impl Script {
+    fn new() -> Self {
+        Script {
+            calls: vec!["Store::open(dir)".to_string()],
+        }
+    }
+
+    fn did(&mut self, call: impl Into<String>) -> String {
+        self.calls.push(call.into());
+        self.calls.join(", ")
+    }
+
+    fn so_far(&self) -> String {
+        self.calls.join(", ")
+    }
+}
+
+fn open(disk: &SimDisk) -> Result<Store, Failure> {
+    Store::open(disk.dir())
+        .map_err(|e| Failure::new(format!("Store::open(dir) on an empty disk failed: {e}")))
+}
+
+fn put(store: &mut Store, script: &mut Script, key: &[u8], value: &[u8]) -> CheckResult {
+    let did = script.did(format!("put({}, {})", show(key), show(value)));
+    store
+        .put(key, value)
+        .map_err(|e| Failure::new(format!("{did}: the put failed: {e}")))
+}
+
+fn get(store: &Store, script: &mut Script, key: &[u8], expected: Option<&[u8]>) -> CheckResult {
+    let did = script.did(format!("get({})", show(key)));
+    match store.get(key) {
+        Ok(got) => expect_eq(did, got.map(Bytes), expected.map(|v| Bytes(v.to_vec()))),
+        Err(e) => fail(format!(
+            "{did}: expected {:?}, the get failed: {e}",
+            expected.map(|v| Bytes(v.to_vec()))
+        )),
+    }
+}
+
+fn put_then_get(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk)?;
+    let mut script = Script::new();
+    put(&mut store, &mut script, b"hello", b"world")?;
+    get(&store, &mut script, b"hello", Some(b"world"))?;
+    put(&mut store, &mut script, b"answer", b"42")?;
+    get(&store, &mut script, b"answer", Some(b"42"))?;
+    get(&store, &mut script, b"hello", Some(b"world"))
+}
+
+fn absent_key(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk)?;
+    let mut script = Script::new();
+    get(&store, &mut script, b"nobody", None)?;
+    put(&mut store, &mut script, b"somebody", b"here")?;
+    get(&store, &mut script, b"nobody", None)?;
+    get(&store, &mut script, b"some", None)?;
+    get(&store, &mut script, b"", None)
+}
+
+fn latest_put_wins(ctx: &mut Ctx) -> CheckResult {
+    let versions = prop::collection::vec(value(), 1..8);
+    let seed = ctx.seed();
+    ctx.forall_n(64, versions, |versions| {
+        let disk = SimDisk::new(seed);
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        for version in &versions {
+            put(&mut store, &mut script, b"k", &version.0)?;
+        }
+        let last = versions.last().expect("at least one version");
+        get(&store, &mut script, b"k", Some(&last.0))?;
+        // And again: a get changes nothing.
+        get(&store, &mut script, b"k", Some(&last.0))
+    })
+}
+
+fn any_bytes(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk)?;
+    let mut script = Script::new();
+    put(&mut store, &mut script, b"empty", b"")?;
+    get(&store, &mut script, b"empty", Some(b""))?;
+    put(&mut store, &mut script, b"", b"the empty key")?;
+    get(&store, &mut script, b"", Some(b"the empty key"))?;
+    put(
+        &mut store,
+        &mut script,
+        b"\x00\xff",
+        b"\xff\xff\xff\xff\x00",
+    )?;
+    get(
+        &store,
+        &mut script,
+        b"\x00\xff",
+        Some(b"\xff\xff\xff\xff\x00"),
+    )?;
+    get(&store, &mut script, b"empty", Some(b""))?;
+
+    let pairs = prop::collection::vec(
+        (
+            prop::collection::vec(any::<u8>(), 0..20),
+            prop::collection::vec(any::<u8>(), 0..200),
+        ),
+        1..6,
+    );
+    let seed = ctx.seed();
+    ctx.forall_n(64, pairs, |pairs| {
+        let disk = SimDisk::new(seed);
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for (key, value) in &pairs {
+            put(&mut store, &mut script, key, value)?;
+            model.insert(key.clone(), value.clone());
+        }
+        for (key, _) in &pairs {
+            get(&store, &mut script, key, model.get(key).map(Vec::as_slice))?;
+        }
+        Ok(())
+    })
+}
+
+fn matches_model(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    ctx.forall_n(128, prop::collection::vec(op(), 1..24), |ops| {
+        let disk = SimDisk::new(seed);
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for op in &ops {
+            match op {
+                Op::Put(key, value) => {
+                    put(&mut store, &mut script, &key.0, &value.0)?;
+                    model.insert(key.0.clone(), value.0.clone());
+                }
+                Op::Get(key) => {
+                    get(
+                        &store,
+                        &mut script,
+                        &key.0,
+                        model.get(&key.0).map(Vec::as_slice),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The disk work of one call, as the check reports it.
+fn cost(stats: Stats) -> String {
+    format!(
+        "{} read(s) of {} byte(s), {} write(s), {} sync(s)",
+        stats.reads, stats.bytes_read, stats.writes, stats.syncs
+    )
+}
+
+/// Gets `key` with the disk's counters reset, and checks the value and the cost: one read of
+/// exactly the record's bytes, nothing else.
+fn get_counted(
+    disk: &SimDisk,
+    store: &Store,
+    script: &mut Script,
+    key: &[u8],
+    value: &[u8],
+) -> CheckResult {
+    disk.reset_stats();
+    get(store, script, key, Some(value))?;
+    let stats = disk.stats();
+    let expected = Stats {
+        reads: 1,
+        bytes_read: record_len(key, value),
+        ..Stats::default()
+    };
+    expect(
+        stats == expected,
+        format!(
+            "{}: the log holds {} byte(s), the record of {} takes {} of them; expected the get \
+             to cost {}, it cost {}",
+            script.so_far(),
+            disk.contents(LOG_NAME).map_or(0, |c| c.len()),
+            show(key),
+            record_len(key, value),
+            cost(expected),
+            cost(stats),
+        ),
+    )
+}
+
+fn get_costs_one_read(ctx: &mut Ctx) -> CheckResult {
+    let puts = prop::collection::vec((key(), value()), 2..10);
+    let seed = ctx.seed();
+    ctx.forall_n(64, puts, |puts| {
+        let disk = SimDisk::new(seed);
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for (key, value) in &puts {
+            put(&mut store, &mut script, &key.0, &value.0)?;
+            model.insert(key.0.clone(), value.0.clone());
+        }
+        // In the order of the puts (not the model's), so a replay is the same.
+        for (key, _) in &puts {
+            let value = model[&key.0].clone();
+            get_counted(&disk, &store, &mut script, &key.0, &value)?;
+        }
+        Ok(())
+    })
+}
+
+fn get_after_many_overwrites(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk)?;
+    let mut script = Script::new();
+    put(&mut store, &mut script, b"other", b"x")?;
+    for version in 0..100 {
+        let value = format!("version {version}");
+        // Not every put into the script: a hundred of them would drown the message.
+        store.put(b"hot", value.as_bytes()).map_err(|e| {
+            Failure::new(format!(
+                "{}, then put(b\"hot\", {}): the put failed: {e}",
+                script.so_far(),
+                show(value.as_bytes())
+            ))
+        })?;
+    }
+    script.did("99 puts of b\"hot\": b\"version 0\" to b\"version 98\"");
+    put(&mut store, &mut script, b"hot", b"version 99")?;
+    put(&mut store, &mut script, b"cold", b"y")?;
+    get_counted(&disk, &store, &mut script, b"hot", b"version 99")?;
+    get_counted(&disk, &store, &mut script, b"other", b"x")?;
+    get_counted(&disk, &store, &mut script, b"cold", b"y")
+}
+
+fn absent_get_is_free(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk)?;
+    let mut script = Script::new();
+    put(&mut store, &mut script, b"a", b"1")?;
+    put(&mut store, &mut script, b"b", b"2")?;
+    for key in [&b"c"[..], b"", b"ab"] {
+        disk.reset_stats();
+        get(&store, &mut script, key, None)?;
+        let stats = disk.stats();
+        expect_eq(
+            format!(
+                "{}: the disk work of the last get (the key directory knows the key is absent)",
+                script.so_far()
+            ),
+            cost(stats),
+            cost(Stats::default()),
+        )?;
+    }
+    Ok(())
+}
+
+fn put_is_one_append(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk)?;
+    let mut script = Script::new();
+    let mut log_len = 0;
+    for (key, value) in [
+        (&b"a"[..], &b"first"[..]),
+        (b"b", b"second"),
+        (b"a", b"third"),
+        (b"a", b"third"),
+        (b"c", b""),
+    ] {
+        disk.reset_stats();
+        put(&mut store, &mut script, key, value)?;
+        let stats = disk.stats();
+        expect(
+            stats.writes == 1 && stats.reads == 0 && stats.bytes_written == record_len(key, value),
+            format!(
+                "{}: expected the last put to cost one write of {} bytes (its record) and no \
+                 reads, it cost {} read(s) and {} write(s) of {} byte(s)",
+                script.so_far(),
+                record_len(key, value),
+                stats.reads,
+                stats.writes,
+                stats.bytes_written
+            ),
+        )?;
+        log_len += record_len(key, value);
+        let on_disk = disk.contents(LOG_NAME).map_or(0, |c| c.len() as u64);
+        expect_eq(
+            format!("{}: the length of {LOG_NAME}", script.so_far()),
+            on_disk,
+            log_len,
+        )?;
+    }
+    Ok(())
+}
+
+fn failed_put(ctx: &mut Ctx) -> CheckResult {
+    for fault in [Fault::IoError, Fault::DiskFull] {
+        let disk = SimDisk::new(ctx.seed());
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        put(&mut store, &mut script, b"a", b"old")?;
+
+        disk.fail_next(OpKind::Write, fault);
+        let did = script.did(format!(
+            "put(b\"a\", b\"new\") with the disk set to fail the write ({fault:?})"
+        ));
+        expect(
+            store.put(b"a", b"new").is_err(),
+            format!("{did}: expected the put to return the disk's error, it returned Ok"),
+        )?;
+        get(&store, &mut script, b"a", Some(b"old"))?;
+
+        disk.fail_next(OpKind::Write, fault);
+        let did = script.did(format!(
+            "put(b\"b\", b\"new\") with the disk set to fail the write ({fault:?})"
+        ));
+        expect(
+            store.put(b"b", b"new").is_err(),
+            format!("{did}: expected the put to return the disk's error, it returned Ok"),
+        )?;
+        get(&store, &mut script, b"b", None)?;
+
+        put(&mut store, &mut script, b"b", b"later")?;
+        get(&store, &mut script, b"b", Some(b"later"))?;
+        get(&store, &mut script, b"a", Some(b"old"))?;
+    }
+    Ok(())
+}
+
+fn reopen_appends(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::new();
+    {
+        let mut store = open(&disk)?;
+        put(&mut store, &mut script, b"a", b"from the first run")?;
+        put(&mut store, &mut script, b"b", b"also")?;
+    }
+    let before = disk.contents(LOG_NAME).unwrap_or_default();
+    script.did("drop the store");
+    let did = script.did("Store::open(dir) again");
+    let mut store = Store::open(disk.dir())
+        .map_err(|e| Failure::new(format!("{did}: the second open failed: {e}")))?;
+    put(&mut store, &mut script, b"c", b"from the second run")?;
+    get(&store, &mut script, b"c", Some(b"from the second run"))?;
+    put(&mut store, &mut script, b"b", b"replaced")?;
+    get(&store, &mut script, b"b", Some(b"replaced"))?;
+
+    let after = disk.contents(LOG_NAME).unwrap_or_default();
+    let added = record_len(b"c", b"from the second run") + record_len(b"b", b"replaced");
+    expect(
+        after.len() as u64 == before.len() as u64 + added && after.starts_with(&before),
+        format!(
+            "{}: expected {LOG_NAME} to keep the first run's {} bytes and grow by {added}; it \
+             holds {} bytes{}",
+            script.so_far(),
+            before.len(),
+            after.len(),
+            if after.starts_with(&before) {
+                ""
+            } else {
+                ", and the first run's bytes are not at its start"
+            }
+        ),
+    )
+}

@@ -1,0 +1,634 @@
+//! Hidden checks for bitcask/hints.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use bitcask_hints::{Options, Store, hint_name, segment_name};
+use harness::prelude::*;
+use kit::crash::{self, KvOp, Limits, Subject, show};
+use kit::disk::Dir;
+use kit::sim::{SimDisk, Stats};
+
+pub fn suite() -> Suite {
+    Suite::new()
+        .check(
+            "a merge leaves a hint file next to the merged segment, and no temporary files",
+            merge_writes_a_hint,
+        )
+        .check(
+            "after merges and reopens, every key reads back as a model says",
+            matches_model,
+        )
+        .check(
+            "reopening after a merge reads the hint file, not the merged segment",
+            startup_reads_the_hint,
+        )
+        .check(
+            "after reopening from a hint, a get costs one read, and a deleted key none",
+            gets_after_a_hinted_open,
+        )
+        .check(
+            "a damaged or cut-short hint file is ignored: the segment is scanned instead",
+            damaged_hint_is_ignored,
+        )
+        .check(
+            "a hint that does not describe its segment as it is now is ignored",
+            mismatched_hint_is_ignored,
+        )
+        .check(
+            "a crash at any step of merges, hint writes and reopens loses nothing synced",
+            crash_safe,
+        )
+}
+
+const KEYS: [&[u8]; 5] = [b"a", b"b", b"c", b"d", b"e"];
+
+// ---------------------------------------------------------------------------------------------
+// Operations, a model, and a store driven side by side.
+
+#[derive(Clone, PartialEq, Eq)]
+enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    Merge,
+    Reopen,
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Put(k, v) => write!(f, "put({}, {})", show(k), show(v)),
+            Op::Delete(k) => write!(f, "delete({})", show(k)),
+            Op::Merge => write!(f, "merge()"),
+            Op::Reopen => write!(f, "reopen()"),
+        }
+    }
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> + Clone {
+    prop::sample::select(KEYS.to_vec()).prop_map(<[u8]>::to_vec)
+}
+
+fn value(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> + Clone {
+    prop::collection::vec(b'a'..=b'z', len)
+}
+
+fn put(len: std::ops::Range<usize>) -> impl Strategy<Value = Op> + Clone {
+    (key(), value(len)).prop_map(|(k, v)| Op::Put(k, v))
+}
+
+/// Puts and deletes only.
+fn write(len: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
+    prop_oneof![3 => put(len), 1 => key().prop_map(Op::Delete)]
+}
+
+/// Three puts (enough to fill more than one segment), then anything.
+fn workload(len: std::ops::Range<usize>, more: usize) -> impl Strategy<Value = Vec<Op>> {
+    let any = prop_oneof![
+        6 => put(len.clone()),
+        2 => key().prop_map(Op::Delete),
+        2 => Just(Op::Merge),
+        1 => Just(Op::Reopen),
+    ];
+    (
+        prop::collection::vec(put(len), 3..=3),
+        prop::collection::vec(any, 0..more),
+    )
+        .prop_map(|(mut first, rest)| {
+            first.extend(rest);
+            first
+        })
+}
+
+fn listed(ops: &[Op]) -> String {
+    if ops.is_empty() {
+        return "(nothing)".into();
+    }
+    ops.iter()
+        .map(|op| format!("{op:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn shown(value: &Option<Vec<u8>>) -> String {
+    match value {
+        Some(bytes) => format!("Some({})", show(bytes)),
+        None => "None".into(),
+    }
+}
+
+fn open(disk: &SimDisk, max_segment_bytes: u64) -> io::Result<Store> {
+    Store::open_with(disk.dir(), Options { max_segment_bytes })
+}
+
+/// A store on a simulated disk, a model of what it should hold, and what was done to both.
+struct Run {
+    disk: SimDisk,
+    max_segment_bytes: u64,
+    store: Option<Store>,
+    model: BTreeMap<Vec<u8>, Vec<u8>>,
+    done: Vec<Op>,
+}
+
+impl Run {
+    fn new(seed: u64, max_segment_bytes: u64) -> Result<Run, Failure> {
+        let disk = SimDisk::new(seed);
+        let store = open(&disk, max_segment_bytes)
+            .map_err(|e| Failure::new(format!("opening an empty store failed: {e}")))?;
+        Ok(Run {
+            disk,
+            max_segment_bytes,
+            store: Some(store),
+            model: BTreeMap::new(),
+            done: Vec::new(),
+        })
+    }
+
+    fn store(&mut self) -> &mut Store {
+        self.store.as_mut().expect("the store is open")
+    }
+
+    fn apply(&mut self, op: &Op) -> CheckResult {
+        let result = match op {
+            Op::Put(k, v) => self.store().put(k, v),
+            Op::Delete(k) => self.store().delete(k),
+            Op::Merge => self.store().merge(),
+            Op::Reopen => {
+                self.store = None;
+                open(&self.disk, self.max_segment_bytes).map(|store| {
+                    self.store = Some(store);
+                })
+            }
+        };
+        if let Err(error) = result {
+            return fail(format!(
+                "did:      {}\nthen {op:?} failed: {error}",
+                listed(&self.done)
+            ));
+        }
+        match op {
+            Op::Put(k, v) => {
+                self.model.insert(k.clone(), v.clone());
+            }
+            Op::Delete(k) => {
+                self.model.remove(k);
+            }
+            Op::Merge | Op::Reopen => {}
+        }
+        self.done.push(op.clone());
+        Ok(())
+    }
+
+    fn apply_all(&mut self, ops: &[Op]) -> CheckResult {
+        ops.iter().try_for_each(|op| self.apply(op))
+    }
+
+    /// Reads every key and compares it with the model; `note` explains the setup, if need be.
+    fn compare(&mut self, note: &str) -> CheckResult {
+        let store = self.store.as_ref().expect("the store is open");
+        compare(store, &self.model, &listed(&self.done), note)
+    }
+
+    /// Makes sure there is an inactive segment, so that the next merge has work to do.
+    fn fill_a_segment(&mut self) -> CheckResult {
+        if self.store().segment_ids().len() < 2 {
+            let big = vec![b'x'; self.max_segment_bytes as usize];
+            self.apply(&Op::Put(b"e".to_vec(), big))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the store and leaves the disk to the caller.
+    fn close(&mut self) {
+        self.store = None;
+    }
+
+    /// The id of the segment the last merge wrote: the lowest one left.
+    fn merged_id(&mut self) -> u64 {
+        self.store().segment_ids()[0]
+    }
+}
+
+fn compare(
+    store: &Store,
+    model: &BTreeMap<Vec<u8>, Vec<u8>>,
+    did: &str,
+    note: &str,
+) -> CheckResult {
+    let note = if note.is_empty() {
+        String::new()
+    } else {
+        format!("\n{note}")
+    };
+    for key in KEYS.iter().map(|k| k.to_vec()).chain(model.keys().cloned()) {
+        let expected = model.get(&key).cloned();
+        match store.get(&key) {
+            Ok(got) if got == expected => {}
+            Ok(got) => {
+                return fail(format!(
+                    "did:      {did}, then get({})\nexpected: {}\ngot:      {}{note}",
+                    show(&key),
+                    shown(&expected),
+                    shown(&got)
+                ));
+            }
+            Err(error) => {
+                return fail(format!(
+                    "did:      {did}, then get({})\nexpected: {}\ngot:      an error: {error}{note}",
+                    show(&key),
+                    shown(&expected)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The files on the disk and their lengths, for failure messages.
+fn files(disk: &SimDisk) -> String {
+    disk.files()
+        .iter()
+        .map(|f| format!("{} ({} bytes)", f.name, f.len))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks.
+
+fn merge_writes_a_hint(ctx: &mut Ctx) -> CheckResult {
+    ctx.forall_n(32, workload(0..16, 6), |ops| {
+        let mut run = Run::new(ctx.seed(), 48)?;
+        run.apply_all(&ops)?;
+        run.fill_a_segment()?;
+        run.apply(&Op::Merge)?;
+        let merged = run.merged_id();
+        let names: Vec<String> = run.disk.files().into_iter().map(|f| f.name).collect();
+        expect(
+            names.contains(&hint_name(merged)),
+            format!(
+                "did:      {}\nexpected: a hint file {} next to the merged segment {}\ngot:      \
+                 the files {}",
+                listed(&run.done),
+                hint_name(merged),
+                segment_name(merged),
+                files(&run.disk)
+            ),
+        )?;
+        let stray: Vec<&String> = names
+            .iter()
+            .filter(|n| !n.ends_with(".log") && !n.ends_with(".hint"))
+            .collect();
+        expect(
+            stray.is_empty(),
+            format!(
+                "did:      {}\nexpected: only segments (.log) and hints (.hint) once merge() \
+                 returns\ngot:      also {stray:?} (the files: {})",
+                listed(&run.done),
+                files(&run.disk)
+            ),
+        )?;
+        run.compare("")
+    })
+}
+
+fn matches_model(ctx: &mut Ctx) -> CheckResult {
+    ctx.forall_n(64, workload(0..20, 16), |ops| {
+        let mut run = Run::new(ctx.seed(), 64)?;
+        for op in &ops {
+            run.apply(op)?;
+            run.compare("")?;
+        }
+        run.apply(&Op::Merge)?;
+        run.apply(&Op::Reopen)?;
+        run.compare("")
+    })
+}
+
+fn startup_reads_the_hint(ctx: &mut Ctx) -> CheckResult {
+    let input = (
+        prop::collection::vec(put(16..64), 4..=4),
+        prop::collection::vec(write(16..64), 0..12),
+        prop::collection::vec(write(0..16), 0..4),
+    );
+    ctx.forall_n(24, input, |(puts, writes, after)| {
+        let mut run = Run::new(ctx.seed(), 128)?;
+        run.apply_all(&puts)?;
+        run.apply_all(&writes)?;
+        run.fill_a_segment()?;
+        run.apply(&Op::Merge)?;
+        run.apply_all(&after)?;
+        let merged = run.merged_id();
+        run.close();
+
+        // What a reopen may read: every hint file, and every segment without one.
+        let on_disk = run.disk.files();
+        let hinted = |name: &str| {
+            on_disk
+                .iter()
+                .any(|f| f.name.strip_suffix(".hint") == name.strip_suffix(".log"))
+        };
+        let hints: u64 = on_disk
+            .iter()
+            .filter(|f| f.name.ends_with(".hint"))
+            .map(|f| f.len)
+            .sum();
+        let unhinted: u64 = on_disk
+            .iter()
+            .filter(|f| f.name.ends_with(".log") && !hinted(&f.name))
+            .map(|f| f.len)
+            .sum();
+        let merged_len = run
+            .disk
+            .contents(&segment_name(merged))
+            .map_or(0, |c| c.len());
+
+        run.disk.reset_stats();
+        run.apply(&Op::Reopen)?;
+        let Stats {
+            reads, bytes_read, ..
+        } = run.disk.stats();
+        expect(
+            bytes_read <= hints + unhinted,
+            format!(
+                "did:      {}\nthe files: {}\nexpected: reopening reads at most {} bytes: the hint \
+                 files ({hints} bytes) and the segments without one ({unhinted} bytes), none of \
+                 the {merged_len} bytes of the merged segment {}\ngot:      it read {bytes_read} \
+                 bytes in {reads} reads",
+                listed(&run.done),
+                files(&run.disk),
+                hints + unhinted,
+                segment_name(merged)
+            ),
+        )?;
+        run.compare("")
+    })
+}
+
+/// Reopens, then reads every key one at a time, counting the disk reads each get costs.
+fn read_costs(run: &mut Run) -> CheckResult {
+    run.apply(&Op::Reopen)?;
+    for key in KEYS {
+        let present = run.model.contains_key(key);
+        run.disk.reset_stats();
+        let got = run.store().get(key).map_err(|e| {
+            Failure::new(format!(
+                "did:      {}, then get({})\ngot:      an error: {e}",
+                listed(&run.done),
+                show(key)
+            ))
+        })?;
+        let reads = run.disk.stats().reads;
+        let (expected, why) = if present {
+            (1, "the key is present: its record is read once")
+        } else {
+            (
+                0,
+                "the key is absent (deleted or never written): the key directory must not \
+                 hold it, even when the hint is where its tombstone was found",
+            )
+        };
+        expect(
+            reads == expected,
+            format!(
+                "did:      {}, then get({})\nexpected: {} ({why})\ngot:      {}, and the \
+                 value {}\nthe files: {}",
+                listed(&run.done),
+                show(key),
+                count_reads(expected),
+                count_reads(reads),
+                shown(&got),
+                files(&run.disk)
+            ),
+        )?;
+    }
+    run.compare("")
+}
+
+fn count_reads(reads: u64) -> String {
+    match reads {
+        1 => "1 disk read".into(),
+        n => format!("{n} disk reads"),
+    }
+}
+
+fn gets_after_a_hinted_open(ctx: &mut Ctx) -> CheckResult {
+    // Segments of one record each: the merged segment keeps a's tombstone, since an older
+    // segment held a value for it.
+    let mut run = Run::new(ctx.seed(), 1)?;
+    run.apply_all(&[
+        Op::Put(b"a".to_vec(), b"1".to_vec()),
+        Op::Put(b"c".to_vec(), b"3".to_vec()),
+        Op::Delete(b"a".to_vec()),
+        Op::Put(b"b".to_vec(), b"2".to_vec()),
+        Op::Merge,
+    ])?;
+    read_costs(&mut run)?;
+
+    ctx.forall_n(32, workload(0..12, 10), |ops| {
+        let mut run = Run::new(ctx.seed(), 40)?;
+        run.apply_all(&ops)?;
+        run.fill_a_segment()?;
+        run.apply(&Op::Merge)?;
+        read_costs(&mut run)
+    })
+}
+
+fn damaged_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
+    let input = (
+        prop::collection::vec(put(0..8), 3..=3),
+        prop::collection::vec(write(0..8), 0..6),
+    );
+    ctx.forall_n(12, input, |(puts, writes)| {
+        let mut run = Run::new(ctx.seed(), 40)?;
+        run.apply_all(&puts)?;
+        run.apply_all(&writes)?;
+        run.fill_a_segment()?;
+        run.apply(&Op::Merge)?;
+        let hint = hint_name(run.merged_id());
+        run.close();
+        let Some(bytes) = run.disk.contents(&hint) else {
+            return fail(format!(
+                "did:      {}\nexpected: a hint file {hint}\ngot:      the files {}",
+                listed(&run.done),
+                files(&run.disk)
+            ));
+        };
+        let did = listed(&run.done);
+        let check = |disk: &SimDisk, damage: String| -> CheckResult {
+            let store = open(disk, 40).map_err(|e| {
+                Failure::new(format!(
+                    "did:      {did}, closed the store, {damage}, and opened it again\nexpected: \
+                     the store opens (a bad hint costs time, not data: scan the segment)\ngot:      \
+                     an error: {e}"
+                ))
+            })?;
+            compare(
+                &store,
+                &run.model,
+                &format!("{did}, closed the store, {damage}, and opened it again"),
+                "",
+            )
+        };
+        for offset in 0..bytes.len() {
+            let disk = run.disk.fork();
+            let flipped = bytes[offset] ^ 0x5A;
+            disk.corrupt(&hint, offset as u64, &[flipped])
+                .expect("the hint exists");
+            check(
+                &disk,
+                format!(
+                    "changed byte {offset} of the {}-byte {hint} from {} to {flipped}",
+                    bytes.len(),
+                    bytes[offset]
+                ),
+            )?;
+        }
+        for cut in 0..bytes.len() {
+            let disk = run.disk.fork();
+            let file = disk.dir().open(&hint).expect("the hint exists");
+            file.truncate(cut as u64).expect("the disk truncates");
+            file.sync().expect("the disk syncs");
+            check(
+                &disk,
+                format!("cut the {}-byte {hint} to {cut} bytes", bytes.len()),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn mismatched_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
+    // A record's bytes, as the store itself writes them, from a scratch store.
+    let scratch = SimDisk::new(ctx.seed());
+    let record = {
+        let mut store = open(&scratch, 1 << 20).map_err(|e| Failure::new(e.to_string()))?;
+        store
+            .put(b"z", b"late")
+            .map_err(|e| Failure::new(e.to_string()))?;
+        store.sync().map_err(|e| Failure::new(e.to_string()))?;
+        scratch.contents(&segment_name(1)).unwrap_or_default()
+    };
+
+    // The merged segment gains a record its hint does not list.
+    let mut run = Run::new(ctx.seed(), 48)?;
+    run.apply_all(&[
+        Op::Put(b"a".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"b".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"c".to_vec(), b"0123456789".to_vec()),
+        Op::Merge,
+    ])?;
+    let merged = segment_name(run.merged_id());
+    run.close();
+    let len = run.disk.contents(&merged).map_or(0, |c| c.len());
+    run.disk
+        .corrupt(&merged, len as u64, &record)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    run.model.insert(b"z".to_vec(), b"late".to_vec());
+    run.apply(&Op::Reopen)?;
+    run.compare(&format!(
+        "before the reopen, a record put(\"z\", \"late\") was added to the end of the merged \
+         segment {merged}, which was {len} bytes when its hint was written: the hint no longer \
+         describes it, so the segment must be scanned instead"
+    ))?;
+
+    // An old hint comes back after a second merge rewrote its segment.
+    let mut run = Run::new(ctx.seed(), 64)?;
+    run.apply_all(&[
+        Op::Put(b"a".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"b".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"c".to_vec(), b"0123456789".to_vec()),
+        Op::Merge,
+    ])?;
+    let id = run.merged_id();
+    let old = run.disk.contents(&hint_name(id)).unwrap_or_default();
+    run.apply_all(&[
+        Op::Put(b"a".to_vec(), b"new".to_vec()),
+        Op::Delete(b"b".to_vec()),
+        Op::Merge,
+    ])?;
+    let now = run.merged_id();
+    run.close();
+    if now == id {
+        let dir = run.disk.dir();
+        let restore = || -> io::Result<()> {
+            dir.remove(&hint_name(id))?;
+            let file = dir.create(&hint_name(id))?;
+            file.append(&old)?;
+            file.sync()?;
+            dir.sync()
+        };
+        restore().map_err(|e| Failure::new(format!("restoring the old hint: {e}")))?;
+    }
+    run.apply(&Op::Reopen)?;
+    run.compare(&format!(
+        "before the reopen, the hint {} of the first merge was put back in place of the \
+         second's: it describes {} as it was before the second merge rewrote it",
+        hint_name(id),
+        segment_name(id)
+    ))
+}
+
+/// The store as the crash driver sees it: small segments, merges as maintenance.
+struct Hinted;
+
+const CRASH_SEGMENT_BYTES: u64 = 40;
+
+impl Subject for Hinted {
+    type Store = Store;
+
+    fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
+        Store::open_with(
+            dir,
+            Options {
+                max_segment_bytes: CRASH_SEGMENT_BYTES,
+            },
+        )
+    }
+
+    fn apply(store: &mut Store, op: &KvOp) -> io::Result<()> {
+        match op {
+            KvOp::Put(k, v) => store.put(k, v),
+            KvOp::Delete(k) => store.delete(k),
+            KvOp::Sync => store.sync(),
+            KvOp::Maintain => store.merge(),
+            KvOp::Reopen => Ok(()),
+        }
+    }
+
+    fn get(store: &mut Store, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        store.get(key)
+    }
+}
+
+fn crash_safe(ctx: &mut Ctx) -> CheckResult {
+    let key = prop::sample::select(vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    let put = (key.clone(), value(0..12)).prop_map(|(k, v)| KvOp::Put(k, v));
+    let op = prop_oneof![
+        4 => put.clone(),
+        1 => key.prop_map(KvOp::Delete),
+        2 => Just(KvOp::Sync),
+        2 => Just(KvOp::Maintain),
+        1 => Just(KvOp::Reopen),
+    ];
+    // Enough puts to fill two segments, then a merge somewhere among the rest.
+    let workload = (
+        prop::collection::vec(put, 3..=3),
+        prop::collection::vec(op, 0..7),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(mut ops, rest, at)| {
+            ops.extend(rest);
+            let at = 3 + at.index(ops.len() - 2);
+            ops.insert(at, KvOp::Maintain);
+            ops
+        });
+    let probes = [b"never".to_vec()];
+    ctx.forall_n(64, workload, |ops| {
+        crash::check::<Hinted>(ctx.seed(), &ops, &probes, Limits::default())
+            .map(|_| ())
+            .map_err(|failure| Failure::new(failure.message))
+    })
+}

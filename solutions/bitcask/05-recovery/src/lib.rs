@@ -1,0 +1,103 @@
+//! Recovery: the key directory lives in memory and dies with the process; the log is the truth.
+//! Opening the store replays the log to rebuild the directory, and cuts off a torn tail.
+//!
+//! The reference solution.
+
+use std::collections::HashMap;
+use std::io::{self, ErrorKind};
+use std::sync::Arc;
+
+use bitcask_log::{Log, Position};
+use bitcask_record::Record;
+use kit::disk::Dir;
+
+/// The name of the store's one log file.
+pub const LOG_NAME: &str = "000001.log";
+
+/// A key-value store: one append-only log on disk, and a key directory in memory.
+#[derive(Debug)]
+pub struct Store {
+    log: Log,
+    /// Every live key, and where its latest record is. A deleted key has no entry.
+    keydir: HashMap<Vec<u8>, Position>,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating its log if there is none, and recovers what an
+    /// earlier run wrote: replays the log to rebuild the key directory (a tombstone removes its
+    /// key), and cuts off a torn or corrupt tail, durably, before anything is served or
+    /// appended after it.
+    pub fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
+        let mut log = match Log::open(dir.as_ref(), LOG_NAME) {
+            Ok(log) => log,
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                return Ok(Store {
+                    log: Log::create(dir.as_ref(), LOG_NAME)?,
+                    keydir: HashMap::new(),
+                });
+            }
+            Err(error) => return Err(error),
+        };
+
+        let scan = log.scan()?;
+        let mut keydir = HashMap::new();
+        for (position, record) in scan.records {
+            match record.value {
+                Some(_) => keydir.insert(record.key, position),
+                None => keydir.remove(&record.key),
+            };
+        }
+        if scan.valid_len < log.len() {
+            // What follows the last good record is a write the crash cut short. It was never
+            // synced, so nobody was promised it: drop it, and make the cut durable, or new
+            // records would land after garbage that the next recovery stops at.
+            log.truncate(scan.valid_len)?;
+            log.sync()?;
+        }
+        Ok(Store { log, keydir })
+    }
+
+    /// Sets `key` to `value`: one append to the log, then the key directory points at it.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        let position = self.log.append(&Record::put(key, value))?;
+        // Only once the record is in the log: a failed append must not leave the key pointing
+        // at nothing.
+        self.keydir.insert(key.to_vec(), position);
+        Ok(())
+    }
+
+    /// The latest value of `key`: one disk read if the key is present, none if it is absent.
+    pub fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let Some(&position) = self.keydir.get(key) else {
+            return Ok(None);
+        };
+        let record = self.log.read(position)?;
+        if record.key != key {
+            return Err(io::Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "the record at offset {} is for another key",
+                    position.offset
+                ),
+            ));
+        }
+        Ok(record.value)
+    }
+
+    /// Deletes `key`: appends a tombstone, then drops the key from the key directory. Deleting
+    /// a key that is not there is not an error.
+    pub fn delete(&mut self, key: &[u8]) -> io::Result<()> {
+        if !self.keydir.contains_key(key) {
+            // The key directory knows every live key: there is nothing to shadow.
+            return Ok(());
+        }
+        self.log.append(&Record::tombstone(key))?;
+        self.keydir.remove(key);
+        Ok(())
+    }
+
+    /// Makes every put and delete so far durable: once it returns, they survive a crash.
+    pub fn sync(&self) -> io::Result<()> {
+        self.log.sync()
+    }
+}
