@@ -3,41 +3,13 @@
 //!
 //!     cargo bench -p kit --bench sim_events
 
+#[path = "../tests/support/gossip.rs"]
+mod gossip;
+
 use std::time::{Duration, Instant};
 
-use kit::net::{Ctx, Faults, NodeId, Process, Sim};
-
-struct Gossip {
-    count: u64,
-    peers: Vec<NodeId>,
-}
-
-impl Process for Gossip {
-    type Message = u64;
-    type Timer = ();
-    type Saved = u64;
-
-    fn start(_: NodeId, peers: &[NodeId], saved: Option<u64>, ctx: &mut Ctx<Self>) -> Self {
-        ctx.set_timer(Duration::from_millis(10), ());
-        Gossip {
-            count: saved.unwrap_or(0),
-            peers: peers.to_vec(),
-        }
-    }
-
-    fn on_message(&mut self, _: NodeId, count: u64, _: &mut Ctx<Self>) {
-        self.count = self.count.max(count);
-    }
-
-    fn on_timer(&mut self, _: (), ctx: &mut Ctx<Self>) {
-        self.count += 1;
-        ctx.save(self.count);
-        for &peer in &self.peers {
-            ctx.send(peer, self.count);
-        }
-        ctx.set_timer(Duration::from_millis(10), ());
-    }
-}
+use gossip::Gossip;
+use kit::net::{Faults, Sim};
 
 fn main() {
     for (name, faults) in [

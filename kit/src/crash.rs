@@ -223,55 +223,41 @@ struct RunOutcome {
 
 /// Applies the workload until it ends or the power fails.
 fn run<S: Subject>(disk: &SimDisk, ops: &[KvOp]) -> RunOutcome {
-    let mut store = match attempt(|| S::open(disk.dir())) {
-        Ok(store) => store,
-        Err(_) if disk.is_crashed() => {
-            return RunOutcome {
-                interrupted: Some(Interruption::Opening),
+    // An error is the crash's doing if the power is off; otherwise it is a problem.
+    let stopped = |error: io::Error, at: Interruption, what: String| {
+        if disk.is_crashed() {
+            RunOutcome {
+                interrupted: Some(at),
                 problem: None,
-            };
-        }
-        Err(error) => {
-            return RunOutcome {
+            }
+        } else {
+            RunOutcome {
                 interrupted: None,
-                problem: Some(format!("opening an empty store failed: {error}")),
-            };
+                problem: Some(format!("{what} failed: {error}")),
+            }
+        }
+    };
+    let mut store = match attempt(|| S::open(disk.dir())) {
+        Ok(store) => Some(store),
+        Err(error) => {
+            return stopped(
+                error,
+                Interruption::Opening,
+                "opening an empty store".into(),
+            );
         }
     };
     for (i, op) in ops.iter().enumerate() {
-        if let KvOp::Reopen = op {
-            drop(store);
-            store = match attempt(|| S::open(disk.dir())) {
-                Ok(store) => store,
-                Err(_) if disk.is_crashed() => {
-                    return RunOutcome {
-                        interrupted: Some(Interruption::Op(i)),
-                        problem: None,
-                    };
-                }
-                Err(error) => {
-                    return RunOutcome {
-                        interrupted: None,
-                        problem: Some(format!("op {} {op:?} failed: {error}", i + 1)),
-                    };
-                }
-            };
-            continue;
-        }
-        match attempt(|| S::apply(&mut store, op)) {
-            Ok(()) => {}
-            Err(_) if disk.is_crashed() => {
-                return RunOutcome {
-                    interrupted: Some(Interruption::Op(i)),
-                    problem: None,
-                };
+        let result = match op {
+            KvOp::Reopen => {
+                // Closed before it is opened again, as a restarting process would.
+                store = None;
+                attempt(|| S::open(disk.dir())).map(|reopened| store = Some(reopened))
             }
-            Err(error) => {
-                return RunOutcome {
-                    interrupted: None,
-                    problem: Some(format!("op {} {op:?} failed: {error}", i + 1)),
-                };
-            }
+            _ => attempt(|| S::apply(store.as_mut().expect("open between operations"), op)),
+        };
+        if let Err(error) = result {
+            return stopped(error, Interruption::Op(i), format!("op {} {op:?}", i + 1));
         }
     }
     RunOutcome {

@@ -1,11 +1,12 @@
 //! The crash driver against a tiny store: the correct one passes; each classic mistake is
 //! caught.
 
-mod support;
+#[path = "support/tiny_store.rs"]
+mod tiny_store;
 
 use kit::crash::{self, KvOp, Limits};
 use proptest::prelude::*;
-use support::tiny_store::Tiny;
+use tiny_store::Tiny;
 
 const CORRECT: u8 = 0;
 const NO_CHECKSUM: u8 = 1;
