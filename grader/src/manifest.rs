@@ -129,7 +129,10 @@ impl Workbook {
             if let Some(play) = &track.play
                 && !track.scenes.iter().any(|s| &s.name == play)
             {
-                bail!("{MANIFEST_FILE}: track {}: play names no scene of the track: {play:?}", track.name);
+                bail!(
+                    "{MANIFEST_FILE}: track {}: play names no scene of the track: {play:?}",
+                    track.name
+                );
             }
             let mut scene_names = std::collections::HashSet::new();
             for scene in &track.scenes {
@@ -191,7 +194,10 @@ impl Workbook {
 
     /// The playground file of a track.
     pub fn playground_file(&self, track: &Track) -> PathBuf {
-        self.root.join("grader/play").join(&track.name).with_extension("rs")
+        self.root
+            .join("grader/play")
+            .join(&track.name)
+            .with_extension("rs")
     }
 
     /// The scenes a selector names: everything, one track, or one scene.

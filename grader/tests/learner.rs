@@ -217,6 +217,9 @@ fn the_playground_shows_a_torn_write_cut_on_recovery() {
     let shown = stdout_of(&output);
     assert!(output.status.success(), "{shown}");
     assert!(shown.contains("incomplete record (a torn tail)"), "{shown}");
-    assert!(shown.contains("recovery cut 000001.log from 727 to 14 bytes"), "{shown}");
+    assert!(
+        shown.contains("recovery cut 000001.log from 727 to 14 bytes"),
+        "{shown}"
+    );
     assert!(shown.contains("bitcask> \"1\"\nbitcask> (none)"), "{shown}");
 }

@@ -56,8 +56,17 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
     };
     println!("{}", ui::dim("building the playground..."));
     let dir = workbook.root.join("target/grade/play");
-    let mut built = harness::build(&workbook.root, &dir, std::slice::from_ref(&harness), ui::colour(), false)?;
-    let binary = match built.remove(&harness.package).expect("one harness, one outcome") {
+    let mut built = harness::build(
+        &workbook.root,
+        &dir,
+        std::slice::from_ref(&harness),
+        ui::colour(),
+        false,
+    )?;
+    let binary = match built
+        .remove(&harness.package)
+        .expect("one harness, one outcome")
+    {
         Ok(binary) => binary,
         Err(failure) => {
             let outcome = Outcome::DoesNotBuild(failure);

@@ -127,7 +127,12 @@ fn build_all(
     for scene in scenes {
         let dir = scene.exercise_dir();
         let package = grading::package_name(&dir)?;
-        harnesses.push(grading::checks_harness(harness_package(scene), scene, &dir, package)?);
+        harnesses.push(grading::checks_harness(
+            harness_package(scene),
+            scene,
+            &dir,
+            package,
+        )?);
     }
     let dir = workbook.root.join("target/grade/ci-harnesses");
     harness::build(&workbook.root, &dir, &harnesses, false, false)
