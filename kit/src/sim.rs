@@ -197,6 +197,14 @@ impl SimDisk {
         }
     }
 
+    /// As [`SimDisk::fork`], but the copy makes its own choices (how a crash tears) from `seed`:
+    /// forks of one disk that should crash differently.
+    pub fn fork_reseeded(&self, seed: u64) -> SimDisk {
+        let fork = self.fork();
+        fork.lock().rng = seed ^ 0x5EED_D15C;
+        fork
+    }
+
     /// Operations done so far (each call on a file or the directory is one step).
     pub fn steps(&self) -> u64 {
         self.lock().step

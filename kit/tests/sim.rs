@@ -199,3 +199,22 @@ fn the_same_seed_crashes_the_same_way() {
     };
     assert_eq!(run(42), run(42));
 }
+
+#[test]
+fn a_reseeded_fork_crashes_its_own_way() {
+    let disk = SimDisk::new(1);
+    let dir = disk.dir();
+    let file = dir.create("log").unwrap();
+    dir.sync().unwrap();
+    for i in 0..20u8 {
+        file.append(&[i; 300]).unwrap();
+    }
+    let outcomes: std::collections::BTreeSet<Vec<u8>> = (0..16)
+        .map(|seed| {
+            let fork = disk.fork_reseeded(seed);
+            fork.restart();
+            fork.contents("log").unwrap()
+        })
+        .collect();
+    assert!(outcomes.len() > 1, "every fork crashed the same way");
+}
