@@ -96,6 +96,33 @@ impl<P: Process> Ctx<P> {
     }
 }
 
+/// `{:?}`, but stops formatting after a few hundred bytes: a trace of a run that sends big
+/// messages (log batches, snapshots) should not cost their whole text.
+fn bounded_debug(value: &impl Debug) -> String {
+    const LIMIT: usize = 200;
+    struct Bounded(String);
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let room = LIMIT.saturating_sub(self.0.len());
+            let mut end = s.len().min(room);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.0.push_str(&s[..end]);
+            if end < s.len() {
+                Err(std::fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut out = Bounded(String::new());
+    if std::fmt::write(&mut out, format_args!("{value:?}")).is_err() {
+        out.0.push('…');
+    }
+    out.0
+}
+
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -123,7 +150,8 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Messages always arrive, after a short delay.
+    /// Messages always arrive, after a short random delay (so they may still overtake each
+    /// other: for delivery in order, give `delay` equal bounds).
     pub fn reliable() -> Faults {
         Faults {
             name: "reliable",
@@ -255,7 +283,10 @@ enum Event<P: Process> {
     Restart {
         node: NodeId,
     },
-    Heal,
+    /// Ends the partition of this generation (a later partition is not its to end).
+    Heal {
+        generation: u64,
+    },
 }
 
 /// A simulated cluster.
@@ -269,6 +300,7 @@ pub struct Sim<P: Process> {
     saved: Vec<Option<P::Saved>>,
     incarnations: Vec<u64>,
     blocked: BTreeSet<(NodeId, NodeId)>,
+    partition_generation: u64,
     faults: Faults,
     trace: Trace,
     processed: u64,
@@ -287,6 +319,7 @@ impl<P: Process> Sim<P> {
             saved: vec![None; n],
             incarnations: vec![0; n],
             blocked: BTreeSet::new(),
+            partition_generation: 0,
             faults,
             trace: Trace {
                 events: Vec::new(),
@@ -403,7 +436,8 @@ impl<P: Process> Sim<P> {
                     self.trace.events.push(TraceEvent::Restarted { node, at });
                 }
             }
-            Event::Heal => {
+            Event::Heal { generation } if generation != self.partition_generation => {}
+            Event::Heal { .. } => {
                 if !self.blocked.is_empty() {
                     self.blocked.clear();
                     self.trace.events.push(TraceEvent::Healed { at });
@@ -469,12 +503,14 @@ impl<P: Process> Sim<P> {
 
     fn block(&mut self, links: Vec<(NodeId, NodeId)>, heal_after: Option<Duration>) {
         self.blocked = links.iter().copied().collect();
+        self.partition_generation += 1;
         self.trace.events.push(TraceEvent::Partitioned {
             at: self.now,
             blocked: links,
         });
         if let Some(after) = heal_after {
-            self.schedule(self.now + after, Event::Heal);
+            let generation = self.partition_generation;
+            self.schedule(self.now + after, Event::Heal { generation });
         }
     }
 
@@ -516,7 +552,7 @@ impl<P: Process> Sim<P> {
                 from,
                 to,
                 at: self.now,
-                what: format!("{message:?}"),
+                what: bounded_debug(&message),
             });
             if to >= self.len() || self.chance(self.faults.loss_percent) {
                 self.trace.events.push(TraceEvent::Dropped {
@@ -634,5 +670,19 @@ impl<P: Process> Sim<P> {
                 self.crash(node, Some(lasting));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn big_messages_are_traced_in_brief() {
+        let traced = super::bounded_debug(&vec![7u8; 10_000]);
+        assert!(traced.starts_with("[7, 7, 7"));
+        assert!(
+            traced.ends_with('…') && traced.chars().count() == 201,
+            "{traced}"
+        );
+        assert_eq!(super::bounded_debug(&Some(3)), "Some(3)");
     }
 }

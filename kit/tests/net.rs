@@ -162,3 +162,20 @@ fn the_same_nodes_run_on_a_real_clock() {
     cluster.restart(0);
     assert!(count(0).unwrap() >= 5, "restarted from what it saved");
 }
+
+#[test]
+fn an_old_partition_healing_does_not_end_a_newer_one() {
+    let mut sim = Sim::<Gossip>::new(3, Faults::reliable(), 1);
+    sim.partition(&[0], Some(Duration::from_millis(100)));
+    sim.run_until(Duration::from_millis(50), |_| Ok::<(), ()>(()))
+        .unwrap();
+    sim.partition(&[1], None);
+    sim.run_until(Duration::from_millis(300), |_| Ok::<(), ()>(()))
+        .unwrap();
+    assert!(
+        !sim.trace()
+            .events
+            .iter()
+            .any(|e| matches!(e, TraceEvent::Healed { .. }))
+    );
+}
