@@ -9,8 +9,10 @@
 //! - [`net`]: a deterministic network simulator for sans-IO nodes: virtual time, one seeded
 //!   random source, loss, duplication, reordering, partitions and crashes.
 //! - [`lin`]: a linearizability checker for client histories, which fails closed.
+//! - [`consensus`]: the safety properties of a replicated log, checked after every step.
 //! - [`diagram`]: space-time diagrams of simulated runs, as SVG.
 
+pub mod consensus;
 pub mod crash;
 pub mod diagram;
 pub mod disk;
