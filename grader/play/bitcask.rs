@@ -29,7 +29,9 @@ const OPTIONS: Options = Options {
 pub fn main() {
     let disk = SimDisk::new(1);
     let mut keys: BTreeSet<Vec<u8>> = BTreeSet::new();
-    let mut store = attempt("opening the store", || Store::open_with(disk.dir(), OPTIONS));
+    let mut store = attempt("opening the store", || {
+        Store::open_with(disk.dir(), OPTIONS)
+    });
     println!("A bitcask store on a simulated disk. Type `help` for the commands.");
     let stdin = std::io::stdin();
     loop {
@@ -57,7 +59,10 @@ pub fn main() {
                 store = attempt("recovering", || Store::open_with(disk.dir(), OPTIONS));
                 for (old, new) in before.iter().zip(disk.files()) {
                     if old.name == new.name && new.len < old.len {
-                        println!("recovery cut {} from {} to {} bytes", new.name, old.len, new.len);
+                        println!(
+                            "recovery cut {} from {} to {} bytes",
+                            new.name, old.len, new.len
+                        );
                     }
                 }
             }
@@ -112,7 +117,11 @@ fn run(store: &Store, command: &[&str], keys: &mut BTreeSet<Vec<u8>>) {
 /// Every file, and for segments every record, with what a crash would lose marked.
 fn draw_files(disk: &SimDisk) {
     for file in disk.files() {
-        let name_note = if file.durable_name { "" } else { "  (name not yet durable)" };
+        let name_note = if file.durable_name {
+            ""
+        } else {
+            "  (name not yet durable)"
+        };
         println!(
             "{}  {} bytes, {} durable{name_note}",
             file.name, file.len, file.durable_len
@@ -123,7 +132,13 @@ fn draw_files(disk: &SimDisk) {
         let bytes = disk.contents(&file.name).unwrap_or_default();
         let mut at = 0;
         while at < bytes.len() {
-            let end_note = |end: usize| if end as u64 > file.durable_len { "  unsynced" } else { "" };
+            let end_note = |end: usize| {
+                if end as u64 > file.durable_len {
+                    "  unsynced"
+                } else {
+                    ""
+                }
+            };
             match catch_unwind(|| decode(&bytes[at..])) {
                 Ok(Ok((record, used))) => {
                     let what = match &record.value {
@@ -134,11 +149,17 @@ fn draw_files(disk: &SimDisk) {
                     at += used;
                 }
                 Ok(Err(DecodeError::Incomplete)) => {
-                    println!("  @{at:<6} {} bytes of an incomplete record (a torn tail)", bytes.len() - at);
+                    println!(
+                        "  @{at:<6} {} bytes of an incomplete record (a torn tail)",
+                        bytes.len() - at
+                    );
                     break;
                 }
                 Ok(Err(DecodeError::Corrupt)) => {
-                    println!("  @{at:<6} {} bytes that fail their checksum (torn or garbage)", bytes.len() - at);
+                    println!(
+                        "  @{at:<6} {} bytes that fail their checksum (torn or garbage)",
+                        bytes.len() - at
+                    );
                     break;
                 }
                 Err(_) => {
