@@ -97,7 +97,7 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
             "check-*-solution",
             ui::colour(),
         )?;
-        let unformatted = unformatted(&scenes)?;
+        let unformatted = unformatted(workbook, &scenes)?;
         if !unformatted.is_empty() {
             failed += 1;
             println!("{} rustfmt would change these:", ui::fail("✗"));
@@ -158,11 +158,14 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
     Ok(exit_code(failed == 0))
 }
 
-/// The checks and solution files (outside the workspace, so `cargo fmt` never sees them) that
-/// rustfmt would change.
-fn unformatted(scenes: &[Scene]) -> Result<Vec<String>> {
+/// The checks, solution and playground files (outside the workspace, so `cargo fmt` never sees
+/// them) that rustfmt would change.
+fn unformatted(workbook: &Workbook, scenes: &[Scene]) -> Result<Vec<String>> {
     let mut files = Vec::new();
     for scene in scenes {
+        if scene.number == 1 {
+            files.push(workbook.playground_file(scene.track));
+        }
         files.push(scene.checks_file());
         let src = scene.solution_dir().join("src");
         for file in crate::files::list_files(&src, &[])? {
