@@ -42,6 +42,10 @@ pub struct SafetyChecker {
     leaders: BTreeMap<u64, usize>,
     /// Committed entries: index -> (term, command), as first seen committed.
     committed: BTreeMap<u64, (u64, String)>,
+    /// For each committed index, the term of the node that was first seen committing it: every
+    /// leader of that term or later must hold the entry (a deposed leader of an older term
+    /// need not).
+    committed_in: BTreeMap<u64, u64>,
     /// Applied commands: index -> command, as first seen applied.
     applied: BTreeMap<u64, (usize, String)>,
 }
@@ -70,7 +74,11 @@ impl SafetyChecker {
                     _ => {}
                 }
                 for (index, (term, command)) in &self.committed {
-                    if *index >= node.first_index && node.entry(*index) != Some((*term, command)) {
+                    let binding = self.committed_in[index] <= node.term;
+                    if binding
+                        && *index >= node.first_index
+                        && node.entry(*index) != Some((*term, command))
+                    {
                         return Err(format!(
                             "leader completeness: entry {index} (term {term}, {command}) was \
                              committed, but node {id}, leader of term {}, has {:?} there",
@@ -89,6 +97,7 @@ impl SafetyChecker {
         for &(id, node) in &up {
             for index in node.first_index..=node.commit_index {
                 if let Some((term, command)) = node.entry(index) {
+                    self.committed_in.entry(index).or_insert(node.term);
                     let first = self
                         .committed
                         .entry(index)
@@ -205,6 +214,16 @@ mod tests {
             .observe(&[None, None, view(2, true, &[], 0)])
             .unwrap_err();
         assert!(error.starts_with("leader completeness"), "{error}");
+    }
+
+    #[test]
+    fn a_deposed_leader_of_an_older_term_need_not_hold_later_commits() {
+        let mut checker = SafetyChecker::new();
+        let log = [(1, "a"), (5, "b")];
+        let stale = view(4, true, &[(1, "a")], 1);
+        checker
+            .observe(&[view(5, true, &log, 2), view(5, false, &log, 2), stale])
+            .unwrap();
     }
 
     #[test]
