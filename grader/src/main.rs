@@ -99,6 +99,9 @@ enum Command {
         /// Also run clippy, warnings denied, over the checks and the reference solutions.
         #[arg(long)]
         lint: bool,
+        /// Also run each solution on this many more seeds, where every check must pass.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        more_seeds: u64,
     },
 }
 

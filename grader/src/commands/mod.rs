@@ -60,11 +60,13 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             jobs,
             verbose,
             lint,
+            more_seeds,
         }) => {
             let options = verify::Options {
                 jobs,
                 verbose,
                 lint,
+                more_seeds,
             };
             verify::run(workbook, selector.as_deref(), &options)
         }

@@ -27,6 +27,8 @@ pub struct Options {
     pub verbose: bool,
     /// Run clippy over the checks and the solutions too.
     pub lint: bool,
+    /// Also run the solution on this many more seeds.
+    pub more_seeds: u64,
 }
 
 pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Result<ExitCode> {
@@ -129,7 +131,7 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
                 .iter()
                 .map(|v| built.get(&format!("check-{}", v.package)).cloned())
                 .collect::<Vec<_>>();
-            let proof = proof::prove(&scene, &variants, &binaries, jobs);
+            let proof = proof::prove(&scene, &variants, &binaries, jobs, options.more_seeds);
             problems.extend(proof.problems.iter().cloned());
             if options.verbose {
                 details = proof.catches();

@@ -47,11 +47,15 @@ impl Proof {
     }
 }
 
+/// Proves a scene. With `more_seeds`, the solution also runs on that many seeds after the
+/// default one, where every check must still pass: a check that fails the reference on some
+/// seed is flaky, and would fail a learner's right answer.
 pub fn prove(
     scene: &Scene,
     variants: &[Variant],
     binaries: &[Option<Result<PathBuf, BuildFailure>>],
     jobs: usize,
+    more_seeds: u64,
 ) -> Proof {
     let limits = Limits::with_timeout(scene.timeout());
     let mut problems = Vec::new();
@@ -93,6 +97,28 @@ pub fn prove(
     let results = parallel::map(&tasks, jobs, |&(v, name, _)| {
         harness::run_check(runnable[v].1, name, DEFAULT_SEED, limits)
     });
+
+    let solution = runnable.iter().position(|(v, _)| v.kind == Kind::Solution);
+    let seed_tasks: Vec<(&str, u64)> = solution
+        .into_iter()
+        .flat_map(|_| {
+            names
+                .iter()
+                .flat_map(|n| (0..more_seeds).map(move |s| (n.as_str(), DEFAULT_SEED + 1 + s)))
+        })
+        .collect();
+    let seed_results = parallel::map(&seed_tasks, jobs, |&(name, seed)| {
+        let binary = runnable[solution.expect("tasks only with a solution")].1;
+        harness::run_check(binary, name, seed, limits)
+    });
+    for ((name, seed), result) in seed_tasks.iter().zip(&seed_results) {
+        if result.verdict != Verdict::Passed {
+            problems.push(format!(
+                "the solution fails {name:?} on seed {seed}: a flaky check ({})",
+                short(&result.verdict)
+            ));
+        }
+    }
 
     let mut proof = Proof {
         problems,
