@@ -223,3 +223,20 @@ fn the_playground_shows_a_torn_write_cut_on_recovery() {
     );
     assert!(shown.contains("bitcask> \"1\"\nbitcask> (none)"), "{shown}");
 }
+
+#[test]
+fn the_raft_playground_runs_a_cluster_that_survives_a_crash() {
+    let _turn = one_at_a_time();
+    // A real clock: the script gives the cluster time to elect, and the requests retry.
+    let script = "put a 1\nkill 0\nappend a 2\nget a\nquit\n";
+    let output = grade(&workbook())
+        .args(["play", "raft", "--reference"])
+        .write_stdin(script)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let shown = stdout_of(&output);
+    assert!(output.status.success(), "{shown}");
+    assert_eq!(shown.matches("ok (through node").count(), 2, "{shown}");
+    assert!(shown.contains("\"12\" (from node"), "{shown}");
+}

@@ -1,0 +1,766 @@
+//! Hidden checks for raft/pre-vote.
+
+use std::time::Duration;
+
+use harness::prelude::*;
+use kit::consensus::{NodeView, SafetyChecker};
+use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
+use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
+use raft_pre_vote::{Command, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role};
+
+pub fn suite() -> Suite {
+    Suite::new()
+        .check(
+            "a follower cut off from the cluster keeps its term, and when it comes back the leader \
+             stays",
+            isolated_node_keeps_its_term,
+        )
+        .check(
+            "a PreVote moves no term and records no vote; it is refused while a leader is heard \
+             from, and granted once the leader is gone",
+            pre_vote_is_a_question,
+        )
+        .check(
+            "when the leader crashes, the others pre-vote, then vote, and elect a new leader",
+            leader_crash,
+        )
+        .check(
+            "transfer_leadership brings a lagging successor up to date, and it wins at once, \
+             while the old leader turns proposals away",
+            transfer,
+        )
+        .check(
+            "with pre-vote and leadership transfers under lost messages, partitions and crashes, \
+             the cluster stays safe and linearizable, and commits again once the faults stop",
+            faults,
+        )
+}
+
+const SLOTS: usize = 3;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A reliable network that delivers in order: every message takes exactly 5 ms.
+fn in_order() -> Faults {
+    Faults {
+        delay: (ms(5), ms(5)),
+        ..Faults::reliable()
+    }
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn view(node: &Node, leader: bool) -> NodeView {
+    let first = node.snapshot_index() + 1;
+    NodeView {
+        term: node.term(),
+        leader,
+        first_index: first,
+        log_terms: node.log().iter().map(|e| e.term).collect(),
+        log_commands: node
+            .log()
+            .iter()
+            .map(|e| format!("{:?}", e.command))
+            .collect(),
+        commit_index: node.commit_index(),
+        applied: (first..=node.last_applied())
+            .filter_map(|i| Some((i, format!("{:?}", node.entry(i)?.command))))
+            .collect(),
+    }
+}
+
+/// The latest configuration in `node`'s log, or the first one if it has none and never
+/// snapshotted (after a snapshot without a configuration entry since, we cannot tell).
+fn latest_config(node: &Node, slots: usize) -> Option<Vec<NodeId>> {
+    node.log()
+        .iter()
+        .rev()
+        .find_map(|e| match &e.command.op {
+            Op::Config { members } => Some(members.clone()),
+            _ => None,
+        })
+        .or_else(|| (node.snapshot_index() == 0).then(|| (0..INITIAL_MEMBERS.min(slots)).collect()))
+}
+
+/// Raft's safety properties, and the configuration rule, after every event.
+struct Checker {
+    safety: SafetyChecker,
+    /// Each node's commit index when last seen.
+    commits: Vec<u64>,
+    /// The highest term a node was in when its commit index moved: no entry was committed by a
+    /// leader of a later term.
+    commit_term: u64,
+}
+
+impl Checker {
+    fn new() -> Checker {
+        Checker {
+            safety: SafetyChecker::new(),
+            commits: Vec::new(),
+            commit_term: 0,
+        }
+    }
+
+    fn observe(&mut self, sim: &Sim<Node>) -> Result<(), String> {
+        self.commits.resize(sim.len(), 0);
+        for id in 0..sim.len() {
+            if let Some(node) = sim.node(id) {
+                if node.commit_index() > self.commits[id] {
+                    self.commit_term = self.commit_term.max(node.term());
+                }
+                self.commits[id] = node.commit_index();
+            }
+        }
+        // A deposed leader that has not heard of the new term yet still calls itself leader:
+        // it is held to leader completeness only if no later term has committed anything.
+        let views: Vec<Option<NodeView>> = (0..sim.len())
+            .map(|i| {
+                let node = sim.node(i)?;
+                let leader = node.role() == Role::Leader && node.term() >= self.commit_term;
+                Some(view(node, leader))
+            })
+            .collect();
+        self.safety.observe(&views)?;
+        for id in 0..sim.len() {
+            let Some(node) = sim.node(id) else { continue };
+            if let Some(expected) = latest_config(node, sim.len())
+                && node.config() != expected.as_slice()
+            {
+                return Err(format!(
+                    "node {id} (term {}, {:?}) uses the configuration {:?}, but the latest one in \
+                     its log is {expected:?}: a configuration takes effect when appended \
+                     (and stops when truncated away), committed or not",
+                    node.term(),
+                    node.role(),
+                    node.config()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A failure with the picture of the run.
+fn failure(sim: &Sim<Node>, seed: u64, what: impl std::fmt::Display) -> Failure {
+    let path = std::env::temp_dir().join(format!("raft-12-pre-vote-seed-{seed}.svg"));
+    let picture = match kit::diagram::write(sim.trace(), &path) {
+        Ok(()) => format!("picture of the run: {}", path.display()),
+        Err(error) => format!("(could not draw the run: {error})"),
+    };
+    Failure::new(format!(
+        "seed {seed}, at t={:?}: {what}\n{picture}",
+        sim.now()
+    ))
+}
+
+/// Runs until `until`, checking safety after every event.
+fn run(sim: &mut Sim<Node>, checker: &mut Checker, until: Duration, seed: u64) -> CheckResult {
+    let result = sim.run_until(until, |sim| checker.observe(sim));
+    result.map_err(|e| failure(sim, seed, e))
+}
+
+/// Runs for `span` more, checking safety after every event.
+fn run_for(sim: &mut Sim<Node>, checker: &mut Checker, span: Duration, seed: u64) -> CheckResult {
+    let until = sim.now() + span;
+    run(sim, checker, until, seed)
+}
+
+/// Runs for at most `within`, until `done` holds; whether it did.
+fn wait(
+    sim: &mut Sim<Node>,
+    checker: &mut Checker,
+    seed: u64,
+    within: Duration,
+    done: impl Fn(&Sim<Node>) -> bool,
+) -> Result<bool, Failure> {
+    let deadline = sim.now() + within;
+    while sim.now() < deadline {
+        if done(sim) {
+            return Ok(true);
+        }
+        let next = (sim.now() + ms(1)).min(deadline);
+        run(sim, checker, next, seed)?;
+    }
+    Ok(done(sim))
+}
+
+/// The leader of the highest term among the nodes up.
+fn leader(sim: &Sim<Node>) -> Option<NodeId> {
+    (0..sim.len())
+        .filter_map(|i| Some((i, sim.node(i)?)))
+        .filter(|(_, n)| n.role() == Role::Leader)
+        .max_by_key(|(_, n)| n.term())
+        .map(|(i, _)| i)
+}
+
+fn roles(sim: &Sim<Node>) -> String {
+    let shown: Vec<String> = (0..sim.len())
+        .map(|i| match sim.node(i) {
+            Some(n) => format!(
+                "node {i}: term {} {:?}, config {:?}, log up to {}, commit {}",
+                n.term(),
+                n.role(),
+                n.config(),
+                n.last_log_index(),
+                n.commit_index()
+            ),
+            None => format!("node {i}: down"),
+        })
+        .collect();
+    shown.join("\n  ")
+}
+
+/// Waits up to `within` for a leader.
+fn elect(
+    sim: &mut Sim<Node>,
+    checker: &mut Checker,
+    seed: u64,
+    within: Duration,
+) -> Result<NodeId, Failure> {
+    wait(sim, checker, seed, within, |sim| leader(sim).is_some())?;
+    leader(sim).ok_or_else(|| {
+        failure(
+            sim,
+            seed,
+            format!("no leader within {within:?}\n  {}", roles(sim)),
+        )
+    })
+}
+
+/// Waits until the leader has committed an entry of its term (its no-op): changes may begin.
+fn settle(
+    sim: &mut Sim<Node>,
+    checker: &mut Checker,
+    seed: u64,
+    id: NodeId,
+) -> Result<(), Failure> {
+    let committed_own = |sim: &Sim<Node>| {
+        sim.node(id).is_some_and(|n| {
+            n.entry(n.commit_index())
+                .is_some_and(|e| e.term == n.term())
+        })
+    };
+    if wait(sim, checker, seed, ms(500), committed_own)? {
+        Ok(())
+    } else {
+        Err(failure(
+            sim,
+            seed,
+            format!(
+                "leader {id} did not commit its no-op within 500 ms on a reliable network\n  {}",
+                roles(sim)
+            ),
+        ))
+    }
+}
+
+fn command(client_id: u64, seq: u64, key: &str, value: &str) -> Command {
+    Command {
+        client_id,
+        seq,
+        op: Op::Append {
+            key: key.into(),
+            value: value.into(),
+        },
+    }
+}
+
+/// Proposes at `at`; the index.
+fn propose(sim: &mut Sim<Node>, seed: u64, at: NodeId, cmd: Command) -> Result<u64, Failure> {
+    sim.note(at, format!("propose {:?}", cmd.op));
+    match sim.call(at, |n, ctx| n.propose(cmd.clone(), ctx)) {
+        Some(Ok(index)) => Ok(index),
+        other => Err(failure(
+            sim,
+            seed,
+            format!("propose({cmd:?}) at leader {at} returned {other:?}"),
+        )),
+    }
+}
+
+fn has_applied(sim: &Sim<Node>, id: NodeId, index: u64) -> bool {
+    sim.node(id).is_some_and(|n| n.last_applied() >= index)
+}
+
+fn isolated_node_keeps_its_term(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut checker = Checker::new();
+    let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
+    settle(&mut sim, &mut checker, seed, first)?;
+    let term = sim.node(first).map_or(0, Node::term);
+    let cut = (first + 1 + (seed % 2) as usize) % SLOTS;
+    ctx.doing(format!(
+        "three nodes, leader {first} of term {term}; node {cut} cut off for 2 s"
+    ));
+    sim.partition(&[cut], None);
+    run_for(&mut sim, &mut checker, ms(2000), seed)?;
+    let cut_term = sim.node(cut).map_or(0, Node::term);
+    if cut_term != term {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "node {cut}, cut off for 2 s from leader {first} of term {term}, is now in term \
+                 {cut_term}: a node that cannot win must not raise its term (pre-vote first, and \
+                 a pre-vote does not change the term)"
+            ),
+        ));
+    }
+    sim.partition(&[], None);
+    run_for(&mut sim, &mut checker, ms(1000), seed)?;
+    let now = sim.node(first).map(|n| (n.role(), n.term()));
+    if now != Some((Role::Leader, term)) {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "node {cut} rejoined after 2 s cut off; 1 s later, leader {first} of term {term} \
+                 is {now:?}: the rejoining node disrupted a healthy leader\n  {}",
+                roles(&sim)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Hands `to` a PreVote from `from` for `term`, with a log as long as anyone's: what it answered.
+fn ask(sim: &mut Sim<Node>, from: NodeId, to: NodeId, term: u64) -> Option<String> {
+    let message = Message::PreVote {
+        term,
+        last_log_index: 1_000,
+        last_log_term: term - 1,
+    };
+    sim.note(to, format!("PreVote from {from} for term {term}"));
+    let before = sim.trace().events.len();
+    sim.call(to, |n, ctx| n.on_message(from, message, ctx));
+    sim.trace().events[before..].iter().find_map(|e| match e {
+        TraceEvent::Sent {
+            from: f,
+            to: t,
+            what,
+            ..
+        } if *f == to && *t == from => Some(what.clone()),
+        _ => None,
+    })
+}
+
+fn pre_vote_is_a_question(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    ctx.doing(
+        "three nodes: PreVotes handed to the leader and a follower, then after the leader crashes",
+    );
+    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut checker = Checker::new();
+    let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
+    settle(&mut sim, &mut checker, seed, first)?;
+    run_for(&mut sim, &mut checker, ms(60), seed)?;
+    let term = sim.node(first).map_or(0, Node::term);
+    let asker = (first + 1) % SLOTS;
+    let other = (first + 2) % SLOTS;
+    for to in [other, first] {
+        let before = sim.node(to).map(|n| (n.term(), n.voted_for(), n.role()));
+        let answer = ask(&mut sim, asker, to, term + 1);
+        let after = sim.node(to).map(|n| (n.term(), n.voted_for(), n.role()));
+        let did = format!(
+            "node {to} (term {term}, {:?}, just heard from leader {first}) got a PreVote for term \
+             {} from node {asker}, whose log is longer",
+            before.map(|b| b.2),
+            term + 1
+        );
+        if after != before {
+            return Err(failure(
+                &sim,
+                seed,
+                format!(
+                    "{did}: its (term, vote, role) went from {before:?} to {after:?}; a PreVote is \
+                     a question: it changes nothing"
+                ),
+            ));
+        }
+        if !answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("PreVoteReply") && a.contains("granted: false"))
+        {
+            return Err(failure(
+                &sim,
+                seed,
+                format!(
+                    "{did}: it answered {answer:?}; expected a PreVoteReply with granted: false: \
+                     while a leader is heard from, nobody needs a new one"
+                ),
+            ));
+        }
+    }
+    // The leader goes; once an election timeout has passed without it, the answer is yes.
+    sim.crash(first, None);
+    let silent = ms(160);
+    let quiet_until = sim.now() + silent;
+    let early = sim.run_until(quiet_until, |sim| {
+        if (0..SLOTS).any(|i| sim.node(i).is_some_and(|n| n.term() != term)) {
+            Err(())
+        } else {
+            Ok(())
+        }
+    });
+    if early.is_err() {
+        // A follower timed out already: fine, but then the question below is moot.
+        return Ok(());
+    }
+    let before = sim.node(other).map(|n| (n.term(), n.voted_for()));
+    let answer = ask(&mut sim, asker, other, term + 1);
+    let after = sim.node(other).map(|n| (n.term(), n.voted_for()));
+    let did = format!(
+        "leader {first} crashed {silent:?} ago; node {other} (term {term}) got a PreVote for term \
+         {} from node {asker}, whose log is longer",
+        term + 1
+    );
+    if after != before {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "{did}: its (term, vote) went from {before:?} to {after:?}; expected no change"
+            ),
+        ));
+    }
+    if !answer
+        .as_deref()
+        .is_some_and(|a| a.starts_with("PreVoteReply") && a.contains("granted: true"))
+    {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "{did}: it answered {answer:?}; expected a PreVoteReply with granted: true: no \
+                 leader has been heard from for longer than the shortest election timeout"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn leader_crash(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    for round in 0..3u64 {
+        let run_seed = seed.wrapping_add(round);
+        let faults = if round == 0 {
+            in_order()
+        } else {
+            Faults::reliable()
+        };
+        let mut sim = Sim::<Node>::new(SLOTS, faults, run_seed);
+        let mut checker = Checker::new();
+        let first = elect(&mut sim, &mut checker, run_seed, ms(1500))?;
+        settle(&mut sim, &mut checker, run_seed, first)?;
+        let term = sim.node(first).map_or(0, Node::term);
+        ctx.doing(format!(
+            "three nodes: leader {first} of term {term} crashes"
+        ));
+        sim.crash(first, None);
+        let next = |sim: &Sim<Node>| leader(sim).is_some();
+        if !wait(&mut sim, &mut checker, run_seed, ms(1500), next)? {
+            return Err(failure(
+                &sim,
+                run_seed,
+                format!(
+                    "leader {first} of term {term} crashed; the other two did not elect a leader \
+                     within 1.5 s\n  {}",
+                    roles(&sim)
+                ),
+            ));
+        }
+        let second = leader(&sim).expect("a leader");
+        settle(&mut sim, &mut checker, run_seed, second)?;
+        let index = propose(&mut sim, run_seed, second, command(1, 1, "k", "v"))?;
+        let others: Vec<NodeId> = (0..SLOTS).filter(|&i| i != first).collect();
+        let all = |sim: &Sim<Node>| others.iter().all(|&i| has_applied(sim, i, index));
+        if !wait(&mut sim, &mut checker, run_seed, ms(500), all)? {
+            return Err(failure(
+                &sim,
+                run_seed,
+                format!(
+                    "new leader {second}: entry {index} not applied on {others:?} within 500 ms"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn transfer(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut checker = Checker::new();
+    let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
+    settle(&mut sim, &mut checker, seed, first)?;
+    let to = (first + 1 + (seed % 2) as usize) % SLOTS;
+    ctx.doing(format!(
+        "three nodes, leader {first}: node {to} misses entries, then takes over"
+    ));
+    // The successor misses a few entries (briefly: it must not time out).
+    sim.partition(&[to], None);
+    for n in 0..4 {
+        propose(
+            &mut sim,
+            seed,
+            first,
+            command(1, n + 1, "k", &n.to_string()),
+        )?;
+    }
+    run_for(&mut sim, &mut checker, ms(40), seed)?;
+    sim.partition(&[], None);
+    let term = sim.node(first).map_or(0, Node::term);
+    let behind = sim.node(to).map_or(0, Node::last_log_index);
+    let last = sim.node(first).map_or(0, Node::last_log_index);
+    sim.note(first, format!("transfer_leadership({to})"));
+    let answer = sim.call(first, |n, ctx| n.transfer_leadership(to, ctx));
+    if answer != Some(Ok(())) {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "transfer_leadership({to}) at leader {first} returned {answer:?}; expected Ok(())"
+            ),
+        ));
+    }
+    let answer = sim.call(first, |n, ctx| n.propose(command(1, 9, "k", "late"), ctx));
+    let expected = Some(Err(NotLeader {
+        leader_hint: Some(to),
+    }));
+    if answer != expected {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "right after transfer_leadership({to}), propose at leader {first} returned \
+                 {answer:?}; expected {expected:?}: new commands would only keep the successor \
+                 behind"
+            ),
+        ));
+    }
+    let took_over = |sim: &Sim<Node>| sim.node(to).is_some_and(|n| n.role() == Role::Leader);
+    let within = ms(120);
+    if !wait(&mut sim, &mut checker, seed, within, took_over)? {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "leader {first} (term {term}, log up to {last}) transferred leadership to node \
+                 {to} (log up to {behind}); within {within:?}, less than any election timeout, \
+                 expected node {to} to lead, caught up and elected at once (TimeoutNow: no \
+                 pre-vote, no waiting)\n  {}",
+                roles(&sim)
+            ),
+        ));
+    }
+    let new_term = sim.node(to).map_or(0, Node::term);
+    if new_term != term + 1 {
+        return Err(failure(
+            &sim,
+            seed,
+            format!(
+                "node {to} took over in term {new_term}; expected term {}",
+                term + 1
+            ),
+        ));
+    }
+    let index = propose(&mut sim, seed, to, command(1, 10, "k", "after"))?;
+    let all = |sim: &Sim<Node>| (0..SLOTS).all(|i| has_applied(sim, i, index));
+    if !wait(&mut sim, &mut checker, seed, ms(500), all)? {
+        return Err(failure(
+            &sim,
+            seed,
+            format!("new leader {to}: entry {index} not applied everywhere within 500 ms"),
+        ));
+    }
+    Ok(())
+}
+
+/// A client of the store: one request at a time, retried at the leader until applied.
+struct Client {
+    id: u64,
+    seq: u64,
+    /// The request in flight, its place in the history, and when it was last sent.
+    pending: Option<(Command, usize, Duration)>,
+}
+
+fn to_command(client: u64, seq: u64, op: &KvOp) -> Command {
+    let op = match op.clone() {
+        KvOp::Put(key, value) => Op::Put { key, value },
+        KvOp::Append(key, value) => Op::Append { key, value },
+        KvOp::Get(key) => Op::Get { key },
+    };
+    Command {
+        client_id: client,
+        seq,
+        op,
+    }
+}
+
+fn micros(t: Duration) -> u64 {
+    t.as_micros() as u64
+}
+
+/// Drives the clients for one tick: collects results, retries, and starts new requests.
+fn drive_clients(
+    sim: &mut Sim<Node>,
+    clients: &mut [Client],
+    history: &mut Vec<OperationOf<KvModel>>,
+    rng: &mut u64,
+    new_requests: bool,
+) {
+    let now = sim.now();
+    for client in clients.iter_mut() {
+        if let Some((cmd, at, _)) = &client.pending {
+            let done = (0..sim.len()).find_map(|i| sim.node(i)?.result(client.id, cmd.seq));
+            if let Some(result) = done {
+                sim.note(0, format!("client {} got {result:?}", client.id));
+                history[*at].returned = Some((micros(now), result));
+                client.pending = None;
+            }
+        }
+        if client.pending.is_none() && new_requests && splitmix(rng).is_multiple_of(4) {
+            let key = ["x", "y"][(splitmix(rng) % 2) as usize].to_string();
+            let value = format!("{}.{}", client.id, client.seq + 1);
+            let op = match splitmix(rng) % 3 {
+                0 => KvOp::Put(key, value),
+                1 => KvOp::Append(key, value),
+                _ => KvOp::Get(key),
+            };
+            client.seq += 1;
+            history.push(lin::Operation {
+                client: client.id as usize,
+                op: op.clone(),
+                invoked: micros(now),
+                returned: None,
+            });
+            let cmd = to_command(client.id, client.seq, &op);
+            client.pending = Some((cmd, history.len() - 1, Duration::ZERO));
+        }
+        if let Some((cmd, _, sent)) = &mut client.pending
+            && (*sent == Duration::ZERO || now >= *sent + ms(100))
+            && let Some(at) = leader(sim)
+        {
+            *sent = now.max(ms(1));
+            let cmd = cmd.clone();
+            sim.note(at, format!("client {} proposes {:?}", client.id, cmd.op));
+            sim.call(at, |n, ctx| n.propose(cmd, ctx));
+        }
+    }
+}
+
+fn faults(ctx: &mut Ctx) -> CheckResult {
+    let profiles = [
+        Faults::lossy(),
+        Faults::partitions(),
+        Faults::crashes(),
+        Faults::everything(),
+    ];
+    for (k, faults) in profiles.into_iter().enumerate() {
+        let seed = ctx.seed().wrapping_add(k as u64);
+        ctx.doing(format!(
+            "three nodes under the {} profile, with transfers and clients, seed {seed}",
+            faults.name
+        ));
+        faulty_run(seed, faults)?;
+    }
+    Ok(())
+}
+
+fn faulty_run(seed: u64, faults: Faults) -> CheckResult {
+    let name = faults.name;
+    let mut sim = Sim::<Node>::new(SLOTS, faults.clone(), seed);
+    let mut checker = Checker::new();
+    let mut rng = seed ^ 0x00C0_FFEE;
+    let mut clients: Vec<Client> = (1..=3)
+        .map(|id| Client {
+            id,
+            seq: 0,
+            pending: None,
+        })
+        .collect();
+    let mut history = Vec::new();
+    let tick = ms(10);
+    let stormy = ms(2500);
+    let mut next_transfer = ms(500);
+    while sim.now() < stormy {
+        run_for(&mut sim, &mut checker, tick, seed)
+            .map_err(|f| Failure::new(format!("under {name}: {}", f.message)))?;
+        drive_clients(&mut sim, &mut clients, &mut history, &mut rng, true);
+        if sim.now() >= next_transfer {
+            if let Some(at) = leader(&sim) {
+                let to = (splitmix(&mut rng) % SLOTS as u64) as NodeId;
+                sim.note(at, format!("transfer_leadership({to})"));
+                sim.call(at, |n, ctx| n.transfer_leadership(to, ctx));
+            }
+            next_transfer = sim.now() + ms(300 + splitmix(&mut rng) % 400);
+        }
+    }
+
+    sim.set_faults(faults.healed());
+    sim.partition(&[], None);
+    for id in 0..SLOTS {
+        sim.restart(id);
+    }
+    let deadline = sim.now() + ms(3000);
+    let mut probe: Option<(NodeId, u64)> = None;
+    let mut probe_seq = 0;
+    loop {
+        run_for(&mut sim, &mut checker, tick, seed)?;
+        drive_clients(&mut sim, &mut clients, &mut history, &mut rng, false);
+        if let Some(at) = leader(&sim) {
+            let fresh = probe.is_none_or(|(p, _)| p != at);
+            if fresh
+                && sim
+                    .node(at)
+                    .is_some_and(|n| n.commit_index() >= n.last_log_index())
+            {
+                probe_seq += 1;
+                let cmd = command(99, probe_seq, "probe", "!");
+                if let Some(Ok(index)) = sim.call(at, |n, ctx| n.propose(cmd, ctx)) {
+                    probe = Some((at, index));
+                }
+            }
+            if let Some((p, index)) = probe
+                && p == at
+                && (0..SLOTS).all(|i| has_applied(&sim, i, index))
+                && clients.iter().all(|c| c.pending.is_none())
+            {
+                break;
+            }
+        }
+        if sim.now() >= deadline {
+            return Err(failure(
+                &sim,
+                seed,
+                format!(
+                    "under {name} then 3 s of calm: expected a leader whose proposal is applied on \
+                     every node, and every client answered; got probe {probe:?}, clients \
+                     waiting: {:?}\n  {}",
+                    clients
+                        .iter()
+                        .filter_map(|c| c.pending.as_ref().map(|p| (c.id, p.0.seq)))
+                        .collect::<Vec<_>>(),
+                    roles(&sim)
+                ),
+            ));
+        }
+    }
+    match lin::check(&KvModel, &history, 200_000) {
+        Verdict::Linearizable => Ok(()),
+        verdict => Err(failure(
+            &sim,
+            seed,
+            format!("under {name}, the clients' history is {verdict}"),
+        )),
+    }
+}
