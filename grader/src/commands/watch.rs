@@ -1,6 +1,7 @@
 //! `cargo grade watch`: grade the current scene again on every save.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub fn run(workbook: &Workbook, force_poll: bool) -> Result<ExitCode> {
             println!("{} Every scene passes.", ui::pass("✓"));
             return Ok(ExitCode::SUCCESS);
         };
+        let graded = contents(&scene.exercise_dir());
         clear_screen();
         println!("{} {}", ui::bold(&scene.id()), scene.entry.title);
         let passed = super::grade::grade_and_report(workbook, &scene, &Options::default())?;
@@ -42,12 +44,26 @@ pub fn run(workbook: &Workbook, force_poll: bool) -> Result<ExitCode> {
             continue;
         }
         println!("\n{}", ui::dim("watching for changes (ctrl-c to stop)"));
-        wait_for_change(&scene.exercise_dir(), poll)?;
+        wait_for_change(&scene.exercise_dir(), poll, &graded)?;
     }
 }
 
-/// Blocks until something in the crate (outside `target/`) changes.
-fn wait_for_change(dir: &Path, poll: bool) -> Result<()> {
+/// The crate's files (outside `target/`) and what they hold: small, so read whole.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    crate::files::list_files(dir, &["target"])
+        .unwrap_or_default()
+        .into_iter()
+        .map(|file| {
+            let bytes = std::fs::read(dir.join(&file)).unwrap_or_default();
+            (file, bytes)
+        })
+        .collect()
+}
+
+/// Blocks until the crate's files differ from `graded`. Comparing contents, not trusting
+/// events alone, ignores reads (the build's own) and saves that change nothing, and catches a
+/// save made while the last grading ran.
+fn wait_for_change(dir: &Path, poll: bool, graded: &BTreeMap<PathBuf, Vec<u8>>) -> Result<()> {
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
     // The watcher lives until this function returns.
     let _watcher: Box<dyn std::any::Any> = if poll {
@@ -62,18 +78,11 @@ fn wait_for_change(dir: &Path, poll: bool) -> Result<()> {
         debouncer.watcher().watch(dir, RecursiveMode::Recursive)?;
         Box::new(debouncer)
     };
-    loop {
-        let events = rx.recv().context("the file watcher stopped")?;
-        let relevant = events.map(|events| {
-            events
-                .iter()
-                .any(|event| !event.path.components().any(|c| c.as_os_str() == "target"))
-        });
-        // A watcher error (events dropped) is a reason to look again, not to stop.
-        if relevant.unwrap_or(true) {
-            return Ok(());
-        }
+    while contents(dir) == *graded {
+        // Any event, or a watcher error (events dropped), is a reason to look again.
+        let _ = rx.recv().context("the file watcher stopped")?;
     }
+    Ok(())
 }
 
 fn clear_screen() {
