@@ -40,17 +40,7 @@ pub fn grade(
         .join("target/grade/scenes")
         .join(&scene.track.name)
         .join(scene.dir_name());
-    let mut built = harness::build(
-        &workbook.root,
-        &dir,
-        std::slice::from_ref(&harness),
-        crate::ui::colour(),
-        false,
-    )?;
-    let binary = match built
-        .remove(&harness.package)
-        .expect("one harness, one outcome")
-    {
+    let binary = match harness::build_one(&workbook.root, &dir, &harness, crate::ui::colour())? {
         Ok(binary) => binary,
         Err(failure) => return Ok(Outcome::DoesNotBuild(failure)),
     };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
-use common::{grade, one_at_a_time, stdout_of, workbook};
+use common::{git, grade, one_at_a_time, stdout_of, workbook};
 use serde_json::Value;
 
 /// A repository holding the workbook as it is now (its tracked and new files), committed as
@@ -45,23 +45,6 @@ fn classroom_repo() -> (tempfile::TempDir, String) {
     git(dir.path(), &["commit", "-q", "-m", "the workbook"]);
     let base = head(dir.path());
     (dir, base)
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 fn head(dir: &Path) -> String {

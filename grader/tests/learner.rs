@@ -167,26 +167,9 @@ fn reset_restores_the_committed_stub() {
     let book = scratch_workbook();
     let exercise = book.path().join("exercises/primitives/01-crc32");
     common::copy_tree(&workbook().join("exercises/primitives/01-crc32"), &exercise);
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(book.path())
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "stubs"]);
+    common::git(book.path(), &["init", "-q"]);
+    common::git(book.path(), &["add", "."]);
+    common::git(book.path(), &["commit", "-q", "-m", "stubs"]);
     let lib = exercise.join("src/lib.rs");
     let stub = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, "// my attempt\n").unwrap();

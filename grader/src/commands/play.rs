@@ -56,17 +56,7 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
     };
     println!("{}", ui::dim("building the playground..."));
     let dir = workbook.root.join("target/grade/play");
-    let mut built = harness::build(
-        &workbook.root,
-        &dir,
-        std::slice::from_ref(&harness),
-        ui::colour(),
-        false,
-    )?;
-    let binary = match built
-        .remove(&harness.package)
-        .expect("one harness, one outcome")
-    {
+    let binary = match harness::build_one(&workbook.root, &dir, &harness, ui::colour())? {
         Ok(binary) => binary,
         Err(failure) => {
             let outcome = Outcome::DoesNotBuild(failure);

@@ -90,6 +90,19 @@ pub fn build(
         .collect())
 }
 
+/// Builds a single harness in the workspace `dir`: its binary, or why it did not build.
+pub fn build_one(
+    root: &Path,
+    dir: &Path,
+    harness: &Harness,
+    colour: bool,
+) -> Result<Result<PathBuf, BuildFailure>> {
+    let mut built = build(root, dir, std::slice::from_ref(harness), colour, false)?;
+    Ok(built
+        .remove(&harness.package)
+        .expect("every harness built has an outcome"))
+}
+
 /// Runs clippy, warnings denied, over the packages of the workspace in `dir` that `packages`
 /// matches (a cargo package pattern) and the crates they use. Returns what it objects to.
 pub fn lint(root: &Path, dir: &Path, packages: &str, colour: bool) -> Result<Vec<String>> {

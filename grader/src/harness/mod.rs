@@ -11,6 +11,6 @@ mod strays;
 mod suite;
 
 pub use child::Limits;
-pub use compile::{BuildFailure, CrateRef, Entry, Harness, build, lint};
+pub use compile::{BuildFailure, CrateRef, Entry, Harness, build, build_one, lint};
 pub use strays::adopt_orphans;
 pub use suite::{CheckRun, SuiteRun, Verdict, list_checks, run_check, run_checks};
