@@ -1,20 +1,22 @@
-//! Grading one scene against one implementation crate: build its harness, run its checks.
+//! Grading one scene against one implementation crate: build its judge and a subject around
+//! the crate, then let the judge run its checks.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::harness::{self, BuildFailure, CrateRef, Entry, Harness, Limits, SuiteRun, Verdict};
+use crate::build::{self, Api, BuildFailure, CrateRef, Entry, JudgeSpec, SubjectSpec};
 use crate::manifest::{Scene, Workbook};
-use crate::parallel;
+use crate::run::{self, Binary, Limits, Setting, Subject, SuiteRun, Verdict};
+use crate::{parallel, ui};
 
 /// The seed a scene is graded with unless `--seed` says otherwise.
 pub const DEFAULT_SEED: u64 = 1;
 
 pub enum Outcome {
-    /// The crate (or the checks against it) did not compile.
+    /// The crate (or the checks) did not compile.
     DoesNotBuild(BuildFailure),
-    /// The checks could not even start (the process died before listing them).
+    /// The checks could not even start.
     DoesNotStart(String),
     Ran(SuiteRun),
 }
@@ -33,18 +35,66 @@ pub fn grade(
     seed: u64,
     limits: Limits,
 ) -> Result<Outcome> {
-    let package = format!("check-{}-{}", scene.track.name, scene.entry.name);
-    let harness = checks_harness(package, scene, impl_dir, package_name(impl_dir)?)?;
+    let judge = judge_spec(scene, "grade")?;
+    let subject = SubjectSpec {
+        package: package("grade", "subject", scene),
+        apis: vec![api(scene)?],
+        variants: vec![vec![CrateRef {
+            dir: impl_dir.to_path_buf(),
+            package: package_name(impl_dir)?,
+        }]],
+    };
     let dir = workbook
         .root
         .join("target/grade/scenes")
         .join(&scene.track.name)
         .join(scene.dir_name());
-    let binary = match harness::build_one(&workbook.root, &dir, &harness, crate::ui::colour())? {
-        Ok(binary) => binary,
+    let display = build::Display {
+        colour: ui::colour(),
+        progress: false,
+    };
+    let mut built = build::build(
+        &workbook.root,
+        &dir,
+        std::slice::from_ref(&judge),
+        std::slice::from_ref(&subject),
+        &[],
+        display,
+    )?;
+    let judge = match built.judges.remove(&judge.package).expect("built") {
+        Ok(path) => path,
         Err(failure) => return Ok(Outcome::DoesNotBuild(failure)),
     };
-    Ok(run(&binary, seed, limits).relative_to(&workbook.root))
+    let subject = match built.subjects.remove(&subject.package).expect("built") {
+        Ok(path) => path,
+        Err(failure) => return Ok(Outcome::DoesNotBuild(failure)),
+    };
+    let (judge, subject) = (Binary::load(&judge)?, Binary::load(&subject)?);
+    let setting = Setting {
+        seed,
+        limits,
+        containment: run::containment::for_this_machine(&workbook.root),
+        shrink: true,
+    };
+    let subject = Subject {
+        binary: &subject,
+        variant: 0,
+    };
+    Ok(run(&judge, subject, &setting).relative_to(&workbook.root))
+}
+
+/// Lists the judge's checks and runs them all against `subject`.
+pub fn run(judge: &Binary, subject: Subject, setting: &Setting) -> Outcome {
+    match run::list_checks(judge, setting) {
+        Ok(names) => Outcome::Ran(run::run_checks(
+            judge,
+            subject,
+            &names,
+            setting,
+            parallel::default_jobs(),
+        )),
+        Err(error) => Outcome::DoesNotStart(error.to_string()),
+    }
 }
 
 impl Outcome {
@@ -66,37 +116,31 @@ impl Outcome {
     }
 }
 
-/// The harness that runs `scene`'s checks against the crate in `impl_dir`.
-pub fn checks_harness(
-    package: String,
-    scene: &Scene,
-    impl_dir: &Path,
-    impl_package: String,
-) -> Result<Harness> {
-    Ok(Harness {
-        package,
-        entry: Entry::Checks(scene.checks_file()),
-        subject: CrateRef {
-            name: crate_name(&scene.exercise_dir())?,
-            dir: impl_dir.to_path_buf(),
-            package: impl_package,
-        },
-        also: Vec::new(),
+/// A scene's API declaration, for the crate the checks name.
+pub fn api(scene: &Scene) -> Result<Api> {
+    Ok(Api {
+        declaration: scene.api_file(),
+        crate_name: crate_name(&scene.exercise_dir())?,
     })
 }
 
-/// Runs a built harness's checks.
-pub fn run(binary: &Path, seed: u64, limits: Limits) -> Outcome {
-    match harness::list_checks(binary, limits) {
-        Ok(names) => Outcome::Ran(harness::run_checks(
-            binary,
-            &names,
-            seed,
-            limits,
-            parallel::default_jobs(),
-        )),
-        Err(error) => Outcome::DoesNotStart(error.to_string()),
-    }
+/// A package name for `scene`: `purpose` keeps the packages of different commands apart, as
+/// they share one target directory.
+pub fn package(purpose: &str, what: &str, scene: &Scene) -> String {
+    format!("{purpose}-{what}-{}-{}", scene.track.name, scene.entry.name)
+}
+
+/// The judge of a scene: its checks, its track's shared helpers, its API.
+pub fn judge_spec(scene: &Scene, purpose: &str) -> Result<JudgeSpec> {
+    let support = scene.support_file();
+    Ok(JudgeSpec {
+        package: package(purpose, "judge", scene),
+        entry: Entry::Checks {
+            file: scene.checks_file(),
+            support: support.is_file().then_some(support),
+        },
+        apis: vec![api(scene)?],
+    })
 }
 
 /// The package name in a crate directory's Cargo.toml.

@@ -1,13 +1,14 @@
 //! `cargo grade`: the workbook's grader.
 
+mod build;
 mod commands;
 mod files;
 mod grading;
-mod harness;
 mod manifest;
 mod parallel;
 mod progress;
 mod report;
+mod run;
 mod ui;
 mod variants;
 
@@ -85,7 +86,14 @@ enum Command {
         /// Where to write the result files (target/grade/ci/out by default).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Once the checks are built, delete the references, the checks and the git objects
+        /// from this checkout, so the submission's code cannot read them: for CI machines,
+        /// whose checkout is thrown away after grading.
+        #[arg(long)]
+        scrub_checkout: bool,
     },
+    /// For authors: what a call across the judge/subject boundary costs, against one process.
+    Bench,
     /// The author's proof: stubs fail, solutions pass, mutants are caught, seeds replay.
     Verify {
         /// A track or a scene; everything when left out.
@@ -107,7 +115,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    harness::adopt_orphans();
+    run::adopt_orphans();
     let outcome = std::env::current_dir()
         .map_err(anyhow::Error::from)
         .and_then(|dir| manifest::Workbook::discover(&dir))

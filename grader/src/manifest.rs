@@ -257,12 +257,26 @@ impl<'a> Scene<'a> {
         self.content_path("hints").with_extension("md")
     }
 
+    /// The hidden checks: the judge's side.
     pub fn checks_file(&self) -> PathBuf {
-        self.root
-            .join("grader/checks")
-            .join(&self.track.name)
+        self.checks_dir().join(self.dir_name()).with_extension("rs")
+    }
+
+    /// The declaration of the scene's API, from which the proxies the checks call and the
+    /// dispatcher around the learner's crate are both generated.
+    pub fn api_file(&self) -> PathBuf {
+        self.checks_dir()
             .join(self.dir_name())
-            .with_extension("rs")
+            .with_extension("api.rs")
+    }
+
+    /// The helpers every checks file of the track may use (`crate::support`), if it has any.
+    pub fn support_file(&self) -> PathBuf {
+        self.checks_dir().join("support.rs")
+    }
+
+    fn checks_dir(&self) -> PathBuf {
+        self.root.join("grader/checks").join(&self.track.name)
     }
 
     pub fn timeout(&self) -> std::time::Duration {

@@ -1,7 +1,8 @@
 //! How a verdict reads: the first failure in full, the rest in a line each, and how to replay.
 
+use crate::build::Blame;
 use crate::grading::Outcome;
-use crate::harness::{CheckRun, Verdict};
+use crate::run::{CheckRun, Verdict};
 use crate::ui;
 
 /// Compile errors shown at most; the first is nearly always the one to fix.
@@ -18,14 +19,19 @@ pub fn outcome(
 ) -> String {
     match outcome {
         Outcome::DoesNotBuild(failure) => {
-            let mut text = if failure.in_checks {
-                format!(
-                    "{} {id}: the hidden checks do not compile against this crate. Did a public \
-                     name or signature change? The checks call the ones the stub declares.\n",
+            let mut text = match failure.blame {
+                Blame::Mismatch => format!(
+                    "{} {id}: your crate compiles, but the checks cannot call it:\n",
                     ui::fail("✗")
-                )
-            } else {
-                format!("{} {id} does not compile:\n", ui::fail("✗"))
+                ),
+                Blame::Checks => format!(
+                    "{} {id}: the hidden checks do not compile (a bug in the workbook, not in \
+                     your code):\n",
+                    ui::fail("✗")
+                ),
+                Blame::Implementation | Blame::Other => {
+                    format!("{} {id} does not compile:\n", ui::fail("✗"))
+                }
             };
             for error in failure.errors.iter().take(ERRORS_SHOWN) {
                 text.push('\n');

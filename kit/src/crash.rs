@@ -164,8 +164,17 @@ pub fn check<S: Subject>(
 ) -> Result<CrashStats, CrashFailure> {
     let steps = golden_run::<S>(seed, ops)?;
     let mut stats = CrashStats::default();
-    for crash_step in crash_points(steps, limits.crash_points, seed) {
-        crash_once::<S>(seed, ops, probes, crash_step, limits)?;
+    let points = crash_points(steps, limits.crash_points, seed);
+    let last = points.len().saturating_sub(1);
+    for (i, crash_step) in points.into_iter().enumerate() {
+        // A power cut restarts the processes too (see `SimDisk::restart`): at the last crash of
+        // every workload, and at a sample of the others, which is what keeps this fast.
+        let restart = if i == last || i as u64 % RESTART_EVERY == seed % RESTART_EVERY {
+            Restart::Processes
+        } else {
+            Restart::DiskOnly
+        };
+        crash_once::<S>(seed, ops, probes, crash_step, limits, restart)?;
         stats.crashes += 1;
         stats.recoveries += if limits.crash_during_recovery { 2 } else { 1 };
     }
@@ -291,12 +300,32 @@ fn acknowledged<S: Subject>(ops: &[KvOp], interrupted: Option<Interruption>) -> 
     history
 }
 
+/// One crash in this many restarts the processes as well as the disk.
+const RESTART_EVERY: u64 = 8;
+
+/// What comes back after a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    Processes,
+    DiskOnly,
+}
+
+impl Restart {
+    fn power_on(self, disk: &SimDisk) -> Aftermath {
+        match self {
+            Restart::Processes => disk.restart(),
+            Restart::DiskOnly => disk.restart_disk_only(),
+        }
+    }
+}
+
 fn crash_once<S: Subject>(
     seed: u64,
     ops: &[KvOp],
     probes: &[Vec<u8>],
     crash_step: u64,
     limits: Limits,
+    restart: Restart,
 ) -> Result<(), CrashFailure> {
     // Each crash decides differently: by seed, by step, and by workload (so that a check's many
     // workloads, all run with the check's one seed, do not all crash alike).
@@ -320,7 +349,7 @@ fn crash_once<S: Subject>(
             list(ops, ops.len())
         )
     };
-    let aftermath = disk.restart();
+    let aftermath = restart.power_on(&disk);
 
     if limits.crash_during_recovery {
         let trial = disk.fork();
@@ -331,7 +360,9 @@ fn crash_once<S: Subject>(
                 let into = 1 + (crash_step * 7919) % recovery_steps;
                 disk.crash_at_step(disk.steps() + into);
                 let _ = attempt(|| S::open(disk.dir()));
-                disk.restart();
+                // The processes were restarted at the crash above, if at all: once per crash
+                // point is enough to lose whatever the store kept in memory.
+                disk.restart_disk_only();
             }
         }
     }
@@ -362,7 +393,7 @@ fn crash_once<S: Subject>(
     // And it must survive another power cycle: a torn tail left in place after recovery
     // shows up here, when the next recovery trips over it.
     drop(store);
-    disk.restart();
+    disk.restart_disk_only();
     let again = context(
         &aftermath,
         "; then one more write was made durable, and the power cycled again",

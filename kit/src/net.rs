@@ -34,6 +34,8 @@ pub struct Ctx<P: Process> {
     now: Duration,
     me: NodeId,
     rng: u64,
+    /// The node is starting again after a crash.
+    restart: bool,
     sends: Vec<(NodeId, P::Message)>,
     timers: Vec<(Duration, P::Timer)>,
     saved: Option<P::Saved>,
@@ -47,15 +49,56 @@ pub(crate) struct Effects<P: Process> {
 }
 
 impl<P: Process> Ctx<P> {
-    pub(crate) fn new(now: Duration, me: NodeId, seed: u64) -> Ctx<P> {
+    /// A context from its parts. For the grader's proxies, which carry a handler's context to
+    /// the learner's process and its effects back; checks never need it.
+    #[doc(hidden)]
+    pub fn new(now: Duration, me: NodeId, seed: u64) -> Ctx<P> {
         Ctx {
             now,
             me,
             rng: seed,
+            restart: false,
             sends: Vec::new(),
             timers: Vec::new(),
             saved: None,
         }
+    }
+
+    /// Whether the node this context starts is starting again after a crash: the grader's
+    /// proxies start such a node in a process of its own, so nothing it kept in memory survives.
+    #[doc(hidden)]
+    pub fn is_restart(&self) -> bool {
+        self.restart
+    }
+
+    pub(crate) fn restarting(mut self) -> Ctx<P> {
+        self.restart = true;
+        self
+    }
+
+    /// The state of the random source, to carry it across to another process and back.
+    #[doc(hidden)]
+    pub fn rng_state(&self) -> u64 {
+        self.rng
+    }
+
+    #[doc(hidden)]
+    pub fn set_rng_state(&mut self, rng: u64) {
+        self.rng = rng;
+    }
+
+    /// What the handler asked for, with the random state it left: for the grader's proxies.
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(
+        self,
+    ) -> (
+        Vec<(NodeId, P::Message)>,
+        Vec<(Duration, P::Timer)>,
+        Option<P::Saved>,
+        u64,
+    ) {
+        (self.sends, self.timers, self.saved, self.rng)
     }
 
     pub(crate) fn into_effects(self) -> Effects<P> {
@@ -517,6 +560,9 @@ impl<P: Process> Sim<P> {
     fn boot(&mut self, node: NodeId) {
         let peers: Vec<NodeId> = (0..self.len()).filter(|&p| p != node).collect();
         let mut ctx = self.ctx(node);
+        if self.incarnations[node] > 0 {
+            ctx = ctx.restarting();
+        }
         let process = P::start(node, &peers, self.saved[node].clone(), &mut ctx);
         self.nodes[node] = Some(process);
         self.apply(node, ctx);

@@ -178,6 +178,7 @@ fn node_loop<P: Process>(
             }
             Ok(Input::Restart) => {
                 if node.is_none() {
+                    ctx = ctx.restarting();
                     node = Some(P::start(me, &others, saved.clone(), &mut ctx));
                 }
             }

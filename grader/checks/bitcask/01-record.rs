@@ -3,7 +3,7 @@
 use std::fmt;
 
 use bitcask_record::{DecodeError, HEADER_LEN, Record, TOMBSTONE, decode};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::crash::show;
 
 pub fn suite() -> Suite {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, ErrorKind};
 
 use bitcask_log::{Log, Position, Record, Scan};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::crash::show;
 use kit::sim::SimDisk;
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use bitcask_keydir::{LOG_NAME, Store};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::sim::{Fault, OpKind, SimDisk, Stats};
 
 pub fn suite() -> Suite {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bitcask_delete::{LOG_NAME, Store};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::disk::Dir;
 use kit::sim::{Fault, OpKind, SimDisk};
 

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use bitcask_recovery::{LOG_NAME, Store};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
 use kit::sim::SimDisk;

@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use bitcask_merge::{Options, Store, segment_name};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
 use kit::sim::SimDisk;

@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use bitcask_hints::{Options, Store, hint_name, segment_name};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, Subject, show};
 use kit::disk::Dir;
 use kit::sim::{SimDisk, Stats};

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitcask_durability::{Options, Store, SyncPolicy};
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, Subject, show};
 use kit::disk::{Dir, File};
 use kit::sim::{Fault, OpKind, SimDisk};

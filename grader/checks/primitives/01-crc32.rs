@@ -1,6 +1,6 @@
 //! Hidden checks for primitives/crc32.
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_crc32::{Crc32, crc32};
 
 pub fn suite() -> Suite {

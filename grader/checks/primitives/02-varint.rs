@@ -1,6 +1,6 @@
 //! Hidden checks for primitives/varint.
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_varint::{DecodeError, decode, encode, unzigzag, zigzag};
 
 pub fn suite() -> Suite {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::f64::consts::LN_2;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_bloom_filter::BloomFilter;
 
 pub fn suite() -> Suite {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_lru_cache::LruCache;
 
 pub fn suite() -> Suite {
@@ -113,7 +113,7 @@ fn readme_example(_: &mut Ctx) -> CheckResult {
 fn eviction_order(_: &mut Ctx) -> CheckResult {
     // Owned keys here, to be sure the cache gives back the very key it was handed.
     for capacity in 1..=6 {
-        let mut cache: LruCache<String, usize> = LruCache::new(capacity);
+        let mut cache = LruCache::<String, usize>::new(capacity);
         let mut calls = vec![format!("LruCache::new({capacity})")];
         expect_eq(
             format!("{}, capacity()", calls.join(", ")),

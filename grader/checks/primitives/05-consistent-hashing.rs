@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_consistent_hashing::{Ring, hash};
 
 pub fn suite() -> Suite {

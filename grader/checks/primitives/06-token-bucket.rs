@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_token_bucket::TokenBucket;
 
 pub fn suite() -> Suite {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_sliding_window::SlidingWindow;
 
 pub fn suite() -> Suite {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_circuit_breaker::{CircuitBreaker, State};
 
 pub fn suite() -> Suite {

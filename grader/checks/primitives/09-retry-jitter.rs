@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use primitives_retry_jitter::{Backoff, Decorrelated};
 
 pub fn suite() -> Suite {

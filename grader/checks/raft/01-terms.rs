@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::net::{Ctx as NodeCtx, Faults, NodeId, Process, Sim, TraceEvent};
 use raft_terms::{Message, Node, Role, Timer};
 

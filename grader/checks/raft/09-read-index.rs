@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, Operation, Verdict};
 use kit::net::{Faults, NodeId, Sim, TraceEvent};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use harness::prelude::*;
+use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
 use kit::net::{Faults, NodeId, Sim};

@@ -1,54 +1,129 @@
-//! What the grader and a harness say to each other.
+//! What the grader and a judge say to each other.
 //!
-//! A harness is a child process that runs hidden checks next to the learner's code. The learner's
-//! code shares that process, so nothing it can print may look like a verdict: the grader sends a
-//! secret token on the child's stdin, the harness moves its real stdout aside as a private channel
-//! before any check runs, and the grader believes only the lines on that channel that carry the
-//! token. Everything the learner's code prints ends up in the captured output instead.
+//! A judge is the trusted half of a check run: a binary built from a scene's checks, the kit and
+//! the scene's API declaration, which never loads the learner's code. It runs that code in a
+//! subject process of its own and decides every verdict. The grader hands it a [`Handshake`] on
+//! one descriptor and reads [`Message`]s, one JSON line each, on another. Neither descriptor is
+//! ever visible to the subject, so nothing here needs to be guarded against it.
 
 use serde::{Deserialize, Serialize};
 
-/// The first and only line the grader writes on the harness's stdin.
+/// The descriptor a judge reads its handshake from (then closes).
+pub const HANDSHAKE_FD: i32 = 3;
+/// The descriptor a judge writes its messages to.
+pub const CHANNEL_FD: i32 = 4;
+/// The descriptor of the subject binary a judge is handed (run from it, never from a path).
+pub const SUBJECT_FD: i32 = 5;
+
+/// Everything a judge is told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Handshake {
-    pub token: String,
+    pub task: Task,
     pub seed: u64,
-}
-
-/// One line on the private channel.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Envelope {
-    pub token: String,
-    pub message: Message,
+    /// Which implementation in the subject binary to use (only `verify` builds several).
+    pub variant: u16,
+    /// Wall-clock limit for one check, in milliseconds.
+    pub timeout_ms: u64,
+    /// Address-space limit of the subject, in bytes.
+    pub memory_bytes: u64,
+    pub containment: Containment,
+    /// Shrink a failing property's input to the smallest that still fails. Off only where the
+    /// verdict is all that counts (proving that a mutant fails): a verdict never depends on it.
+    pub shrink: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// Say the names of the suite's checks.
+    List,
+    /// Run these checks, one after another, and report each; with `until_failure`, stop after
+    /// the first that does not pass.
+    Run {
+        checks: Vec<String>,
+        until_failure: bool,
+    },
+    /// Run the playground on the terminal (no checks, no messages).
+    Play,
+}
+
+/// How tightly the subject is held, as the grader found the machine allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Containment {
+    /// Run the subject under this user and group id (the grader runs as root).
+    pub uid: Option<u32>,
+    /// Give the subject its own process, network, IPC and mount namespaces, with a /proc of
+    /// its own and `hide` covered by empty directories.
+    pub namespaces: bool,
+    /// Directories the subject must not see (the references, the checks, the repository).
+    pub hide: Vec<String>,
+}
+
+/// One line on the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Message {
-    /// The names of the suite's checks, in order (the answer to `--list`).
+    /// The names of the suite's checks, in order (the answer to [`Task::List`]).
     Checks { names: Vec<String> },
-    /// A check is about to run one case; if the process dies, this says what it was doing.
+    /// A check is about to do something; if the run then dies, this says what it was doing.
     Doing { check: String, what: String },
-    /// A check's own result. A check passes only when this arrives with `passed: true`.
+    /// A check's result.
     Outcome {
         check: String,
-        passed: bool,
-        message: String,
+        verdict: Verdict,
+        /// What the learner's code printed during the check (the tail, if it printed a lot).
+        output: String,
+        /// The last thing the check said it was doing, when the learner's process died.
+        doing: Option<String>,
     },
 }
 
-impl Envelope {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "is", content = "why", rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    /// The check ran and said why it failed.
+    Failed(String),
+    /// The learner's process died, hung or broke the protocol before the check could finish.
+    Died(String),
+}
+
+impl Message {
     pub fn to_line(&self) -> String {
-        let mut line = serde_json::to_string(self).expect("protocol messages always serialize");
+        let mut line = serde_json::to_string(self).expect("protocol messages always serialise");
         line.push('\n');
         line
     }
 
-    /// Parses a line, keeping it only if it carries `token`.
-    pub fn parse_trusted(line: &str, token: &str) -> Option<Message> {
-        let envelope: Envelope = serde_json::from_str(line).ok()?;
-        (envelope.token == token).then_some(envelope.message)
+    pub fn parse(line: &str) -> Option<Message> {
+        serde_json::from_str(line).ok()
     }
+}
+
+/// Puts descriptors where a child expects them, between fork and exec: each `(from, to)` pair
+/// makes `to` a copy of `from`, open across exec. Safe when the numbers overlap (a `from` that
+/// is another pair's `to`), and uses only async-signal-safe calls.
+///
+/// # Safety
+/// Call only in a forked child before exec; every `from` must be open.
+pub unsafe fn place_descriptors(pairs: &[(i32, i32)]) -> std::io::Result<()> {
+    const PARKING: i32 = 100;
+    let mut parked = [0i32; 8];
+    assert!(pairs.len() <= parked.len(), "a few descriptors at most");
+    for (i, (from, _)) in pairs.iter().enumerate() {
+        // SAFETY: duplicating an open descriptor above every target number.
+        let copy = unsafe { libc::fcntl(*from, libc::F_DUPFD_CLOEXEC, PARKING) };
+        if copy < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        parked[i] = copy;
+    }
+    for (i, (_, to)) in pairs.iter().enumerate() {
+        // SAFETY: dup2 onto a number of our choosing; the copy it makes is not close-on-exec.
+        if unsafe { libc::dup2(parked[i], *to) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -56,21 +131,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_line_round_trips_only_with_its_token() {
-        let envelope = Envelope {
-            token: "secret".into(),
-            message: Message::Outcome {
-                check: "round trip".into(),
-                passed: true,
-                message: String::new(),
-            },
+    fn a_message_round_trips_and_anything_else_is_ignored() {
+        let message = Message::Outcome {
+            check: "round trip".into(),
+            verdict: Verdict::Failed("no".into()),
+            output: "printed".into(),
+            doing: None,
         };
-        let line = envelope.to_line();
-        assert_eq!(
-            Envelope::parse_trusted(&line, "secret"),
-            Some(envelope.message.clone())
-        );
-        assert_eq!(Envelope::parse_trusted(&line, "guess"), None);
-        assert_eq!(Envelope::parse_trusted("test crc ... ok", "secret"), None);
+        assert_eq!(Message::parse(&message.to_line()), Some(message));
+        assert_eq!(Message::parse("test crc ... ok"), None);
     }
 }

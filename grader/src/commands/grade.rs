@@ -8,9 +8,9 @@ use anyhow::Result;
 
 use super::exit_code;
 use crate::grading::{self, DEFAULT_SEED};
-use crate::harness::Limits;
 use crate::manifest::{Scene, Workbook};
 use crate::progress::{Prediction, Progress, Store};
+use crate::run::Limits;
 use crate::{report, ui};
 
 /// The first scene, in manifest order, that has not passed yet.

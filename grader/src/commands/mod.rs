@@ -1,10 +1,11 @@
 //! One module per command.
 
+mod bench;
 mod ci;
 mod grade;
 mod hint;
 mod list;
-mod play;
+pub mod play;
 mod reset;
 mod solution;
 mod verify;
@@ -45,16 +46,19 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             submission,
             selector,
             out,
+            scrub_checkout,
         }) => {
             let options = ci::Options {
                 trusted: &trusted,
                 submission: &submission,
                 selector: selector.as_deref(),
                 out,
+                scrub_checkout,
             };
             ci::run(workbook, &options)
         }
         Some(Command::Reset { scene, yes }) => reset::run(workbook, &scene, yes),
+        Some(Command::Bench) => bench::run(workbook),
         Some(Command::Verify {
             selector,
             jobs,

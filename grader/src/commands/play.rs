@@ -1,17 +1,18 @@
 //! `cargo grade play`: a prompt on the learner's own store (or the reference), to watch it work.
 //!
-//! A track may name a scene to play with; its playground, `grader/play/<track>.rs`, is built
-//! against that scene's crate and every earlier scene's crate of the track (to draw with them),
-//! then run on the learner's terminal.
+//! A track may name a scene to play with; its playground, `grader/play/<track>.rs`, is a judge
+//! like any other: it runs on the learner's terminal and calls the learner's crates (that
+//! scene's and any earlier one's it names) through their API declarations, in a subject.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
 use super::exit_code;
+use crate::build::{self, Api, CrateRef, Entry, JudgeSpec, SubjectSpec};
 use crate::grading::{self, Outcome};
-use crate::harness::{self, CrateRef, Entry, Harness};
-use crate::manifest::Workbook;
+use crate::manifest::{Scene, Track, Workbook};
+use crate::run::{self, Binary};
 use crate::{report, ui, variants};
 
 pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<ExitCode> {
@@ -22,50 +23,82 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         bail!("the {track_name} track has no playground");
     };
     let scene = workbook.find(&format!("{track_name}/{play}"))?;
-    let scenes: Vec<_> = workbook
-        .scenes()
-        .filter(|s| s.track.name == track.name && s.number <= scene.number)
-        .collect();
-    let mut crates = Vec::new();
-    if reference {
-        let solutions = variants::write_solutions_through(workbook, &scene)?;
-        for (scene, solution) in scenes.iter().zip(solutions) {
-            crates.push(CrateRef {
-                name: grading::crate_name(&scene.exercise_dir())?,
-                dir: solution.dir,
-                package: solution.package,
-            });
-        }
+    let used = apis_used(workbook, track)?;
+    let solutions = if reference {
+        variants::write_solutions_through(workbook, &scene)?
     } else {
-        for scene in &scenes {
-            let dir = scene.exercise_dir();
-            crates.push(CrateRef {
-                name: grading::crate_name(&dir)?,
-                package: grading::package_name(&dir)?,
-                dir,
-            });
-        }
+        Vec::new()
+    };
+    let mut crates = Vec::new();
+    for (used_scene, _) in &used {
+        let dir = match solutions.get(used_scene.number - 1) {
+            Some(solution) => solution.dir.clone(),
+            None => used_scene.exercise_dir(),
+        };
+        crates.push(CrateRef {
+            package: grading::package_name(&dir)?,
+            dir,
+        });
     }
-    let subject = crates.pop().expect("the played scene is among them");
+    let apis: Vec<Api> = used.into_iter().map(|(_, api)| api).collect();
     let whose = if reference { "reference" } else { "learner" };
-    let harness = Harness {
-        package: format!("play-{track_name}-{whose}"),
+    let judge = JudgeSpec {
+        package: format!("play-{track_name}"),
         entry: Entry::Playground(workbook.playground_file(track)),
-        subject,
-        also: crates,
+        apis: apis.clone(),
+    };
+    let subject = SubjectSpec {
+        package: format!("play-{track_name}-{whose}"),
+        apis,
+        variants: vec![crates],
     };
     println!("{}", ui::dim("building the playground..."));
     let dir = workbook.root.join("target/grade/play");
-    let binary = match harness::build_one(&workbook.root, &dir, &harness, ui::colour())? {
-        Ok(binary) => binary,
-        Err(failure) => {
+    let display = build::Display {
+        colour: ui::colour(),
+        progress: ui::interactive(),
+    };
+    let mut built = build::build(
+        &workbook.root,
+        &dir,
+        std::slice::from_ref(&judge),
+        std::slice::from_ref(&subject),
+        &[],
+        display,
+    )?;
+    let binaries = (
+        built.judges.remove(&judge.package).expect("built"),
+        built.subjects.remove(&subject.package).expect("built"),
+    );
+    let (judge, subject) = match binaries {
+        (Ok(judge), Ok(subject)) => (Binary::load(&judge)?, Binary::load(&subject)?),
+        (Err(failure), _) | (_, Err(failure)) => {
             let outcome = Outcome::DoesNotBuild(failure);
             print!("{}", report::outcome(&scene.id(), &outcome, 0, "", false));
             return Ok(ExitCode::FAILURE);
         }
     };
-    let status = Command::new(&binary)
-        .status()
-        .context("cannot start the playground")?;
+    let containment = run::containment::for_this_machine(&workbook.root);
+    let status =
+        run::play_judge(&judge, &subject, &containment).context("cannot start the playground")?;
     Ok(exit_code(status.success()))
+}
+
+/// The scenes of `track`, up to its playground's scene, whose crates the playground names, with
+/// their APIs.
+pub fn apis_used<'w>(workbook: &'w Workbook, track: &Track) -> Result<Vec<(Scene<'w>, Api)>> {
+    let source = std::fs::read_to_string(workbook.playground_file(track))
+        .with_context(|| format!("the {} track has no playground file", track.name))?;
+    let last = track.play.as_deref().unwrap_or_default();
+    let mut used = Vec::new();
+    for scene in workbook.scenes().filter(|s| s.track.name == track.name) {
+        let api = grading::api(&scene)?;
+        if source.contains(&format!("{}::", api.crate_name)) {
+            used.push((scene, api));
+        }
+        if scene.entry.name == last {
+            break;
+        }
+    }
+    Ok(used)
 }

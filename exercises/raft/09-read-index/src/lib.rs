@@ -58,8 +58,8 @@ pub struct Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReadId {
     /// A term has one leader, and no node leads the same term twice: (term, n) is unique.
-    term: u64,
-    n: u64,
+    pub term: u64,
+    pub n: u64,
 }
 
 /// A read waiting for its leader to be sure of itself.

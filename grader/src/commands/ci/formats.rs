@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use base64::Engine;
 use serde_json::json;
 
-use crate::harness::Verdict;
+use crate::run::Verdict;
 
 /// One scene's result.
 pub struct SceneResult {

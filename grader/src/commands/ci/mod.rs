@@ -1,10 +1,18 @@
 //! `cargo grade ci`: grading a classroom submission that cannot grade itself.
 //!
-//! The checks, the grader's harness, the kit and the manifest come from a trusted commit; only
-//! the learner's source files come from the submission (see [`submission`]). Every harness is
-//! built before any learner code runs, and each binary's fingerprint is taken then and checked
-//! before it runs, so code graded earlier cannot rewrite the checks of a scene graded later.
-//! Results are written by this process alone, at the end.
+//! The checks, the grader, the kit and the manifest come from a trusted commit; only the
+//! learner's source files come from the submission (see [`submission`]). Grading goes in an
+//! order that leaves the submission nothing to reach:
+//!
+//! 1. the judges (checks, kit, proxies) are built from the trusted tree alone, and held in
+//!    sealed memory from then on;
+//! 2. with `--scrub-checkout`, the references, the checks and the repository's objects are
+//!    deleted from the disk (a CI machine's checkout is thrown away anyway), so nothing the
+//!    submission compiles or runs can read them;
+//! 3. only then is the learner's code compiled, into subjects, also held in sealed memory;
+//! 4. each scene's judge runs its checks against its subject, contained as the machine allows;
+//! 5. every process left behind is killed, anything written meanwhile to the CI system's
+//!    files is cut off, and only then does this process write the results.
 
 mod formats;
 mod submission;
@@ -19,9 +27,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::exit_code;
+use crate::build::{self, BuildFailure, CrateRef, JudgeSpec, SubjectSpec};
 use crate::grading::{self, DEFAULT_SEED, Outcome};
-use crate::harness::{self, Limits, Verdict};
 use crate::manifest::{Scene, Workbook};
+use crate::run::{self, Binary, Limits, Setting, Subject, Verdict};
 use crate::ui;
 use formats::{Report, SceneResult};
 
@@ -30,9 +39,15 @@ pub struct Options<'a> {
     pub submission: &'a str,
     pub selector: Option<&'a str>,
     pub out: Option<PathBuf>,
+    /// Delete the checkout's references, checks and git objects once the judges are built.
+    pub scrub_checkout: bool,
 }
 
+/// The CI system's files that grading appends to; what is in them before grading is kept.
+const ENV_FILES: [&str; 2] = ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"];
+
 pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
+    let env_files = EnvFiles::remember();
     let ci_dir = workbook.root.join("target/grade/ci");
     std::fs::create_dir_all(&ci_dir)?;
     // Canonical, so that the paths cargo fingerprints stay the same from run to run.
@@ -60,35 +75,54 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         );
     }
 
-    let built = build_all(&trusted, &scenes)?;
-    let fingerprints: HashMap<String, u64> = built
-        .iter()
-        .filter_map(|(package, outcome)| {
-            Some((package.clone(), fingerprint(outcome.as_ref().ok()?).ok()?))
-        })
-        .collect();
+    let work = trusted.root.join("target/grade/ci-work");
+    let judges = build_judges(&trusted, &scenes, &work)?;
+    if options.scrub_checkout {
+        scrub(&workbook.root, &trusted.root)?;
+    }
+    let subjects = build_subjects(&trusted, &scenes, &work)?;
+    let containment = run::containment::for_this_machine(&workbook.root);
+    println!(
+        "{} the learner's code runs in {}",
+        ui::dim("note:"),
+        run::containment::describe(&containment)
+    );
+
     let mut results = Vec::new();
+    let mut outcomes = Vec::new();
     for scene in &scenes {
         let started = Instant::now();
-        let package = harness_package(scene);
-        let outcome = match built.get(&package).cloned() {
-            Some(Ok(binary))
-                if fingerprint(&binary).ok() == fingerprints.get(&package).copied() =>
-            {
-                grading::run(&binary, DEFAULT_SEED, Limits::with_timeout(scene.timeout()))
-                    .relative_to(&trusted.root)
+        let key = scene.id();
+        let outcome = match (judges.get(&key), subjects.get(&key)) {
+            (Some(Ok(judge)), Some(Ok(subject))) => {
+                let setting = Setting {
+                    seed: DEFAULT_SEED,
+                    limits: Limits::with_timeout(scene.timeout()),
+                    containment: containment.clone(),
+                    shrink: true,
+                };
+                let subject = Subject {
+                    binary: subject,
+                    variant: 0,
+                };
+                grading::run(judge, subject, &setting).relative_to(&trusted.root)
             }
-            Some(Ok(_)) => Outcome::DoesNotStart(
-                "the checks binary changed after it was built: something rewrote it".into(),
-            ),
-            Some(Err(failure)) => Outcome::DoesNotBuild(failure),
-            None => Outcome::DoesNotStart("the checks were not built".into()),
+            (Some(Err(failure)), _) | (_, Some(Err(failure))) => {
+                Outcome::DoesNotBuild(failure.clone())
+            }
+            _ => Outcome::DoesNotStart("the checks were not built".into()),
         };
         let result = scene_result(scene, &outcome, started.elapsed().as_secs_f64());
-        print_line(&result, &outcome);
         results.push(result);
+        outcomes.push(outcome);
     }
 
+    // Nothing the learner's code started may be left to change what is written next.
+    run::sweep();
+    env_files.restore()?;
+    for (result, outcome) in results.iter().zip(&outcomes) {
+        print_line(result, outcome);
+    }
     let report = Report {
         trusted: materialized.trusted,
         submission: materialized.submission,
@@ -114,37 +148,140 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     Ok(exit_code(report.passed()))
 }
 
-fn harness_package(scene: &Scene) -> String {
-    format!("check-{}-{}", scene.track.name, scene.entry.name)
+type Binaries = HashMap<String, Result<Binary, BuildFailure>>;
+
+/// Every scene's judge, in one cargo run, from the trusted tree alone; each loaded at once.
+fn build_judges(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<Binaries> {
+    let specs: Vec<(String, JudgeSpec)> = scenes
+        .iter()
+        .map(|scene| Ok((scene.id(), grading::judge_spec(scene, "ci")?)))
+        .collect::<Result<_>>()?;
+    let judges: Vec<JudgeSpec> = specs.iter().map(|(_, spec)| spec.clone()).collect();
+    let mut built = build::build(&workbook.root, work, &judges, &[], &[], quiet())?;
+    specs
+        .into_iter()
+        .map(|(id, spec)| {
+            let outcome = built.judges.remove(&spec.package).expect("built");
+            Ok((id, load(outcome)?))
+        })
+        .collect()
 }
 
-/// Every scene's harness, in one cargo run, before any learner code runs.
-fn build_all(
-    workbook: &Workbook,
-    scenes: &[Scene],
-) -> Result<HashMap<String, Result<PathBuf, harness::BuildFailure>>> {
-    let mut harnesses = Vec::new();
+/// Every scene's subject around the submission's crate, in one cargo run.
+fn build_subjects(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<Binaries> {
+    let mut specs = Vec::new();
     for scene in scenes {
         let dir = scene.exercise_dir();
-        let package = grading::package_name(&dir)?;
-        harnesses.push(grading::checks_harness(
-            harness_package(scene),
-            scene,
-            &dir,
-            package,
-        )?);
+        specs.push((
+            scene.id(),
+            SubjectSpec {
+                package: grading::package("ci", "subject", scene),
+                apis: vec![grading::api(scene)?],
+                variants: vec![vec![CrateRef {
+                    package: grading::package_name(&dir)?,
+                    dir,
+                }]],
+            },
+        ));
     }
-    let dir = workbook.root.join("target/grade/ci-harnesses");
-    harness::build(&workbook.root, &dir, &harnesses, false, false)
+    let subjects: Vec<SubjectSpec> = specs.iter().map(|(_, spec)| spec.clone()).collect();
+    let mut built = build::build(&workbook.root, work, &[], &subjects, &[], quiet())?;
+    specs
+        .into_iter()
+        .map(|(id, spec)| {
+            let outcome = built.subjects.remove(&spec.package).expect("built");
+            Ok((id, load(outcome)?))
+        })
+        .collect()
 }
 
-/// A keyed hash of a file: keys are random per process, so no submission can aim at it.
-fn fingerprint(path: &Path) -> std::io::Result<u64> {
-    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
-        std::sync::OnceLock::new();
-    let mut hasher = KEYS.get_or_init(Default::default).build_hasher();
-    hasher.write(&std::fs::read(path)?);
-    Ok(hasher.finish())
+fn load(outcome: Result<PathBuf, BuildFailure>) -> Result<Result<Binary, BuildFailure>> {
+    Ok(match outcome {
+        Ok(path) => {
+            Ok(Binary::load(&path).with_context(|| format!("cannot load {}", path.display()))?)
+        }
+        Err(failure) => Err(failure),
+    })
+}
+
+fn quiet() -> build::Display {
+    build::Display::default()
+}
+
+/// Deletes what the submission must not read: the checkout's references, checks and git
+/// objects, the checks copied into the trusted tree, and the judges' build products.
+fn scrub(checkout: &Path, trusted: &Path) -> Result<()> {
+    for dir in [
+        checkout.join("solutions"),
+        checkout.join("grader/checks"),
+        checkout.join(".git"),
+    ] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot scrub {}", dir.display()))?;
+        }
+    }
+    // The trusted tree keeps the API declarations, which the subjects are built with (they say
+    // no more than the stubs do).
+    let checks = trusted.join("grader/checks");
+    for file in crate::files::list_files(&checks, &[]).unwrap_or_default() {
+        if !file.to_string_lossy().ends_with(".api.rs") {
+            std::fs::remove_file(checks.join(&file))
+                .with_context(|| format!("cannot scrub {}", file.display()))?;
+        }
+    }
+    let products = trusted.join("target/grade/debug");
+    for dir in [
+        products.clone(),
+        products.join("deps"),
+        products.join(".fingerprint"),
+    ] {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let judged = ["judge-", "judge_", "api-", "libapi_", "api_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            if judged {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The CI system's files as they were before any learner code ran.
+struct EnvFiles(Vec<(PathBuf, u64)>);
+
+impl EnvFiles {
+    fn remember() -> EnvFiles {
+        EnvFiles(
+            ENV_FILES
+                .iter()
+                .filter_map(std::env::var_os)
+                .map(PathBuf::from)
+                .map(|path| {
+                    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    (path, len)
+                })
+                .collect(),
+        )
+    }
+
+    /// Cuts off whatever was appended since: only this process writes to them.
+    fn restore(&self) -> Result<()> {
+        for (path, len) in &self.0 {
+            if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
+                file.set_len(*len)
+                    .with_context(|| format!("cannot restore {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn scene_result(scene: &Scene, outcome: &Outcome, seconds: f64) -> SceneResult {

@@ -2,8 +2,10 @@
 //!
 //! For each scene: its files are all there; the stub compiles and fails every check; the
 //! reference passes every check; every mutant fails at least one; each of those verdicts comes
-//! out the same when run again with the same seed. All harnesses build in one cargo run, and the
-//! checks of each scene run in parallel.
+//! out the same when run again with the same seed. A scene's checks build into one judge, and
+//! its stub, reference and mutants into one subject (each an implementation the judge picks by
+//! number), so a scene costs two binaries however many mutants it has. Everything builds in one
+//! cargo run.
 
 mod proof;
 mod structure;
@@ -16,8 +18,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::exit_code;
-use crate::harness;
+use crate::build::{self, CrateRef, Entry, JudgeSpec, SubjectSpec};
 use crate::manifest::{Scene, Workbook};
+use crate::run::{self, Binary};
 use crate::{grading, parallel, ui, variants};
 
 pub struct Options {
@@ -27,7 +30,7 @@ pub struct Options {
     pub verbose: bool,
     /// Run clippy over the checks and the solutions too.
     pub lint: bool,
-    /// Also run the solution on this many more seeds.
+    /// Also run each solution on this many more seeds.
     pub more_seeds: u64,
 }
 
@@ -40,51 +43,65 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
     for stray in &strays {
         println!("{} {stray}", ui::fail("✗"));
     }
+    let base = variants::base_dir(workbook);
+    std::fs::create_dir_all(&base)?;
+    // One verification at a time: they share the variants and the workspace.
+    let lock = std::fs::File::create(base.join(".lock"))?;
+    lock.lock()
+        .context("cannot lock the verification's directory")?;
 
     let mut plans = Vec::new();
+    let mut judges = Vec::new();
+    let mut subjects = Vec::new();
+    let mut solutions = Vec::new();
     for scene in &scenes {
         let mut problems = structure::scene_problems(scene);
-        let variants = if problems.is_empty() {
-            variants::write(workbook, scene).unwrap_or_else(|error| {
-                problems.push(format!("{error:#}"));
-                Vec::new()
-            })
-        } else {
-            Vec::new()
-        };
+        let mut variants = Vec::new();
+        if problems.is_empty() {
+            match plan_scene(workbook, scene) {
+                Ok((judge, subject, written)) => {
+                    judges.push(judge);
+                    subjects.push(subject);
+                    variants = written;
+                }
+                Err(error) => problems.push(format!("{error:#}")),
+            }
+        }
+        solutions.extend(
+            variants
+                .iter()
+                .filter(|v| v.kind == variants::Kind::Solution)
+                .map(|v| v.dir.clone()),
+        );
         plans.push((*scene, problems, variants));
     }
-
-    let mut harnesses = Vec::new();
-    for (scene, _, variants) in &plans {
-        for variant in variants {
-            let package = format!("check-{}", variant.package);
-            harnesses.push(grading::checks_harness(
-                package,
-                scene,
-                &variant.dir,
-                variant.package.clone(),
-            )?);
+    for track in workbook
+        .tracks
+        .iter()
+        .filter(|t| tracks.contains(t.name.as_str()))
+    {
+        if let Some(judge) = playground_judge(workbook, track)? {
+            judges.push(judge);
         }
     }
     println!(
-        "building {} harnesses for {} scene{}...",
-        harnesses.len(),
+        "building {} judges and {} subjects for {} scene{}...",
+        judges.len(),
+        subjects.len(),
         scenes.len(),
         if scenes.len() == 1 { "" } else { "s" }
     );
     let build_started = Instant::now();
-    // One workspace per selection, so two verifications at once do not rewrite each other's.
-    let harness_dir = variants::base_dir(workbook)
-        .join("harnesses")
-        .join(selector.unwrap_or("all").replace('/', "-"));
-    let built = harness::build(
-        &workbook.root,
-        &harness_dir,
-        &harnesses,
-        ui::colour(),
-        ui::interactive(),
-    )?;
+    let display = build::Display {
+        colour: ui::colour(),
+        progress: ui::interactive(),
+    };
+    // The solutions are members of the workspace, so that clippy looks at them too.
+    let members: Vec<_> = solutions
+        .iter()
+        .filter_map(|dir| dir.strip_prefix(&base).ok().map(Path::to_path_buf))
+        .collect();
+    let mut built = build::build(&workbook.root, &base, &judges, &subjects, &members, display)?;
     println!(
         "built in {:.1} s; checking with {jobs} jobs",
         build_started.elapsed().as_secs_f64()
@@ -93,12 +110,15 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
     let mut passed = 0;
     let mut failed = strays.len();
     if options.lint {
-        let objections = harness::lint(
+        let mut objections =
+            build::lint(&workbook.root, &base, "verify-judge-*", "--bins", display)?;
+        objections.extend(build::lint(
             &workbook.root,
-            &harness_dir,
-            "check-*-solution",
-            ui::colour(),
-        )?;
+            &base,
+            "*-solution",
+            "--lib",
+            display,
+        )?);
         let unformatted = unformatted(workbook, &scenes)?;
         if !unformatted.is_empty() {
             failed += 1;
@@ -123,20 +143,59 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
             }
         }
     }
+    for judge in judges
+        .iter()
+        .filter(|j| matches!(j.entry, Entry::Playground(_)))
+    {
+        if let Some(Err(failure)) = built.judges.get(&judge.package) {
+            failed += 1;
+            println!(
+                "{} the playground {} does not compile:\n{}",
+                ui::fail("✗"),
+                judge.package,
+                ui::indent(failure.errors.first().map_or("", String::as_str), 6)
+            );
+        }
+    }
+    let containment = run::containment::for_this_machine(&workbook.root);
     for (i, (scene, mut problems, variants)) in plans.into_iter().enumerate() {
         let scene_started = Instant::now();
         let mut details = String::new();
         let summary = if problems.is_empty() {
-            let binaries = variants
-                .iter()
-                .map(|v| built.get(&format!("check-{}", v.package)).cloned())
-                .collect::<Vec<_>>();
-            let proof = proof::prove(&scene, &variants, &binaries, jobs, options.more_seeds);
-            problems.extend(proof.problems.iter().cloned());
-            if options.verbose {
-                details = proof.catches();
+            let judge = built.judges.remove(&judge_package(&scene));
+            let subject = built.subjects.remove(&subject_package(&scene));
+            match (judge, subject) {
+                (Some(Ok(judge)), Some(Ok(subject))) => {
+                    let judge = Binary::load(&judge)?;
+                    let subject = Binary::load(&subject)?;
+                    let proof = proof::prove(&proof::Setup {
+                        scene: &scene,
+                        variants: &variants,
+                        judge: &judge,
+                        subject: &subject,
+                        containment: &containment,
+                        jobs,
+                        more_seeds: options.more_seeds,
+                        every_catch: options.verbose,
+                    });
+                    problems.extend(proof.problems.iter().cloned());
+                    if options.verbose {
+                        details = proof.catches();
+                    }
+                    proof.summary()
+                }
+                (judge, subject) => {
+                    for (what, outcome) in [("the checks", judge), ("the variants", subject)] {
+                        if let Some(Err(failure)) = outcome {
+                            problems.push(format!(
+                                "{what} do not compile:\n{}",
+                                failure.errors.first().map_or("", |e| e.trim_end())
+                            ));
+                        }
+                    }
+                    String::new()
+                }
             }
-            proof.summary()
         } else {
             String::new()
         };
@@ -160,13 +219,61 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
     Ok(exit_code(failed == 0))
 }
 
-/// The checks, solution and playground files (outside the workspace, so `cargo fmt` never sees
-/// them) that rustfmt would change.
+fn judge_package(scene: &Scene) -> String {
+    grading::package("verify", "judge", scene)
+}
+
+fn subject_package(scene: &Scene) -> String {
+    grading::package("verify", "subject", scene)
+}
+
+/// A scene's judge, and a subject of its stub, solution and mutants (written out as crates).
+fn plan_scene(
+    workbook: &Workbook,
+    scene: &Scene,
+) -> Result<(JudgeSpec, SubjectSpec, Vec<variants::Variant>)> {
+    let written = variants::write(workbook, scene)?;
+    let subject = SubjectSpec {
+        package: subject_package(scene),
+        apis: vec![grading::api(scene)?],
+        variants: written
+            .iter()
+            .map(|v| {
+                vec![CrateRef {
+                    dir: v.dir.clone(),
+                    package: v.package.clone(),
+                }]
+            })
+            .collect(),
+    };
+    Ok((grading::judge_spec(scene, "verify")?, subject, written))
+}
+
+/// The judge of a track's playground, built to prove it compiles against the declarations.
+fn playground_judge(
+    workbook: &Workbook,
+    track: &crate::manifest::Track,
+) -> Result<Option<JudgeSpec>> {
+    let file = workbook.playground_file(track);
+    if track.play.is_none() || !file.is_file() {
+        return Ok(None);
+    }
+    let apis = crate::commands::play::apis_used(workbook, track)?;
+    Ok(Some(JudgeSpec {
+        package: format!("verify-play-{}", track.name),
+        entry: Entry::Playground(file),
+        apis: apis.into_iter().map(|(_, api)| api).collect(),
+    }))
+}
+
+/// The checks, declarations, solution and playground files (outside the workspace, so `cargo
+/// fmt` never sees them) that rustfmt would change.
 fn unformatted(workbook: &Workbook, scenes: &[Scene]) -> Result<Vec<String>> {
     let mut files = Vec::new();
     for scene in scenes {
         if scene.number == 1 {
             files.push(workbook.playground_file(scene.track));
+            files.push(scene.support_file());
         }
         files.push(scene.checks_file());
         let src = scene.solution_dir().join("src");

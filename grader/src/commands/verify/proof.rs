@@ -1,16 +1,32 @@
 //! The proof of one scene: what its stub, solution and mutants do under its checks.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use protocol::Containment;
+
 use crate::grading::DEFAULT_SEED;
-use crate::harness::{self, BuildFailure, CheckRun, Limits, Verdict};
 use crate::manifest::Scene;
 use crate::parallel;
+use crate::run::{self, Binary, CheckRun, Limits, Setting, Subject, SuiteRun, Verdict};
 use crate::variants::{Kind, Variant};
 
 /// Every verdict is taken this many times with the same seed, and must not change.
 const RUNS: usize = 2;
+
+pub struct Setup<'a> {
+    pub scene: &'a Scene<'a>,
+    /// In the order of the subject's implementations.
+    pub variants: &'a [Variant],
+    pub judge: &'a Binary,
+    pub subject: &'a Binary,
+    pub containment: &'a Containment,
+    pub jobs: usize,
+    /// Also run the solution on this many more seeds, where every check must pass.
+    pub more_seeds: u64,
+    /// Run every check against every mutant, to say which catch it; otherwise a mutant's run
+    /// stops at the first check that catches it.
+    pub every_catch: bool,
+}
 
 pub struct Proof {
     pub problems: Vec<String>,
@@ -21,7 +37,8 @@ pub struct Proof {
     mutants: usize,
     /// For each mutant, the checks that catch it.
     catches: Vec<(String, Vec<String>)>,
-    /// The reference's checks, one after another: what the suite costs on one core.
+    /// The reference's whole suite in one judge, checks one after another: what it costs on
+    /// one core, judge and subject processes included.
     suite_time: Duration,
 }
 
@@ -47,75 +64,57 @@ impl Proof {
     }
 }
 
-/// Proves a scene. With `more_seeds`, the solution also runs on that many seeds after the
-/// default one, where every check must still pass: a check that fails the reference on some
-/// seed is flaky, and would fail a learner's right answer.
-pub fn prove(
-    scene: &Scene,
-    variants: &[Variant],
-    binaries: &[Option<Result<PathBuf, BuildFailure>>],
-    jobs: usize,
-    more_seeds: u64,
-) -> Proof {
-    let limits = Limits::with_timeout(scene.timeout());
+/// Proves a scene. Each variant's suite runs [`RUNS`] times in judges of their own; with
+/// `more_seeds`, the solution also runs on that many seeds after the default one: a check that
+/// fails the reference on some seed is flaky, and would fail a learner's right answer.
+pub fn prove(setup: &Setup) -> Proof {
+    let limits = Limits::with_timeout(setup.scene.timeout());
+    // Shrinking tells a learner the smallest failing input; a proof needs only the verdicts,
+    // which shrinking never changes. So the stub and the mutants stop at their first failure.
+    let setting = |seed, shrink| Setting {
+        seed,
+        limits,
+        containment: setup.containment.clone(),
+        shrink,
+    };
     let mut problems = Vec::new();
-    let mut names: Option<Vec<String>> = None;
-    let mut runnable = Vec::new();
-    for (variant, binary) in variants.iter().zip(binaries) {
-        match binary {
-            Some(Ok(binary)) => {
-                if names.is_none() {
-                    match harness::list_checks(binary, limits) {
-                        Ok(listed) => names = Some(listed),
-                        Err(error) => problems.push(format!("cannot list the checks: {error}")),
-                    }
-                }
-                runnable.push((variant, binary));
-            }
-            Some(Err(failure)) => problems.push(format!(
-                "{} does not compile:\n{}",
-                describe(&variant.kind),
-                failure
-                    .errors
-                    .first()
-                    .map(String::as_str)
-                    .unwrap_or("")
-                    .trim_end()
-            )),
-            None => problems.push(format!("{} was not built", describe(&variant.kind))),
+    let names = match run::list_checks(setup.judge, &setting(DEFAULT_SEED, true)) {
+        Ok(names) => names,
+        Err(error) => {
+            problems.push(format!("cannot list the checks: {error:#}"));
+            Vec::new()
         }
+    };
+    let solution = setup.variants.iter().position(|v| v.kind == Kind::Solution);
+    let mut tasks: Vec<(usize, u64)> = (0..setup.variants.len())
+        .flat_map(|v| (0..RUNS).map(move |_| (v, DEFAULT_SEED)))
+        .collect();
+    if let Some(solution) = solution {
+        tasks.extend((0..setup.more_seeds).map(|s| (solution, DEFAULT_SEED + 1 + s)));
     }
-    let names = names.unwrap_or_default();
-
-    let tasks: Vec<(usize, &str, usize)> = (0..runnable.len())
-        .flat_map(|v| {
-            names
-                .iter()
-                .flat_map(move |name| (0..RUNS).map(move |run| (v, name.as_str(), run)))
-        })
-        .collect();
-    let results = parallel::map(&tasks, jobs, |&(v, name, _)| {
-        harness::run_check(runnable[v].1, name, DEFAULT_SEED, limits)
+    let results: Vec<SuiteRun> = parallel::map(&tasks, setup.jobs, |&(v, seed)| {
+        let subject = Subject {
+            binary: setup.subject,
+            variant: v as u16,
+        };
+        let kind = &setup.variants[v].kind;
+        let setting = setting(seed, *kind == Kind::Solution);
+        if matches!(kind, Kind::Mutant { .. }) && !setup.every_catch {
+            run::run_until_failure(setup.judge, subject, &names, &setting)
+        } else {
+            run::run_checks(setup.judge, subject, &names, &setting, 1)
+        }
     });
-
-    let solution = runnable.iter().position(|(v, _)| v.kind == Kind::Solution);
-    let seed_tasks: Vec<(&str, u64)> = solution
-        .into_iter()
-        .flat_map(|_| {
-            names
-                .iter()
-                .flat_map(|n| (0..more_seeds).map(move |s| (n.as_str(), DEFAULT_SEED + 1 + s)))
-        })
-        .collect();
-    let seed_results = parallel::map(&seed_tasks, jobs, |&(name, seed)| {
-        let binary = runnable[solution.expect("tasks only with a solution")].1;
-        harness::run_check(binary, name, seed, limits)
-    });
-    for ((name, seed), result) in seed_tasks.iter().zip(&seed_results) {
-        if result.verdict != Verdict::Passed {
+    for ((_, seed), result) in tasks
+        .iter()
+        .zip(&results)
+        .filter(|((_, s), _)| *s != DEFAULT_SEED)
+    {
+        for check in result.failures() {
             problems.push(format!(
-                "the solution fails {name:?} on seed {seed}: a flaky check ({})",
-                short(&result.verdict)
+                "the solution fails {:?} on seed {seed}: a flaky check ({})",
+                check.name,
+                short(&check.verdict)
             ));
         }
     }
@@ -126,23 +125,20 @@ pub fn prove(
         solution_passing: 0,
         checks: names.len(),
         mutants_caught: 0,
-        mutants: variants
+        mutants: setup
+            .variants
             .iter()
             .filter(|v| matches!(v.kind, Kind::Mutant { .. }))
             .count(),
         catches: Vec::new(),
         suite_time: Duration::ZERO,
     };
-    for (v, (variant, _)) in runnable.iter().enumerate() {
-        let runs: Vec<Vec<&CheckRun>> = (0..RUNS)
-            .map(|run| {
-                tasks
-                    .iter()
-                    .zip(&results)
-                    .filter(|((tv, _, tr), _)| *tv == v && *tr == run)
-                    .map(|(_, result)| result)
-                    .collect()
-            })
+    for (v, variant) in setup.variants.iter().enumerate() {
+        let runs: Vec<&SuiteRun> = tasks
+            .iter()
+            .zip(&results)
+            .filter(|((tv, seed), _)| *tv == v && *seed == DEFAULT_SEED)
+            .map(|(_, result)| result)
             .collect();
         proof.judge(variant, &runs);
     }
@@ -150,10 +146,18 @@ pub fn prove(
 }
 
 impl Proof {
-    fn judge(&mut self, variant: &Variant, runs: &[Vec<&CheckRun>]) {
-        let first = &runs[0];
+    fn judge(&mut self, variant: &Variant, runs: &[&SuiteRun]) {
+        let first = &runs[0].checks;
         for later in &runs[1..] {
-            for (a, b) in first.iter().zip(later) {
+            if later.checks.len() != first.len() {
+                self.problems.push(format!(
+                    "{}: the same seed gave verdicts for {} checks, then for {}",
+                    describe(&variant.kind),
+                    first.len(),
+                    later.checks.len()
+                ));
+            }
+            for (a, b) in first.iter().zip(&later.checks) {
                 if a.verdict != b.verdict {
                     self.problems.push(format!(
                         "{}: the same seed gave two verdicts for {:?}: {} then {}",
@@ -165,7 +169,7 @@ impl Proof {
                 }
             }
         }
-        let failing: Vec<&&CheckRun> = first
+        let failing: Vec<&CheckRun> = first
             .iter()
             .filter(|c| c.verdict != Verdict::Passed)
             .collect();
@@ -181,7 +185,7 @@ impl Proof {
             }
             Kind::Solution => {
                 self.solution_passing = first.len() - failing.len();
-                self.suite_time = first.iter().map(|c| c.elapsed).sum();
+                self.suite_time = runs.iter().map(|r| r.elapsed).min().unwrap_or_default();
                 for check in failing {
                     self.problems.push(format!(
                         "the solution fails {:?}: {}",

@@ -28,8 +28,10 @@ pub fn scene_problems(scene: &Scene) -> Vec<String> {
     if !solution.is_file() {
         problems.push(format!("no {}", scene.relative(&solution)));
     }
-    if !scene.checks_file().is_file() {
-        problems.push(format!("no {}", scene.relative(&scene.checks_file())));
+    for file in [scene.checks_file(), scene.api_file()] {
+        if !file.is_file() {
+            problems.push(format!("no {}", scene.relative(&file)));
+        }
     }
     match crate::commands::hint::ladder(scene) {
         Ok(hints) if HINTS.contains(&hints.len()) => {}
@@ -74,7 +76,7 @@ pub fn strays(workbook: &Workbook, tracks: &BTreeSet<&str>, all_tracks: bool) ->
             if !known || !tracks.contains(entry.as_str()) {
                 continue;
             }
-            let scenes: BTreeSet<String> = workbook
+            let mut scenes: BTreeSet<String> = workbook
                 .scenes()
                 .filter(|s| s.track.name == entry)
                 .map(|s| match extension {
@@ -82,6 +84,16 @@ pub fn strays(workbook: &Workbook, tracks: &BTreeSet<&str>, all_tracks: bool) ->
                     None => s.dir_name(),
                 })
                 .collect();
+            if folder == "grader/checks" {
+                // Beside each checks file its API declaration, and the track's shared helpers.
+                let declarations: Vec<String> = workbook
+                    .scenes()
+                    .filter(|s| s.track.name == entry)
+                    .map(|s| format!("{}.api.rs", s.dir_name()))
+                    .collect();
+                scenes.extend(declarations);
+                scenes.insert("support.rs".into());
+            }
             for item in names_in(&root.join(folder).join(&entry), false) {
                 if !scenes.contains(&item) {
                     problems.push(format!(
