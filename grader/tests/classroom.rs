@@ -4,79 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use base64::Engine;
-use common::{git, grade, one_at_a_time, stdout_of, workbook};
+use common::classroom::{classroom_repo, crc32_that, out_dir, run_ci, write};
+use common::{git, one_at_a_time};
 use serde_json::Value;
-
-/// A repository holding the workbook as it is now (its tracked and new files), committed as
-/// the trusted base. Its `target/` is shared between runs, so builds are cached.
-fn classroom_repo() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = workbook();
-    let listed = Command::new("git")
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    for file in listed.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()) {
-        let relative = Path::new(std::str::from_utf8(file).unwrap());
-        let source = root.join(relative);
-        if !source.is_file() {
-            continue;
-        }
-        let target = dir.path().join(relative);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(&source, &target).unwrap();
-    }
-    let cache = root.join("target/classroom-test");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::os::unix::fs::symlink(&cache, dir.path().join("target")).unwrap();
-    git(dir.path(), &["init", "-q"]);
-    git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["commit", "-q", "-m", "the workbook"]);
-    let base = head(dir.path());
-    (dir, base)
-}
-
-fn head(dir: &Path) -> String {
-    let out = Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn write(dir: &Path, path: &str, text: &str) {
-    std::fs::write(dir.join(path), text).unwrap();
-}
-
-fn out_dir(dir: &Path) -> PathBuf {
-    dir.join("grade-out")
-}
-
-/// Runs `ci` on two scenes, with GitHub's output files set.
-fn run_ci(dir: &Path, base: &str) -> (Option<i32>, String) {
-    let out = out_dir(dir);
-    let output = grade(dir)
-        .args(["ci", "--trusted", base, "--out"])
-        .arg(&out)
-        .args(["primitives/crc32"])
-        .env("GITHUB_STEP_SUMMARY", dir.join("step-summary.md"))
-        .env("GITHUB_OUTPUT", dir.join("step-output.txt"))
-        .output()
-        .unwrap();
-    (output.status.code(), stdout_of(&output))
-}
 
 #[test]
 fn only_the_students_sources_count_and_every_format_is_written() {
@@ -88,14 +19,14 @@ fn only_the_students_sources_count_and_every_format_is_written() {
     write(
         dir,
         "exercises/primitives/01-crc32/src/lib.rs",
-        "pub fn crc32(_: &[u8]) -> u32 { 0 }\npub struct Crc32;\nimpl Crc32 { pub fn new() -> Self { Crc32 } pub fn update(&mut self, _: &[u8]) {} pub fn finish(&self) -> u32 { 0 } }\nimpl Default for Crc32 { fn default() -> Self { Crc32 } }\n",
+        &crc32_that(""),
     );
     // Attempts to pass without doing the work: weaken the checks, add a build script, change
     // the manifest. None of them may count.
     write(
         dir,
         "grader/checks/primitives/01-crc32.rs",
-        "use harness::prelude::*;\npub fn suite() -> Suite { Suite::new() }\n",
+        "use judge::prelude::*;\npub fn suite() -> Suite { Suite::new() }\n",
     );
     write(
         dir,
@@ -187,23 +118,17 @@ fn a_submission_cannot_write_its_own_results() {
     let dir = repo.path();
     let out = out_dir(dir);
     let fake = r#"{"score": 10, "tests": []}"#;
-    // Writes a perfect score where the results go, from the check process and from a process
-    // that leaves its group to keep writing it.
-    let lib = format!(
-        "fn forge() {{\n\
-             let path = {:?};\n\
-             let _ = std::fs::write(path, {fake:?});\n\
-             let _ = std::process::Command::new(\"setsid\").args([\"sh\", \"-c\", &format!(\"while true; do echo '{{}}' > {{}}; sleep 0.01; done\", {fake:?}, path)]).spawn();\n\
-             println!(\"::set-output name=result::forged\");\n\
-             let reference = concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../../solutions/primitives/01-crc32/src/lib.rs\");\n\
-             println!(\"solution readable: {{}}\", std::fs::read_to_string(reference).is_ok());\n\
-         }}\n\
-         pub fn crc32(_: &[u8]) -> u32 {{ forge(); 0 }}\n\
-         pub struct Crc32;\n\
-         impl Crc32 {{ pub fn new() -> Self {{ forge(); Crc32 }} pub fn update(&mut self, _: &[u8]) {{}} pub fn finish(&self) -> u32 {{ 0 }} }}\n\
-         impl Default for Crc32 {{ fn default() -> Self {{ Crc32 }} }}\n",
+    // Writes a perfect score where the results go, from the learner's process and from a
+    // process that leaves its group to keep writing it.
+    let lib = crc32_that(&format!(
+        "let path = {:?};\n\
+         let _ = std::fs::write(path, {fake:?});\n\
+         let _ = std::process::Command::new(\"setsid\").args([\"sh\", \"-c\", &format!(\"while true; do echo '{{}}' > {{}}; sleep 0.01; done\", {fake:?}, path)]).spawn();\n\
+         println!(\"::set-output name=result::forged\");\n\
+         let reference = concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../../solutions/primitives/01-crc32/src/lib.rs\");\n\
+         println!(\"solution readable: {{}}\", std::fs::read_to_string(reference).is_ok());",
         out.join("results.json")
-    );
+    ));
     write(dir, "exercises/primitives/01-crc32/src/lib.rs", &lib);
     git(dir, &["commit", "-q", "-am", "forge"]);
     let (code, log) = run_ci(dir, &base);

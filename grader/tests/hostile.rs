@@ -10,7 +10,8 @@ use common::{crate_with, grade, one_at_a_time, stdout_of, workbook};
 /// A crate with the crc32 scene's API whose every entry point first runs `misbehaviour`.
 fn submission(misbehaviour: &str) -> tempfile::TempDir {
     crate_with(&format!(
-        "pub fn crc32(bytes: &[u8]) -> u32 {{ misbehave(); bytes.len() as u32 }}\n\
+        "pub const POLYNOMIAL: u32 = 0xEDB8_8320;\n\
+         pub fn crc32(bytes: &[u8]) -> u32 {{ misbehave(); bytes.len() as u32 }}\n\
          pub struct Crc32;\n\
          impl Crc32 {{\n\
              pub fn new() -> Self {{ misbehave(); Crc32 }}\n\
@@ -128,11 +129,30 @@ fn a_compile_error_is_shown_with_file_and_line() {
 }
 
 #[test]
-fn a_changed_signature_is_reported_as_such() {
-    let submission = crate_with("pub fn crc32(bytes: &str) -> u32 { bytes.len() as u32 }\n");
+fn a_changed_signature_names_the_item_and_shows_the_stubs_signature_only() {
+    let reference =
+        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
+            .unwrap();
+    let changed = reference.replace(
+        "pub fn crc32(bytes: &[u8]) -> u32 {",
+        "pub fn crc32(bytes: &str) -> u32 {\n    let bytes = bytes.as_bytes();",
+    );
+    assert_ne!(changed, reference, "the reference's signature moved");
+    let submission = crate_with(&changed);
     let (passed, report, _) = verdict_on(submission.path());
     assert!(!passed);
-    assert!(report.contains("hidden checks do not compile"), "{report}");
+    assert!(
+        report.contains("`crc32` in your crate no longer matches the stub"),
+        "{report}"
+    );
+    assert!(
+        report.contains("pub fn crc32(bytes: &[u8]) -> u32;"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("grader/checks"),
+        "the checks showed:\n{report}"
+    );
 }
 
 #[test]
@@ -233,4 +253,99 @@ fn a_swarm_of_processes_is_stopped_with_its_check() {
         .filter(|cmdline| cmdline == b"sleep\x00101\x00")
         .count();
     assert_eq!(survivors, 0, "processes of the swarm still run");
+}
+
+/// The bitcask scenes up to `scene` laid out as a learner has them, each with the reference's
+/// sources, and `scene`'s own `src/lib.rs` replaced by `lib`.
+fn bitcask_through(scene: &str, lib: &str) -> tempfile::TempDir {
+    let root = workbook();
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root.join("exercises/bitcask")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.as_str() > scene {
+            continue;
+        }
+        let target = dir.path().join("exercises/bitcask").join(&name);
+        std::fs::create_dir_all(target.join("src")).unwrap();
+        // The one kit the grader's own crates use too.
+        let manifest = std::fs::read_to_string(
+            root.join("exercises/bitcask")
+                .join(&name)
+                .join("Cargo.toml"),
+        )
+        .unwrap()
+        .replace("\"../../../kit\"", &format!("{:?}", root.join("kit")));
+        std::fs::write(target.join("Cargo.toml"), manifest).unwrap();
+        let source = if name == scene {
+            lib.to_string()
+        } else {
+            std::fs::read_to_string(
+                root.join("solutions/bitcask")
+                    .join(&name)
+                    .join("src/lib.rs"),
+            )
+            .unwrap()
+        };
+        std::fs::write(target.join("src/lib.rs"), source).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_store_that_keeps_its_data_in_a_static_loses_it_at_the_power_cut() {
+    let reference =
+        std::fs::read_to_string(workbook().join("solutions/bitcask/05-recovery/src/lib.rs"))
+            .unwrap();
+    // Syncs nothing: it keeps every write in memory and serves reads from there. Run in one
+    // process, that memory outlives every simulated power cut and this store passed the crash
+    // check; a real power cut (a new subject process) loses it, as it loses the writes.
+    let edits = [
+        (
+            "    pub fn sync(&self) -> io::Result<()> {\n        self.log.sync()\n    }",
+            "    pub fn sync(&self) -> io::Result<()> {\n        Ok(())\n    }",
+        ),
+        (
+            "        self.keydir.insert(key.to_vec(), position);\n        Ok(())",
+            "        self.keydir.insert(key.to_vec(), position);\n        \
+             MEMORY.lock().unwrap().push((key.to_vec(), Some(value.to_vec())));\n        Ok(())",
+        ),
+        (
+            "        self.keydir.remove(key);\n        Ok(())",
+            "        self.keydir.remove(key);\n        \
+             MEMORY.lock().unwrap().push((key.to_vec(), None));\n        Ok(())",
+        ),
+        (
+            "    pub fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {\n",
+            "    pub fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {\n        \
+             if let Some((_, value)) = MEMORY.lock().unwrap().iter().rev().find(|(k, _)| k == key) {\n            \
+             return Ok(value.clone());\n        }\n",
+        ),
+        (
+            "            Err(error) if error.kind() == ErrorKind::NotFound => {\n",
+            "            Err(error) if error.kind() == ErrorKind::NotFound => {\n                \
+             MEMORY.lock().unwrap().clear();\n",
+        ),
+    ];
+    let mut lib = reference;
+    for (from, to) in edits {
+        assert!(lib.contains(from), "the reference moved: {from}");
+        lib = lib.replace(from, to);
+    }
+    lib.push_str(
+        "\nstatic MEMORY: std::sync::Mutex<Vec<(Vec<u8>, Option<Vec<u8>>)>> = \
+         std::sync::Mutex::new(Vec::new());\n",
+    );
+    let learner = bitcask_through("05-recovery", &lib);
+    let _turn = one_at_a_time();
+    let output = grade(&workbook())
+        .args(["check", "bitcask/recovery", "--impl"])
+        .arg(learner.path().join("exercises/bitcask/05-recovery"))
+        .output()
+        .unwrap();
+    let report = stdout_of(&output);
+    assert!(!output.status.success(), "{report}");
+    assert!(
+        report.contains("✗ a crash at any I/O step (recovery included) keeps every synced write"),
+        "{report}"
+    );
 }

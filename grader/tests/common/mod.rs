@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod classroom;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 

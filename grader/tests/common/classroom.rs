@@ -1,0 +1,97 @@
+//! A classroom repository to grade with `cargo grade ci`: the workbook committed as the trusted
+//! base, and helpers to commit a student's work over it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{git, grade, stdout_of, workbook};
+
+/// A repository holding the workbook as it is now (its tracked and new files), committed as
+/// the trusted base. Its `target/` is shared between runs, so builds are cached.
+pub fn classroom_repo() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = workbook();
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    for file in listed.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(file).unwrap());
+        let source = root.join(relative);
+        if !source.is_file() {
+            continue;
+        }
+        let target = dir.path().join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&source, &target).unwrap();
+    }
+    let cache = root.join("target/classroom-test");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink(&cache, dir.path().join("target")).unwrap();
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "the workbook"]);
+    let base = head(dir.path());
+    (dir, base)
+}
+
+pub fn head(dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn write(dir: &Path, path: &str, text: &str) {
+    std::fs::write(dir.join(path), text).unwrap();
+}
+
+pub fn out_dir(dir: &Path) -> PathBuf {
+    dir.join("grade-out")
+}
+
+/// Runs `ci` on the crc32 scene, with GitHub's output files set.
+pub fn run_ci(dir: &Path, base: &str) -> (Option<i32>, String) {
+    run_ci_with(dir, base, &[])
+}
+
+/// Runs `ci` on the crc32 scene with further arguments, with GitHub's output files set.
+pub fn run_ci_with(dir: &Path, base: &str, args: &[&str]) -> (Option<i32>, String) {
+    let output = grade(dir)
+        .args(["ci", "--trusted", base, "--out"])
+        .arg(out_dir(dir))
+        .args(args)
+        .arg("primitives/crc32")
+        .env("GITHUB_STEP_SUMMARY", dir.join("step-summary.md"))
+        .env("GITHUB_OUTPUT", dir.join("step-output.txt"))
+        .output()
+        .unwrap();
+    (output.status.code(), stdout_of(&output))
+}
+
+/// A crate with the crc32 scene's API that computes nothing, and runs `misbehaviour` (a
+/// function body) whenever it is called.
+pub fn crc32_that(misbehaviour: &str) -> String {
+    format!(
+        "pub const POLYNOMIAL: u32 = 0xEDB8_8320;\n\
+         #[allow(unreachable_code, clippy::empty_loop)]\n\
+         fn misbehave() {{ {misbehaviour} }}\n\
+         pub fn crc32(_: &[u8]) -> u32 {{ misbehave(); 0 }}\n\
+         pub struct Crc32;\n\
+         impl Crc32 {{\n\
+             pub fn new() -> Self {{ misbehave(); Crc32 }}\n\
+             pub fn update(&mut self, _: &[u8]) {{}}\n\
+             pub fn finish(&self) -> u32 {{ 0 }}\n\
+         }}\n\
+         impl Default for Crc32 {{ fn default() -> Self {{ Self::new() }} }}\n"
+    )
+}
