@@ -2,7 +2,7 @@
 //! judge and a package per subject. Everything is rewritten on every run, but only files whose
 //! contents change are touched, so cargo rebuilds only what changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -192,12 +192,13 @@ fn profiles(subjects: &[SubjectSpec], judges: &[JudgeSpec]) -> String {
         "wire",
     ]
     .map(|package| format!("[profile.dev.package.{package}]\nopt-level = 3\n"));
+    // A set: judges share declarations, and the same package twice is a broken manifest.
     let apis: Vec<String> = judges
         .iter()
         .flat_map(|j| &j.apis)
         .map(api_package)
         .collect();
-    let plain = subjects
+    let plain: BTreeSet<&String> = subjects
         .iter()
         .map(|subject| &subject.package)
         .chain(judges.iter().map(|judge| &judge.package))
@@ -208,6 +209,9 @@ fn profiles(subjects: &[SubjectSpec], judges: &[JudgeSpec]) -> String {
                 .filter(|s| s.variants.len() > 1)
                 .flat_map(|s| s.variants.iter().flatten().map(|c| &c.package)),
         )
+        .collect();
+    let plain = plain
+        .into_iter()
         .map(|package| format!("[profile.dev.package.{package}]\nopt-level = 0\n"));
     fast.into_iter().chain(plain).collect::<Vec<_>>().join("\n")
 }
@@ -228,4 +232,33 @@ fn write_package(
     let package_dir = dir.join(package);
     write_if_changed(&package_dir.join("Cargo.toml"), manifest.as_bytes())?;
     write_if_changed(&package_dir.join(file), source.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(package: &str, api: &str) -> JudgeSpec {
+        JudgeSpec {
+            package: package.into(),
+            entry: Entry::Playground(PathBuf::from("main.rs")),
+            apis: vec![Api {
+                declaration: PathBuf::from(format!("{api}.api.rs")),
+                crate_name: api.into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn judges_that_share_a_declaration_name_its_profile_once() {
+        let profiles = profiles(
+            &[],
+            &[judge("a", "bitcask_record"), judge("b", "bitcask_record")],
+        );
+        let header = "[profile.dev.package.api-bitcask-record]";
+        assert_eq!(profiles.matches(header).count(), 1, "{profiles}");
+        profiles
+            .parse::<toml::Table>()
+            .expect("the profiles are valid TOML");
+    }
 }
