@@ -1,12 +1,10 @@
 //! The learner's loop from the outside: manifest and progress errors, hints, list, reset, and
 //! what a first run shows.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{crate_with, grade, one_at_a_time, scratch_workbook, stdout_of, workbook};
+use crate::common::{crate_with, grade, scratch_workbook, stdout_of, workbook, workbook_turn};
 use predicates::prelude::*;
 
 #[test]
@@ -14,7 +12,7 @@ fn a_first_run_shows_the_stub_failing_with_a_way_forward() {
     let stub = std::fs::read_to_string(workbook().join("exercises/primitives/01-crc32/src/lib.rs"))
         .unwrap();
     let submission = crate_with(&stub);
-    let _turn = one_at_a_time();
+    let _turn = workbook_turn();
     let output = grade(&workbook())
         .args(["check", "crc32", "--impl"])
         .arg(submission.path())
@@ -166,10 +164,10 @@ fn the_solution_stays_hidden_until_the_scene_passes() {
 fn reset_restores_the_committed_stub() {
     let book = scratch_workbook();
     let exercise = book.path().join("exercises/primitives/01-crc32");
-    common::copy_tree(&workbook().join("exercises/primitives/01-crc32"), &exercise);
-    common::git(book.path(), &["init", "-q"]);
-    common::git(book.path(), &["add", "."]);
-    common::git(book.path(), &["commit", "-q", "-m", "stubs"]);
+    crate::common::copy_tree(&workbook().join("exercises/primitives/01-crc32"), &exercise);
+    crate::common::git(book.path(), &["init", "-q"]);
+    crate::common::git(book.path(), &["add", "."]);
+    crate::common::git(book.path(), &["commit", "-q", "-m", "stubs"]);
     let lib = exercise.join("src/lib.rs");
     let stub = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, "// my attempt\n").unwrap();
@@ -190,7 +188,7 @@ fn reset_restores_the_committed_stub() {
 
 #[test]
 fn the_playground_shows_a_torn_write_cut_on_recovery() {
-    let _turn = one_at_a_time();
+    let _turn = workbook_turn();
     let script = "put a 1\nsync\nbig c 700\ncrash\nrecover\nget a\nget c\nquit\n";
     let output = grade(&workbook())
         .args(["play", "bitcask", "--reference"])
@@ -209,7 +207,7 @@ fn the_playground_shows_a_torn_write_cut_on_recovery() {
 
 #[test]
 fn the_raft_playground_runs_a_cluster_that_survives_a_crash() {
-    let _turn = one_at_a_time();
+    let _turn = workbook_turn();
     // A real clock: the script gives the cluster time to elect, and the requests retry.
     let script = "put a 1\nkill 0\nappend a 2\nget a\nquit\n";
     let output = grade(&workbook())

@@ -2,16 +2,14 @@
 //! student's exercise sources count, every output format has its published shape, and a
 //! submission cannot write its own results.
 
-mod common;
-
+use crate::common::classroom::{classroom_repo, crc32_that, out_dir, run_ci, write};
+use crate::common::{classroom_turn, git};
 use base64::Engine;
-use common::classroom::{classroom_repo, crc32_that, out_dir, run_ci, write};
-use common::{git, one_at_a_time};
 use serde_json::Value;
 
 #[test]
 fn only_the_students_sources_count_and_every_format_is_written() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     let solution =
@@ -113,7 +111,7 @@ fn only_the_students_sources_count_and_every_format_is_written() {
 
 #[test]
 fn a_submission_cannot_write_its_own_results() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     let out = out_dir(dir);

@@ -1,7 +1,5 @@
 //! What the grader's integration tests share: the workbook, a lock, and crates made on the fly.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 pub mod classroom;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +22,14 @@ pub fn grade(dir: &Path) -> Command {
     command
 }
 
-/// Tests that grade a scene share its harness directory, so they take turns.
-pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+/// Tests that grade in the workbook share its scenes' workspace, so they take turns.
+pub fn workbook_turn() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Tests that grade a classroom repository share its build cache, so they take turns.
+pub fn classroom_turn() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

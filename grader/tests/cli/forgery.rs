@@ -6,13 +6,11 @@
 //! intact. These hold whether or not the grader runs as root; as root the learner's code also
 //! runs under another user, without network, and sees neither the workbook nor other processes.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::classroom::{classroom_repo, crc32_that, out_dir, run_ci_with, write};
-use common::{git, one_at_a_time};
+use crate::common::classroom::{classroom_repo, crc32_that, out_dir, run_ci_with, write};
+use crate::common::{classroom_turn, git};
 use serde_json::Value;
 
 /// Commits `lib` as the crc32 exercise and grades it; returns the exit code and the job log.
@@ -43,7 +41,7 @@ const FORGED: &str = r#"{"kind":"outcome","check":"the empty input has checksum 
 
 #[test]
 fn code_that_runs_before_main_forges_nothing() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     // Runs as the process starts, before any of the grader's code: writes a forged verdict on
@@ -77,7 +75,7 @@ fn code_that_runs_before_main_forges_nothing() {
 
 #[test]
 fn a_call_that_scans_its_own_memory_and_descriptors_forges_nothing() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     // On its first call: reads its whole address space looking for anything verdict-shaped,
@@ -111,7 +109,7 @@ fn a_call_that_scans_its_own_memory_and_descriptors_forges_nothing() {
 
 #[test]
 fn the_grader_cannot_be_read_or_written_through_proc() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     // Every process it can see: its environment (the CI's secrets live there), and its standard
@@ -129,14 +127,14 @@ fn the_grader_cannot_be_read_or_written_through_proc() {
     );
     write(dir, "exercises/primitives/01-crc32/src/lib.rs", &lib);
     git(dir, &["commit", "-q", "-am", "a submission"]);
-    let output = common::grade(dir)
+    let output = crate::common::grade(dir)
         .args(["ci", "--scrub-checkout", "--trusted", &base, "--out"])
         .arg(out_dir(dir))
         .arg("primitives/crc32")
         .env("GRADE_TEST_SECRET", "hunter2-not-for-learners")
         .output()
         .unwrap();
-    let log = common::stdout_of(&output);
+    let log = crate::common::stdout_of(&output);
     assert_no_points(dir, output.status.code(), &log);
     assert!(
         !log.contains("INJECTED"),
@@ -150,7 +148,7 @@ fn the_grader_cannot_be_read_or_written_through_proc() {
 
 #[test]
 fn descendants_that_leave_cannot_rewrite_the_results_later() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     let out = out_dir(dir);
@@ -193,7 +191,7 @@ fn descendants_that_leave_cannot_rewrite_the_results_later() {
 
 #[test]
 fn the_reference_and_the_checks_cannot_be_read_at_build_or_run_time() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     let reference = dir.join("solutions/primitives/01-crc32/src/lib.rs");
@@ -228,7 +226,7 @@ fn the_reference_and_the_checks_cannot_be_read_at_build_or_run_time() {
 
 #[test]
 fn binaries_rewritten_mid_grading_change_nothing() {
-    let _turn = one_at_a_time();
+    let _turn = classroom_turn();
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     // Overwrites every judge, subject and grader binary it can reach with a script that would

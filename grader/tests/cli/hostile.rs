@@ -1,11 +1,9 @@
 //! Learner code is hostile until proven otherwise: whatever it does, it gets a failing verdict
 //! with one clear reason, within the time limit, and the grader carries on.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{crate_with, grade, one_at_a_time, stdout_of, workbook};
+use crate::common::{crate_with, grade, stdout_of, workbook, workbook_turn};
 
 /// A crate with the crc32 scene's API whose every entry point first runs `misbehaviour`.
 fn submission(misbehaviour: &str) -> tempfile::TempDir {
@@ -26,7 +24,7 @@ fn submission(misbehaviour: &str) -> tempfile::TempDir {
 
 /// Grades `crate_dir` against the crc32 scene with a one-second limit per check.
 fn verdict_on(crate_dir: &std::path::Path) -> (bool, String, Duration) {
-    let _turn = one_at_a_time();
+    let _turn = workbook_turn();
     let started = Instant::now();
     let output = grade(&workbook())
         .args(["check", "primitives/crc32", "--timeout", "1", "--impl"])
@@ -199,7 +197,7 @@ fn the_environment_cannot_weaken_the_checks() {
     );
     let submission = crate_with(&subtle);
     let (_, plain, _) = verdict_on(submission.path());
-    let _turn = one_at_a_time();
+    let _turn = workbook_turn();
     let weakened = grade(&workbook())
         .args(["check", "primitives/crc32", "--timeout", "1", "--impl"])
         .arg(submission.path())
@@ -336,7 +334,7 @@ fn a_store_that_keeps_its_data_in_a_static_loses_it_at_the_power_cut() {
          std::sync::Mutex::new(Vec::new());\n",
     );
     let learner = bitcask_through("05-recovery", &lib);
-    let _turn = one_at_a_time();
+    let _turn = workbook_turn();
     let output = grade(&workbook())
         .args(["check", "bitcask/recovery", "--impl"])
         .arg(learner.path().join("exercises/bitcask/05-recovery"))
