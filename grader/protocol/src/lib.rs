@@ -49,13 +49,24 @@ pub enum Task {
 /// How tightly the subject is held, as the grader found the machine allows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Containment {
-    /// Run the subject under this user and group id (the grader runs as root).
-    pub uid: Option<u32>,
+    /// Run the subject under a user and group id of its own (the grader runs as root): this
+    /// one plus the judge's process id, so that no two live judges share one.
+    pub first_uid: Option<u32>,
     /// Give the subject its own process, network, IPC and mount namespaces, with a /proc of
     /// its own and `hide` covered by empty directories.
     pub namespaces: bool,
     /// Directories the subject must not see (the references, the checks, the repository).
     pub hide: Vec<String>,
+}
+
+impl Containment {
+    /// The user the subjects of the calling judge run as. One user per judge: the bound on a
+    /// user's processes then bounds this judge's subjects alone, and a fork bomb in another
+    /// grading on the machine cannot starve them.
+    pub fn subject_uid(&self) -> Option<u32> {
+        self.first_uid
+            .map(|first| first.saturating_add(std::process::id()))
+    }
 }
 
 /// One line on the channel.

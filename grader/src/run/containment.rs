@@ -10,15 +10,16 @@ use std::path::Path;
 
 use protocol::Containment;
 
-/// The user and group a subject runs as when the grader is root: one no account uses.
-const SUBJECT_UID: u32 = 64_123;
+/// Where the users and groups subjects run as begin when the grader is root: a range no
+/// account or container mapping uses (each judge takes this plus its process id).
+const FIRST_SUBJECT_UID: u32 = 2_000_000_000;
 
 pub fn for_this_machine(workbook: &Path) -> Containment {
     if !is_root() {
         return Containment::default();
     }
     Containment {
-        uid: Some(SUBJECT_UID),
+        first_uid: Some(FIRST_SUBJECT_UID),
         namespaces: cfg!(target_os = "linux"),
         hide: vec![workbook.display().to_string()],
     }
@@ -27,7 +28,7 @@ pub fn for_this_machine(workbook: &Path) -> Containment {
 /// What the containment holds, in a line for the job log.
 pub fn describe(containment: &Containment) -> String {
     let mut held = vec!["a process of its own, killed with everything it started"];
-    if containment.uid.is_some() {
+    if containment.first_uid.is_some() {
         held.push("another user id");
     }
     if containment.namespaces {

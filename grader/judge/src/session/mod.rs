@@ -78,7 +78,7 @@ impl Session {
         units: &'static [&'static UnitSlot],
         printing: Printing,
     ) -> Result<&'static Session, String> {
-        let workdir = workdir(handshake.containment.uid)
+        let workdir = workdir(handshake.containment.subject_uid())
             .map_err(|e| format!("cannot make the subject's working directory: {e}"))?;
         let output = Arc::new(Mutex::new(Vec::new()));
         let (zygote_output, reader) = match printing {

@@ -114,7 +114,7 @@ impl Zygote {
             control: zygote_end,
             report: report_write,
             namespaces,
-            uid: containment.uid,
+            uid: containment.subject_uid(),
             memory_bytes,
         };
         plan.argv[0] = plan.program.as_ptr();
