@@ -49,7 +49,8 @@ enum Command {
         /// Grade this crate directory instead of the scene's exercise.
         #[arg(long = "impl", value_name = "DIR")]
         implementation: Option<PathBuf>,
-        /// Time limit for each check, in seconds (the scene's own limit by default).
+        /// Time limit for each call into the crate, in seconds (the scene's own limit by
+        /// default); a whole check gets three times as long.
         #[arg(long, value_name = "SECS")]
         timeout: Option<u64>,
         /// Tell every failure in full, not only the first.

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use wire::frame::{self, NetContext, NetEffects, Request, Response};
 
 use crate::panics;
-use crate::session::{Instance, Lent, session};
+use crate::session::{Deadline, Instance, Lent, session};
 
 thread_local! {
     /// A call's message buffer, kept from one call to the next.
@@ -176,7 +176,7 @@ impl<'a> Call<'a> {
     /// Makes the call with `args` and decodes what it returns as `R`.
     pub fn invoke<R: DeserializeOwned>(self, args: &(impl Serialize + ?Sized)) -> Returned<R> {
         let session = session();
-        let deadline = session.deadline_unless_fatal();
+        let deadline = session.call_deadline_unless_fatal();
         if let Err(why) = self.instance.alive() {
             if session.is_stale(&self.instance) {
                 // A thread an earlier check left running: it ends here, and changes nothing.
@@ -244,14 +244,15 @@ impl<'a> Call<'a> {
         &self,
         lane: &mut wire::lane::Lane,
         message: &mut Vec<u8>,
-        deadline: Option<std::time::Instant>,
+        deadline: Option<Deadline>,
     ) -> Result<Reply, String> {
         let session = session();
         let alive = || {
             self.instance.alive()?;
             session.zygote_alive()
         };
-        let broken = |b| session.broken(b);
+        let broken = |b| session.broken(b, deadline);
+        let deadline = deadline.map(|d| d.at);
         lane.send(message, deadline, &alive).map_err(broken)?;
         let mut answer = Vec::new();
         loop {

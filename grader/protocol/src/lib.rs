@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 
 /// The descriptor a judge reads its handshake from (then closes).
 pub const HANDSHAKE_FD: i32 = 3;
+
+/// A whole check may take this many times the limit of one call. A check of many quick calls
+/// is then not failed because the machine is busy (each call crosses two processes, and a
+/// loaded scheduler makes every crossing slow), while a call that never returns is still
+/// failed at the limit itself.
+pub const CHECK_TIMEOUTS: u32 = 3;
 /// The descriptor a judge writes its messages to.
 pub const CHANNEL_FD: i32 = 4;
 /// The descriptor of the subject binary a judge is handed (run from it, never from a path).
@@ -22,7 +28,8 @@ pub struct Handshake {
     pub seed: u64,
     /// Which implementation in the subject binary to use (only `verify` builds several).
     pub variant: u16,
-    /// Wall-clock limit for one check, in milliseconds.
+    /// Wall-clock limit for one call into the learner's code, in milliseconds; a whole check
+    /// gets [`CHECK_TIMEOUTS`] times as long.
     pub timeout_ms: u64,
     /// Address-space limit of the subject, in bytes.
     pub memory_bytes: u64,

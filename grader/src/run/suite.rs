@@ -86,16 +86,15 @@ pub struct Setting {
 /// A judge gets this long past a check's own limit before it is taken to hang.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// How long a judge may go without a verdict: a whole check's time, and the grace.
+fn patience(limits: &Limits) -> Duration {
+    limits.timeout * protocol::CHECK_TIMEOUTS + GRACE
+}
+
 /// Asks the judge for its checks' names.
 pub fn list_checks(judge: &Binary, setting: &Setting) -> Result<Vec<String>> {
     let handshake = handshake(Task::List, 0, setting);
-    let run = judge::run(
-        judge,
-        None,
-        &handshake,
-        setting.limits.timeout + GRACE,
-        |_| {},
-    )?;
+    let run = judge::run(judge, None, &handshake, patience(&setting.limits), |_| {})?;
     for message in &run.messages {
         if let Message::Checks { names } = message {
             if names.is_empty() {
@@ -176,7 +175,7 @@ pub fn run_until_failure(
         subject.variant,
         setting,
     );
-    let patience = setting.limits.timeout + GRACE;
+    let patience = patience(&setting.limits);
     let messages = judge::run(judge, Some(subject.binary), &handshake, patience, |_| {})
         .map(|run| run.messages)
         .unwrap_or_default();
@@ -211,7 +210,7 @@ fn run_batch(
         subject.variant,
         setting,
     );
-    let patience = setting.limits.timeout + GRACE;
+    let patience = patience(&setting.limits);
     let Ok(run) = judge::run(judge, Some(subject.binary), &handshake, patience, |_| {}) else {
         return Vec::new();
     };

@@ -60,6 +60,37 @@ fn an_infinite_loop_times_out() {
 }
 
 #[test]
+fn a_check_of_calls_each_slow_but_in_time_fails_as_slow() {
+    // A right crc32 whose every call takes 0.3 s: no call reaches the one-second limit, but a
+    // check of many calls runs out of its three seconds.
+    let slow = crate_with(
+        "pub const POLYNOMIAL: u32 = 0xEDB8_8320;\n\
+         fn slowly() { std::thread::sleep(std::time::Duration::from_millis(300)); }\n\
+         pub fn crc32(bytes: &[u8]) -> u32 { let mut c = Crc32::new(); c.update(bytes); c.finish() }\n\
+         pub struct Crc32 { state: u32 }\n\
+         impl Crc32 {\n\
+             pub fn new() -> Self { slowly(); Crc32 { state: !0 } }\n\
+             pub fn update(&mut self, bytes: &[u8]) {\n\
+                 for &b in bytes { self.state ^= b as u32;\n\
+                     for _ in 0..8 { self.state = if self.state & 1 == 1 { (self.state >> 1) ^ POLYNOMIAL } else { self.state >> 1 }; } }\n\
+             }\n\
+             pub fn finish(&self) -> u32 { !self.state }\n\
+         }\n\
+         impl Default for Crc32 { fn default() -> Self { Self::new() } }\n",
+    );
+    let (passed, report, _) = verdict_on(slow.path());
+    assert!(
+        !passed,
+        "a submission too slow for its checks passed:\n{report}"
+    );
+    assert!(
+        report
+            .contains("the check did not finish within 3 s, though each call returned within 1 s"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_stack_overflow_is_named() {
     assert_fails_with(
         "fn deep(n: u64) -> u64 { 1 + deep(std::hint::black_box(n + 1)) } deep(0);",

@@ -166,7 +166,9 @@ impl Session {
             check: state.check + 1,
             ..State::default()
         };
-        state.deadline = self.timeout.map(|timeout| Instant::now() + timeout);
+        state.deadline = self
+            .timeout
+            .map(|timeout| Instant::now() + timeout * protocol::CHECK_TIMEOUTS);
     }
 
     /// The check has ended: every instance it started is killed. Returns why it died, if it
@@ -304,14 +306,27 @@ impl Session {
         }
     }
 
-    /// The check's deadline; unwinds out of the check if it has already died.
-    pub fn deadline_unless_fatal(&self) -> Option<Instant> {
+    /// When a call starting now must have returned: the per-call limit, or the end of the
+    /// check's time if that comes first. Unwinds out of the check if it has already died.
+    pub fn call_deadline_unless_fatal(&self) -> Option<Deadline> {
         let state = self.state();
         if state.fatal.is_some() {
             drop(state);
             panics::abort_check();
         }
-        state.deadline
+        let call = Instant::now() + self.timeout?;
+        let check = state.deadline?;
+        Some(if check < call {
+            Deadline {
+                at: check,
+                whole_check: true,
+            }
+        } else {
+            Deadline {
+                at: call,
+                whole_check: false,
+            }
+        })
     }
 
     /// Whether the zygote still runs.
@@ -359,15 +374,30 @@ impl Session {
     }
 
     /// The reason a lane broke, in the learner's terms.
-    pub fn broken(&self, broken: wire::lane::Broken) -> String {
+    pub fn broken(&self, broken: wire::lane::Broken, deadline: Option<Deadline>) -> String {
+        let limit = self.timeout.unwrap_or_default();
         match broken {
+            wire::lane::Broken::TimedOut if deadline.is_some_and(|d| d.whole_check) => format!(
+                "the check did not finish within {} s, though each call returned within {} s: \
+                 very slow code",
+                (limit * protocol::CHECK_TIMEOUTS).as_secs(),
+                limit.as_secs()
+            ),
             wire::lane::Broken::TimedOut => format!(
                 "did not finish within {} s: an infinite loop, a deadlock, or very slow code",
-                self.timeout.map_or(0, |t| t.as_secs())
+                limit.as_secs()
             ),
             other => instance::broken(other),
         }
     }
+}
+
+/// When a call must have returned, and which limit that is.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    /// The end of the whole check's time, not the limit of one call.
+    pub whole_check: bool,
 }
 
 fn printing_has_deadline(task: &protocol::Task) -> bool {
