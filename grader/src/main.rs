@@ -5,6 +5,7 @@ mod commands;
 mod files;
 mod grading;
 mod manifest;
+mod mutate;
 mod parallel;
 mod progress;
 mod report;
@@ -111,6 +112,10 @@ enum Command {
         /// Also run each solution on this many more seeds, where every check must pass.
         #[arg(long, value_name = "N", default_value_t = 0)]
         more_seeds: u64,
+        /// Also grade mutants made by machine from each solution, and list the survivors that
+        /// mutants/equivalent.toml does not explain.
+        #[arg(long)]
+        mutate: bool,
     },
 }
 

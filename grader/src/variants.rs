@@ -12,6 +12,7 @@ use toml_edit::{DocumentMut, Item, value};
 
 use crate::files::{list_files, write_if_changed};
 use crate::manifest::{Scene, Workbook};
+use crate::mutate;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -21,6 +22,14 @@ pub enum Kind {
     Mutant {
         name: String,
         about: String,
+    },
+    /// A mutant made by machine (`verify --mutate`): one edit of the solution.
+    Generated {
+        number: usize,
+        /// The edit, as [`crate::mutate::Mutation::id`] names it (with its file, if not lib.rs).
+        id: String,
+        /// Where, for reports: `src/lib.rs:52`.
+        place: String,
     },
 }
 
@@ -37,6 +46,7 @@ impl Kind {
             Kind::Stub => "stub".into(),
             Kind::Solution => "solution".into(),
             Kind::Mutant { name, .. } => format!("mutant-{name}"),
+            Kind::Generated { number, .. } => format!("generated-{number}"),
         }
     }
 }
@@ -69,6 +79,57 @@ pub fn write(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
             about: mutant.about,
         };
         variants.push(write_variant(workbook, scene, kind, &mutated)?);
+    }
+    Ok(variants)
+}
+
+/// The mutants made by machine from `scene`'s solution, except those `equivalent.toml`
+/// records as changing nothing observable. Each is written out as a crate; many will not
+/// compile, which the caller finds out.
+pub fn write_generated(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
+    let equivalent = mutate::Equivalent::load(&scene.mutants_dir().join("equivalent.toml"))?;
+    let files = read_tree(&scene.solution_dir().join("src"))?;
+    let mut variants = Vec::new();
+    let mut recorded_seen = Vec::new();
+    for (i, (path, text)) in files.iter().enumerate() {
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let mutations = mutate::mutations(text)
+            .with_context(|| format!("{}: src/{}", scene.id(), path.display()))?;
+        for mutation in mutations {
+            let id = match path == Path::new("lib.rs") {
+                true => mutation.id.clone(),
+                false => format!("{}: {}", path.display(), mutation.id),
+            };
+            if equivalent.contains(&id) {
+                recorded_seen.push(id);
+                continue;
+            }
+            let mut mutated = files.clone();
+            mutated[i].1 = mutation.apply(text);
+            let kind = Kind::Generated {
+                number: variants.len() + 1,
+                id,
+                place: format!("src/{}:{}", path.display(), mutation.line),
+            };
+            variants.push(write_variant(workbook, scene, kind, &mutated)?);
+        }
+    }
+    for recorded in &equivalent.equivalent {
+        if recorded.reason.trim().is_empty() {
+            bail!(
+                "mutants/equivalent.toml records {:?} without a reason",
+                recorded.mutant
+            );
+        }
+        if !recorded_seen.contains(&recorded.mutant) {
+            bail!(
+                "mutants/equivalent.toml records {:?}, which is no mutant of the solution now: \
+                 remove it",
+                recorded.mutant
+            );
+        }
     }
     Ok(variants)
 }

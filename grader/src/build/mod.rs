@@ -108,6 +108,25 @@ pub fn build(
     Ok(built)
 }
 
+/// The crates among `members` (below `dir`) that do not compile, by their root source file.
+/// Writes a workspace of just them, and checks them all in one cargo run.
+pub fn failing_crates(
+    root: &Path,
+    dir: &Path,
+    members: &[PathBuf],
+    packages: &str,
+    display: Display,
+) -> Result<std::collections::HashSet<PathBuf>> {
+    workspace::write(root, dir, &[], &[], members)?;
+    let run = cargo::run(
+        root,
+        dir,
+        &["check", "--keep-going", "--lib", "--package", packages],
+        display,
+    )?;
+    Ok(run.errors.into_iter().map(|e| e.target_src).collect())
+}
+
 /// Runs clippy, warnings denied, over the `targets` (`--bins`, `--lib`) of the packages of the
 /// workspace in `dir` that `packages` matches (a cargo package pattern). Returns what it
 /// objects to.

@@ -65,12 +65,14 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             verbose,
             lint,
             more_seeds,
+            mutate,
         }) => {
             let options = verify::Options {
                 jobs,
                 verbose,
                 lint,
                 more_seeds,
+                mutate,
             };
             verify::run(workbook, selector.as_deref(), &options)
         }

@@ -10,8 +10,8 @@
 mod proof;
 mod structure;
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -32,6 +32,8 @@ pub struct Options {
     pub lint: bool,
     /// Also run each solution on this many more seeds.
     pub more_seeds: u64,
+    /// Also grade mutants made by machine from each solution.
+    pub mutate: bool,
 }
 
 pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Result<ExitCode> {
@@ -58,12 +60,8 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
         let mut problems = structure::scene_problems(scene);
         let mut variants = Vec::new();
         if problems.is_empty() {
-            match plan_scene(workbook, scene) {
-                Ok((judge, subject, written)) => {
-                    judges.push(judge);
-                    subjects.push(subject);
-                    variants = written;
-                }
+            match write_variants(workbook, scene, options.mutate) {
+                Ok(written) => variants = written,
                 Err(error) => problems.push(format!("{error:#}")),
             }
         }
@@ -74,6 +72,20 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
                 .map(|v| v.dir.clone()),
         );
         plans.push((*scene, problems, variants));
+    }
+    let display = build::Display {
+        colour: ui::colour(),
+        progress: ui::interactive(),
+    };
+    let mut unviable = HashMap::new();
+    if options.mutate {
+        unviable = drop_unviable(workbook, &base, &mut plans, display)?;
+    }
+    for (scene, problems, variants) in &plans {
+        if problems.is_empty() {
+            judges.push(grading::judge_spec(scene, "verify")?);
+            subjects.push(subject_spec(scene, variants)?);
+        }
     }
     for track in workbook
         .tracks
@@ -92,10 +104,6 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
         if scenes.len() == 1 { "" } else { "s" }
     );
     let build_started = Instant::now();
-    let display = build::Display {
-        colour: ui::colour(),
-        progress: ui::interactive(),
-    };
     // The solutions are members of the workspace, so that clippy looks at them too.
     let members: Vec<_> = solutions
         .iter()
@@ -208,7 +216,14 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
             failed += 1;
             ui::fail("✗")
         };
-        println!("{progress} {mark} {:<28} {summary} {elapsed}", scene.id());
+        let dropped = match unviable.get(&scene.id()) {
+            Some(&n) if n > 0 => ui::dim(&format!(" ({n} generated did not compile)")),
+            _ => String::new(),
+        };
+        println!(
+            "{progress} {mark} {:<28} {summary}{dropped} {elapsed}",
+            scene.id()
+        );
         print!("{details}");
         for problem in problems {
             println!("{}", ui::indent(&format!("- {problem}"), 6));
@@ -227,16 +242,26 @@ fn subject_package(scene: &Scene) -> String {
     grading::package("verify", "subject", scene)
 }
 
-/// A scene's judge, and a subject of its stub, solution and mutants (written out as crates).
-fn plan_scene(
+/// A scene's stub, solution and mutants, written out as crates (with `generated`, the mutants
+/// made by machine too).
+fn write_variants(
     workbook: &Workbook,
     scene: &Scene,
-) -> Result<(JudgeSpec, SubjectSpec, Vec<variants::Variant>)> {
-    let written = variants::write(workbook, scene)?;
-    let subject = SubjectSpec {
+    generated: bool,
+) -> Result<Vec<variants::Variant>> {
+    let mut written = variants::write(workbook, scene)?;
+    if generated {
+        written.extend(variants::write_generated(workbook, scene)?);
+    }
+    Ok(written)
+}
+
+/// A subject of the scene's variants, each an implementation the judge picks by number.
+fn subject_spec(scene: &Scene, variants: &[variants::Variant]) -> Result<SubjectSpec> {
+    Ok(SubjectSpec {
         package: subject_package(scene),
         apis: vec![grading::api(scene)?],
-        variants: written
+        variants: variants
             .iter()
             .map(|v| {
                 vec![CrateRef {
@@ -245,8 +270,37 @@ fn plan_scene(
                 }]
             })
             .collect(),
-    };
-    Ok((grading::judge_spec(scene, "verify")?, subject, written))
+    })
+}
+
+/// Mutants made by machine that do not compile (a swapped operator the type has not got, a
+/// literal out of range) are no mutants at all: they are checked in one cargo run and left
+/// out. Returns how many each scene lost.
+fn drop_unviable(
+    workbook: &Workbook,
+    base: &Path,
+    plans: &mut [(Scene, Vec<String>, Vec<variants::Variant>)],
+    display: build::Display,
+) -> Result<HashMap<String, usize>> {
+    let generated: Vec<PathBuf> = plans
+        .iter()
+        .flat_map(|(_, _, variants)| variants)
+        .filter(|v| matches!(v.kind, variants::Kind::Generated { .. }))
+        .filter_map(|v| v.dir.strip_prefix(base).ok().map(Path::to_path_buf))
+        .collect();
+    println!(
+        "checking which of {} generated mutants compile...",
+        generated.len()
+    );
+    let failing =
+        build::failing_crates(&workbook.root, base, &generated, "*-generated-*", display)?;
+    let mut dropped = HashMap::new();
+    for (scene, _, variants) in plans.iter_mut() {
+        let before = variants.len();
+        variants.retain(|v| !failing.contains(&v.dir.join("src/lib.rs")));
+        dropped.insert(scene.id(), before - variants.len());
+    }
+    Ok(dropped)
 }
 
 /// The judge of a track's playground, built to prove it compiles against the declarations.

@@ -35,6 +35,8 @@ pub struct Proof {
     checks: usize,
     mutants_caught: usize,
     mutants: usize,
+    generated_caught: usize,
+    generated: usize,
     /// For each mutant, the checks that catch it.
     catches: Vec<(String, Vec<String>)>,
     /// The reference's whole suite in one judge, checks one after another: what it costs on
@@ -52,8 +54,12 @@ impl Proof {
     }
 
     pub fn summary(&self) -> String {
+        let generated = match self.generated {
+            0 => String::new(),
+            n => format!(", generated caught {}/{n}", self.generated_caught),
+        };
         format!(
-            "stub fails {}/{n}, solution passes {}/{n}, mutants caught {}/{}, suite {:.2} s",
+            "stub fails {}/{n}, solution passes {}/{n}, mutants caught {}/{}{generated}, suite {:.2} s",
             self.stub_failing,
             self.solution_passing,
             self.mutants_caught,
@@ -86,8 +92,13 @@ pub fn prove(setup: &Setup) -> Proof {
         }
     };
     let solution = setup.variants.iter().position(|v| v.kind == Kind::Solution);
+    // Mutants made by machine are many, and each is taken once: their proof is a survey.
+    let runs = |v: &Variant| match v.kind {
+        Kind::Generated { .. } => 1,
+        _ => RUNS,
+    };
     let mut tasks: Vec<(usize, u64)> = (0..setup.variants.len())
-        .flat_map(|v| (0..RUNS).map(move |_| (v, DEFAULT_SEED)))
+        .flat_map(|v| (0..runs(&setup.variants[v])).map(move |_| (v, DEFAULT_SEED)))
         .collect();
     if let Some(solution) = solution {
         tasks.extend((0..setup.more_seeds).map(|s| (solution, DEFAULT_SEED + 1 + s)));
@@ -99,7 +110,7 @@ pub fn prove(setup: &Setup) -> Proof {
         };
         let kind = &setup.variants[v].kind;
         let setting = setting(seed, *kind == Kind::Solution);
-        if matches!(kind, Kind::Mutant { .. }) && !setup.every_catch {
+        if matches!(kind, Kind::Mutant { .. } | Kind::Generated { .. }) && !setup.every_catch {
             run::run_until_failure(setup.judge, subject, &names, &setting)
         } else {
             run::run_checks(setup.judge, subject, &names, &setting, 1)
@@ -129,6 +140,12 @@ pub fn prove(setup: &Setup) -> Proof {
             .variants
             .iter()
             .filter(|v| matches!(v.kind, Kind::Mutant { .. }))
+            .count(),
+        generated_caught: 0,
+        generated: setup
+            .variants
+            .iter()
+            .filter(|v| matches!(v.kind, Kind::Generated { .. }))
             .count(),
         catches: Vec::new(),
         suite_time: Duration::ZERO,
@@ -205,6 +222,16 @@ impl Proof {
                 let names = failing.iter().map(|c| c.name.clone()).collect();
                 self.catches.push((name.clone(), names));
             }
+            Kind::Generated { id, place, .. } => {
+                if failing.is_empty() {
+                    self.problems.push(format!(
+                        "survivor at {place}: {id}\n  no check catches it: add one, or record \
+                         it with the reason in mutants/equivalent.toml"
+                    ));
+                } else {
+                    self.generated_caught += 1;
+                }
+            }
         }
     }
 }
@@ -214,6 +241,7 @@ fn describe(kind: &Kind) -> String {
         Kind::Stub => "the stub".into(),
         Kind::Solution => "the solution".into(),
         Kind::Mutant { name, .. } => format!("mutant {name}"),
+        Kind::Generated { id, .. } => format!("the generated mutant {id:?}"),
     }
 }
 
