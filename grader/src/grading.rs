@@ -10,8 +10,13 @@ use crate::manifest::{Scene, Workbook};
 use crate::run::{self, Binary, Limits, Setting, Subject, SuiteRun, Verdict};
 use crate::{parallel, ui};
 
-/// The seed a scene is graded with unless `--seed` says otherwise.
+/// The seed a verdict is first taken on, and the one `verify` proves scenes with.
 pub const DEFAULT_SEED: u64 = 1;
+
+/// The seeds a learner's crate is graded on unless `--seed` names one. A right answer passes
+/// on every seed; a wrong one that slips past the first is often caught by the next. Later
+/// seeds run only once the first passes, so a failure costs no more than before.
+pub const SEEDS: [u64; 3] = [DEFAULT_SEED, 2, 3];
 
 pub enum Outcome {
     /// The crate (or the checks) did not compile.
@@ -25,16 +30,29 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         matches!(self, Outcome::Ran(run) if run.passed())
     }
+
+    fn elapsed(&self) -> std::time::Duration {
+        match self {
+            Outcome::Ran(run) => run.elapsed,
+            _ => std::time::Duration::ZERO,
+        }
+    }
 }
 
-/// Grades `scene` against the crate in `impl_dir`.
+/// A verdict, and the seeds it took: every one passed, or the last one did not.
+pub struct Graded {
+    pub outcome: Outcome,
+    pub seeds: Vec<u64>,
+}
+
+/// Grades `scene` against the crate in `impl_dir`, on each of `seeds` until one fails.
 pub fn grade(
     workbook: &Workbook,
     scene: &Scene,
     impl_dir: &Path,
-    seed: u64,
+    seeds: &[u64],
     limits: Limits,
-) -> Result<Outcome> {
+) -> Result<Graded> {
     let judge = judge_spec(scene, "grade")?;
     let subject = SubjectSpec {
         package: package("grade", "subject", scene),
@@ -61,17 +79,21 @@ pub fn grade(
         &[],
         display,
     )?;
+    let unbuilt = |failure| Graded {
+        outcome: Outcome::DoesNotBuild(failure),
+        seeds: Vec::new(),
+    };
     let judge = match built.judges.remove(&judge.package).expect("built") {
         Ok(path) => path,
-        Err(failure) => return Ok(Outcome::DoesNotBuild(failure)),
+        Err(failure) => return Ok(unbuilt(failure)),
     };
     let subject = match built.subjects.remove(&subject.package).expect("built") {
         Ok(path) => path,
-        Err(failure) => return Ok(Outcome::DoesNotBuild(failure)),
+        Err(failure) => return Ok(unbuilt(failure)),
     };
     let (judge, subject) = (Binary::load(&judge)?, Binary::load(&subject)?);
     let setting = Setting {
-        seed,
+        seed: DEFAULT_SEED,
         limits,
         containment: run::containment::for_this_machine(&workbook.root),
         shrink: true,
@@ -80,7 +102,35 @@ pub fn grade(
         binary: &subject,
         variant: 0,
     };
-    Ok(run(&judge, subject, &setting).relative_to(&workbook.root))
+    let mut graded = run_on_seeds(&judge, subject, &setting, seeds);
+    graded.outcome = graded.outcome.relative_to(&workbook.root);
+    Ok(graded)
+}
+
+/// Runs the checks on each of `seeds` (the seed of `setting` aside) until a run does not pass;
+/// on the seed of `setting` when `seeds` is empty.
+pub fn run_on_seeds(judge: &Binary, subject: Subject, setting: &Setting, seeds: &[u64]) -> Graded {
+    let (&first, rest) = seeds.split_first().unwrap_or((&setting.seed, &[]));
+    let on = |seed| Setting {
+        seed,
+        ..setting.clone()
+    };
+    let mut graded = Graded {
+        outcome: run(judge, subject, &on(first)),
+        seeds: vec![first],
+    };
+    for &seed in rest {
+        if !graded.outcome.passed() {
+            break;
+        }
+        let before = graded.outcome.elapsed();
+        graded.outcome = run(judge, subject, &on(seed));
+        graded.seeds.push(seed);
+        if let Outcome::Ran(suite) = &mut graded.outcome {
+            suite.elapsed += before;
+        }
+    }
+    graded
 }
 
 /// Lists the judge's checks and runs them all against `subject`.

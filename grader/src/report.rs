@@ -13,7 +13,7 @@ const ERRORS_SHOWN: usize = 3;
 pub fn outcome(
     id: &str,
     outcome: &Outcome,
-    seed: u64,
+    seeds: &[u64],
     replay: &str,
     every_failure: bool,
 ) -> String {
@@ -58,7 +58,8 @@ pub fn outcome(
                     "{} {id}: all {total} checks pass {}\n",
                     ui::pass("✓"),
                     ui::dim(&format!(
-                        "(seed {seed}, {:.1} s)",
+                        "({}, {:.1} s)",
+                        seed_list(seeds),
                         run.elapsed.as_secs_f64()
                     ))
                 );
@@ -67,7 +68,10 @@ pub fn outcome(
                 "{} {id}: {} of {total} checks fail {}\n\n",
                 ui::fail("✗"),
                 failed.len(),
-                ui::dim(&format!("(seed {seed})"))
+                ui::dim(&match seeds {
+                    [.., last] => format!("(seed {last})"),
+                    [] => String::new(),
+                })
             );
             let told = if every_failure { failed.len() } else { 1 };
             for check in &failed[..told] {
@@ -90,6 +94,18 @@ pub fn outcome(
                 text.push_str(&format!("  {mark} {}\n", check.name));
             }
             text
+        }
+    }
+}
+
+/// "seed 1", or "seeds 1, 2 and 3".
+fn seed_list(seeds: &[u64]) -> String {
+    match seeds {
+        [] => String::new(),
+        [one] => format!("seed {one}"),
+        [most @ .., last] => {
+            let most: Vec<String> = most.iter().map(u64::to_string).collect();
+            format!("seeds {} and {last}", most.join(", "))
         }
     }
 }

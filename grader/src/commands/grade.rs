@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::exit_code;
-use crate::grading::{self, DEFAULT_SEED};
+use crate::grading;
 use crate::manifest::{Scene, Workbook};
 use crate::progress::{Prediction, Progress, Store};
 use crate::run::Limits;
@@ -50,24 +50,15 @@ pub fn current(workbook: &Workbook) -> Result<ExitCode> {
 }
 
 /// How to grade: the options of `cargo grade check`, and what the other commands use.
+#[derive(Default)]
 pub struct Options {
-    pub seed: u64,
+    /// One seed to replay; the usual seeds when none.
+    pub seed: Option<u64>,
     /// A crate to grade instead of the learner's exercise.
     pub implementation: Option<PathBuf>,
     /// Seconds per check, instead of the scene's own limit.
     pub timeout: Option<u64>,
     pub every_failure: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            seed: DEFAULT_SEED,
-            implementation: None,
-            timeout: None,
-            every_failure: false,
-        }
-    }
 }
 
 pub fn one(workbook: &Workbook, query: &str, options: &Options) -> Result<ExitCode> {
@@ -82,16 +73,26 @@ pub fn grade_and_report(workbook: &Workbook, scene: &Scene, options: &Options) -
     let implementation = options.implementation.as_deref();
     let impl_dir = grading::impl_dir(implementation, scene)?;
     let limits = Limits::with_timeout(options.timeout.map_or(scene.timeout(), Duration::from_secs));
-    let seed = options.seed;
+    let seeds = match options.seed {
+        Some(seed) => vec![seed],
+        None => grading::SEEDS.to_vec(),
+    };
     println!("{}", ui::dim("checking..."));
-    let outcome = grading::grade(workbook, scene, &impl_dir, seed, limits)?;
+    let graded = grading::grade(workbook, scene, &impl_dir, &seeds, limits)?;
+    let seed = graded.seeds.last().copied().unwrap_or(seeds[0]);
     let mut replay = format!("cargo grade check {} --seed {seed}", scene.id());
     if let Some(dir) = implementation {
         replay.push_str(&format!(" --impl {}", dir.display()));
     }
-    let report = report::outcome(&scene.id(), &outcome, seed, &replay, options.every_failure);
+    let report = report::outcome(
+        &scene.id(),
+        &graded.outcome,
+        &graded.seeds,
+        &replay,
+        options.every_failure,
+    );
     print!("{report}");
-    let passed = outcome.passed();
+    let passed = graded.outcome.passed();
     if implementation.is_some() {
         return Ok(passed);
     }

@@ -74,7 +74,7 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         (Ok(judge), Ok(subject)) => (Binary::load(&judge)?, Binary::load(&subject)?),
         (Err(failure), _) | (_, Err(failure)) => {
             let outcome = Outcome::DoesNotBuild(failure);
-            print!("{}", report::outcome(&scene.id(), &outcome, 0, "", false));
+            print!("{}", report::outcome(&scene.id(), &outcome, &[], "", false));
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -82,6 +82,12 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     }
     let subjects = build_subjects(&trusted, &scenes, &work)?;
     let containment = run::containment::for_this_machine(&workbook.root);
+    let seeds = fresh_seeds();
+    println!(
+        "{} graded on seeds {}: the first fixed, the others new each run",
+        ui::dim("note:"),
+        seeds.map(|s| s.to_string()).join(", ")
+    );
     println!(
         "{} the learner's code runs in {}",
         ui::dim("note:"),
@@ -93,6 +99,7 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     for scene in &scenes {
         let started = Instant::now();
         let key = scene.id();
+        let mut failing_seed = None;
         let outcome = match (judges.get(&key), subjects.get(&key)) {
             (Some(Ok(judge)), Some(Ok(subject))) => {
                 let setting = Setting {
@@ -105,14 +112,26 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
                     binary: subject,
                     variant: 0,
                 };
-                grading::run(judge, subject, &setting).relative_to(&trusted.root)
+                let graded = grading::run_on_seeds(judge, subject, &setting, &seeds);
+                failing_seed = graded
+                    .seeds
+                    .last()
+                    .copied()
+                    .filter(|_| !graded.outcome.passed());
+                graded.outcome.relative_to(&trusted.root)
             }
             (Some(Err(failure)), _) | (_, Some(Err(failure))) => {
                 Outcome::DoesNotBuild(failure.clone())
             }
             _ => Outcome::DoesNotStart("the checks were not built".into()),
         };
-        let result = scene_result(scene, &outcome, started.elapsed().as_secs_f64());
+        let mut result = scene_result(scene, &outcome, started.elapsed().as_secs_f64());
+        if let Some(seed) = failing_seed {
+            result.summary = format!(
+                "{} (seed {seed}; replay: cargo grade check {key} --seed {seed})",
+                result.summary
+            );
+        }
         results.push(result);
         outcomes.push(outcome);
     }
@@ -282,6 +301,25 @@ impl EnvFiles {
         }
         Ok(())
     }
+}
+
+/// The first seed is the learner's own first seed; the others are drawn afresh for every
+/// grading, so that a solution tuned to the fixed seeds gains nothing.
+fn fresh_seeds() -> [u64; 3] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut state = nanos ^ u64::from(std::process::id()).rotate_left(32);
+    let mut next = || {
+        // splitmix64: well spread from a poorly spread start.
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        // Short enough to type in a replay command.
+        10 + (z ^ (z >> 31)) % 999_990
+    };
+    [DEFAULT_SEED, next(), next()]
 }
 
 fn scene_result(scene: &Scene, outcome: &Outcome, seconds: f64) -> SceneResult {
