@@ -9,11 +9,14 @@
 //!   any subset of the unsynced writes, each torn at 512-byte sector boundaries, with the sectors
 //!   that did not make it reading back as zeros or as garbage;
 //! - unsynced name operations (create, rename, remove) survive as a prefix: file systems journal
-//!   metadata in order, but only a directory sync says how far the journal got;
+//!   metadata in order, but only a directory sync says how far the journal got (or, under the
+//!   [`Profile::HARSH`] profile, as any subset: not every file system journals in order);
 //! - every handle of the old incarnation is poisoned, so code running after the crash (a `Drop`
 //!   that flushes, say) can never reach the disk again.
 //!
-//! It can also fail operations on purpose ([`SimDisk::fail_next`]), and it counts the work done
+//! It can also fail operations on purpose ([`SimDisk::fail_next`]): a failed operation has no
+//! effect, except under [`Profile::HARSH`], where a failed write may leave part of its data
+//! behind, as a real one can. And it counts the work done
 //! ([`SimDisk::stats`]) so checks can grade "a get costs one read" instead of timing anything.
 
 use std::collections::BTreeMap;
@@ -64,6 +67,32 @@ pub enum Fault {
     /// A sync fails, and the kernel drops the file's unsynced data: what was not durable before
     /// the sync is gone. (A store should stop, not retry and believe the retry.)
     SyncLosesData,
+}
+
+/// What a disk does beyond what every simulated disk does. A scene opts in once its checks and
+/// reference are proven under it: each is something real file systems do (the ALICE study of
+/// crash behaviour catalogues them) and a store written for a kinder disk gets wrong.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// A write that fails (an I/O error, a full disk) may have written part of its data first,
+    /// a prefix of any length: the file is longer than before the call, though the call failed.
+    pub failed_writes_leave_a_prefix: bool,
+    /// Unsynced directory operations (create, rename, remove) survive a crash as any subset, in
+    /// order, not only as a prefix: only a directory sync orders them.
+    pub name_operations_reorder: bool,
+}
+
+impl Profile {
+    /// Failed operations have no effect, and the directory journals in order.
+    pub const GENTLE: Profile = Profile {
+        failed_writes_leave_a_prefix: false,
+        name_operations_reorder: false,
+    };
+    /// Everything above.
+    pub const HARSH: Profile = Profile {
+        failed_writes_leave_a_prefix: true,
+        name_operations_reorder: true,
+    };
 }
 
 /// What a restart did with the unsynced state, for failure messages.
@@ -126,6 +155,7 @@ type FileId = u64;
 
 #[derive(Clone)]
 struct State {
+    profile: Profile,
     rng: u64,
     incarnation: u64,
     powered: bool,
@@ -169,10 +199,17 @@ pub fn on_power_cut(hook: fn()) {
 }
 
 impl SimDisk {
-    /// An empty disk whose every choice follows from `seed`.
+    /// An empty disk whose every choice follows from `seed`, with the [`Profile::GENTLE`]
+    /// profile.
     pub fn new(seed: u64) -> SimDisk {
+        SimDisk::with_profile(seed, Profile::GENTLE)
+    }
+
+    /// An empty disk whose every choice follows from `seed`, as unkind as `profile` says.
+    pub fn with_profile(seed: u64, profile: Profile) -> SimDisk {
         SimDisk {
             state: Arc::new(Mutex::new(State {
+                profile,
                 rng: seed ^ 0x5EED_D15C,
                 incarnation: 0,
                 powered: true,
@@ -329,6 +366,16 @@ impl State {
     /// Starts an operation: counts the step, and fails it if the power is off, the crash point
     /// is reached, the handle is stale, or a fault is aimed at it.
     fn begin(&mut self, incarnation: u64, kind: OpKind) -> io::Result<Option<Fault>> {
+        match self.begin_raw(incarnation, kind)? {
+            Some(Fault::IoError) => Err(io::Error::other("injected I/O error")),
+            Some(Fault::DiskFull) => Err(io::Error::new(ErrorKind::StorageFull, "disk full")),
+            other => Ok(other),
+        }
+    }
+
+    /// As [`State::begin`], but an injected error is returned as a fault, for the caller to
+    /// act out before failing.
+    fn begin_raw(&mut self, incarnation: u64, kind: OpKind) -> io::Result<Option<Fault>> {
         if incarnation != self.incarnation {
             return Err(io::Error::other(
                 "this handle is from before a crash: reopen the store",
@@ -342,15 +389,10 @@ impl State {
             self.powered = false;
             return Err(io::Error::other("the power failed"));
         }
-        let fault = match self.faults.iter().position(|(k, _)| *k == kind) {
+        Ok(match self.faults.iter().position(|(k, _)| *k == kind) {
             Some(i) => Some(self.faults.remove(i).1),
             None => None,
-        };
-        match fault {
-            Some(Fault::IoError) => Err(io::Error::other("injected I/O error")),
-            Some(Fault::DiskFull) => Err(io::Error::new(ErrorKind::StorageFull, "disk full")),
-            other => Ok(other),
-        }
+        })
     }
 
     fn file(&mut self, id: FileId) -> io::Result<&mut SimFileState> {
@@ -407,16 +449,21 @@ impl State {
             file.current = image;
         }
 
-        let survivors = if self.pending_names.is_empty() {
-            0
+        let pending_names = std::mem::take(&mut self.pending_names);
+        let survive: Vec<bool> = if pending_names.is_empty() {
+            Vec::new()
+        } else if self.profile.name_operations_reorder {
+            pending_names.iter().map(|_| self.chance(2)).collect()
         } else {
-            (self.next_random() % (self.pending_names.len() as u64 + 1)) as usize
+            let prefix = (self.next_random() % (pending_names.len() as u64 + 1)) as usize;
+            (0..pending_names.len()).map(|i| i < prefix).collect()
         };
         let mut names = self.durable_names.clone();
-        for op in self.pending_names.drain(..survivors) {
-            apply_name(&mut names, op);
+        for (op, survives) in pending_names.into_iter().zip(survive) {
+            if survives {
+                apply_name(&mut names, op);
+            }
         }
-        self.pending_names.clear();
         self.durable_names = names.clone();
         self.names = names;
         let live: std::collections::BTreeSet<FileId> = self.names.values().copied().collect();
@@ -580,17 +627,38 @@ struct SimFile {
 impl SimFile {
     fn write(&self, offset: Option<u64>, data: &[u8]) -> io::Result<u64> {
         let mut state = self.disk.lock();
-        state.begin(self.incarnation, OpKind::Write)?;
+        let failure = match state.begin_raw(self.incarnation, OpKind::Write)? {
+            Some(Fault::IoError) => Some(io::Error::other("injected I/O error")),
+            Some(Fault::DiskFull) => Some(io::Error::new(ErrorKind::StorageFull, "disk full")),
+            _ => None,
+        };
+        let written = match &failure {
+            None => data.len(),
+            Some(_) if state.profile.failed_writes_leave_a_prefix && !data.is_empty() => {
+                (state.next_random() % data.len() as u64) as usize
+            }
+            Some(_) => 0,
+        };
+        if written == 0
+            && let Some(error) = failure
+        {
+            return Err(error);
+        }
         state.stats.writes += 1;
-        state.stats.bytes_written += data.len() as u64;
+        state.stats.bytes_written += written as u64;
         let file = state.file(self.id)?;
         let offset = offset.unwrap_or(file.current.len() as u64);
-        write_into(&mut file.current, offset, data);
-        file.pending.push(DataOp::Write {
-            offset,
-            data: data.to_vec(),
-        });
-        Ok(offset)
+        if written > 0 {
+            write_into(&mut file.current, offset, &data[..written]);
+            file.pending.push(DataOp::Write {
+                offset,
+                data: data[..written].to_vec(),
+            });
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(offset),
+        }
     }
 }
 

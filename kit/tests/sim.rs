@@ -2,7 +2,7 @@
 
 use std::io::ErrorKind;
 
-use kit::sim::{Aftermath, Fault, OpKind, SimDisk};
+use kit::sim::{Aftermath, Fault, OpKind, Profile, SimDisk};
 
 /// Finds a seed whose first restart does what `wanted` says, so the tests below read as
 /// stories about one kind of crash.
@@ -217,4 +217,66 @@ fn a_reseeded_fork_crashes_its_own_way() {
         })
         .collect();
     assert!(outcomes.len() > 1, "every fork crashed the same way");
+}
+
+#[test]
+fn under_the_harsh_profile_a_failed_append_can_leave_a_prefix() {
+    let mut lengths = std::collections::BTreeSet::new();
+    for seed in 0..64 {
+        let disk = SimDisk::with_profile(seed, Profile::HARSH);
+        let file = disk.dir().create("log").unwrap();
+        file.append(b"kept").unwrap();
+        disk.fail_next(OpKind::Write, Fault::DiskFull);
+        let error = file.append(b"0123456789").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::StorageFull);
+        let contents = disk.contents("log").unwrap();
+        assert!(contents.starts_with(b"kept"), "seed {seed}: {contents:?}");
+        assert!(
+            b"0123456789".starts_with(&contents[4..]),
+            "seed {seed}: {contents:?}"
+        );
+        lengths.insert(contents.len());
+    }
+    assert!(
+        lengths.contains(&4),
+        "some failed append left nothing: {lengths:?}"
+    );
+    assert!(
+        lengths.len() > 2,
+        "failed appends left prefixes of several lengths: {lengths:?}"
+    );
+}
+
+#[test]
+fn under_the_gentle_profile_a_failed_append_leaves_nothing() {
+    for seed in 0..64 {
+        let disk = SimDisk::new(seed);
+        let file = disk.dir().create("log").unwrap();
+        disk.fail_next(OpKind::Write, Fault::IoError);
+        file.append(b"0123456789").unwrap_err();
+        assert_eq!(disk.contents("log").unwrap(), b"", "seed {seed}");
+    }
+}
+
+#[test]
+fn under_the_harsh_profile_a_later_name_operation_can_survive_an_earlier_one() {
+    // Create a, then b, with no directory sync: a gentle disk keeps a prefix (never b without
+    // a); a harsh one keeps any subset.
+    let survivors = |profile| {
+        (0..200)
+            .map(|seed| {
+                let disk = SimDisk::with_profile(seed, profile);
+                let dir = disk.dir();
+                dir.create("a").unwrap();
+                dir.create("b").unwrap();
+                disk.crash();
+                disk.restart();
+                disk.files().into_iter().map(|f| f.name).collect::<Vec<_>>()
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let gentle = survivors(Profile::GENTLE);
+    assert!(!gentle.contains(&vec!["b".to_string()]), "{gentle:?}");
+    let harsh = survivors(Profile::HARSH);
+    assert!(harsh.contains(&vec!["b".to_string()]), "{harsh:?}");
 }
