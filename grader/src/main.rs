@@ -2,6 +2,7 @@
 
 mod build;
 mod commands;
+mod committed;
 mod files;
 mod grading;
 mod manifest;

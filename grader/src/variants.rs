@@ -60,9 +60,8 @@ pub fn base_dir(workbook: &Workbook) -> PathBuf {
 /// solutions of every scene are written too, for scenes that depend on them.
 pub fn write(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
     write_earlier_solutions(workbook, scene)?;
-    let exercise = scene.exercise_dir();
     let mut variants = Vec::new();
-    let stub_files = read_tree(&exercise.join("src"))?;
+    let stub_files = stub(workbook, scene)?.committed;
     variants.push(write_variant(workbook, scene, Kind::Stub, &stub_files)?);
     let solution_files = read_tree(&scene.solution_dir().join("src"))?;
     variants.push(write_variant(
@@ -134,6 +133,41 @@ pub fn write_generated(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant
     Ok(variants)
 }
 
+/// A scene's stub: as the last commit has it (the files in `exercises/` may hold the learner's
+/// work), or as the working files have it where the commit has none (a scene being written, a
+/// workbook outside git).
+pub struct Stub {
+    pub committed: Tree,
+    /// The working files differ from the committed stub.
+    pub worked_on: bool,
+}
+
+pub fn stub(workbook: &Workbook, scene: &Scene) -> Result<Stub> {
+    let src = scene.exercise_dir().join("src");
+    let working = read_tree(&src)?;
+    let relative = PathBuf::from(scene.relative(&src));
+    let committed = match crate::committed::files(&workbook.root, &relative) {
+        Ok(Some(files)) => files
+            .into_iter()
+            .map(|(path, bytes)| {
+                String::from_utf8(bytes)
+                    .map(|text| (path.clone(), text))
+                    .with_context(|| format!("{}: {} is not UTF-8", scene.id(), path.display()))
+            })
+            .collect::<Result<Tree>>()?,
+        Ok(None) | Err(_) => working.clone(),
+    };
+    let sorted = |tree: &Tree| {
+        let mut tree = tree.clone();
+        tree.sort();
+        tree
+    };
+    Ok(Stub {
+        worked_on: sorted(&working) != sorted(&committed),
+        committed,
+    })
+}
+
 pub struct Mutant {
     pub name: String,
     pub about: String,
@@ -195,7 +229,7 @@ pub fn mutants(scene: &Scene) -> Result<Vec<Mutant>> {
     Ok(found)
 }
 
-type Tree = Vec<(PathBuf, String)>;
+pub type Tree = Vec<(PathBuf, String)>;
 
 fn read_tree(dir: &Path) -> Result<Tree> {
     list_files(dir, &[])?

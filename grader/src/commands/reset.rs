@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 
+use crate::committed;
 use crate::manifest::Workbook;
 use crate::ui;
 
@@ -30,33 +30,14 @@ pub fn run(workbook: &Workbook, query: &str, yes: bool) -> Result<ExitCode> {
 
 /// Writes every file under `relative` as HEAD has it; returns how many.
 fn restore(root: &Path, relative: &str) -> Result<usize> {
-    let repo = Repository::open(root).context("the workbook is not a git repository")?;
-    let head = repo
-        .head()?
-        .peel_to_tree()
-        .context("the repository has no commit yet")?;
-    let subtree = head
-        .get_path(Path::new(relative))
-        .with_context(|| format!("{relative} is not in the last commit"))?
-        .to_object(&repo)?
-        .peel_to_tree()?;
-    let mut files = Vec::new();
-    subtree.walk(TreeWalkMode::PreOrder, |parent, entry| {
-        if entry.kind() == Some(ObjectType::Blob) {
-            files.push((
-                format!("{parent}{}", entry.name().unwrap_or_default()),
-                entry.id(),
-            ));
-        }
-        TreeWalkResult::Ok
-    })?;
-    for (path, id) in &files {
-        let blob = repo.find_blob(*id)?;
+    let files = committed::files(root, Path::new(relative))?
+        .with_context(|| format!("{relative} is not in the last commit"))?;
+    for (path, content) in &files {
         let target = root.join(relative).join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&target, blob.content())
+        std::fs::write(&target, content)
             .with_context(|| format!("cannot write {}", target.display()))?;
     }
     Ok(files.len())

@@ -9,8 +9,8 @@ use predicates::prelude::*;
 
 #[test]
 fn a_first_run_shows_the_stub_failing_with_a_way_forward() {
-    let stub = std::fs::read_to_string(workbook().join("exercises/primitives/01-crc32/src/lib.rs"))
-        .unwrap();
+    // The stub as committed: the working file may hold the learner's own solution.
+    let stub = crate::common::committed("exercises/primitives/01-crc32/src/lib.rs");
     let submission = crate_with(&stub);
     let _turn = workbook_turn();
     let output = grade(&workbook())
@@ -220,4 +220,30 @@ fn the_raft_playground_runs_a_cluster_that_survives_a_crash() {
     assert!(output.status.success(), "{shown}");
     assert_eq!(shown.matches("ok (through node").count(), 2, "{shown}");
     assert!(shown.contains("\"12\" (from node"), "{shown}");
+}
+
+#[test]
+fn a_solved_scene_leaves_the_proof_green() {
+    // The learner's own crc32 in exercises/: the proof still grades the stub as committed.
+    let _turn = crate::common::classroom_turn();
+    let (repo, _) = crate::common::classroom::classroom_repo();
+    let solution =
+        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
+            .unwrap();
+    std::fs::write(
+        repo.path().join("exercises/primitives/01-crc32/src/lib.rs"),
+        solution,
+    )
+    .unwrap();
+    let output = grade(repo.path())
+        .args(["verify", "primitives/crc32"])
+        .output()
+        .unwrap();
+    let report = stdout_of(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report
+            .contains("note: exercises/primitives/01-crc32/src differs from its stub as committed"),
+        "{report}"
+    );
 }

@@ -57,8 +57,15 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
     let mut subjects = Vec::new();
     let mut solutions = Vec::new();
     for scene in &scenes {
-        let mut problems = structure::scene_problems(scene);
+        let mut problems = structure::scene_problems(workbook, scene);
         let mut variants = Vec::new();
+        if variants::stub(workbook, scene).is_ok_and(|stub| stub.worked_on) {
+            println!(
+                "{} {} differs from its stub as committed; the proof grades the committed one",
+                ui::dim("note:"),
+                scene.relative(&scene.exercise_dir().join("src"))
+            );
+        }
         if problems.is_empty() {
             match write_variants(workbook, scene, options.mutate) {
                 Ok(written) => variants = written,

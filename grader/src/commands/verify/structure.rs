@@ -11,7 +11,7 @@ pub const MIN_MUTANTS: usize = 3;
 pub const HINTS: std::ops::RangeInclusive<usize> = 2..=4;
 
 /// What is missing or wrong in one scene's files.
-pub fn scene_problems(scene: &Scene) -> Vec<String> {
+pub fn scene_problems(workbook: &Workbook, scene: &Scene) -> Vec<String> {
     let mut problems = Vec::new();
     let exercise = scene.exercise_dir();
     for part in ["README.md", "Cargo.toml", "src/lib.rs"] {
@@ -19,8 +19,12 @@ pub fn scene_problems(scene: &Scene) -> Vec<String> {
             problems.push(format!("no {}", scene.relative(&exercise.join(part))));
         }
     }
-    if let Ok(stub) = std::fs::read_to_string(exercise.join("src/lib.rs"))
-        && !stub.contains("todo!()")
+    // The stub as committed: the working file may hold the learner's own solution.
+    if let Ok(stub) = crate::variants::stub(workbook, scene)
+        && !stub
+            .committed
+            .iter()
+            .any(|(_, text)| text.contains("todo!()"))
     {
         problems.push("the stub has no todo!(): is a solution checked in as the exercise?".into());
     }

@@ -15,6 +15,17 @@ pub fn workbook() -> PathBuf {
         .to_path_buf()
 }
 
+/// A file of the workbook as its last commit has it.
+pub fn committed(path: &str) -> String {
+    let output = std::process::Command::new("git")
+        .args(["show", &format!("HEAD:{path}")])
+        .current_dir(workbook())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git show HEAD:{path}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// How many checks the crc32 scene has, from its checks file: the tests grade against it, and
 /// its checks may grow.
 pub fn crc32_checks() -> usize {
