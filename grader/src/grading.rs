@@ -69,7 +69,7 @@ pub fn grade(
         .join(scene.dir_name());
     let display = build::Display {
         colour: ui::colour(),
-        progress: false,
+        progress: ui::shows_progress(),
     };
     let mut built = build::build(
         &workbook.root,

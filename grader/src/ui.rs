@@ -33,6 +33,11 @@ pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
+/// Whether to show a build's progress: someone is watching a terminal.
+pub fn shows_progress() -> bool {
+    interactive() && std::io::stderr().is_terminal()
+}
+
 /// Asks on the terminal; None when nobody is there to answer or the answer is empty.
 pub fn ask(prompt: &str) -> Option<String> {
     if !interactive() {

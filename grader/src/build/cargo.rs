@@ -26,6 +26,69 @@ pub struct CompileError {
     pub places: Vec<(String, usize)>,
 }
 
+/// Cargo's progress on a terminal, in one line that updates: what is being built and how many
+/// crates so far, and a plain sentence when another build holds the build directory.
+#[derive(Default)]
+struct Status {
+    compiled: usize,
+    shown: bool,
+}
+
+impl Status {
+    fn show(&mut self, line: &str) {
+        use std::io::Write;
+        let trimmed = line.trim_start();
+        let mut stderr = std::io::stderr().lock();
+        if let Some(rest) = trimmed.strip_prefix("Compiling ") {
+            self.compiled += 1;
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            let _ = write!(
+                stderr,
+                "\r\x1b[2K  building: {} compiled, now {name}",
+                match self.compiled {
+                    1 => "1 crate".to_string(),
+                    n => format!("{n} crates"),
+                }
+            );
+            self.shown = true;
+        } else if [
+            "Locking",
+            "Adding",
+            "Updating",
+            "Downloading",
+            "Downloaded",
+            "Removing",
+        ]
+        .iter()
+        .any(|word| trimmed.starts_with(word))
+        {
+            let _ = write!(stderr, "\r\x1b[2K  building: {trimmed}");
+            self.shown = true;
+        } else if trimmed.starts_with("Blocking waiting for file lock") {
+            self.clear_with(&mut stderr);
+            let _ = writeln!(
+                stderr,
+                "  waiting: another build (another `cargo grade`, or `cargo test`) is using \
+                 target/grade; this one starts when it ends"
+            );
+        } else if !trimmed.starts_with("Finished") && !trimmed.starts_with("Checking ") {
+            self.clear_with(&mut stderr);
+            let _ = writeln!(stderr, "{line}");
+        }
+        let _ = stderr.flush();
+    }
+
+    fn clear(&mut self) {
+        self.clear_with(&mut std::io::stderr().lock());
+    }
+
+    fn clear_with(&mut self, stderr: &mut impl std::io::Write) {
+        if std::mem::take(&mut self.shown) {
+            let _ = write!(stderr, "\r\x1b[2K");
+        }
+    }
+}
+
 /// What one cargo run produced.
 pub struct CargoRun {
     /// Binaries by target name.
@@ -55,13 +118,15 @@ pub fn run(root: &Path, dir: &Path, args: &[&str], display: Display) -> Result<C
     let show = display.progress;
     let stderr = std::thread::spawn(move || {
         let mut kept = String::new();
+        let mut status = Status::default();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if show {
-                eprintln!("{line}");
+                status.show(&line);
             }
             kept.push_str(&line);
             kept.push('\n');
         }
+        status.clear();
         kept
     });
 

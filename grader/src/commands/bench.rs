@@ -33,7 +33,7 @@ pub fn run(workbook: &Workbook) -> Result<ExitCode> {
     println!("{}", ui::dim("building the benchmark..."));
     let display = build::Display {
         colour: ui::colour(),
-        progress: ui::interactive(),
+        progress: ui::shows_progress(),
     };
     let work = workbook.root.join("target/grade/bench");
     let mut built = build::build(

@@ -56,7 +56,7 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
     let dir = workbook.root.join("target/grade/play");
     let display = build::Display {
         colour: ui::colour(),
-        progress: ui::interactive(),
+        progress: ui::shows_progress(),
     };
     let mut built = build::build(
         &workbook.root,

@@ -82,7 +82,7 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
     }
     let display = build::Display {
         colour: ui::colour(),
-        progress: ui::interactive(),
+        progress: ui::shows_progress(),
     };
     let mut unviable = HashMap::new();
     if options.mutate {
