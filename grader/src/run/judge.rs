@@ -55,14 +55,10 @@ pub fn run(
     unsafe {
         command.pre_exec(move || protocol::place_descriptors(&fds));
     }
+    write_handshake(handshake_write, handshake)?;
     let mut child = strays::spawn(&mut command)?;
     drop(handshake_read);
     drop(channel_write);
-    let text = serde_json::to_string(handshake).expect("a handshake always serialises");
-    let mut handshake_write = std::fs::File::from(handshake_write);
-    // A judge that exits at once closes the pipe; its silence is reported below.
-    let _ = handshake_write.write_all(text.as_bytes());
-    drop(handshake_write);
 
     let mut stderr = child.stderr.take().expect("piped");
     let stderr = std::thread::spawn(move || {
@@ -123,6 +119,21 @@ pub fn run(
     })
 }
 
+/// Writes the handshake into the pipe before the judge starts: the read end is still ours, so
+/// the write cannot meet a closed pipe (and raise SIGPIPE, which ends the grader: see `main`).
+fn write_handshake(write: OwnedFd, handshake: &Handshake) -> std::io::Result<()> {
+    /// What a pipe holds unread on every platform the grader runs on.
+    const PIPE_CAPACITY: usize = 16 * 1024;
+    let text = serde_json::to_string(handshake).expect("a handshake always serialises");
+    if text.len() > PIPE_CAPACITY {
+        return Err(std::io::Error::other(format!(
+            "the handshake is {} bytes, more than a pipe holds",
+            text.len()
+        )));
+    }
+    std::fs::File::from(write).write_all(text.as_bytes())
+}
+
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe fills `fds` on success.
@@ -163,12 +174,9 @@ pub fn play(
     unsafe {
         command.pre_exec(move || protocol::place_descriptors(&fds));
     }
+    write_handshake(handshake_write, &handshake)?;
     let mut child = strays::spawn(&mut command)?;
     drop(handshake_read);
-    let text = serde_json::to_string(&handshake).expect("a handshake always serialises");
-    let mut handshake_write = std::fs::File::from(handshake_write);
-    let _ = handshake_write.write_all(text.as_bytes());
-    drop(handshake_write);
     let status = child.wait()?;
     strays::finished(child.id());
     Ok(status)

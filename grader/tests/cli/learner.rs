@@ -151,6 +151,26 @@ fn list_shows_where_the_learner_is() {
 }
 
 #[test]
+fn output_piped_into_a_reader_that_stops_ends_quietly() {
+    // `cargo grade list | head -1`, at its worst: the reader is gone before the first line.
+    use std::os::unix::process::ExitStatusExt;
+    let book = scratch_workbook();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(assert_cmd::cargo::cargo_bin("grader"))
+        .arg("list")
+        .current_dir(book.path())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.is_empty(), "the grader complained:\n{stderr}");
+    const SIGPIPE: i32 = 13;
+    assert_eq!(output.status.signal(), Some(SIGPIPE), "{:?}", output.status);
+}
+
+#[test]
 fn the_solution_stays_hidden_until_the_scene_passes() {
     let book = scratch_workbook();
     grade(book.path())
