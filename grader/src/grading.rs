@@ -190,6 +190,7 @@ pub fn judge_spec(scene: &Scene, purpose: &str) -> Result<JudgeSpec> {
             support: support.is_file().then_some(support),
         },
         apis: vec![api(scene)?],
+        optimised: purpose != "verify",
     })
 }
 

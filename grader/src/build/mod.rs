@@ -53,6 +53,9 @@ pub struct JudgeSpec {
     pub entry: Entry,
     /// The APIs its checks call, in the order the subject lists them too.
     pub apis: Vec<Api>,
+    /// Built once and run often (a learner's scene, a classroom's): worth optimising. The
+    /// proof builds many judges to run each once, and builds them faster unoptimised.
+    pub optimised: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -178,9 +178,9 @@ pub fn write(
 }
 
 /// Optimised: the runtime and the kit, which every call and every simulated step runs through.
-/// Not optimised: the judges, the proxies and the subjects' dispatchers, much code that is
-/// rebuilt often and would take longer to optimise than it saves, and the proof's many
-/// variants (a learner's crate keeps the default).
+/// Not optimised: the subjects' dispatchers (thin glue, rebuilt on every save), the proof's
+/// judges and proxies and its many variants, built to run once and slower to optimise than to
+/// run. A learner's crate and a learner's judge keep the default (opt-level 1).
 fn profiles(subjects: &[SubjectSpec], judges: &[JudgeSpec]) -> String {
     let fast = [
         "judge",
@@ -193,15 +193,15 @@ fn profiles(subjects: &[SubjectSpec], judges: &[JudgeSpec]) -> String {
     ]
     .map(|package| format!("[profile.dev.package.{package}]\nopt-level = 3\n"));
     // A set: judges share declarations, and the same package twice is a broken manifest.
-    let apis: Vec<String> = judges
-        .iter()
+    let unoptimised = || judges.iter().filter(|judge| !judge.optimised);
+    let apis: Vec<String> = unoptimised()
         .flat_map(|j| &j.apis)
         .map(api_package)
         .collect();
     let plain: BTreeSet<&String> = subjects
         .iter()
         .map(|subject| &subject.package)
-        .chain(judges.iter().map(|judge| &judge.package))
+        .chain(unoptimised().map(|judge| &judge.package))
         .chain(&apis)
         .chain(
             subjects
@@ -246,6 +246,7 @@ mod tests {
                 declaration: PathBuf::from(format!("{api}.api.rs")),
                 crate_name: api.into(),
             }],
+            optimised: false,
         }
     }
 

@@ -46,6 +46,8 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         package: format!("play-{track_name}"),
         entry: Entry::Playground(workbook.playground_file(track)),
         apis: apis.clone(),
+        // A playground waits on its user, not on its code.
+        optimised: false,
     };
     let subject = SubjectSpec {
         package: format!("play-{track_name}-{whose}"),
