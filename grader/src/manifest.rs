@@ -176,6 +176,17 @@ impl Workbook {
 
     /// The scene a learner means by `query`: `track/scene`, `track/NN-scene`, or a scene name
     /// that only one track has.
+    /// The scene whose exercise folder holds `dir` (a learner working in it).
+    pub fn scene_at(&self, dir: &Path) -> Option<Scene<'_>> {
+        let dir = dir.canonicalize().ok()?;
+        self.scenes().find(|scene| {
+            scene
+                .exercise_dir()
+                .canonicalize()
+                .is_ok_and(|exercise| dir.starts_with(exercise))
+        })
+    }
+
     pub fn find(&self, query: &str) -> Result<Scene<'_>> {
         let matches: Vec<Scene> = self.scenes().filter(|s| s.answers_to(query)).collect();
         match matches.as_slice() {
@@ -308,5 +319,24 @@ pub fn one_line(error: &toml::de::Error, text: &str) -> String {
             format!("line {line}: {message}")
         }
         None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_inside_an_exercise_belongs_to_its_scene() {
+        let root = tempfile::tempdir().unwrap();
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../curriculum.toml");
+        std::fs::copy(manifest, root.path().join(MANIFEST_FILE)).unwrap();
+        let src = root.path().join("exercises/primitives/02-varint/src");
+        std::fs::create_dir_all(&src).unwrap();
+        let workbook = Workbook::load(root.path()).unwrap();
+        let scene = workbook.scene_at(&src).map(|s| s.id());
+        assert_eq!(scene.as_deref(), Some("primitives/varint"));
+        assert!(workbook.scene_at(root.path()).is_none());
+        assert!(workbook.scene_at(&root.path().join("exercises")).is_none());
     }
 }

@@ -18,11 +18,15 @@ pub fn current_scene<'w>(workbook: &'w Workbook, progress: &Progress) -> Option<
     workbook.scenes().find(|s| !progress.passed(&s.id()))
 }
 
+/// `cargo grade`: the scene whose folder the learner is in, or else the first not passed.
 pub fn current(workbook: &Workbook) -> Result<ExitCode> {
     let store = Store::new(&workbook.root);
     ask_pending_predictions(workbook, &store)?;
     let progress = store.load()?;
-    let Some(scene) = current_scene(workbook, &progress) else {
+    let here = std::env::current_dir()
+        .ok()
+        .and_then(|dir| workbook.scene_at(&dir));
+    let Some(scene) = here.or_else(|| current_scene(workbook, &progress)) else {
         println!(
             "{} Every scene in the workbook passes. `cargo grade list` shows them all.",
             ui::pass("✓")
