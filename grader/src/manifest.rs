@@ -176,6 +176,26 @@ impl Workbook {
 
     /// The scene a learner means by `query`: `track/scene`, `track/NN-scene`, or a scene name
     /// that only one track has.
+    /// The scene a mistyped name most likely meant: one whose name starts with it or contains
+    /// it, or else the nearest in spelling (a few letters off at most).
+    fn closest(&self, query: &str) -> Option<String> {
+        let scene_part = query.rsplit('/').next().unwrap_or(query).to_lowercase();
+        let names: Vec<String> = self.scenes().map(|s| s.id()).collect();
+        let short = |id: &String| id.rsplit('/').next().unwrap_or(id).to_string();
+        if let Some(id) = names
+            .iter()
+            .find(|id| !scene_part.is_empty() && short(id).contains(&scene_part))
+        {
+            return Some(id.clone());
+        }
+        names
+            .iter()
+            .map(|id| (strsim::damerau_levenshtein(&scene_part, &short(id)), id))
+            .filter(|(distance, id)| *distance <= 2.max(short(id).len() / 4))
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, id)| id.clone())
+    }
+
     /// The scene whose exercise folder holds `dir` (a learner working in it).
     pub fn scene_at(&self, dir: &Path) -> Option<Scene<'_>> {
         let dir = dir.canonicalize().ok()?;
@@ -191,7 +211,13 @@ impl Workbook {
         let matches: Vec<Scene> = self.scenes().filter(|s| s.answers_to(query)).collect();
         match matches.as_slice() {
             [scene] => Ok(*scene),
-            [] => bail!("no scene is called {query:?}; `cargo grade list` shows them all"),
+            [] => match self.closest(query) {
+                Some(near) => bail!(
+                    "no scene is called {query:?}; did you mean {near}? (`cargo grade list` \
+                     shows them all)"
+                ),
+                None => bail!("no scene is called {query:?}; `cargo grade list` shows them all"),
+            },
             several => bail!(
                 "{query:?} could be any of {}; name the track too",
                 several
@@ -338,5 +364,19 @@ mod tests {
         assert_eq!(scene.as_deref(), Some("primitives/varint"));
         assert!(workbook.scene_at(root.path()).is_none());
         assert!(workbook.scene_at(&root.path().join("exercises")).is_none());
+    }
+
+    #[test]
+    fn a_mistyped_scene_name_gets_a_suggestion() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let workbook = Workbook::load(&manifest).unwrap();
+        let error = |query: &str| workbook.find(query).err().unwrap().to_string();
+        assert!(
+            error("crc").contains("did you mean primitives/crc32?"),
+            "{}",
+            error("crc")
+        );
+        assert!(error("vartint").contains("did you mean primitives/varint?"));
+        assert!(!error("zzzzzz").contains("did you mean"));
     }
 }
