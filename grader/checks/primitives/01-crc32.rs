@@ -27,6 +27,10 @@ pub fn suite() -> Suite {
             single_bit_flips,
         )
         .check("any burst of errors up to 32 bits long is caught", bursts)
+        .check(
+            "Crc32::default() starts where Crc32::new() does",
+            default_is_new,
+        )
 }
 
 /// The slowest correct CRC-32 there is: one bit at a time, no table.
@@ -166,4 +170,19 @@ fn bursts(ctx: &mut Ctx) -> CheckResult {
             ),
         )
     })
+}
+
+fn default_is_new(_: &mut Ctx) -> CheckResult {
+    expect_eq(
+        "Crc32::default().finish()",
+        Hex(Crc32::default().finish()),
+        Hex(0),
+    )?;
+    let mut hasher = Crc32::default();
+    hasher.update(b"123456789");
+    expect_eq(
+        "Crc32::default(), update(b\"123456789\"), finish()",
+        Hex(hasher.finish()),
+        Hex(0xCBF4_3926),
+    )
 }

@@ -30,6 +30,10 @@ pub fn suite() -> Suite {
             overflow,
         )
         .check(
+            "padded encodings, with zero groups after the value, decode to the value",
+            padded,
+        )
+        .check(
             "decode agrees with a reference on any bytes",
             matches_reference,
         )
@@ -247,6 +251,47 @@ fn overflow(ctx: &mut Ctx) -> CheckResult {
             format!("decode(&{}): tenth byte {tenth:#04X}", hex(&bytes)),
             decode(&bytes),
             Err(DecodeError::Overflow),
+        )
+    })
+}
+
+fn padded(ctx: &mut Ctx) -> CheckResult {
+    let mut cases: Vec<(Vec<u8>, u64)> = vec![
+        (vec![0x80, 0x00], 0),
+        (vec![0xFF, 0x80, 0x00], 127),
+        (vec![0x80, 0x80, 0x80, 0x00], 0),
+    ];
+    let mut ten = vec![0x80; 9];
+    ten.push(0x00);
+    cases.push((ten.clone(), 0));
+    ten[9] = 0x01;
+    cases.push((ten, 1 << 63));
+    for (bytes, value) in cases {
+        let len = bytes.len();
+        expect_eq(
+            format!("decode(&{}): a padded encoding", hex(&bytes)),
+            decode(&bytes),
+            Ok((value, len)),
+        )?;
+    }
+    // Any value, padded with zero groups up to ten bytes in all.
+    let input = any_width().prop_flat_map(|value| {
+        let len = reference_encode(value).len();
+        (Just(value), len..=10)
+    });
+    ctx.forall(input, |(value, total)| {
+        let mut bytes = reference_encode(value);
+        while bytes.len() < total {
+            *bytes.last_mut().unwrap() |= 0x80;
+            bytes.push(0x00);
+        }
+        expect_eq(
+            format!(
+                "decode(&{}): {value}, padded with zero groups to {total} bytes",
+                hex(&bytes)
+            ),
+            decode(&bytes),
+            Ok((value, total)),
         )
     })
 }

@@ -6,6 +6,8 @@ use std::f64::consts::LN_2;
 use judge::prelude::*;
 use primitives_bloom_filter::BloomFilter;
 
+use crate::support::expect_panic;
+
 pub fn suite() -> Suite {
     Suite::new()
         .check("a new filter contains nothing and has no bits set", empty)
@@ -36,6 +38,10 @@ pub fn suite() -> Suite {
         .check(
             "past its design load the false-positive rate follows (1 - e^(-kn/m))^k",
             overload,
+        )
+        .check(
+            "new panics unless the false-positive rate is strictly between 0 and 1 (NaN included)",
+            bad_rate_panics,
         )
 }
 
@@ -115,7 +121,14 @@ fn sizing_table(_: &mut Ctx) -> CheckResult {
 }
 
 fn sizing_any(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall((1usize..100_000, 0.0001f64..0.99), |(n, p)| {
+    // Small n often (where rounding matters most), and p out to both ends.
+    let n = prop_oneof![1usize..=10, 1usize..100_000];
+    let p = prop_oneof![
+        4 => 0.0001f64..0.99,
+        1 => 1e-12f64..0.0001,
+        1 => 0.99f64..0.999_999,
+    ];
+    ctx.forall((n, p), |(n, p)| {
         // Skip the rare sizes a hair from an integer (or from .5 for k), where two correct ways
         // of writing the formula may round apart.
         let (raw_bits, raw_hashes) = sizing(n, p);
@@ -349,6 +362,27 @@ fn overload(ctx: &mut Ctx) -> CheckResult {
                  {high:.4}\n\
                  got:      {false_positives} answered true (a rate of {rate:.4})"
             ),
+        )?;
+    }
+    Ok(())
+}
+
+fn bad_rate_panics(_: &mut Ctx) -> CheckResult {
+    let filter = BloomFilter::new(10, 0.5);
+    expect_eq("BloomFilter::new(10, 0.5).bits_set()", filter.bits_set(), 0)?;
+    for (p, shown) in [
+        (1.0, "1.0"),
+        (0.0, "0.0"),
+        (1.5, "1.5"),
+        (-0.25, "-0.25"),
+        (f64::NAN, "f64::NAN"),
+        (f64::INFINITY, "f64::INFINITY"),
+        (-0.0, "-0.0"),
+    ] {
+        expect_panic(
+            &format!("BloomFilter::new(100, {shown})"),
+            "the documentation says new panics if the rate is not strictly between 0 and 1",
+            || BloomFilter::new(100, p),
         )?;
     }
     Ok(())

@@ -5,6 +5,8 @@ use std::fmt;
 use judge::prelude::*;
 use primitives_lru_cache::LruCache;
 
+use crate::support::{expect_panic, no_panic};
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -35,6 +37,14 @@ pub fn suite() -> Suite {
         .check(
             "agrees with a simple model on any sequence of put, get and peek",
             matches_model,
+        )
+        .check(
+            "new(0) panics: a cache of capacity 0 could hold nothing",
+            new_zero_panics,
+        )
+        .check(
+            "a cache of capacity usize::MAX works, and does not reserve room for it up front",
+            capacity_max,
         )
 }
 
@@ -278,7 +288,9 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
-    let input = (1usize..=4, prop::collection::vec(op(), 0..40));
+    // Mostly smaller than the 6 keys, so that entries are evicted; sometimes room for all of them.
+    let capacity = prop_oneof![4 => 1usize..=4, 1 => 5usize..=7, 1 => Just(usize::MAX)];
+    let input = (capacity, prop::collection::vec(op(), 0..40));
     ctx.forall(input, |(capacity, ops)| {
         let mut cache = Cache::new(capacity);
         let mut model = Model {
@@ -311,4 +323,34 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         }
         Ok(())
     })
+}
+
+fn new_zero_panics(_: &mut Ctx) -> CheckResult {
+    let mut cache = Cache::new(1);
+    expect_eq("LruCache::new(1), put('a', 1)", cache.put('a', 1), None)?;
+    expect_panic(
+        "LruCache::<char, u32>::new(0)",
+        "the documentation says new panics if capacity is 0",
+        || Cache::new(0),
+    )?;
+    expect_panic(
+        "LruCache::<String, usize>::new(0)",
+        "the documentation says new panics if capacity is 0",
+        || LruCache::<String, usize>::new(0),
+    )
+}
+
+fn capacity_max(_: &mut Ctx) -> CheckResult {
+    let mut script = Script::new(usize::MAX);
+    let mut cache = no_panic(&format!("LruCache::new({})", usize::MAX), || {
+        Cache::new(usize::MAX)
+    })?;
+    expect_eq(script.did("capacity()"), cache.capacity(), usize::MAX)?;
+    let entries: Vec<(char, u32)> = ('a'..='z').zip(0..).collect();
+    fill(&mut cache, &mut script, &entries)?;
+    len(&cache, &mut script, 26)?;
+    get(&mut cache, &mut script, 'a', Some(0))?;
+    put(&mut cache, &mut script, 'b', 100, None)?;
+    peek(&cache, &mut script, 'z', Some(25))?;
+    len(&cache, &mut script, 26)
 }

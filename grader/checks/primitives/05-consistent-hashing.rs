@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use judge::prelude::*;
 use primitives_consistent_hashing::{Ring, hash};
 
+use crate::support::expect_panic;
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -42,6 +44,10 @@ pub fn suite() -> Suite {
         .check(
             "10 nodes with 160 vnodes each share 10,000 keys within 1.3x of the mean",
             balance,
+        )
+        .check(
+            "new(0) panics: a node without points could never own a key",
+            new_zero_panics,
         )
 }
 
@@ -97,6 +103,11 @@ impl Model {
 
 fn point(node: &str, i: usize) -> u64 {
     hash(format!("{node}#{i}").as_bytes())
+}
+
+/// Vnode counts, with one point per node (the edge) and a few points tried often.
+fn vnodes() -> impl Strategy<Value = usize> {
+    prop_oneof![1 => Just(1usize), 2 => 2..=4usize, 2 => 5..=16usize]
 }
 
 fn name(index: usize) -> String {
@@ -223,7 +234,7 @@ fn wrap_around(ctx: &mut Ctx) -> CheckResult {
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let input = (
-        1..=16usize,
+        vnodes(),
         node_set(6),
         prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 1..40),
     );
@@ -253,7 +264,7 @@ fn operations(ctx: &mut Ctx) -> CheckResult {
         2 => (0..6usize).prop_map(Op::Remove),
     ];
     let probes: Vec<String> = (0..40).map(|n| format!("probe-{n}")).collect();
-    let input = (1..=8usize, prop::collection::vec(op, 1..20));
+    let input = (vnodes(), prop::collection::vec(op, 1..20));
     ctx.forall(input, |(vnodes, ops)| {
         let mut ring = Ring::new(vnodes);
         let mut model = Model::new(vnodes);
@@ -374,7 +385,7 @@ fn remove_moves_little(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn add_then_remove(ctx: &mut Ctx) -> CheckResult {
-    let input = (1..=16usize, node_set(6), 12..20usize, any::<u32>());
+    let input = (vnodes(), node_set(6), 12..20usize, any::<u32>());
     ctx.forall_n(64, input, |(vnodes, nodes, extra, prefix)| {
         let extra = name(extra);
         let mut ring = ring_of(vnodes, &nodes);
@@ -433,5 +444,20 @@ fn balance(ctx: &mut Ctx) -> CheckResult {
              10,000 keys \"{prefix}-0\" .. \"{prefix}-9999\"\nexpected: every node to own at \
              most 1,300 keys (the mean is 1,000)\ngot:      {busiest} owns {most}; all: {load:?}"
         ),
+    )
+}
+
+fn new_zero_panics(_: &mut Ctx) -> CheckResult {
+    let mut ring = Ring::new(1);
+    ring.add_node("a");
+    expect_eq(
+        "Ring::new(1); add_node(\"a\"); node_for(b\"key\")",
+        ring.node_for(b"key"),
+        Some("a"),
+    )?;
+    expect_panic(
+        "Ring::new(0)",
+        "the documentation says new panics if vnodes_per_node is 0",
+        || Ring::new(0),
     )
 }

@@ -36,6 +36,11 @@ pub fn suite() -> Suite {
             "agrees with an exact reference on any requests at nondecreasing times",
             matches_model,
         )
+        .check(
+            "agrees with the exact reference at the edges: capacity and rate 0, 1, 10^6 or \
+             u64::MAX, nanosecond steps, idles of hours, and times up to Duration::MAX",
+            matches_model_at_edges,
+        )
 }
 
 /// Nano-tokens in one token.
@@ -61,7 +66,10 @@ impl Model {
     }
 
     fn refill(&mut self, now: u128) {
-        self.level = (self.level + (now - self.last) * self.rate).min(self.max_level);
+        // Saturating: past max_level every level is the same, and Duration::MAX nanoseconds at
+        // u64::MAX tokens a second does not fit in a u128.
+        let added = (now - self.last).saturating_mul(self.rate);
+        self.level = self.level.saturating_add(added).min(self.max_level);
         self.last = now;
     }
 
@@ -443,6 +451,93 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
                     now += Duration::from_nanos(wait);
                     Call::Available(now)
                 }
+            };
+            let expected = call_model(&mut model, step);
+            let got = call(&mut bucket, step);
+            expect_eq(transcript.then(step), got, expected)?;
+            transcript.record(step, got);
+        }
+        Ok(())
+    })
+}
+
+/// How far the clock moves before a call at the edges.
+#[derive(Clone, Copy)]
+enum Jump {
+    Nanos(u64),
+    Hours(u64),
+    /// To `Duration::MAX`, the last instant there is; later jumps stay there.
+    ToEnd,
+}
+
+impl fmt::Debug for Jump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Jump::Nanos(nanos) => write!(f, "+{:?}", Duration::from_nanos(*nanos)),
+            Jump::Hours(hours) => write!(f, "+{hours}h"),
+            Jump::ToEnd => write!(f, "to Duration::MAX"),
+        }
+    }
+}
+
+impl Jump {
+    fn apply(self, now: Duration) -> Duration {
+        match self {
+            Jump::Nanos(nanos) => now.saturating_add(Duration::from_nanos(nanos)),
+            Jump::Hours(hours) => now.saturating_add(Duration::from_secs(hours * 3600)),
+            Jump::ToEnd => Duration::MAX,
+        }
+    }
+}
+
+fn jump() -> impl Strategy<Value = Jump> {
+    prop_oneof![
+        3 => Just(Jump::Nanos(0)),
+        3 => (1u64..1_000).prop_map(Jump::Nanos),
+        3 => (1_000u64..10_000_000).prop_map(Jump::Nanos),
+        1 => (1u64..=48).prop_map(Jump::Hours),
+        1 => Just(Jump::ToEnd),
+    ]
+}
+
+/// Capacities and rates at and near the edges: none, one, a bytes-per-second limiter, the most.
+fn edge_amount() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(1u64),
+        1u64..=5,
+        Just(1_000_000u64),
+        Just(u64::MAX),
+        Just((1u64 << 53) + 1),
+        any::<u64>(),
+    ]
+}
+
+fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
+    let input = (edge_amount(), edge_amount()).prop_flat_map(|(capacity, rate)| {
+        let tokens = prop_oneof![
+            3 => 0u64..=2,
+            1 => Just(capacity),
+            1 => Just(capacity.saturating_add(1)),
+            1 => Just(capacity.saturating_sub(1)),
+            1 => Just(capacity / 2),
+            1 => 1_000u64..=2_000,
+            1 => Just(u64::MAX),
+            1 => any::<u64>(),
+        ];
+        let op = (jump(), prop::option::weighted(0.8, tokens));
+        (Just(capacity), Just(rate), prop::collection::vec(op, 1..30))
+    });
+    ctx.forall(input, |(capacity, rate, ops)| {
+        let mut bucket = TokenBucket::new(capacity, rate);
+        let mut model = Model::new(capacity, rate);
+        let mut transcript = Transcript::new(capacity, rate);
+        let mut now = Duration::ZERO;
+        for (jump, tokens) in ops {
+            now = jump.apply(now);
+            let step = match tokens {
+                Some(tokens) => Call::Acquire(now, tokens),
+                None => Call::Available(now),
             };
             let expected = call_model(&mut model, step);
             let got = call(&mut bucket, step);

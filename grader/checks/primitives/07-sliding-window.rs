@@ -6,6 +6,8 @@ use std::time::Duration;
 use judge::prelude::*;
 use primitives_sliding_window::SlidingWindow;
 
+use crate::support::no_panic;
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -36,6 +38,11 @@ pub fn suite() -> Suite {
             "the log holds at most `limit` timestamps, however many requests arrive",
             memory_bounded,
         )
+        .check(
+            "agrees with the model at the edges: limits 0, 1 and usize::MAX, windows from zero \
+             to Duration::MAX, nanosecond steps and times up to Duration::MAX",
+            matches_model_at_edges,
+        )
 }
 
 fn ms(n: u64) -> Duration {
@@ -54,7 +61,8 @@ impl Model {
     fn in_window(&self, now: Duration) -> usize {
         self.allowed
             .iter()
-            .filter(|&&t| t <= now && t + self.window > now)
+            // t is in (now - window, now]; written as a difference, so that no sum overflows.
+            .filter(|&&t| t <= now && now - t < self.window)
             .count()
     }
 
@@ -353,6 +361,88 @@ fn memory_bounded(ctx: &mut Ctx) -> CheckResult {
                      got:      {held}",
                     &requests[..=i]
                 ));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// How far the clock moves before a call, at the edges: often exactly a window, or a
+/// nanosecond either side of it.
+#[derive(Clone, Copy, Debug)]
+enum Jump {
+    Nanos(u64),
+    Window,
+    WindowMinus1ns,
+    WindowPlus1ns,
+    ToEnd,
+}
+
+impl Jump {
+    fn apply(self, now: Duration, window: Duration) -> Duration {
+        let one = Duration::from_nanos(1);
+        let step = match self {
+            Jump::Nanos(nanos) => Duration::from_nanos(nanos),
+            Jump::Window => window,
+            Jump::WindowMinus1ns => window.saturating_sub(one),
+            Jump::WindowPlus1ns => window.saturating_add(one),
+            Jump::ToEnd => Duration::MAX,
+        };
+        now.saturating_add(step)
+    }
+}
+
+fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
+    let limit = prop_oneof![Just(0usize), Just(1usize), 2usize..=3, Just(usize::MAX)];
+    let window = prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::from_nanos(1)),
+        (2u64..1_000_000).prop_map(Duration::from_nanos),
+        (1u64..=24).prop_map(|hours| Duration::from_secs(hours * 3600)),
+        Just(Duration::MAX),
+        Just(Duration::MAX - Duration::from_nanos(1)),
+    ];
+    let jump = prop_oneof![
+        4 => Just(Jump::Nanos(0)),
+        2 => Just(Jump::Nanos(1)),
+        2 => (2u64..2_000_000).prop_map(Jump::Nanos),
+        2 => Just(Jump::Window),
+        1 => Just(Jump::WindowMinus1ns),
+        1 => Just(Jump::WindowPlus1ns),
+        1 => Just(Jump::ToEnd),
+    ];
+    let op = (prop::bool::weighted(0.25), jump);
+    let input = (limit, window, prop::collection::vec(op, 1..40));
+    ctx.forall(input, |(limit, window, ops)| {
+        let mut history = format!("SlidingWindow::new({limit}, {window:?})");
+        let mut limiter = no_panic(&history, || SlidingWindow::new(limit, window))?;
+        let mut model = Model {
+            limit,
+            window,
+            allowed: Vec::new(),
+        };
+        let mut now = Duration::ZERO;
+        for (count, jump) in ops {
+            now = jump.apply(now, window);
+            if count {
+                let did = format!("{history}, then in_window({now:?})");
+                let got = no_panic(&did, || limiter.in_window(now))?;
+                expect_eq(&did, got, model.in_window(now))?;
+                history = format!("{history}, in_window({now:?}) -> {got}");
+            } else {
+                let did = format!("{history}, then try_acquire({now:?})");
+                let got = no_panic(&did, || limiter.try_acquire(now))?;
+                expect_eq(&did, got, model.try_acquire(now))?;
+                history = format!("{history}, try_acquire({now:?}) -> {got}");
+                let held = limiter.log_len();
+                expect(
+                    held <= limit,
+                    format!(
+                        "did:      {history}, then log_len()\n\
+                         expected: at most the limit, {limit}\n\
+                         got:      {held}"
+                    ),
+                )?;
             }
         }
         Ok(())

@@ -6,6 +6,8 @@ use std::time::Duration;
 use judge::prelude::*;
 use primitives_circuit_breaker::{CircuitBreaker, State};
 
+use crate::support::{expect_panic, no_panic};
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -43,6 +45,15 @@ pub fn suite() -> Suite {
         .check(
             "agrees with a model on random sequences of requests and results",
             matches_model,
+        )
+        .check(
+            "new(0, _) panics: a threshold of zero failures means nothing",
+            new_zero_panics,
+        )
+        .check(
+            "agrees with the model at the edges: cooldowns from zero to Duration::MAX, \
+             nanosecond steps, times up to Duration::MAX",
+            matches_model_at_edges,
         )
 }
 
@@ -377,6 +388,107 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
                         log.failure(&mut breaker, now);
                         model.failure(now);
                     }
+                }
+            }
+            log.expect_state(&breaker, model.state())?;
+        }
+        Ok(())
+    })
+}
+
+fn new_zero_panics(_: &mut Ctx) -> CheckResult {
+    let mut log = Log::new(1, secs(1));
+    let mut breaker = CircuitBreaker::new(1, secs(1));
+    log.expect_allow(&mut breaker, secs(0), true)?;
+    for cooldown in [secs(1), Duration::ZERO] {
+        expect_panic(
+            &format!("CircuitBreaker::new(0, {})", at(cooldown)),
+            "the documentation says new panics if failure_threshold is 0",
+            || CircuitBreaker::new(0, cooldown),
+        )?;
+    }
+    Ok(())
+}
+
+/// How far the clock moves before a step, at the edges: often exactly a cooldown, or a
+/// nanosecond either side of it.
+#[derive(Clone, Copy, Debug)]
+enum Jump {
+    Nanos(u64),
+    Cooldown,
+    CooldownMinus1ns,
+    CooldownPlus1ns,
+    ToEnd,
+}
+
+impl Jump {
+    fn apply(self, now: Duration, cooldown: Duration) -> Duration {
+        let one = Duration::from_nanos(1);
+        let step = match self {
+            Jump::Nanos(nanos) => Duration::from_nanos(nanos),
+            Jump::Cooldown => cooldown,
+            Jump::CooldownMinus1ns => cooldown.saturating_sub(one),
+            Jump::CooldownPlus1ns => cooldown.saturating_add(one),
+            Jump::ToEnd => Duration::MAX,
+        };
+        now.saturating_add(step)
+    }
+}
+
+fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
+    let threshold = prop_oneof![Just(1u32), 2u32..=3, Just(u32::MAX)];
+    let cooldown = prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::from_nanos(1)),
+        (2u64..1_000_000).prop_map(Duration::from_nanos),
+        (1u64..=24).prop_map(|hours| Duration::from_secs(hours * 3600)),
+        Just(Duration::MAX),
+        Just(Duration::MAX - Duration::from_nanos(1)),
+    ];
+    let jump = prop_oneof![
+        4 => Just(Jump::Nanos(0)),
+        2 => Just(Jump::Nanos(1)),
+        2 => (2u64..2_000_000).prop_map(Jump::Nanos),
+        2 => Just(Jump::Cooldown),
+        1 => Just(Jump::CooldownMinus1ns),
+        1 => Just(Jump::CooldownPlus1ns),
+        1 => Just(Jump::ToEnd),
+    ];
+    // 0: request, 1: success, 2: failure (a result only when a request is in flight).
+    let op = (
+        prop_oneof![3 => Just(0u8), 1 => Just(1u8), 3 => Just(2u8)],
+        jump,
+    );
+    let input = (threshold, cooldown, prop::collection::vec(op, 0..40));
+    ctx.forall(input, |(threshold, cooldown, ops)| {
+        let mut log = Log::new(threshold, cooldown);
+        let mut breaker = no_panic(&log.0, || CircuitBreaker::new(threshold, cooldown))?;
+        let mut model = Model::new(threshold, cooldown);
+        let mut now = Duration::ZERO;
+        let mut in_flight = 0u32;
+        for (kind, jump) in ops {
+            if kind != 0 && in_flight == 0 {
+                continue;
+            }
+            now = jump.apply(now, cooldown);
+            match kind {
+                0 => {
+                    let did = log.then(&format!("allow({})", at(now)));
+                    let allowed = no_panic(&did, || log.allow(&mut breaker, now))?;
+                    expect_eq(did, allowed, model.allow(now))?;
+                    in_flight += u32::from(allowed);
+                }
+                1 => {
+                    in_flight -= 1;
+                    let did = log.then(&format!("record_success({})", at(now)));
+                    no_panic(&did, || log.success(&mut breaker, now))?;
+                    model.success();
+                }
+                _ => {
+                    in_flight -= 1;
+                    let did = log.then(&format!("record_failure({})", at(now)));
+                    no_panic(&did, || log.failure(&mut breaker, now))?;
+                    model.failure(now);
                 }
             }
             log.expect_state(&breaker, model.state())?;

@@ -40,6 +40,11 @@ pub fn suite() -> Suite {
             decorrelated_matches_model,
         )
         .check(
+            "decorrelated jitter follows the formula for any base and cap, without panicking: \
+             zero, Duration::MAX, and a base above the cap included",
+            decorrelated_any_durations,
+        )
+        .check(
             "1,000 clients retrying with jitter spread out; without it they arrive all at once",
             herd,
         )
@@ -77,9 +82,12 @@ fn model_scale(duration: Duration, random: f64) -> Duration {
     from_nanos(((n as f64 * random) as u128).min(n))
 }
 
+/// min(cap, base + random × (3 × previous − base)) in u128 nanoseconds, where 3 × any Duration
+/// fits: exact even when the delays are near Duration::MAX (the capped result always fits).
 fn model_decorrelated(base: Duration, cap: Duration, previous: Duration, random: f64) -> Duration {
-    let span = from_nanos((3 * nanos(previous)).saturating_sub(nanos(base)));
-    (base + model_scale(span, random)).min(cap)
+    let span = (3 * nanos(previous)).saturating_sub(nanos(base));
+    let scaled = ((span as f64 * random) as u128).min(span);
+    from_nanos((nanos(base) + scaled).min(nanos(cap)))
 }
 
 /// Float rounding may differ between correct solutions (f64 nanoseconds rounded down, or
@@ -308,6 +316,35 @@ fn decorrelated_matches_model(ctx: &mut Ctx) -> CheckResult {
                 got,
                 expected,
             )?;
+            previous = got;
+        }
+        Ok(())
+    })
+}
+
+fn decorrelated_any_durations(ctx: &mut Ctx) -> CheckResult {
+    // Often within a factor of 4 of Duration::MAX, where 3 × the previous delay no longer fits.
+    let huge = (u64::MAX / 4..=u64::MAX, 0u32..1_000_000_000)
+        .prop_map(|(secs, nanos)| Duration::new(secs, nanos));
+    let size = || prop_oneof![3 => duration(), 1 => huge.clone()];
+    let input = (size(), size(), prop::collection::vec(random(), 1..30));
+    ctx.forall(input, |(base, cap, randoms)| {
+        let mut delays = Decorrelated::new(base, cap);
+        let mut previous = base;
+        for (step, &random) in randoms.iter().enumerate() {
+            let did = format!(
+                "Decorrelated::new({base:?}, {cap:?}), then next_delay(r) for r in {:?}\n\
+                 \x20         (previous delay {previous:?}; expected min(cap, base + r × \
+                 (3 × previous − base)), worked out without overflow)",
+                &randoms[..=step]
+            );
+            let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                delays.next_delay(random)
+            }))
+            .map_err(|panic| {
+                Failure::new(format!("did:      {did}\npanicked: {}", text(&*panic)))
+            })?;
+            expect_close(&did, got, model_decorrelated(base, cap, previous, random))?;
             previous = got;
         }
         Ok(())

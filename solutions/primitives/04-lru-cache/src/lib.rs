@@ -45,10 +45,12 @@ impl<K: Eq + Hash + Clone, V> LruCache<K, V> {
             capacity > 0,
             "an LRU cache needs room for at least one entry"
         );
+        // No room reserved up front: the capacity is only a limit, and may be far more than
+        // memory holds (usize::MAX included). The map and the vector grow as entries arrive.
         Self {
             capacity,
-            index: HashMap::with_capacity(capacity),
-            nodes: Vec::with_capacity(capacity),
+            index: HashMap::new(),
+            nodes: Vec::new(),
             head: None,
             tail: None,
         }

@@ -24,7 +24,8 @@ impl SlidingWindow {
         Self {
             limit,
             window,
-            log: VecDeque::with_capacity(limit),
+            // No room reserved up front: `limit` may be far more than memory holds.
+            log: VecDeque::new(),
         }
     }
 
@@ -60,11 +61,12 @@ impl SlidingWindow {
 
     /// Drops every timestamp that is a whole window old or older.
     fn forget_expired(&mut self, now: Duration) {
-        // A request at `t` counts while `t > now - window`, that is while `t + window > now`.
-        // Written as an addition, so an early `now` (smaller than the window) cannot underflow.
-        // Times never go backwards, so the log is sorted and expired entries are all at the front.
+        // A request at `t` counts while `t > now - window`, that is while `now - t < window`.
+        // Written as a difference of two times (`t <= now`, as times never go backwards), so
+        // neither an early `now` (smaller than the window) nor a huge window (Duration::MAX)
+        // can overflow. The log is sorted, so expired entries are all at the front.
         while let Some(&oldest) = self.log.front() {
-            if oldest + self.window > now {
+            if now.saturating_sub(oldest) < self.window {
                 break;
             }
             self.log.pop_front();

@@ -76,22 +76,30 @@ impl Decorrelated {
     ///
     /// `random` is a uniform sample from `[0, 1)`, supplied by the caller.
     pub fn next_delay(&mut self, random: f64) -> Duration {
-        let span = self.previous.saturating_mul(3).saturating_sub(self.base);
-        let delay = self.base.saturating_add(scale(span, random)).min(self.cap);
+        // In whole nanoseconds (u128), where 3 × any Duration fits: the formula holds exactly
+        // even for delays near Duration::MAX, and a base above the cap makes the span 0, not a
+        // panic. Capping brings the result back within a Duration.
+        let base = self.base.as_nanos();
+        let span = (3 * self.previous.as_nanos()).saturating_sub(base);
+        let delay = (base + scale_nanos(span, random)).min(self.cap.as_nanos());
         // Remember the capped delay: an uncapped one would keep tripling out of sight, and the
         // delays would stick at the cap instead of wandering below it.
-        self.previous = delay;
-        delay
+        self.previous = duration_from_nanos(delay);
+        self.previous
     }
 }
 
 /// `duration × random`, computed in nanoseconds as f64 and rounded down; never more than
 /// `duration`, even when converting to f64 rounds up.
 fn scale(duration: Duration, random: f64) -> Duration {
-    let nanos = duration.as_nanos();
+    duration_from_nanos(scale_nanos(duration.as_nanos(), random))
+}
+
+/// `nanos × random`, as f64 and rounded down; never more than `nanos`.
+fn scale_nanos(nanos: u128, random: f64) -> u128 {
     // `as` from f64 to an integer rounds toward zero and saturates (and sends NaN to 0).
     let scaled = (nanos as f64 * random) as u128;
-    duration_from_nanos(scaled.min(nanos))
+    scaled.min(nanos)
 }
 
 /// The inverse of `Duration::as_nanos`. `nanos` must fit in a Duration: callers only pass values
