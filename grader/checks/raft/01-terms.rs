@@ -29,6 +29,11 @@ pub fn suite() -> Suite {
             stale_timer,
         )
         .check(
+            "a node always has an election timer pending, set 150 to 300 ms ahead, from its start \
+             and after every election it starts, and that timer starts the next election",
+            timer_pending,
+        )
+        .check(
             "under loss, duplication, reordering and partitions, terms never go back, a higher \
              term is adopted at once (forgetting the vote), and every message carries its \
              sender's term",
@@ -288,6 +293,53 @@ fn stale_timer(_: &mut Ctx) -> CheckResult {
     let sent = script.time_out(0)?;
     script.expect_node(0, 2, Role::Candidate, Some(0))?;
     script.expect_sent(sent, &[(1, request(2)), (2, request(2))])
+}
+
+/// Checks that node `id` of `script` has an election timer pending, due 150 to 300 ms after
+/// `set_at`, and fires the latest one: it must start the election of term `term`.
+fn fire_pending(
+    script: &mut crate::support::Script<Node>,
+    id: NodeId,
+    set_at: Duration,
+    term: u64,
+) -> CheckResult {
+    let Some((at, timer)) = script.pending(id).last().cloned() else {
+        return Err(script.failure(format!(
+            "expected: node {id} has an election timer pending (set with ctx.set_timer)\n\
+             got:      no timer pending: nothing would ever start the next election"
+        )));
+    };
+    let delay = at - set_at;
+    script.expect(
+        (Duration::from_millis(150)..Duration::from_millis(300)).contains(&delay),
+        format!(
+            "expected: node {id}'s latest timer, {timer:?}, fires 150 to 300 ms after it was set \
+             (ELECTION_TIMEOUT_MS)\ngot:      it fires after {delay:?}"
+        ),
+    )?;
+    script.fire_latest(id, |_| true);
+    let node = script.node(id);
+    let got = (node.term(), node.role(), node.voted_for());
+    script.expect(
+        got == (term, Role::Candidate, Some(id)),
+        format!(
+            "expected: node {id}'s latest pending timer, {timer:?}, starts the election of term \
+             {term} (Candidate, voted for itself)\ngot:      term {}, {:?}, voted_for {:?}",
+            got.0, got.1, got.2
+        ),
+    )
+}
+
+fn timer_pending(_: &mut Ctx) -> CheckResult {
+    let mut script = crate::support::Script::<Node>::new(3);
+    for term in 1..=3 {
+        let set_at = script.now();
+        fire_pending(&mut script, 0, set_at, term)?;
+    }
+    // A node that adopts a higher term keeps a timer that still counts.
+    script.deliver(2, 1, request(5));
+    let set_at = Duration::ZERO;
+    fire_pending(&mut script, 1, set_at, 6)
 }
 
 /// The term a message (as the trace shows it) carries.

@@ -37,6 +37,12 @@ pub fn suite() -> Suite {
             leader_steps_down,
         )
         .check(
+            "a leader deposed by an answer of a higher term runs an election timer again, and \
+             wins a later term with that term's votes alone; each election counts only its own \
+             votes",
+            leads_again,
+        )
+        .check(
             "under loss, duplication, reordering and partitions: never two leaders in a term, \
              never two votes in a term",
             random_runs,
@@ -333,6 +339,59 @@ fn leader_steps_down(_: &mut Ctx) -> CheckResult {
     let sent = script.deliver(2, 0, request(2));
     script.expect_node(0, 2, Role::Follower, Some(2))?;
     script.expect_sent(sent, &[(2, vote(2, true))])
+}
+
+type Hand = crate::support::Script<Node>;
+
+fn expect_state(script: &Hand, id: NodeId, term: u64, role: Role) -> CheckResult {
+    let node = script.node(id);
+    let got = (node.term(), node.role());
+    script.expect(
+        got == (term, role),
+        format!(
+            "expected: node {id} in term {term}, {role:?}\ngot:      node {id} in term {}, {:?}",
+            got.0, got.1
+        ),
+    )
+}
+
+/// Fires node `id`'s latest pending election timer, which must exist.
+fn fire_pending(script: &mut Hand, id: NodeId) -> CheckResult {
+    if script
+        .fire_latest(id, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(script.failure(format!(
+            "expected: node {id} has an election timer pending (set with ctx.set_timer)\n\
+             got:      none: nothing would ever start its next election"
+        )));
+    }
+    Ok(())
+}
+
+fn leads_again(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(5);
+    fire_pending(&mut script, 0)?;
+    expect_state(&script, 0, 1, Role::Candidate)?;
+    script.deliver(1, 0, vote(1, true));
+    expect_state(&script, 0, 1, Role::Candidate)?;
+    // Term 1 comes to nothing; in term 2, node 1's vote of term 1 no longer counts.
+    fire_pending(&mut script, 0)?;
+    expect_state(&script, 0, 2, Role::Candidate)?;
+    script.deliver(2, 0, vote(2, true));
+    expect_state(&script, 0, 2, Role::Candidate)?;
+    script.deliver(3, 0, vote(2, true));
+    expect_state(&script, 0, 2, Role::Leader)?;
+    // A late refusal of a higher term deposes it: it follows, and needs a timer again.
+    script.deliver(4, 0, vote(3, false));
+    expect_state(&script, 0, 3, Role::Follower)?;
+    fire_pending(&mut script, 0)?;
+    expect_state(&script, 0, 4, Role::Candidate)?;
+    // Its votes of term 2 count for nothing in term 4.
+    script.deliver(1, 0, vote(4, true));
+    expect_state(&script, 0, 4, Role::Candidate)?;
+    script.deliver(4, 0, vote(4, true));
+    expect_state(&script, 0, 4, Role::Leader)
 }
 
 fn view(node: &Node) -> NodeView {

@@ -6,10 +6,16 @@ use std::time::Duration;
 use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
-use raft_heartbeats::{HEARTBEAT_INTERVAL, Message, Node, Role};
+use raft_heartbeats::{HEARTBEAT_INTERVAL, Message, Node, Role, Timer};
 
 pub fn suite() -> Suite {
     Suite::new()
+        .check(
+            "a leader deposed by a reply of a higher term runs an election timer again; elected \
+             once more, it keeps its place against late messages of older terms of every kind, \
+             and its heartbeat timer of the old term sends nothing",
+            deposed_and_back,
+        )
         .check(
             "a new leader at once sends an AppendEntries of its term to every peer",
             announces_at_once,
@@ -44,6 +50,133 @@ pub fn suite() -> Suite {
 const MS: Duration = Duration::from_millis(1);
 
 /// Messages always arrive after exactly 5 ms, in order.
+type Hand = crate::support::Script<Node>;
+
+fn expect_state(script: &Hand, id: NodeId, term: u64, role: Role) -> CheckResult {
+    let node = script.node(id);
+    let got = (node.term(), node.role());
+    script.expect(
+        got == (term, role),
+        format!(
+            "expected: node {id} in term {term}, {role:?}\ngot:      node {id} in term {}, {:?}",
+            got.0, got.1
+        ),
+    )
+}
+
+/// Fires node `id`'s latest pending timer of the kind `pick` chooses, which must exist.
+fn fire_pending(
+    script: &mut Hand,
+    id: NodeId,
+    kind: &str,
+    pick: impl Fn(&Timer) -> bool,
+) -> Result<Vec<(NodeId, Message)>, Failure> {
+    script.fire_latest(id, pick).ok_or_else(|| {
+        script.failure(format!(
+            "expected: node {id} has a {kind} timer pending (set with ctx.set_timer)\n\
+             got:      none"
+        ))
+    })
+}
+
+fn is_election(timer: &Timer) -> bool {
+    matches!(timer, Timer::Election(_))
+}
+
+fn is_heartbeat(timer: &Timer) -> bool {
+    matches!(timer, Timer::Heartbeat(_))
+}
+
+fn deposed_and_back(_: &mut Ctx) -> CheckResult {
+    let append = |term| Message::AppendEntries { term };
+    let reply = |term, success| Message::AppendReply { term, success };
+    let mut script = Hand::new(3);
+    fire_pending(&mut script, 0, "election", is_election)?;
+    script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term: 1,
+            granted: true,
+        },
+    );
+    expect_state(&script, 0, 1, Role::Leader)?;
+    let (at, _) = script
+        .pending(0)
+        .iter()
+        .rev()
+        .find(|(_, t)| is_heartbeat(t))
+        .cloned()
+        .ok_or_else(|| {
+            script.failure("expected: the new leader has a heartbeat timer pending\ngot:      none")
+        })?;
+    script.expect(
+        at - script.now() <= HEARTBEAT_INTERVAL,
+        format!(
+            "expected: the leader's heartbeat timer fires within HEARTBEAT_INTERVAL \
+             ({HEARTBEAT_INTERVAL:?})\ngot:      it fires after {:?}",
+            at - script.now()
+        ),
+    )?;
+    let sent = fire_pending(&mut script, 0, "heartbeat", is_heartbeat)?;
+    script.expect_sent(&sent, &[(1, append(1)), (2, append(1))])?;
+    // Node 2 had moved on to term 2: its refusal deposes the leader.
+    let sent = script.deliver(2, 0, reply(2, false));
+    expect_state(&script, 0, 2, Role::Follower)?;
+    script.expect_sent(&sent, &[])?;
+    // The heartbeat timer of term 1 still fires: it must send nothing.
+    let sent = fire_pending(&mut script, 0, "heartbeat", is_heartbeat)?;
+    script.expect_sent(&sent, &[])?;
+    // The follower must stand again when it hears nothing.
+    fire_pending(&mut script, 0, "election", is_election)?;
+    expect_state(&script, 0, 3, Role::Candidate)?;
+    let sent = script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term: 3,
+            granted: true,
+        },
+    );
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect_sent(&sent, &[(1, append(3)), (2, append(3))])?;
+    // Late messages of older terms, of every kind.
+    let sent = script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term: 1,
+            granted: true,
+        },
+    );
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect_sent(&sent, &[])?;
+    let sent = script.deliver(2, 0, reply(2, false));
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect_sent(&sent, &[])?;
+    let sent = script.deliver(1, 0, reply(1, true));
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect_sent(&sent, &[])?;
+    let sent = script.deliver(1, 0, Message::RequestVote { term: 2 });
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect_sent(
+        &sent,
+        &[(
+            1,
+            Message::Vote {
+                term: 3,
+                granted: false,
+            },
+        )],
+    )?;
+    let sent = script.deliver(2, 0, append(2));
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect_sent(&sent, &[(2, reply(3, false))])?;
+    // Its heartbeats go on, in its term.
+    let sent = fire_pending(&mut script, 0, "heartbeat", is_heartbeat)?;
+    script.expect_sent(&sent, &[(1, append(3)), (2, append(3))])
+}
+
 fn steady() -> Faults {
     Faults {
         name: "steady",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
-use raft_replication::{AppendEntries, Entry, Message, Node, NotLeader, Role};
+use raft_replication::{AppendEntries, Entry, Message, Node, NotLeader, Role, Timer};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -25,6 +25,11 @@ pub fn suite() -> Suite {
             "a follower deletes a conflicting entry and everything after it before appending: \
              [1, 1, 2, 2] receiving entry 3 of term 3 after (2, term 1) becomes [1, 1, 3]",
             conflicts_are_truncated,
+        )
+        .check(
+            "a new leader repairs a follower whose log is as long as its own but ends in a \
+             conflicting entry, stepping back one entry from where the follower refused",
+            repairs_a_conflicting_last_entry,
         )
         .check(
             "a late or repeated AppendEntries whose entries agree with the log truncates nothing",
@@ -512,6 +517,52 @@ fn conflicts_are_truncated(ctx: &mut Ctx) -> CheckResult {
         )?;
     }
     Ok(())
+}
+
+fn repairs_a_conflicting_last_entry(_: &mut Ctx) -> CheckResult {
+    type Hand = crate::support::Script<Node>;
+    let mut script = Hand::new(3);
+    // Node 1 holds [a (1), b (1)]; node 0 holds [a (1), c (2)], from the leader of term 2.
+    script.deliver(2, 1, append(1, (0, 0), &[entry(1, "a"), entry(1, "b")]));
+    script.deliver(2, 0, append(1, (0, 0), &[entry(1, "a")]));
+    script.deliver(2, 0, append(2, (1, 1), &[entry(2, "c")]));
+    let expected = vec![entry(1, "a"), entry(2, "c")];
+    script.expect_eq(
+        "node 0's log",
+        script.node(0).log().to_vec(),
+        expected.clone(),
+    )?;
+    if script
+        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(
+            script.failure("expected: node 0 has an election timer pending\ngot:      none")
+        );
+    }
+    let term = script.node(0).term();
+    let sent = script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term,
+            granted: true,
+        },
+    );
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    script.note("then every message between nodes 0 and 1 was delivered, up to 20");
+    script.pump(0, sent, &[0, 1], 20);
+    let got = script.node(1).log().to_vec();
+    script.expect(
+        got == expected,
+        format!(
+            "expected: node 1's log becomes the leader's, {} (its last entry, b of term 1, \
+             conflicts with the leader's c of term 2: the leader must probe index 1 next)\n\
+             got:      {}",
+            show_log(&expected),
+            show_log(&got)
+        ),
+    )
 }
 
 fn agreeing_entries_stay(ctx: &mut Ctx) -> CheckResult {

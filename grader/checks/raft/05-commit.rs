@@ -7,10 +7,20 @@ use std::time::Duration;
 use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::net::{Faults, NodeId, Process, Sim};
-use raft_commit::{AppendEntries, Entry, Message, Node, Role};
+use raft_commit::{AppendEntries, Entry, Message, Node, Role, Timer};
 
 pub fn suite() -> Suite {
     Suite::new()
+        .check(
+            "a cluster of one node elects itself and commits and applies each proposal at once, \
+             alone",
+            cluster_of_one,
+        )
+        .check(
+            "a leader elected again counts only what followers acknowledged in its new term: \
+             match indexes from its earlier term count for nothing",
+            leads_again_with_fresh_match_indexes,
+        )
         .check(
             "a follower commits up to the leader's commit index, but never past the entries the \
              leader just sent it, applies in order and exactly once, and never goes back",
@@ -200,6 +210,114 @@ fn expect_state(
         ));
     }
     Ok(())
+}
+
+type Hand = crate::support::Script<Node>;
+
+fn vote(term: u64, granted: bool) -> Message {
+    Message::Vote { term, granted }
+}
+
+/// Fires node `id`'s latest pending election timer, which must exist.
+fn time_out(script: &mut Hand, id: NodeId) -> CheckResult {
+    match script.fire_latest(id, |t| matches!(t, Timer::Election(_))) {
+        Some(_) => Ok(()),
+        None => Err(script.failure(format!(
+            "expected: node {id} has an election timer pending\ngot:      none"
+        ))),
+    }
+}
+
+fn hand_propose(script: &mut Hand, id: NodeId, command: &str) -> Result<u64, Failure> {
+    let owned = command.to_string();
+    let (result, _) = script.act(
+        format!("propose({command:?}) at node {id}"),
+        id,
+        |node, ctx| node.propose(owned, ctx),
+    );
+    result.map_err(|e| {
+        script.failure(format!(
+            "expected: node {id}, the leader, accepts the proposal\ngot:      Err({e:?})"
+        ))
+    })
+}
+
+fn cluster_of_one(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(1);
+    time_out(&mut script, 0)?;
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    for (k, command) in ["a", "b", "c"].into_iter().enumerate() {
+        let index = hand_propose(&mut script, 0, command)?;
+        script.expect_eq("the index propose returned", index, k as u64 + 1)?;
+        script.expect_eq(
+            "node 0's commit index (it is the whole cluster: its own copy is a majority)",
+            script.node(0).commit_index(),
+            k as u64 + 1,
+        )?;
+    }
+    let applied: Vec<String> = script.node(0).applied().to_vec();
+    script.expect_eq(
+        "node 0's applied()",
+        applied,
+        vec!["a".into(), "b".into(), "c".into()],
+    )
+}
+
+fn leads_again_with_fresh_match_indexes(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(5);
+    let reply = |term, index| Message::AppendReply {
+        term,
+        success: true,
+        index,
+        last_log_index: index,
+    };
+    time_out(&mut script, 0)?;
+    script.deliver(3, 0, vote(1, true));
+    script.deliver(4, 0, vote(1, true));
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    for command in ["a", "b", "c"] {
+        hand_propose(&mut script, 0, command)?;
+    }
+    // Node 1 stores all three; nobody else does: nothing is committed.
+    script.deliver(1, 0, reply(1, 3));
+    script.expect_eq("node 0's commit index", script.node(0).commit_index(), 0)?;
+    // Node 2 leads term 2 and replaces b and c with x.
+    script.deliver(
+        2,
+        0,
+        Message::AppendEntries(AppendEntries {
+            term: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            entries: vec![entry(2, "x")],
+            leader_commit: 0,
+        }),
+    );
+    // Node 0 leads again, in term 3, and proposes d at index 3.
+    time_out(&mut script, 0)?;
+    let term = script.node(0).term();
+    script.deliver(3, 0, vote(term, true));
+    script.deliver(4, 0, vote(term, true));
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    let index = hand_propose(&mut script, 0, "d")?;
+    script.expect_eq("the index propose returned", index, 3)?;
+    // Node 3 stores d: node 0 and node 3 are two of five. Node 1's acknowledgement of index 3
+    // was for c, in term 1: it says nothing about d.
+    script.deliver(3, 0, reply(term, 3));
+    script.expect(
+        script.node(0).commit_index() == 0,
+        format!(
+            "expected: node 0's commit index stays 0: only nodes 0 and 3 hold d in term {term} \
+             (node 1 acknowledged index 3 in term 1, when it held c)\ngot:      commit index {}",
+            script.node(0).commit_index()
+        ),
+    )?;
+    script.deliver(4, 0, reply(term, 3));
+    script.expect_eq(
+        "node 0's commit index, once node 4 stores d too",
+        script.node(0).commit_index(),
+        3,
+    )
 }
 
 fn follower_learns_commit(ctx: &mut Ctx) -> CheckResult {

@@ -7,10 +7,15 @@ use std::time::Duration;
 use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
-use raft_persistence::{AppendEntries, Entry, Message, Node, Role};
+use raft_persistence::{AppendEntries, Entry, Message, Node, Role, Timer};
 
 pub fn suite() -> Suite {
     Suite::new()
+        .check(
+            "a cluster of one node commits alone; restarted, it keeps its term and log, applies \
+             nothing until it leads again, and then commits the old entries with a new one",
+            cluster_of_one_restarts,
+        )
         .check(
             "a node that voted keeps its term and its vote through a crash, and does not vote for \
              another candidate in that term",
@@ -235,6 +240,73 @@ fn granted(sim: &Sim<Node>, from: NodeId, to: NodeId, term: u64) -> bool {
         matches!(event, TraceEvent::Sent { from: f, to: t, what, .. }
             if *f == from && *t == to && *what == yes)
     })
+}
+
+type Hand = crate::support::Script<Node>;
+
+/// Fires node `id`'s latest pending election timer, which must exist.
+fn time_out(script: &mut Hand, id: NodeId) -> CheckResult {
+    match script.fire_latest(id, |t| matches!(t, Timer::Election(_))) {
+        Some(_) => Ok(()),
+        None => Err(script.failure(format!(
+            "expected: node {id} has an election timer pending\ngot:      none"
+        ))),
+    }
+}
+
+fn hand_propose(script: &mut Hand, command: &str) -> CheckResult {
+    let owned = command.to_string();
+    let (result, _) = script.act(format!("propose({command:?}) at node 0"), 0, |node, ctx| {
+        node.propose(owned, ctx)
+    });
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => Err(script.failure(format!(
+            "expected: node 0, the leader, accepts the proposal\ngot:      Err({e:?})"
+        ))),
+    }
+}
+
+/// Node 0's (term, role, commit index, applied).
+fn lone_state(script: &Hand) -> (u64, Role, u64, Vec<String>) {
+    let node = script.node(0);
+    (
+        node.term(),
+        node.role(),
+        node.commit_index(),
+        node.applied().to_vec(),
+    )
+}
+
+fn cluster_of_one_restarts(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(1);
+    time_out(&mut script, 0)?;
+    hand_propose(&mut script, "a")?;
+    hand_propose(&mut script, "b")?;
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    script.expect_eq(
+        "node 0's (term, role, commit index, applied)",
+        lone_state(&script),
+        (1, Role::Leader, 2, strings(&["a", "b"])),
+    )?;
+    script.restart(0);
+    script.expect_eq(
+        "node 0's (term, role, commit index, applied) just after the restart",
+        lone_state(&script),
+        (1, Role::Follower, 0, vec![]),
+    )?;
+    script.expect_eq(
+        "node 0's log length after the restart",
+        script.node(0).log().len(),
+        2,
+    )?;
+    time_out(&mut script, 0)?;
+    hand_propose(&mut script, "c")?;
+    script.expect_eq(
+        "node 0's (term, role, commit index, applied), leading again and proposing c",
+        lone_state(&script),
+        (2, Role::Leader, 3, strings(&["a", "b", "c"])),
+    )
 }
 
 fn vote_survives(ctx: &mut Ctx) -> CheckResult {

@@ -6,7 +6,7 @@ use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, Operation, Verdict};
 use kit::net::{Faults, NodeId, Sim, TraceEvent};
-use raft_read_index::{AppendReply, Command, Message, Node, NotLeader, Op, ReadId, Role};
+use raft_read_index::{AppendReply, Command, Message, Node, NotLeader, Op, ReadId, Role, Timer};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -37,6 +37,11 @@ pub fn suite() -> Suite {
         .check(
             "a late answer to a heartbeat sent before the read does not confirm it; an answer to the next round does",
             only_later_rounds_confirm,
+        )
+        .check(
+            "an answer to a heartbeat of an earlier term confirms no read, whatever its round; \
+             an answer of the read's own term and round does",
+            older_term_answers_confirm_nothing,
         )
         .check(
             "clients reading and writing through lost messages, partitions and crashes see a linearizable store",
@@ -365,6 +370,103 @@ fn seeds(ctx: &Ctx, count: u64) -> Vec<u64> {
                 .wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         })
         .collect()
+}
+
+type Hand = crate::support::Script<Node>;
+
+/// Node `id`'s election timer fires and node `voter` grants its vote: it must lead.
+fn hand_elect(
+    script: &mut Hand,
+    id: NodeId,
+    voter: NodeId,
+) -> Result<Vec<(NodeId, Message)>, Failure> {
+    if script
+        .fire_latest(id, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(script.failure(format!(
+            "expected: node {id} has an election timer pending\ngot:      none"
+        )));
+    }
+    let term = script.node(id).term();
+    let sent = script.deliver(
+        voter,
+        id,
+        Message::Vote {
+            term,
+            granted: true,
+        },
+    );
+    script.expect_eq(
+        format!("node {id}'s role in term {term}"),
+        script.node(id).role(),
+        Role::Leader,
+    )?;
+    Ok(sent)
+}
+
+fn hand_reply(term: u64, success: bool, index: u64, round: u64) -> Message {
+    Message::AppendReply(AppendReply {
+        term,
+        success,
+        index,
+        last_log_index: index,
+        round,
+    })
+}
+
+fn older_term_answers_confirm_nothing(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    // A few rounds of heartbeats in term 1.
+    for _ in 0..4 {
+        script.fire_latest(0, |t| matches!(t, Timer::Heartbeat(_)));
+    }
+    // Deposed by a late refusal of term 2, then elected again in term 3.
+    script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term: 2,
+            granted: false,
+        },
+    );
+    hand_elect(&mut script, 0, 1)?;
+    let term = script.node(0).term();
+    let last = script.node(0).last_log_index();
+    // Node 1 stores the new no-op: it commits and applies.
+    script.deliver(1, 0, hand_reply(term, true, last, 1));
+    script.expect_eq("node 0's commit index", script.node(0).commit_index(), last)?;
+    let (id, _) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
+        node.read("x".to_string(), ctx)
+    });
+    let id = id.map_err(|e| {
+        script.failure(format!(
+            "expected: the leader starts the read\ngot:      Err({e:?})"
+        ))
+    })?;
+    // A late answer to a heartbeat of term 1, of a high round.
+    script.deliver(2, 0, hand_reply(1, true, 1, 5));
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got.is_none(),
+        format!(
+            "expected: read {id:?} still waits: the only answer since it started is node 2's of \
+             term 1, when node 0 led an earlier term; it says nothing of node 0's leadership now\n\
+             got:      read_result = {got:?}"
+        ),
+    )?;
+    for round in 1..=3 {
+        script.deliver(2, 0, hand_reply(term, true, last, round));
+    }
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got == Some(None),
+        format!(
+            "expected: once node 2 answers the rounds of term {term} sent after the read, the \
+             read is served: Some(None), x being missing\ngot:      read_result = {got:?}"
+        ),
+    )
 }
 
 fn no_op_at_term_start(ctx: &mut Ctx) -> CheckResult {

@@ -35,6 +35,11 @@ pub fn suite() -> Suite {
             install_snapshot,
         )
         .check(
+            "after installing a snapshot a node's commit index is the snapshot's last index, and \
+             the snapshot's last term answers the consistency check at that index",
+            after_install,
+        )
+        .check(
             "a stale snapshot changes nothing, and an AppendEntries reaching into the snapshot is answered with success",
             stale_messages,
         )
@@ -808,6 +813,76 @@ fn install_snapshot(ctx: &mut Ctx) -> CheckResult {
              leader 2 of term 2, up to index 8 of term 2, store {{k: eight}}: its entry 8 (term 1) \
              conflicts, so its whole log goes\nexpected (snapshot_index, last_applied, \
              last_log_index, store): {expected:?}, and an empty log()\ngot: {got:?}, log() of {log}"
+        ));
+    }
+    Ok(())
+}
+
+fn after_install(ctx: &mut Ctx) -> CheckResult {
+    ctx.doing("handing InstallSnapshot, then AppendEntries, to a node cut off from the rest");
+    let mut run = lone_node(ctx.seed(), "after-install");
+    entries_then_snapshot(&mut run)?;
+    deliver(
+        &mut run,
+        2,
+        Message::InstallSnapshot {
+            term: 2,
+            snapshot: snapshot(8, 2, "eight"),
+            round: 1,
+        },
+    );
+    let mut did = "node 0 held entries 1..=10 of term 1 (leader 1, commit 0) and a snapshot up to \
+                   4; then InstallSnapshot from leader 2 of term 2, up to index 8 of term 2"
+        .to_string();
+    let commit = run.sim.node(0).map_or(0, |n| n.commit_index());
+    if commit != 8 {
+        return run.fail(&format!(
+            "{did}\nexpected commit_index() = 8: a snapshot holds only committed entries, and \
+             the node has applied them\ngot:      {commit}"
+        ));
+    }
+    let nine = Entry {
+        term: 2,
+        command: Command {
+            client_id: 9,
+            seq: 9,
+            op: put("k", "nine"),
+        },
+    };
+    let append = |prev_log_term: u64, round: u64| {
+        Message::AppendEntries(AppendEntries {
+            term: 2,
+            prev_log_index: 8,
+            prev_log_term,
+            entries: vec![nine.clone()],
+            leader_commit: 9,
+            round,
+        })
+    };
+    deliver(&mut run, 2, append(1, 2));
+    did.push_str("; then AppendEntries of term 2 after (8, term 1)");
+    let answer = last_answer(&run);
+    if answer != Some((false, 8)) {
+        return run.fail(&format!(
+            "{did}\nexpected the answer AppendReply {{ success: false, index: 8, .. }}: its entry 8 \
+             is the snapshot's last, of term 2\ngot (success, index): {answer:?}"
+        ));
+    }
+    deliver(&mut run, 2, append(2, 3));
+    did.push_str("; then AppendEntries of term 2 after (8, term 2) with entry 9, leader_commit 9");
+    let answer = last_answer(&run);
+    let node = run.sim.node(0).expect("running");
+    let got = (
+        answer,
+        node.commit_index(),
+        node.last_applied(),
+        node.store().clone(),
+    );
+    let expected = (Some((true, 9)), 9, 9, store_of("nine"));
+    if got != expected {
+        return run.fail(&format!(
+            "{did}\nexpected (answer (success, index), commit_index, last_applied, store): \
+             {expected:?}\ngot: {got:?}"
         ));
     }
     Ok(())

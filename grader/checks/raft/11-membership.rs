@@ -6,7 +6,10 @@ use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
 use kit::net::{Faults, NodeId, Sim};
-use raft_membership::{Command, ConfigError, INITIAL_MEMBERS, Node, NotLeader, Op, Role};
+use raft_membership::{
+    AppendReply, Command, ConfigError, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role,
+    SNAPSHOT_THRESHOLD, Timer,
+};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -38,6 +41,11 @@ pub fn suite() -> Suite {
             "a leader that removes itself leads until the change commits, then steps down, and \
              the remaining members elect a leader among themselves",
             leader_removes_itself,
+        )
+        .check(
+            "a snapshot taken while a configuration change is uncommitted records the \
+             configuration as of its last index, not the newer one",
+            snapshot_config_at_its_index,
         )
         .check(
             "servers join and leave under lost messages, partitions and crashes: the cluster \
@@ -270,6 +278,112 @@ fn settle(
             ),
         ))
     }
+}
+
+type Hand = crate::support::Script<Node>;
+
+fn snapshot_config_at_its_index(_: &mut Ctx) -> CheckResult {
+    // Four slots: members 0, 1, 2; slot 3 waits to be added.
+    let mut script = Hand::new(4);
+    if script
+        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(
+            script.failure("expected: node 0 has an election timer pending\ngot:      none")
+        );
+    }
+    let term = script.node(0).term();
+    script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term,
+            granted: true,
+        },
+    );
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    let ack = |index: u64| {
+        Message::AppendReply(AppendReply {
+            term,
+            success: true,
+            index,
+            last_log_index: index,
+            round: 1,
+        })
+    };
+    // Node 1 stores the leader's no-op: it commits.
+    let noop = script.node(0).last_log_index();
+    script.deliver(1, 0, ack(noop));
+    let entries = SNAPSHOT_THRESHOLD + 5;
+    script.note(format!("node 0 was proposed {entries} appends"));
+    for seq in 1..=entries {
+        let (result, _) = script.act(String::new(), 0, |node, ctx| {
+            node.propose(command(1, seq, "k", "v"), ctx)
+        });
+        script.did_pop();
+        result.map_err(|e| {
+            script.failure(format!(
+                "expected: the leader takes proposal {seq}\ngot:      Err({e:?})"
+            ))
+        })?;
+    }
+    let stored = script.node(0).last_log_index();
+    let (added, effects) = script.act("node 0: add_server(3)", 0, |node, ctx| {
+        node.add_server(3, ctx)
+    });
+    let added = added.map_err(|e| {
+        script.failure(format!(
+            "expected: add_server(3) is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    let to_new: Vec<Message> = effects
+        .sends
+        .into_iter()
+        .filter(|(to, _)| *to == 3)
+        .map(|(_, m)| m)
+        .collect();
+    // Nodes 1 and 2 store everything before the change (three of the four members the
+    // leader now counts): it commits, is applied and compacted, while the change itself is
+    // not committed.
+    script.deliver(1, 0, ack(stored));
+    script.deliver(2, 0, ack(stored));
+    let node = script.node(0);
+    script.expect(
+        node.commit_index() == stored && node.snapshot_index() == stored,
+        format!(
+            "expected: with nodes 1 and 2 holding entries 1..={stored}, node 0 commits and applies them \
+             and, past SNAPSHOT_THRESHOLD, compacts them: commit_index() = snapshot_index() = \
+             {stored}\ngot:      commit_index() = {}, snapshot_index() = {}",
+            node.commit_index(),
+            node.snapshot_index()
+        ),
+    )?;
+    // Node 3, empty, gets what the leader sent it when it was added, and refuses: the leader
+    // must send it the snapshot.
+    let mut sent = Vec::new();
+    for message in to_new {
+        for (_, reply) in script.deliver(0, 3, message) {
+            sent.extend(script.deliver(3, 0, reply));
+        }
+    }
+    let Some(config) = sent.iter().find_map(|(to, m): &(NodeId, Message)| match m {
+        Message::InstallSnapshot { snapshot, .. } if *to == 3 => Some(snapshot.config.clone()),
+        _ => None,
+    }) else {
+        return Err(script.failure(format!(
+            "expected: node 0 sends node 3 an InstallSnapshot (node 3 lacks entries the leader \
+             has compacted)\ngot:      {sent:?}"
+        )));
+    };
+    script.expect(
+        config == vec![0, 1, 2],
+        format!(
+            "expected: the snapshot up to index {stored} records the configuration in effect \
+             there, [0, 1, 2]: the change adding 3 is at index {added}, after it, and not \
+             committed\ngot:      snapshot.config = {config:?}"
+        ),
+    )
 }
 
 fn command(client_id: u64, seq: u64, key: &str, value: &str) -> Command {

@@ -6,7 +6,7 @@ use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
-use raft_pre_vote::{Command, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role};
+use raft_pre_vote::{Command, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role, Timer};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -28,6 +28,15 @@ pub fn suite() -> Suite {
             "transfer_leadership brings a lagging successor up to date, and it wins at once, \
              while the old leader turns proposals away",
             transfer,
+        )
+        .check(
+            "a leadership transfer to a node that never answers gives up within an election \
+             timeout (300 ms): proposals are refused meanwhile, then taken again",
+            transfer_to_a_dead_node_gives_up,
+        )
+        .check(
+            "a late TimeoutNow of an older term starts nothing, nor does one reaching the leader",
+            stale_timeout_now,
         )
         .check(
             "with pre-vote and leadership transfers under lost messages, partitions and crashes, \
@@ -591,6 +600,140 @@ struct Client {
     seq: u64,
     /// The request in flight, its place in the history, and when it was last sent.
     pending: Option<(Command, usize, Duration)>,
+}
+
+type Hand = crate::support::Script<Node>;
+
+/// Makes node `id` of `script` the leader: its election timer fires, node `voter` grants its
+/// pre-vote and its vote.
+fn hand_elect(script: &mut Hand, id: NodeId, voter: NodeId) -> CheckResult {
+    if script
+        .fire_latest(id, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(script.failure(format!(
+            "expected: node {id} has an election timer pending\ngot:      none"
+        )));
+    }
+    let term = script.node(id).term();
+    script.deliver(
+        voter,
+        id,
+        Message::PreVoteReply {
+            term,
+            prospective_term: term + 1,
+            granted: true,
+        },
+    );
+    script.deliver(
+        voter,
+        id,
+        Message::Vote {
+            term: term + 1,
+            granted: true,
+        },
+    );
+    script.expect_eq(
+        format!("node {id}'s (term, role)"),
+        (script.node(id).term(), script.node(id).role()),
+        (term + 1, Role::Leader),
+    )
+}
+
+fn hand_propose(script: &mut Hand, id: NodeId, seq: u64) -> Result<u64, NotLeader> {
+    let cmd = command(1, seq, "x", &seq.to_string());
+    script
+        .act(format!("propose({cmd:?}) at node {id}"), id, |node, ctx| {
+            node.propose(cmd, ctx)
+        })
+        .0
+}
+
+fn transfer_to_a_dead_node_gives_up(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    let (result, _) = script.act(
+        "node 0: transfer_leadership(2), node 2 being down",
+        0,
+        |node, ctx| node.transfer_leadership(2, ctx),
+    );
+    script.expect_eq("transfer_leadership(2)", result, Ok(()))?;
+    let got = hand_propose(&mut script, 0, 1);
+    script.expect_eq(
+        "propose during the transfer",
+        got,
+        Err(NotLeader {
+            leader_hint: Some(2),
+        }),
+    )?;
+    let start = script.now();
+    script.note("then node 0's heartbeat timers fired, one after another, for 400 ms");
+    while script.now() < start + ms(400) {
+        let before = script.now();
+        if fire_heartbeat(&mut script, 0).is_none() || script.now() == before {
+            return Err(script.failure(
+                "expected: the leader keeps a heartbeat timer pending, set HEARTBEAT_INTERVAL \
+                 ahead\ngot:      none",
+            ));
+        }
+    }
+    let got = hand_propose(&mut script, 0, 2);
+    script.expect(
+        got.is_ok(),
+        format!(
+            "expected: 400 ms after a transfer to node 2, which never answered, node 0 has given \
+             up on it, leads on, and takes the proposal\ngot:      {got:?}"
+        ),
+    )
+}
+
+/// Fires node `id`'s latest pending heartbeat timer.
+fn fire_heartbeat(script: &mut Hand, id: NodeId) -> Option<()> {
+    script
+        .fire_latest(id, |t| matches!(t, Timer::Heartbeat(_)))
+        .map(|_| ())
+}
+
+fn stale_timeout_now(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 2, 1)?;
+    // Node 0 learns of term 2 from a late answer.
+    script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term: 2,
+            granted: false,
+        },
+    );
+    script.expect_eq(
+        "node 0's (term, role)",
+        (script.node(0).term(), script.node(0).role()),
+        (2, Role::Follower),
+    )?;
+    // A TimeoutNow node 2 sent when it led term 1, arriving late.
+    let sent = script.deliver(2, 0, Message::TimeoutNow { term: 1 });
+    script.expect(
+        script.node(0).term() == 2 && script.node(0).role() == Role::Follower && sent.is_empty(),
+        format!(
+            "expected: node 0 ignores a TimeoutNow of term 1 (it is in term 2: the leader that \
+             sent it is gone), staying a Follower of term 2 and sending nothing\n\
+             got:      term {}, {:?}, sent {sent:?}",
+            script.node(0).term(),
+            script.node(0).role()
+        ),
+    )?;
+    // And a leader ignores a TimeoutNow of its own term.
+    let sent = script.deliver(1, 2, Message::TimeoutNow { term: 1 });
+    script.expect(
+        script.node(2).term() == 1 && script.node(2).role() == Role::Leader && sent.is_empty(),
+        format!(
+            "expected: node 2, leader of term 1, ignores a TimeoutNow: it leads already\n\
+             got:      term {}, {:?}, sent {sent:?}",
+            script.node(2).term(),
+            script.node(2).role()
+        ),
+    )
 }
 
 fn to_command(client: u64, seq: u64, op: &KvOp) -> Command {
