@@ -69,8 +69,8 @@ impl Store {
     }
 
     pub fn load(&self) -> Result<Progress> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Progress {
                     format_version: FORMAT_VERSION,
@@ -79,13 +79,15 @@ impl Store {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {PROGRESS_FILE}")),
         };
-        let progress: Progress = toml::from_str(&text).map_err(|e| {
+        let damaged = |why: String| {
             anyhow::anyhow!(
-                "{PROGRESS_FILE} is damaged ({}). Fix it by hand, or move it aside to start over: \
-                 mv {PROGRESS_FILE} {PROGRESS_FILE}.bak",
-                crate::manifest::one_line(&e, &text)
+                "{PROGRESS_FILE} is damaged ({why}). Fix it by hand, or move it aside to start \
+                 over: mv {PROGRESS_FILE} {PROGRESS_FILE}.bak"
             )
-        })?;
+        };
+        let text = String::from_utf8(bytes).map_err(|_| damaged("it is not text".into()))?;
+        let progress: Progress =
+            toml::from_str(&text).map_err(|e| damaged(crate::manifest::one_line(&e, &text)))?;
         if progress.format_version != FORMAT_VERSION {
             bail!(
                 "{PROGRESS_FILE} has format_version {}, but this grader reads {FORMAT_VERSION}",

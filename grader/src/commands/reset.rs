@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::committed;
 use crate::manifest::Workbook;
+use crate::progress::Store;
 use crate::ui;
 
 pub fn run(workbook: &Workbook, query: &str, yes: bool) -> Result<ExitCode> {
@@ -25,6 +26,13 @@ pub fn run(workbook: &Workbook, query: &str, yes: bool) -> Result<ExitCode> {
     }
     let restored = restore(&workbook.root, &relative)?;
     println!("{} restored {restored} files in {relative}", ui::pass("✓"));
+    if Store::new(&workbook.root).load()?.passed(&scene.id()) {
+        println!(
+            "Your pass of {} is kept (`cargo grade list` shows it done); grading it again \
+             grades the stub.",
+            scene.id()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

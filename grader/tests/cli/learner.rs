@@ -121,6 +121,18 @@ fn a_damaged_progress_file_is_reported_and_kept() {
 }
 
 #[test]
+fn a_progress_file_that_is_not_text_is_damaged_like_any_other() {
+    let book = scratch_workbook();
+    let progress = book.path().join(".grade-progress.toml");
+    std::fs::write(&progress, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    grade(book.path()).arg("list").assert().code(2).stderr(
+        predicate::str::contains("is damaged (it is not text)")
+            .and(predicate::str::contains("mv .grade-progress.toml")),
+    );
+    assert_eq!(std::fs::read(&progress).unwrap(), [0xff, 0xfe, 0x00, 0x80]);
+}
+
+#[test]
 fn killing_the_grader_mid_write_never_damages_progress() {
     let book = scratch_workbook();
     let grader = assert_cmd::cargo::cargo_bin("grader");
@@ -202,8 +214,28 @@ fn reset_restores_the_committed_stub() {
     grade(book.path())
         .args(["reset", "crc32", "--yes"])
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("is kept").not());
     assert_eq!(std::fs::read_to_string(&lib).unwrap(), stub);
+
+    // A passed scene stays passed, and says so; list agrees.
+    std::fs::write(
+        book.path().join(".grade-progress.toml"),
+        "format_version = 1\n[scenes.\"primitives/crc32\"]\npassed = true\n",
+    )
+    .unwrap();
+    grade(book.path())
+        .args(["reset", "crc32", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Your pass of primitives/crc32 is kept",
+        ));
+    grade(book.path())
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("✓ done    01-crc32"));
 }
 
 #[test]
