@@ -111,20 +111,23 @@ pub fn build(
     Ok(built)
 }
 
-/// The crates among `members` (below `dir`) that do not compile, by their root source file.
-/// Writes a workspace of just them, and checks them all in one cargo run.
+/// The crates among `members` (below `dir`, variants of `subjects`) that do not build, by
+/// their root source file. Builds them all in one cargo run, with the profiles the subjects'
+/// build will use (so what builds here is reused there): a build, not a check, because some
+/// errors (an arithmetic overflow in a constant) surface only in code generation.
 pub fn failing_crates(
     root: &Path,
     dir: &Path,
+    subjects: &[SubjectSpec],
     members: &[PathBuf],
     packages: &str,
     display: Display,
 ) -> Result<std::collections::HashSet<PathBuf>> {
-    workspace::write(root, dir, &[], &[], members)?;
+    workspace::write(root, dir, &[], subjects, members)?;
     let run = cargo::run(
         root,
         dir,
-        &["check", "--keep-going", "--lib", "--package", packages],
+        &["build", "--keep-going", "--lib", "--package", packages],
         display,
     )?;
     Ok(run.errors.into_iter().map(|e| e.target_src).collect())

@@ -281,8 +281,8 @@ fn subject_spec(scene: &Scene, variants: &[variants::Variant]) -> Result<Subject
 }
 
 /// Mutants made by machine that do not compile (a swapped operator the type has not got, a
-/// literal out of range) are no mutants at all: they are checked in one cargo run and left
-/// out. Returns how many each scene lost.
+/// literal out of range) are no mutants at all: they are built in one cargo run and left out.
+/// Returns how many each scene lost.
 fn drop_unviable(
     workbook: &Workbook,
     base: &Path,
@@ -296,11 +296,22 @@ fn drop_unviable(
         .filter_map(|v| v.dir.strip_prefix(base).ok().map(Path::to_path_buf))
         .collect();
     println!(
-        "checking which of {} generated mutants compile...",
+        "building {} generated mutants, to leave out those that do not compile...",
         generated.len()
     );
-    let failing =
-        build::failing_crates(&workbook.root, base, &generated, "*-generated-*", display)?;
+    let subjects = plans
+        .iter()
+        .filter(|(_, problems, _)| problems.is_empty())
+        .map(|(scene, _, variants)| subject_spec(scene, variants))
+        .collect::<Result<Vec<_>>>()?;
+    let failing = build::failing_crates(
+        &workbook.root,
+        base,
+        &subjects,
+        &generated,
+        "*-generated-*",
+        display,
+    )?;
     let mut dropped = HashMap::new();
     for (scene, _, variants) in plans.iter_mut() {
         let before = variants.len();
