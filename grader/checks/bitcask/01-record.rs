@@ -48,6 +48,14 @@ pub fn suite() -> Suite {
             "decode agrees with a reference decoder on arbitrary bytes, and never panics",
             matches_reference,
         )
+        .check(
+            "records with a key or value over 64 KiB encode, decode and are cut short like any other",
+            big_records,
+        )
+        .check(
+            "zeros are not a record: an all-zero header (and a run of zeros) is Corrupt",
+            all_zero_header,
+        )
 }
 
 /// The crc32 everyone agrees on, one bit at a time.
@@ -472,4 +480,79 @@ fn matches_reference(ctx: &mut Ctx) -> CheckResult {
             Decoded(reference_decode(&buf)),
         )
     })
+}
+
+fn big_records(ctx: &mut Ctx) -> CheckResult {
+    let mut state = ctx.seed() | 1;
+    let mut bytes = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    };
+    let cases = [
+        Record::put(bytes(3), bytes(70_000)),
+        Record::put(bytes(66_000), bytes(5)),
+        Record::put(Vec::new(), bytes(1 << 17)),
+        Record::tombstone(bytes(65_537)),
+        Record::put(Vec::new(), Vec::new()),
+    ];
+    for record in cases {
+        let shown = Shown(&record).to_string();
+        let bytes = reference_encode(&record);
+        ctx.doing(format!("encode and decode {shown}"));
+        expect_eq(
+            format!("{shown}.encoded_len()"),
+            record.encoded_len(),
+            bytes.len(),
+        )?;
+        expect(
+            record.encode() == bytes,
+            format!(
+                "did:      {shown}.encode()\nexpected: the layout's {} bytes\ngot:      other bytes",
+                bytes.len()
+            ),
+        )?;
+        expect_eq(
+            format!("decode of the {} bytes of {shown}", bytes.len()),
+            Decoded(decode(&bytes)),
+            Decoded(Ok((record.clone(), bytes.len()))),
+        )?;
+        for cut in [bytes.len() - 1, HEADER_LEN + 1, (1 << 16) + HEADER_LEN] {
+            if cut >= bytes.len() {
+                continue;
+            }
+            expect_eq(
+                format!(
+                    "decode of the first {cut} of the {} bytes of {shown}",
+                    bytes.len()
+                ),
+                Decoded(decode(&bytes[..cut])),
+                Decoded(Err(DecodeError::Incomplete)),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn all_zero_header(_: &mut Ctx) -> CheckResult {
+    // A torn sector reads back as zeros. Twelve zeros say key_len 0 and value_len 0, a whole
+    // record of twelve bytes, but the checksum of its eight length bytes is not 0.
+    for len in [HEADER_LEN, HEADER_LEN + 1, 512] {
+        let zeros = vec![0u8; len];
+        expect_eq(
+            format!(
+                "decode of {len} zero bytes (crc 0, key_len 0, value_len 0: the crc32 of the \
+                 lengths is {:#010X}, not 0)",
+                crc32(&[0; 8])
+            ),
+            Decoded(decode(&zeros)),
+            Decoded(Err(DecodeError::Corrupt)),
+        )?;
+    }
+    Ok(())
 }

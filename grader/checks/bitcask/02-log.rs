@@ -6,7 +6,7 @@ use std::io::{self, ErrorKind};
 use bitcask_log::{Log, Position, Record, Scan};
 use judge::prelude::*;
 use kit::crash::show;
-use kit::sim::SimDisk;
+use kit::sim::{Fault, OpKind, SimDisk};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -57,6 +57,10 @@ pub fn suite() -> Suite {
         .check(
             "create makes the name durable: a new log survives a power failure right after it",
             create_is_durable,
+        )
+        .check(
+            "a failed append, read, scan or sync is reported, and the log stays as it was (records over 64 KiB too)",
+            faults_reported,
         )
 }
 
@@ -609,4 +613,77 @@ fn create_is_durable(ctx: &mut Ctx) -> CheckResult {
             Err(error) => io_fail(&did, error),
         }
     })
+}
+
+fn faults_reported(ctx: &mut Ctx) -> CheckResult {
+    let big = Shown(Record::put(b"big".to_vec(), vec![b'v'; 70_000]));
+    let small = Shown(Record::put(b"k".to_vec(), b"".to_vec()));
+    let lost = Shown(Record::put(b"lost".to_vec(), b"x".to_vec()));
+    let after = Shown(Record::tombstone(b"".to_vec()));
+    for fault in [Fault::IoError, Fault::DiskFull] {
+        let disk = SimDisk::new(ctx.seed());
+        let mut script = Script::new();
+        let (mut log, positions) = filled(&disk, &[big.clone(), small.clone()], &mut script)?;
+        let before = log.len();
+
+        disk.fail_next(OpKind::Write, fault);
+        let did = script.did(format!("append({lost:?}) whose write fails with {fault:?}"));
+        ctx.doing(&did);
+        if let Ok(at) = log.append(&lost.0) {
+            return fail(format!(
+                "did:      {did}\nexpected: Err (nothing was written)\ngot:      Ok({at:?})"
+            ));
+        }
+        expect_eq(format!("{did}, then len()"), log.len(), before)?;
+        let did = script.did(format!("append({after:?})"));
+        let at = log.append(&after.0).map_err(|e| io_failure(&did, e))?;
+        expect_eq(
+            format!("{did}: the position it returned"),
+            at,
+            Position {
+                offset: before,
+                len: after.0.encode().len() as u32,
+            },
+        )?;
+
+        disk.fail_next(OpKind::Read, fault);
+        let did = script.did(format!("scan() whose read fails with {fault:?}"));
+        ctx.doing(&did);
+        if let Ok(scan) = log.scan() {
+            return fail(format!(
+                "did:      {did}\nexpected: Err: a scan that could not read the log knows \
+                 nothing about it (recovery would cut the log to what it returned)\ngot:      \
+                 Ok({:?})",
+                view(scan)
+            ));
+        }
+        disk.fail_next(OpKind::Read, fault);
+        let did = script.did(format!(
+            "read({:?}) whose read fails with {fault:?}",
+            positions[0]
+        ));
+        let got = log.read(positions[0]);
+        expect(
+            got.is_err(),
+            format!("did:      {did}\nexpected: Err\ngot:      {}", outcome(got)),
+        )?;
+        let did = script.did("scan()");
+        let scan = log.scan().map_err(|e| io_failure(&did, e))?;
+        expect_eq(
+            did,
+            view(scan),
+            expected_scan(&[big.clone(), small.clone(), after.clone()]),
+        )?;
+    }
+
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::new();
+    let (log, _) = filled(&disk, std::slice::from_ref(&small), &mut script)?;
+    disk.fail_next(OpKind::Sync, Fault::SyncLosesData);
+    let did = script.did("sync(), which fails and drops the unsynced data");
+    ctx.doing(&did);
+    expect(
+        log.sync().is_err(),
+        format!("did:      {did}\nexpected: Err\ngot:      Ok"),
+    )
 }

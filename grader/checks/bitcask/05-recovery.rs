@@ -10,6 +10,8 @@ use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
 use kit::sim::SimDisk;
 
+use crate::support::{self, Shape};
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -35,6 +37,14 @@ pub fn suite() -> Suite {
         .check(
             "a crash at any I/O step (recovery included) keeps every synced write and serves nothing torn",
             crashes,
+        )
+        .check(
+            "the cut of a torn tail is durable before open returns",
+            cut_is_synced,
+        )
+        .check(
+            "a failed write, read, sync or open at any step is reported, and loses nothing acknowledged",
+            faults_everywhere,
         )
 }
 
@@ -435,5 +445,69 @@ fn crashes(ctx: &mut Ctx) -> CheckResult {
         crash::check::<Recovery>(seed, &ops, &[NEVER.to_vec()], limits)
             .map(|_| ())
             .map_err(|failure| Failure::new(failure.message))
+    })
+}
+
+fn cut_is_synced(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut store = open(&disk).map_err(|e| Failure::new(format!("Store::open failed: {e}")))?;
+    let mut did = vec![
+        "Store::open".to_string(),
+        "put(\"a\", \"1\")".into(),
+        "sync()".into(),
+    ];
+    store
+        .put(b"a", b"1")
+        .and_then(|()| store.sync())
+        .map_err(|e| Failure::new(format!("{}: {e}", did.join(", "))))?;
+    drop(store);
+    let good = disk.contents(LOG_NAME).unwrap_or_default().len() as u64;
+    // Half a record, durable (a crash wrote it out, and a later run must not trip on it).
+    let torn = [0x55u8; 9];
+    let file = disk.dir().open(LOG_NAME).and_then(|file| {
+        file.append(&torn)?;
+        file.sync()?;
+        Ok(file)
+    });
+    file.map_err(|e| Failure::new(format!("writing a torn tail failed: {e}")))?;
+    did.push(format!(
+        "drop the store; {} bytes of a torn record after the log's {good}, durable; Store::open",
+        torn.len()
+    ));
+    ctx.doing(did.join(", "));
+    let store = open(&disk).map_err(|e| Failure::new(format!("{}: {e}", did.join(", "))))?;
+    let view = disk.files().into_iter().find(|f| f.name == LOG_NAME);
+    let Some(view) = view else {
+        return fail(format!("{}: {LOG_NAME} is gone", did.join(", ")));
+    };
+    expect_eq(
+        format!("{}: the length of {LOG_NAME}", did.join(", ")),
+        view.len,
+        good,
+    )?;
+    expect(
+        view.durable_len == good,
+        format!(
+            "did:      {}\nexpected: open to cut the log to {good} bytes and sync the cut before \
+             returning\ngot:      the log is {good} bytes, but only as far as the cache knows: a \
+             crash now would bring back {} bytes, torn tail and all",
+            did.join(", "),
+            view.durable_len
+        ),
+    )?;
+    drop(store);
+    Ok(())
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let shape = Shape {
+        deletes: true,
+        syncs: true,
+        maintain: false,
+        crash: true,
+    };
+    ctx.forall_n(5, support::workload(7, shape), |ops| {
+        support::sweep::<Recovery>(seed, &ops, 48, shape).map_err(Failure::new)
     })
 }

@@ -11,6 +11,8 @@ use kit::crash::{self, KvOp, Limits, Subject};
 use kit::disk::Dir;
 use kit::sim::{SimDisk, Stats};
 
+use crate::support::{self, MILLION, NAME_ORDER};
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -55,6 +57,10 @@ pub fn suite() -> Suite {
         .check(
             "every synced write survives a crash at any I/O step, rotations included",
             crash_safety,
+        )
+        .check(
+            "segments past id 999,999 are replayed in id order, and the next one is 1,000,001",
+            past_a_million,
         )
 }
 
@@ -792,4 +798,40 @@ fn crash_safety(ctx: &mut Ctx) -> CheckResult {
                 ))
             })
     })
+}
+
+fn past_a_million(ctx: &mut Ctx) -> CheckResult {
+    let disk = support::million_disk(ctx.seed(), segment_name)
+        .map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
+    ctx.doing(MILLION);
+    let mut store = Store::open_with(disk.dir(), options(64))
+        .map_err(|e| Failure::new(format!("did:      {MILLION}\ngot:      Err({e})")))?;
+    for (key, value) in [(&b"k"[..], &b"new"[..]), (b"j", b"kept")] {
+        let got = store.get(key).map_err(|e| e.to_string());
+        expect(
+            got == Ok(Some(value.to_vec())),
+            format!(
+                "did:      {MILLION}, get({})\nexpected: Ok(Some({}))\ngot:      {got:?}{}",
+                show(key),
+                show(value),
+                if got == Ok(Some(b"old".to_vec())) {
+                    format!(": {NAME_ORDER}")
+                } else {
+                    String::new()
+                }
+            ),
+        )?;
+    }
+    let did = format!("{MILLION}, put(\"x\", [b'x'; 80]) (segments of 64 bytes)");
+    store
+        .put(b"x", &[b'x'; 80])
+        .map_err(|e| Failure::new(format!("did:      {did}\ngot:      Err({e})")))?;
+    let ids = store.segment_ids();
+    expect(
+        ids.last() == Some(&1_000_001) && ids.contains(&1_000_000),
+        format!(
+            "did:      {did}, segment_ids()\nexpected: ending in 1000000, 1000001 (the next id \
+             after the highest)\ngot:      {ids:?}"
+        ),
+    )
 }

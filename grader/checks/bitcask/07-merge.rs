@@ -11,6 +11,8 @@ use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
 use kit::sim::SimDisk;
 
+use crate::support;
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -48,6 +50,10 @@ pub fn suite() -> Suite {
         .check(
             "a crash at any I/O step of puts, deletes, syncs and merges keeps every synced write",
             crash_anywhere,
+        )
+        .check(
+            "segments past id 999,999 are replayed in id order",
+            past_a_million,
         )
 }
 
@@ -733,4 +739,15 @@ fn crash_anywhere(ctx: &mut Ctx) -> CheckResult {
         crash_during_recovery: true,
     };
     ctx.forall_n(48, input, |(max, ops)| crash_check(seed, max, &ops, limits))
+}
+
+fn past_a_million(ctx: &mut Ctx) -> CheckResult {
+    ctx.doing(support::MILLION);
+    support::million_check(
+        ctx.seed(),
+        segment_name,
+        |dir| Store::open_with(dir, options(64)),
+        |store, key| store.get(key),
+    )
+    .map_err(Failure::new)
 }

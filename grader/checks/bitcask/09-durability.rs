@@ -46,7 +46,7 @@ pub fn suite() -> Suite {
             group_commit_gated,
         )
         .check(
-            "many threads putting at once: each put is durable when it returns, and they share syncs",
+            "many threads putting at once: each put is durable when it returns",
             group_commit_threads,
         )
         .check(
@@ -800,7 +800,6 @@ fn group_commit_threads(ctx: &mut Ctx) -> CheckResult {
     let slow = Arc::new(Slow(Duration::from_millis(2)));
     let opts = options(1024, SyncPolicy::Always);
     let store = Arc::new(open(hooked(&disk, &slow), opts, "opening")?);
-    disk.reset_stats();
     let setup = format!(
         "under SyncPolicy::Always (segments of 1024 bytes, a sync taking 2 ms), {THREADS} \
          threads each putting {PUTS} times at once"
@@ -843,21 +842,13 @@ fn group_commit_threads(ctx: &mut Ctx) -> CheckResult {
     if let Some(problem) = problems.first() {
         return fail(format!("did: {setup}\n{problem}"));
     }
-    if early {
-        return fail(format!(
+    // How many syncs the puts shared depends on how the threads were scheduled, so it is no
+    // verdict here: the gated check above proves the sharing, with the interleaving fixed.
+    expect(
+        !early,
+        format!(
             "did:      {setup}\nexpected: each put returns once its record is durable\n\
              got:      {EARLY}"
-        ));
-    }
-    let puts = (THREADS * PUTS) as u64;
-    let syncs = disk.stats().syncs;
-    expect(
-        syncs <= puts / 2,
-        format!(
-            "did:      {setup}\nexpected: far fewer syncs than puts (at most {}): puts that \
-             arrive while a sync runs wait for the next one, and share it\ngot:      {syncs} \
-             syncs for {puts} puts",
-            puts / 2
         ),
     )
 }

@@ -2,6 +2,11 @@
 //!
 //! Read README.md first. Fill in every `todo!()`, then run `cargo grade`.
 
+// Until its bodies are written, a stub leaves parameters, fields and imports unused. This line
+// keeps those warnings out of your way; delete it once every `todo!()` is gone, to see the
+// warnings about your own code.
+#![allow(unused)]
+
 use std::collections::HashMap;
 use std::io::{self, ErrorKind};
 use std::sync::Arc;

@@ -29,7 +29,12 @@ impl Store {
     /// appended after it.
     pub fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
         let mut log = match Log::open(dir.as_ref(), LOG_NAME) {
-            Ok(log) => log,
+            // The name may not be durable yet: the directory sync of an earlier create may
+            // have failed after the file was made. Syncing it again costs little.
+            Ok(log) => {
+                dir.sync()?;
+                log
+            }
             Err(error) if error.kind() == ErrorKind::NotFound => {
                 return Ok(Store {
                     log: Log::create(dir.as_ref(), LOG_NAME)?,

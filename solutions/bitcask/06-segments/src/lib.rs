@@ -27,7 +27,8 @@ impl Default for Options {
     }
 }
 
-/// The file name of segment `id`: zero-padded, so that names sort in id order.
+/// The file name of segment `id`, zero-padded to six digits. Names sort in id order only up
+/// to id 999,999: order segments by the id they stand for, never by name.
 pub fn segment_name(id: u64) -> String {
     format!("{id:06}.log")
 }
@@ -60,7 +61,9 @@ impl Store {
     /// replays every segment in id order to rebuild the key directory, and cuts a torn tail
     /// off the last one.
     pub fn open_with(dir: Arc<dyn Dir>, options: Options) -> io::Result<Store> {
-        let ids: Vec<u64> = dir.list()?.iter().filter_map(|n| segment_id(n)).collect();
+        let mut ids: Vec<u64> = dir.list()?.iter().filter_map(|n| segment_id(n)).collect();
+        // By id, not by name: "1000000.log" lists before "999999.log".
+        ids.sort_unstable();
         let mut segments = BTreeMap::new();
         let mut keydir = HashMap::new();
         let last = ids.last().copied();

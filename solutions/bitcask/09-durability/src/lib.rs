@@ -44,7 +44,8 @@ impl Default for Options {
     }
 }
 
-/// The file name of segment `id`: zero-padded, so that names sort in id order.
+/// The file name of segment `id`, zero-padded to six digits. Names sort in id order only up
+/// to id 999,999: order segments by the id they stand for, never by name.
 pub fn segment_name(id: u64) -> String {
     format!("{id:06}.log")
 }
@@ -289,7 +290,9 @@ impl Inner {
     fn open(dir: Arc<dyn Dir>, options: Options) -> io::Result<Inner> {
         let names = dir.list()?;
         remove_unfinished_files(dir.as_ref(), &names)?;
-        let ids: Vec<u64> = names.iter().filter_map(|n| segment_id(n)).collect();
+        let mut ids: Vec<u64> = names.iter().filter_map(|n| segment_id(n)).collect();
+        // By id, not by name: "1000000.log" lists before "999999.log".
+        ids.sort_unstable();
         let mut hinted = BTreeSet::new();
         for (name, id) in names.iter().filter_map(|n| Some((n, hint_id(n)?))) {
             if ids.contains(&id) {
