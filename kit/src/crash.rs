@@ -17,7 +17,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::disk::Dir;
-use crate::sim::{Aftermath, SimDisk};
+use crate::sim::{Aftermath, Profile, SimDisk};
 
 /// One step of a workload.
 #[derive(Clone, PartialEq, Eq)]
@@ -124,6 +124,8 @@ pub struct Limits {
     pub crash_points: u64,
     /// Also crash during recovery, then recover again.
     pub crash_during_recovery: bool,
+    /// How unkind the disk is (see [`Profile`]).
+    pub profile: Profile,
 }
 
 impl Default for Limits {
@@ -131,6 +133,7 @@ impl Default for Limits {
         Limits {
             crash_points: 200,
             crash_during_recovery: true,
+            profile: Profile::GENTLE,
         }
     }
 }
@@ -329,7 +332,10 @@ fn crash_once<S: Subject>(
 ) -> Result<(), CrashFailure> {
     // Each crash decides differently: by seed, by step, and by workload (so that a check's many
     // workloads, all run with the check's one seed, do not all crash alike).
-    let disk = SimDisk::new(seed ^ crash_step.wrapping_mul(0x9E37_79B9) ^ fingerprint(ops));
+    let disk = SimDisk::with_profile(
+        seed ^ crash_step.wrapping_mul(0x9E37_79B9) ^ fingerprint(ops),
+        limits.profile,
+    );
     disk.crash_at_step(crash_step);
     let outcome = run::<S>(&disk, ops);
     let mut history = acknowledged::<S>(ops, outcome.interrupted);

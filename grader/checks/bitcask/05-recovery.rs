@@ -440,6 +440,8 @@ fn crashes(ctx: &mut Ctx) -> CheckResult {
     let limits = Limits {
         crash_points: 64,
         crash_during_recovery: true,
+        // Name operations a directory sync has not ordered may survive in any subset.
+        profile: kit::sim::Profile::HARSH,
     };
     ctx.forall_n(64, prop::collection::vec(op, 1..13), |ops| {
         crash::check::<Recovery>(seed, &ops, &[NEVER.to_vec()], limits)
