@@ -25,6 +25,7 @@ fn main() {
             Limits {
                 crash_points: 1000,
                 crash_during_recovery: false,
+                ..Limits::default()
             },
         ),
         ("crash, and crash again during recovery", Limits::default()),
