@@ -91,7 +91,8 @@ pub struct Equivalent {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recorded {
-    /// The mutant's id, as `verify --mutate` prints it.
+    /// The mutant's id, as `verify --mutate` prints it; ending in `*`, every mutant whose id
+    /// starts with what comes before (`hash64: *`: every mutant of the function `hash64`).
     pub mutant: String,
     /// Why no check can or should catch it.
     pub reason: String,
@@ -108,8 +109,18 @@ impl Equivalent {
         }
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.equivalent.iter().any(|r| r.mutant == id)
+    /// The record that explains the mutant `id`, if any.
+    pub fn explaining(&self, id: &str) -> Option<&Recorded> {
+        self.equivalent.iter().find(|r| r.matches(id))
+    }
+}
+
+impl Recorded {
+    fn matches(&self, id: &str) -> bool {
+        match self.mutant.strip_suffix('*') {
+            Some(prefix) => id.starts_with(prefix),
+            None => self.mutant == id,
+        }
     }
 }
 
@@ -454,6 +465,27 @@ mod tests {
             ids.contains(&"f: replace `<` with `<=` (#2)".to_string()),
             "{ids:#?}"
         );
+    }
+
+    #[test]
+    fn a_record_names_one_mutant_or_all_that_start_alike() {
+        let recorded: Equivalent = toml::from_str(
+            "[[equivalent]]\nmutant = \"hash64: *\"\nreason = \"given by the stub\"\n\
+             [[equivalent]]\nmutant = \"f: replace `<` with `<=`\"\nreason = \"same here\"\n",
+        )
+        .unwrap();
+        assert!(
+            recorded
+                .explaining("hash64: replace `^` with `|`")
+                .is_some()
+        );
+        assert!(recorded.explaining("f: replace `<` with `<=`").is_some());
+        assert!(
+            recorded
+                .explaining("f: replace `<` with `<=` (#2)")
+                .is_none()
+        );
+        assert!(recorded.explaining("g: delete `x();`").is_none());
     }
 
     #[test]

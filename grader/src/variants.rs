@@ -101,8 +101,8 @@ pub fn write_generated(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant
                 true => mutation.id.clone(),
                 false => format!("{}: {}", path.display(), mutation.id),
             };
-            if equivalent.contains(&id) {
-                recorded_seen.push(id);
+            if let Some(record) = equivalent.explaining(&id) {
+                recorded_seen.push(record.mutant.clone());
                 continue;
             }
             let mut mutated = files.clone();
