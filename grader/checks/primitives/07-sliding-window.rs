@@ -434,12 +434,16 @@ fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
                 let got = no_panic(&did, || limiter.try_acquire(now))?;
                 expect_eq(&did, got, model.try_acquire(now))?;
                 history = format!("{history}, try_acquire({now:?}) -> {got}");
+                // It holds every request still in the window (it needs them to decide), and
+                // nothing past the limit.
                 let held = limiter.log_len();
+                let needed = model.in_window(now);
                 expect(
-                    held <= limit,
+                    (needed..=limit).contains(&held),
                     format!(
                         "did:      {history}, then log_len()\n\
-                         expected: at most the limit, {limit}\n\
+                         expected: from {needed} (the requests still in the window) to the \
+                         limit, {limit}\n\
                          got:      {held}"
                     ),
                 )?;
