@@ -285,12 +285,31 @@ impl SimDisk {
     /// As [`SimDisk::restart`], but the processes using the disk are not told: cheaper, for
     /// drivers that crash a workload at every step and restart the processes on a sample.
     pub fn restart_disk_only(&self) -> Aftermath {
+        self.power_on().restart()
+    }
+
+    /// As [`SimDisk::restart_disk_only`], with the worst aftermath: nothing unsynced survives,
+    /// no data and no name operation. The commonest crash on real disks, and the one a check
+    /// wants when it holds a store to exactly what it promised.
+    pub fn restart_losing_unsynced(&self) {
+        let mut state = self.power_on();
+        for file in state.files.values_mut() {
+            file.pending.clear();
+            file.current = file.durable.clone();
+        }
+        state.pending_names.clear();
+        state.names = state.durable_names.clone();
+        let live: std::collections::BTreeSet<FileId> = state.names.values().copied().collect();
+        state.files.retain(|id, _| live.contains(id));
+    }
+
+    fn power_on(&self) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         state.powered = true;
         state.crash_at = None;
         state.faults.clear();
         state.incarnation += 1;
-        state.restart()
+        state
     }
 
     /// The next operation of kind `kind` fails with `fault`.

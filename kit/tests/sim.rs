@@ -103,6 +103,24 @@ fn a_new_name_needs_a_directory_sync() {
 }
 
 #[test]
+fn the_worst_crash_keeps_only_what_was_synced() {
+    let disk = SimDisk::new(7);
+    let dir = disk.dir();
+    let kept = dir.create("kept").unwrap();
+    kept.append(b"synced").unwrap();
+    kept.sync().unwrap();
+    dir.sync().unwrap();
+    kept.append(b" and not").unwrap();
+    dir.create("unnamed").unwrap().sync().unwrap();
+    dir.rename("kept", "renamed").unwrap();
+    disk.crash();
+    disk.restart_losing_unsynced();
+    let dir = disk.dir();
+    assert_eq!(dir.list().unwrap(), vec!["kept".to_string()]);
+    assert_eq!(disk.contents("kept").unwrap(), b"synced");
+}
+
+#[test]
 fn some_crash_forgets_an_unsynced_rename() {
     let lost = (0..200).any(|seed| {
         let disk = SimDisk::new(seed);
