@@ -2,10 +2,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 
 use bitcask_keydir::{LOG_NAME, Store};
 use judge::prelude::*;
+use kit::crash::{KvOp, Subject};
+use kit::disk::Dir;
 use kit::sim::{Fault, OpKind, SimDisk, Stats};
+
+use crate::support::{self, Shape};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -43,6 +49,10 @@ pub fn suite() -> Suite {
         .check(
             "reopening appends after what the log already holds",
             reopen_appends,
+        )
+        .check(
+            "a failed write, read or open at any step is reported, and every acknowledged put reads back",
+            faults_everywhere,
         )
 }
 
@@ -469,4 +479,38 @@ fn reopen_appends(ctx: &mut Ctx) -> CheckResult {
             }
         ),
     )
+}
+
+/// The sweep's handle on the store.
+struct Keyed;
+
+impl Subject for Keyed {
+    type Store = Store;
+
+    fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
+        Store::open(dir)
+    }
+
+    fn apply(store: &mut Store, op: &KvOp) -> io::Result<()> {
+        match op {
+            KvOp::Put(k, v) => store.put(k, v),
+            _ => unreachable!("the keydir scene's workloads only put"),
+        }
+    }
+
+    fn get(store: &mut Store, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        store.get(key)
+    }
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let shape = Shape {
+        deletes: false,
+        syncs: false,
+        maintain: false,
+        reopens: false,
+        segments: false,
+        crash: false,
+    };
+    support::faults_everywhere::<Keyed>(ctx, &[], 6, support::workload(9, shape), shape, "")
 }

@@ -2,12 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 
 use bitcask_delete::{LOG_NAME, Store};
 use judge::prelude::*;
+use kit::crash::{KvOp, Subject};
 use kit::disk::Dir;
 use kit::sim::{Fault, OpKind, SimDisk};
+
+use crate::support::{self, Shape};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -37,6 +41,10 @@ pub fn suite() -> Suite {
         .check(
             "a delete whose write fails leaves the key as it was",
             failed_delete,
+        )
+        .check(
+            "a failed write, read or open at any step is reported, and every acknowledged put and delete reads back",
+            faults_everywhere,
         )
 }
 
@@ -486,4 +494,39 @@ fn failed_delete(ctx: &mut Ctx) -> CheckResult {
         store.get(b"a").ok(),
         Some(None),
     )
+}
+
+/// The sweep's handle on the store.
+struct Deleting;
+
+impl Subject for Deleting {
+    type Store = Store;
+
+    fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
+        Store::open(dir)
+    }
+
+    fn apply(store: &mut Store, op: &KvOp) -> io::Result<()> {
+        match op {
+            KvOp::Put(k, v) => store.put(k, v),
+            KvOp::Delete(k) => store.delete(k),
+            _ => unreachable!("the delete scene's workloads only put and delete"),
+        }
+    }
+
+    fn get(store: &mut Store, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        store.get(key)
+    }
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let shape = Shape {
+        deletes: true,
+        syncs: false,
+        maintain: false,
+        reopens: false,
+        segments: false,
+        crash: false,
+    };
+    support::faults_everywhere::<Deleting>(ctx, &[], 6, support::workload(9, shape), shape, "")
 }

@@ -502,14 +502,13 @@ fn cut_is_synced(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let seed = ctx.seed();
     let shape = Shape {
         deletes: true,
         syncs: true,
         maintain: false,
+        reopens: true,
+        segments: false,
         crash: true,
     };
-    ctx.forall_n(5, support::workload(7, shape), |ops| {
-        support::sweep::<Recovery>(seed, &ops, 48, shape).map_err(Failure::new)
-    })
+    support::faults_everywhere::<Recovery>(ctx, &[], 4, support::workload(7, shape), shape, "")
 }

@@ -11,7 +11,7 @@ use kit::crash::{self, KvOp, Limits, Subject};
 use kit::disk::Dir;
 use kit::sim::{SimDisk, Stats};
 
-use crate::support::{self, MILLION, NAME_ORDER};
+use crate::support::{self, MILLION, NAME_ORDER, Shape};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -61,6 +61,10 @@ pub fn suite() -> Suite {
         .check(
             "segments past id 999,999 are replayed in id order, and the next one is 1,000,001",
             past_a_million,
+        )
+        .check(
+            "a failed write, read, sync, open, create or listing at any step, rotations included, is reported and loses nothing acknowledged",
+            faults_everywhere,
         )
 }
 
@@ -833,5 +837,24 @@ fn past_a_million(ctx: &mut Ctx) -> CheckResult {
             "did:      {did}, segment_ids()\nexpected: ending in 1000000, 1000001 (the next id \
              after the highest)\ngot:      {ids:?}"
         ),
+    )
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let shape = Shape {
+        deletes: true,
+        syncs: true,
+        maintain: false,
+        reopens: true,
+        segments: true,
+        crash: true,
+    };
+    support::faults_everywhere::<Segmented>(
+        ctx,
+        &[support::rotations()],
+        4,
+        support::workload(7, shape),
+        shape,
+        &format!("with max_segment_bytes = {CRASH_MAX}:\n"),
     )
 }

@@ -11,7 +11,7 @@ use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
 use kit::sim::SimDisk;
 
-use crate::support;
+use crate::support::{self, Shape};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -54,6 +54,10 @@ pub fn suite() -> Suite {
         .check(
             "segments past id 999,999 are replayed in id order",
             past_a_million,
+        )
+        .check(
+            "a failed write, read, sync, rename or removal at any step of puts and merges is reported and loses nothing acknowledged",
+            faults_everywhere,
         )
 }
 
@@ -752,4 +756,23 @@ fn past_a_million(ctx: &mut Ctx) -> CheckResult {
         |store, key| store.get(key),
     )
     .map_err(Failure::new)
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let shape = Shape {
+        deletes: true,
+        syncs: true,
+        maintain: true,
+        reopens: true,
+        segments: true,
+        crash: true,
+    };
+    support::faults_everywhere::<Merging<48>>(
+        ctx,
+        &[support::merges()],
+        4,
+        support::workload(8, shape),
+        shape,
+        &format!("with {} (merge() is maintain()):\n", describe_max(48)),
+    )
 }

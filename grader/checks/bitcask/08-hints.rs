@@ -11,6 +11,8 @@ use kit::crash::{self, KvOp, Limits, Subject, show};
 use kit::disk::Dir;
 use kit::sim::{SimDisk, Stats};
 
+use crate::support::{self, Shape};
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -40,6 +42,10 @@ pub fn suite() -> Suite {
         .check(
             "a crash at any step of merges, hint writes and reopens loses nothing synced",
             crash_safe,
+        )
+        .check(
+            "a failed write, read, sync, rename or removal at any step, hint writing included, is reported and loses nothing acknowledged",
+            faults_everywhere,
         )
 }
 
@@ -631,4 +637,29 @@ fn crash_safe(ctx: &mut Ctx) -> CheckResult {
             .map(|_| ())
             .map_err(|failure| Failure::new(failure.message))
     })
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let shape = Shape {
+        deletes: true,
+        syncs: true,
+        maintain: true,
+        reopens: true,
+        segments: true,
+        crash: true,
+    };
+    // Enough puts to fill two segments and a merge first, so that a hint file is written.
+    let key = prop::sample::select(vec![b"a".to_vec(), b"b".to_vec()]);
+    let fill = prop::collection::vec((key, value(1..12)), 3..=3).prop_map(|pairs| {
+        let mut ops: Vec<KvOp> = pairs.into_iter().map(|(k, v)| KvOp::Put(k, v)).collect();
+        ops.push(KvOp::Maintain);
+        ops
+    });
+    let workload = (fill, support::workload(6, shape)).prop_map(|(mut ops, rest)| {
+        ops.extend(rest);
+        ops
+    });
+    let context =
+        format!("with segments of {CRASH_SEGMENT_BYTES} bytes (merge() is maintain()):\n");
+    support::faults_everywhere::<Hinted>(ctx, &[support::merges()], 4, workload, shape, &context)
 }

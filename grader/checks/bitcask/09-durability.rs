@@ -15,6 +15,8 @@ use kit::crash::{self, KvOp, Limits, Subject, show};
 use kit::disk::{Dir, File};
 use kit::sim::{Fault, OpKind, SimDisk};
 
+use crate::support::{self, Shape};
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -46,6 +48,10 @@ pub fn suite() -> Suite {
             group_commit_gated,
         )
         .check(
+            "when the sync that waiting writers share fails, every one of them gets the error",
+            shared_sync_fails_every_waiter,
+        )
+        .check(
             "many threads putting at once: each put is durable when it returns",
             group_commit_threads,
         )
@@ -56,6 +62,10 @@ pub fn suite() -> Suite {
         .check(
             "after a sync fails, the store reports errors until it is reopened",
             failed_sync_is_sticky,
+        )
+        .check(
+            "under SyncPolicy::Always, a failed write, read, sync, rename or removal at any step is reported and loses nothing acknowledged",
+            faults_everywhere,
         )
 }
 
@@ -730,7 +740,14 @@ fn group_commit_gated(ctx: &mut Ctx) -> CheckResult {
     let mut results = Vec::new();
     for (handle, key) in threads.into_iter().zip(keys) {
         let put = format!("put({0}, {0})", show(key));
-        match handle.join() {
+        let Some(joined) = join_within(handle, Duration::from_secs(2)) else {
+            return fail(format!(
+                "did:      {did}\nexpected: every put to return once a sync covering it \
+                 finished\ngot:      some had not returned 2 s later: are the waiting writers \
+                 woken when a sync finishes?"
+            ));
+        };
+        match joined {
             Ok(result) => results.push((put, result)),
             Err(panic) => return fail(format!("{did}\n{put} {}", panic_text(&*panic))),
         }
@@ -784,6 +801,90 @@ fn group_commit_gated(ctx: &mut Ctx) -> CheckResult {
         )?;
     }
     Ok(())
+}
+
+/// Joins `handle` if it finishes within `limit`; a thread that is still running then is
+/// reported at once, rather than by the grader's time limit.
+fn join_within<T>(handle: thread::JoinHandle<T>, limit: Duration) -> Option<thread::Result<T>> {
+    wait_for(limit, || handle.is_finished()).then(|| handle.join())
+}
+
+fn shared_sync_fails_every_waiter(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let gate = Gate::new(false);
+    let _release = OpenOnDrop(Arc::clone(&gate));
+    let store = Arc::new(open(
+        hooked(&disk, &gate),
+        options(1 << 20, SyncPolicy::Always),
+        "opening",
+    )?);
+    let keys: [&'static [u8]; 4] = [b"a", b"b", b"c", b"d"];
+    let put_in_thread = |key: &'static [u8]| {
+        let store = Arc::clone(&store);
+        thread::spawn(move || store.put(key, key))
+    };
+    let first = "under SyncPolicy::Always, put(\"a\", \"a\") in a thread";
+    ctx.doing(first);
+    let mut threads = vec![put_in_thread(keys[0])];
+    if !wait_for(Duration::from_secs(2), || {
+        gate.arrived.load(Ordering::SeqCst) > 0 || threads[0].is_finished()
+    }) {
+        return fail(format!(
+            "did:      {first}\nexpected: the put to sync the segment\ngot:      no sync within \
+             2 s"
+        ));
+    }
+    let did = format!(
+        "{first}; while its sync was in progress, put(\"b\", \"b\"), put(\"c\", \"c\") and \
+         put(\"d\", \"d\"), each in a thread of its own; the next sync fails (and drops the \
+         unsynced data); the first sync returns"
+    );
+    ctx.doing(&did);
+    threads.extend(keys[1..].iter().map(|&key| put_in_thread(key)));
+    if !wait_for(Duration::from_secs(1), || disk.stats().writes >= 4) {
+        return fail(format!(
+            "did:      {did}\nexpected: the three puts to append their records while the first \
+             sync runs (the store's lock is free during a sync)\ngot:      after 1 s, {} of the 4 \
+             records had been written: is the lock held during the sync?",
+            disk.stats().writes
+        ));
+    }
+    disk.fail_next(OpKind::Sync, Fault::SyncLosesData);
+    gate.set(true);
+    // Which waiter leads the failed sync depends on scheduling, so the messages below name
+    // none of them: one seed, one verdict, one message.
+    let mut waiters_ok = false;
+    for (handle, key) in threads.into_iter().zip(keys) {
+        let Some(joined) = join_within(handle, Duration::from_secs(2)) else {
+            return fail(format!(
+                "did:      {did}\nexpected: every put to return once the sync covering it \
+                 finished (or failed)\ngot:      some had not returned 2 s later: are the \
+                 waiting writers woken when a sync fails?"
+            ));
+        };
+        let result =
+            joined.map_err(|panic| Failure::new(format!("{did}\nput {}", panic_text(&*panic))))?;
+        match (key, result) {
+            (b"a", Err(error)) => {
+                return fail(format!(
+                    "did:      {did}\nexpected: put(\"a\", \"a\") to succeed: its own sync \
+                     did\ngot:      Err({error})"
+                ));
+            }
+            (b"a", Ok(())) | (_, Err(_)) => {}
+            (_, Ok(())) => waiters_ok = true,
+        }
+    }
+    expect(
+        !waiters_ok,
+        format!(
+            "did:      {did}\nexpected: put(\"b\", \"b\"), put(\"c\", \"c\") and put(\"d\", \"d\") \
+             to fail: the sync their records waited for failed, and the kernel may have dropped \
+             them\ngot:      some returned Ok: a writer woken by a failed sync must not start \
+             another and report success (after a failed fsync, a retry can succeed without the \
+             lost data ever reaching the disk)"
+        ),
+    )
 }
 
 /// What a thread reports when its put returned too early. Which put that is depends on how the
@@ -1054,4 +1155,26 @@ fn failed_sync_is_sticky(ctx: &mut Ctx) -> CheckResult {
     let result = store.put(b"b", b"2");
     step(&mut did, "put(\"b\", \"2\")", result, false)?;
     Ok(())
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let shape = Shape {
+        deletes: true,
+        syncs: true,
+        maintain: true,
+        reopens: true,
+        segments: true,
+        crash: true,
+    };
+    support::faults_everywhere::<AlwaysStore>(
+        ctx,
+        &[support::merges()],
+        4,
+        support::workload(8, shape),
+        shape,
+        &format!(
+            "under SyncPolicy::Always, segments of {SMALL_SEGMENTS} bytes, maintain() being \
+             merge():\n"
+        ),
+    )
 }

@@ -323,8 +323,12 @@ struct Run<S: Subject> {
     model: Model,
     /// A failed sync dropped unsynced data: only what is durable can be promised.
     lost: bool,
+    /// A sync failed: the store may refuse everything until it is opened again (after a failed
+    /// sync it cannot know what reached the disk).
+    refusing: bool,
     did: Vec<String>,
-    fault: Option<Fault>,
+    /// The kind of operation the fault is aimed at, and the fault.
+    armed: Option<(OpKind, Fault)>,
     store: Option<S::Store>,
 }
 
@@ -343,6 +347,7 @@ impl<S: Subject> Run<S> {
                 Ok(store) => {
                     self.did.push(what.into());
                     self.store = Some(store);
+                    self.refusing = false;
                     return Ok(());
                 }
                 Err(error) if self.faults.fired() > fired => {
@@ -377,7 +382,7 @@ impl<S: Subject> Run<S> {
             Err(error) if faulted => self.did.push(format!("{op:?} failed ({error})")),
             Err(error) => {
                 self.did.push(format!("{op:?}"));
-                if !self.lost {
+                if !self.refusing {
                     return Err(self.failure(format!(
                         "expected: Ok\ngot:      Err({error}), with no fault injected in it"
                     )));
@@ -394,7 +399,13 @@ impl<S: Subject> Run<S> {
         if ok && S::syncs_every_write() {
             self.model.make_durable();
         }
-        if faulted && self.fault == Some(Fault::SyncLosesData) {
+        // After a failed file sync the kernel may have dropped data the store cannot name; a
+        // failed directory sync loses no data, and the next one that succeeds covers its names.
+        let sync_failed = matches!(self.armed, Some((OpKind::Sync, _)));
+        if faulted && sync_failed {
+            self.refusing = true;
+        }
+        if faulted && matches!(self.armed, Some((_, Fault::SyncLosesData))) {
             self.lost = true;
             self.model.drop_unsynced();
         }
@@ -424,7 +435,7 @@ impl<S: Subject> Run<S> {
                         shown(&value)
                     )));
                 }
-                Err(_) if faulted || (self.lost && !crashed) => {}
+                Err(_) if faulted || self.refusing => {}
                 Err(error) => {
                     return Err(self.failure(format!(
                         "{when}, get({})\nexpected: {expected}\ngot:      Err({error}), with no \
@@ -439,7 +450,7 @@ impl<S: Subject> Run<S> {
 }
 
 /// Runs the workload once with `fault` armed at the `n`th operation of `kind`: every op, then
-/// reads of every key, a clean reopen and reads, a power cut, recovery and reads.
+/// reads of every key, a clean reopen and reads, a sync, a power cut, recovery and reads.
 fn run_once<S: Subject>(
     seed: u64,
     ops: &[KvOp],
@@ -460,7 +471,8 @@ fn run_once<S: Subject>(
         disk: disk.clone(),
         model: Model::default(),
         lost: false,
-        fault: armed.map(|(_, _, fault)| fault),
+        refusing: false,
+        armed: armed.map(|(kind, _, fault)| (kind, fault)),
         did,
         store: None,
     };
@@ -469,6 +481,9 @@ fn run_once<S: Subject>(
         run.op(op)?;
     }
     run.verify(false, false, "then")?;
+    if !shape.reopens {
+        return Ok(faults);
+    }
     let lost = run.lost;
     run.open("close and open the store again")?;
     run.lost = false;
@@ -476,9 +491,14 @@ fn run_once<S: Subject>(
     if !shape.crash {
         return Ok(faults);
     }
+    if shape.syncs {
+        // What was acknowledged is now promised: the crash below must keep all of it.
+        run.op(&KvOp::Sync)?;
+    }
     run.store = None;
     run.disk.crash();
-    run.disk.restart_disk_only();
+    // The worst crash: nothing unsynced survives, so a promise kept only by luck is caught.
+    run.disk.restart_losing_unsynced();
     run.open("the power fails; recover")?;
     run.verify(true, true, "then")?;
     Ok(faults)
@@ -488,7 +508,7 @@ fn run_once<S: Subject>(
 /// error and a full disk on every operation, a sync that drops data on every sync. Every run
 /// must report the fault and stay consistent: acknowledged writes read back, nothing reads back
 /// wrong, and after a clean reopen and after a power cut, only what was promised is there.
-/// Runs at most `most` faults (an even sample by seed when there are more).
+/// Runs at most `most` faults besides those at each kind's first and last operation.
 pub fn sweep<S: Subject>(seed: u64, ops: &[KvOp], most: usize, shape: Shape) -> Result<(), String> {
     let golden = run_once::<S>(seed, ops, None, shape)?;
     let mut plans = Vec::new();
@@ -501,14 +521,71 @@ pub fn sweep<S: Subject>(seed: u64, ops: &[KvOp], most: usize, shape: Shape) -> 
             }
         }
     }
-    let stride = plans.len().div_ceil(most.max(1)).max(1);
+    // The first and last operation of each kind always (the first is often in open, where a
+    // failure is easiest to mishandle), and an even sample of the rest by seed.
+    let edge = |&(kind, n, _): &(OpKind, u64, Fault)| n == 1 || n == golden.count(kind);
+    let (edges, rest): (Vec<_>, Vec<_>) = plans.into_iter().partition(edge);
+    let room = most.saturating_sub(edges.len()).max(1);
+    let stride = rest.len().div_ceil(room).max(1);
     let shift = (seed as usize) % stride;
-    for (i, plan) in plans.into_iter().enumerate() {
-        if i % stride == shift {
-            run_once::<S>(seed, ops, Some(plan), shape)?;
-        }
+    let sampled = rest
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % stride == shift);
+    for plan in edges.into_iter().chain(sampled.map(|(_, plan)| plan)) {
+        run_once::<S>(seed, ops, Some(plan), shape)?;
     }
     Ok(())
+}
+
+/// The check every storage scene runs: a [`sweep`] of every fault in the smallest workload (one
+/// put: faults in open are easiest to see there, with nothing after them to hide them) and in
+/// each of `scripted` (the scene's own edges: a second rotation after a failed one, a merge
+/// after a failed merge), then of a sample of faults in `cases` workloads from `workloads`,
+/// each shrunk on failure. `context` starts the failure message (the store's settings).
+pub fn faults_everywhere<S: Subject>(
+    ctx: &mut Ctx,
+    scripted: &[Vec<KvOp>],
+    cases: u32,
+    workloads: impl Strategy<Value = Vec<KvOp>>,
+    shape: Shape,
+    context: &str,
+) -> CheckResult {
+    const MOST: usize = 40;
+    let seed = ctx.seed();
+    let explain = |message: String| Failure::new(format!("{context}{message}"));
+    let smallest = vec![KvOp::Put(b"a".to_vec(), b"1".to_vec())];
+    for ops in std::iter::once(&smallest).chain(scripted) {
+        sweep::<S>(seed, ops, usize::MAX, shape).map_err(explain)?;
+    }
+    ctx.forall_n(cases, workloads, |ops| {
+        sweep::<S>(seed, &ops, MOST, shape).map_err(explain)
+    })
+}
+
+/// A value too large for any segment the sweeps use: each put of one starts a new segment.
+fn oversized() -> Vec<u8> {
+    vec![b'x'; 100]
+}
+
+/// Two rotations, so that a second follows a failed one.
+pub fn rotations() -> Vec<KvOp> {
+    vec![
+        KvOp::Put(b"a".to_vec(), oversized()),
+        KvOp::Put(b"b".to_vec(), oversized()),
+        KvOp::Put(b"a".to_vec(), b"1".to_vec()),
+    ]
+}
+
+/// Two merges of the same segments, so that the second follows a failed one and writes the
+/// same files.
+pub fn merges() -> Vec<KvOp> {
+    vec![
+        KvOp::Put(b"a".to_vec(), b"1".to_vec()),
+        KvOp::Put(b"a".to_vec(), oversized()),
+        KvOp::Maintain,
+        KvOp::Maintain,
+    ]
 }
 
 /// What a scene's store can do.
@@ -517,24 +594,30 @@ pub struct Shape {
     pub deletes: bool,
     pub syncs: bool,
     pub maintain: bool,
+    /// Whether a reopened store serves what an earlier one wrote (from the recovery scene on).
+    pub reopens: bool,
+    /// Whether the store rotates segments (from the segments scene on): its large values need
+    /// only outgrow a segment (the record scenes try values over 64 KiB).
+    pub segments: bool,
     /// Whether the store recovers from a power cut (from the recovery scene on).
     pub crash: bool,
 }
 
-/// Workloads for a sweep: puts (of empty keys and values, and of values over 64 KiB now and
-/// then), deletes, syncs, clean reopens, and `maintain()` when `maintain` is true.
+/// Workloads for a sweep: puts (of empty keys and values, and now and then of values over 64 KiB
+/// or, with segments, larger than one), and deletes, syncs, clean reopens and `maintain()` as
+/// far as the shape allows.
 pub fn workload(most: usize, shape: Shape) -> impl Strategy<Value = Vec<KvOp>> {
     let key = prop::sample::select(vec![b"a".to_vec(), b"b".to_vec(), Vec::new()]);
     let value = prop_oneof![
         6 => prop::collection::vec(b'a'..=b'z', 1..12),
         1 => Just(Vec::new()),
-        1 => Just(vec![b'x'; 70_000]),
+        1 => Just(if shape.segments { oversized() } else { vec![b'x'; 70_000] }),
     ];
     let op = prop_oneof![
         6 => (key.clone(), value).prop_map(|(k, v)| KvOp::Put(k, v)),
         if shape.deletes { 2 } else { 0 } => key.prop_map(KvOp::Delete),
         if shape.syncs { 2 } else { 0 } => Just(KvOp::Sync),
-        1 => Just(KvOp::Reopen),
+        if shape.reopens { 1 } else { 0 } => Just(KvOp::Reopen),
         if shape.maintain { 2 } else { 0 } => Just(KvOp::Maintain),
     ];
     prop::collection::vec(op, 1..most)

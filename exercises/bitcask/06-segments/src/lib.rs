@@ -55,6 +55,19 @@ pub struct Store {
     keydir: HashMap<Vec<u8>, (u64, Position)>,
 }
 
+/// Creates the log `name`, first removing what an earlier attempt left under that name: a create
+/// whose directory sync failed leaves the file behind, and without this every later attempt
+/// would fail on it, so one failed sync would stop rotation (or merging) for good.
+fn create_afresh(dir: &dyn Dir, name: &str) -> io::Result<Log> {
+    match Log::create(dir, name) {
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            dir.remove(name)?;
+            Log::create(dir, name)
+        }
+        result => result,
+    }
+}
+
 impl Store {
     /// Opens the store in `dir` with default [`Options`].
     pub fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
@@ -121,7 +134,9 @@ impl Store {
     /// If the record would take a non-empty active segment past `max_segment_bytes`, that
     /// segment is closed first: synced (it is never written or synced again, and a later
     /// [`Store::sync`] syncs only the active segment), and the next segment created, its name
-    /// made durable before any record in it can be acknowledged.
+    /// made durable before any record in it can be acknowledged. If closing fails, the store
+    /// keeps working: the next append tries again ([`create_afresh`] clears what a failed
+    /// attempt left).
     fn append(&mut self, record: &Record) -> io::Result<(u64, Position)> {
         todo!()
     }

@@ -51,6 +51,19 @@ pub struct Store {
     keydir: HashMap<Vec<u8>, (u64, Position)>,
 }
 
+/// Creates the log `name`, first removing what an earlier attempt left under that name: a create
+/// whose directory sync failed leaves the file behind, and without this every later attempt
+/// would fail on it, so one failed sync would stop rotation (or merging) for good.
+fn create_afresh(dir: &dyn Dir, name: &str) -> io::Result<Log> {
+    match Log::create(dir, name) {
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            dir.remove(name)?;
+            Log::create(dir, name)
+        }
+        result => result,
+    }
+}
+
 impl Store {
     /// Opens the store in `dir` with default [`Options`].
     pub fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
@@ -97,6 +110,10 @@ impl Store {
         }
         if segments.is_empty() {
             segments.insert(1, Log::create(dir.as_ref(), &segment_name(1))?);
+        } else {
+            // A segment's name may not be durable yet: the directory sync after an earlier run
+            // created it may have failed. Syncing again costs little.
+            dir.sync()?;
         }
         Ok(Store {
             dir,
@@ -191,7 +208,7 @@ impl Store {
         // directory, so its name outlives a crash before any record in it is acknowledged.
         self.active().sync()?;
         let id = self.active_id() + 1;
-        let log = Log::create(self.dir.as_ref(), &segment_name(id))?;
+        let log = create_afresh(self.dir.as_ref(), &segment_name(id))?;
         self.segments.insert(id, log);
         Ok(())
     }

@@ -67,6 +67,19 @@ pub struct Store {
     keydir: HashMap<Vec<u8>, (u64, Position)>,
 }
 
+/// Creates the log `name`, first removing what an earlier attempt left under that name: a create
+/// whose directory sync failed leaves the file behind, and without this every later attempt
+/// would fail on it, so one failed sync would stop rotation (or merging) for good.
+fn create_afresh(dir: &dyn Dir, name: &str) -> io::Result<Log> {
+    match Log::create(dir, name) {
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            dir.remove(name)?;
+            Log::create(dir, name)
+        }
+        result => result,
+    }
+}
+
 impl Store {
     /// Opens the store in `dir` with default [`Options`].
     pub fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
@@ -118,6 +131,10 @@ impl Store {
         }
         if segments.is_empty() {
             segments.insert(1, Log::create(dir.as_ref(), &segment_name(1))?);
+        } else {
+            // A segment's name may not be durable yet: the directory sync after an earlier run
+            // created it may have failed. Syncing again costs little.
+            dir.sync()?;
         }
         Ok(Store {
             dir,
@@ -177,7 +194,7 @@ impl Store {
     /// 1. sync the active segment: a record there may make an inactive one obsolete, and the
     ///    merge drops the obsolete one only if the newer one cannot be lost;
     /// 2. write the survivors to `N.merge` and sync it (a crash leaves a stray file: open
-    ///    removes it);
+    ///    removes it; a failed merge leaves it too: [`create_afresh`] replaces it);
     /// 3. rename it over `N.log` and sync the directory (a crash leaves the merged segment next
     ///    to the older ones it replaces: they agree, because the merged one is newer and keeps
     ///    the tombstones that shadow their values);
@@ -226,7 +243,7 @@ impl Store {
             }
         }
 
-        let mut merged = Log::create(self.dir.as_ref(), &merge_name(target))?;
+        let mut merged = create_afresh(self.dir.as_ref(), &merge_name(target))?;
         let mut moved = Vec::new();
         for (key, latest) in latest {
             let keep = match latest.record.value {
@@ -311,7 +328,7 @@ impl Store {
         // directory, so its name outlives a crash before any record in it is acknowledged.
         self.active().sync()?;
         let id = self.active_id() + 1;
-        let log = Log::create(self.dir.as_ref(), &segment_name(id))?;
+        let log = create_afresh(self.dir.as_ref(), &segment_name(id))?;
         self.segments.insert(id, log);
         Ok(())
     }

@@ -85,6 +85,19 @@ pub struct Store {
     keydir: HashMap<Vec<u8>, (u64, Position)>,
 }
 
+/// Creates the log `name`, first removing what an earlier attempt left under that name: a create
+/// whose directory sync failed leaves the file behind, and without this every later attempt
+/// would fail on it, so one failed sync would stop rotation (or merging) for good.
+fn create_afresh(dir: &dyn Dir, name: &str) -> io::Result<Log> {
+    match Log::create(dir, name) {
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            dir.remove(name)?;
+            Log::create(dir, name)
+        }
+        result => result,
+    }
+}
+
 impl Store {
     /// Opens the store in `dir` with default [`Options`].
     pub fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
@@ -162,6 +175,10 @@ impl Store {
         }
         if segments.is_empty() {
             segments.insert(1, Log::create(dir.as_ref(), &segment_name(1))?);
+        } else {
+            // A segment's name may not be durable yet: the directory sync after an earlier run
+            // created it may have failed. Syncing again costs little.
+            dir.sync()?;
         }
         Ok(Store {
             dir,
@@ -275,7 +292,7 @@ impl Store {
             }
         }
 
-        let mut merged = Log::create(self.dir.as_ref(), &merge_name(target))?;
+        let mut merged = create_afresh(self.dir.as_ref(), &merge_name(target))?;
         let mut entries = Vec::new();
         for (key, latest) in latest {
             let keep = match latest.record.value {
@@ -376,7 +393,7 @@ impl Store {
         // directory, so its name outlives a crash before any record in it is acknowledged.
         self.active().sync()?;
         let id = self.active_id() + 1;
-        let log = Log::create(self.dir.as_ref(), &segment_name(id))?;
+        let log = create_afresh(self.dir.as_ref(), &segment_name(id))?;
         self.segments.insert(id, log);
         Ok(())
     }
@@ -466,11 +483,12 @@ fn parse_hint(mut records: Vec<Record>, segment_len: u64) -> Option<Vec<HintEntr
 }
 
 /// Writes the hint file of segment `id`, whose length is `segment_len`, so that it appears
-/// whole or not at all: written under a temporary name, synced, renamed into place, and the
-/// directory synced.
+/// whole or not at all: written under a temporary name (with [`create_afresh`], so that a
+/// failed attempt's file does not stop the next), synced, renamed into place, and the directory
+/// synced.
 fn write_hint(dir: &dyn Dir, id: u64, entries: &[HintEntry], segment_len: u64) -> io::Result<()> {
     let temp = hint_temp_name(id);
-    let mut hint = Log::create(dir, &temp)?;
+    let mut hint = create_afresh(dir, &temp)?;
     for record in hint_records(entries, segment_len) {
         hint.append(&record)?;
     }
