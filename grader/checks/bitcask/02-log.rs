@@ -211,7 +211,7 @@ fn filled(
 
 fn offsets(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, records(8), |records| {
+    ctx.forall_named(&["records"], 128, records(8), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut log = Log::create(&*disk.dir(), NAME)
@@ -241,7 +241,7 @@ fn offsets(ctx: &mut Ctx) -> CheckResult {
 
 fn read_back(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, records(8), |records| {
+    ctx.forall_named(&["records"], 128, records(8), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (log, positions) = filled(&disk, &records, &mut script)?;
@@ -259,7 +259,7 @@ fn read_back(ctx: &mut Ctx) -> CheckResult {
 
 fn append_is_one_write(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(64, records(6), |records| {
+    ctx.forall_named(&["records"], 64, records(6), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (mut log, _) = filled(&disk, &records[..records.len() - 1], &mut script)?;
@@ -285,7 +285,7 @@ fn append_is_one_write(ctx: &mut Ctx) -> CheckResult {
 
 fn read_is_one_read(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(64, records(6), |records| {
+    ctx.forall_named(&["records"], 64, records(6), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (log, positions) = filled(&disk, &records, &mut script)?;
@@ -310,7 +310,7 @@ fn read_is_one_read(ctx: &mut Ctx) -> CheckResult {
 
 fn scan_all(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, records(8), |records| {
+    ctx.forall_named(&["records"], 128, records(8), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (log, _) = filled(&disk, &records, &mut script)?;
@@ -325,7 +325,7 @@ fn scan_all(ctx: &mut Ctx) -> CheckResult {
 fn reopen(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (records(6), records(3));
-    ctx.forall_n(64, input, |(before, after)| {
+    ctx.forall_named(&["before", "after"], 64, input, |(before, after)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (log, positions) = filled(&disk, &before, &mut script)?;
@@ -374,59 +374,64 @@ fn torn_tail(ctx: &mut Ctx) -> CheckResult {
         let size = torn.0.encode().len();
         (Just(whole), Just(torn), 1..size, Just(next))
     });
-    ctx.forall_n(128, input, |(whole, torn, cut, next)| {
-        let disk = SimDisk::new(seed);
-        let mut script = Script::new();
-        let (log, _) = filled(&disk, &whole, &mut script)?;
-        drop(log);
-        let bytes = torn.0.encode();
-        let raw = disk
-            .dir()
-            .open(NAME)
-            .and_then(|file| file.append(&bytes[..cut]));
-        if let Err(error) = raw {
-            return io_fail("appending raw bytes to the file", error);
-        }
-        script.note(format!(
-            "then only the first {cut} of the {} bytes of {torn:?} written to the file \
+    ctx.forall_named(
+        &["whole", "torn", "cut", "next"],
+        128,
+        input,
+        |(whole, torn, cut, next)| {
+            let disk = SimDisk::new(seed);
+            let mut script = Script::new();
+            let (log, _) = filled(&disk, &whole, &mut script)?;
+            drop(log);
+            let bytes = torn.0.encode();
+            let raw = disk
+                .dir()
+                .open(NAME)
+                .and_then(|file| file.append(&bytes[..cut]));
+            if let Err(error) = raw {
+                return io_fail("appending raw bytes to the file", error);
+            }
+            script.note(format!(
+                "then only the first {cut} of the {} bytes of {torn:?} written to the file \
              (a torn write), Log::open(dir, {NAME:?})",
-            bytes.len()
-        ));
-        let mut log = match Log::open(&*disk.dir(), NAME) {
-            Ok(log) => log,
-            Err(error) => return io_fail(&script.calls.join(", "), error),
-        };
-        let expected = expected_scan(&whole);
-        let valid_len = expected.valid_len;
-        let did = script.did("scan()");
-        match log.scan() {
-            Ok(scan) => expect_eq(did, view(scan), expected)?,
-            Err(error) => return io_fail(&did, error),
-        }
-        let did = script.did(format!("truncate({valid_len})"));
-        if let Err(error) = log.truncate(valid_len) {
-            return io_fail(&did, error);
-        }
-        expect_eq(script.did("len()"), log.len(), valid_len)?;
-        let did = script.did(format!("append({next:?})"));
-        match log.append(&next.0) {
-            Ok(at) => expect_eq(
-                &did,
-                at,
-                Position {
-                    offset: valid_len,
-                    len: next.0.encode().len() as u32,
-                },
-            )?,
-            Err(error) => return io_fail(&did, error),
-        }
-        let all: Vec<Shown> = whole.iter().chain([&next]).cloned().collect();
-        let did = script.did("scan()");
-        match log.scan() {
-            Ok(scan) => expect_eq(did, view(scan), expected_scan(&all)),
-            Err(error) => io_fail(&did, error),
-        }
-    })
+                bytes.len()
+            ));
+            let mut log = match Log::open(&*disk.dir(), NAME) {
+                Ok(log) => log,
+                Err(error) => return io_fail(&script.calls.join(", "), error),
+            };
+            let expected = expected_scan(&whole);
+            let valid_len = expected.valid_len;
+            let did = script.did("scan()");
+            match log.scan() {
+                Ok(scan) => expect_eq(did, view(scan), expected)?,
+                Err(error) => return io_fail(&did, error),
+            }
+            let did = script.did(format!("truncate({valid_len})"));
+            if let Err(error) = log.truncate(valid_len) {
+                return io_fail(&did, error);
+            }
+            expect_eq(script.did("len()"), log.len(), valid_len)?;
+            let did = script.did(format!("append({next:?})"));
+            match log.append(&next.0) {
+                Ok(at) => expect_eq(
+                    &did,
+                    at,
+                    Position {
+                        offset: valid_len,
+                        len: next.0.encode().len() as u32,
+                    },
+                )?,
+                Err(error) => return io_fail(&did, error),
+            }
+            let all: Vec<Shown> = whole.iter().chain([&next]).cloned().collect();
+            let did = script.did("scan()");
+            match log.scan() {
+                Ok(scan) => expect_eq(did, view(scan), expected_scan(&all)),
+                Err(error) => io_fail(&did, error),
+            }
+        },
+    )
 }
 
 fn damaged_record(ctx: &mut Ctx) -> CheckResult {
@@ -437,36 +442,41 @@ fn damaged_record(ctx: &mut Ctx) -> CheckResult {
         let n = records.len();
         (Just(records), 0..n, any::<prop::sample::Index>(), 1u8..=255)
     });
-    ctx.forall_n(128, input, |(records, victim, byte, mask)| {
-        let disk = SimDisk::new(seed);
-        let mut script = Script::new();
-        let (log, positions) = filled(&disk, &records, &mut script)?;
-        let at = positions[victim];
-        let damageable: Vec<u64> = (0..u64::from(at.len))
-            .filter(|i| !(4..12).contains(i))
-            .collect();
-        let offset = at.offset + damageable[byte.index(damageable.len())];
-        let old = disk.contents(NAME).map_or(0, |c| c[offset as usize]);
-        if let Err(error) = disk.corrupt(NAME, offset, &[old ^ mask]) {
-            return io_fail("damaging a byte", error);
-        }
-        script.note(format!(
-            "the byte at offset {offset} (in record {}, {:?}) damaged",
-            victim + 1,
-            records[victim]
-        ));
-        let expected = expected_scan(&records[..victim]);
-        let did = script.did("scan()");
-        match log.scan() {
-            Ok(scan) => expect_eq(did, view(scan), expected),
-            Err(error) => io_fail(&did, error),
-        }
-    })
+    ctx.forall_named(
+        &["records", "victim", "byte", "mask"],
+        128,
+        input,
+        |(records, victim, byte, mask)| {
+            let disk = SimDisk::new(seed);
+            let mut script = Script::new();
+            let (log, positions) = filled(&disk, &records, &mut script)?;
+            let at = positions[victim];
+            let damageable: Vec<u64> = (0..u64::from(at.len))
+                .filter(|i| !(4..12).contains(i))
+                .collect();
+            let offset = at.offset + damageable[byte.index(damageable.len())];
+            let old = disk.contents(NAME).map_or(0, |c| c[offset as usize]);
+            if let Err(error) = disk.corrupt(NAME, offset, &[old ^ mask]) {
+                return io_fail("damaging a byte", error);
+            }
+            script.note(format!(
+                "the byte at offset {offset} (in record {}, {:?}) damaged",
+                victim + 1,
+                records[victim]
+            ));
+            let expected = expected_scan(&records[..victim]);
+            let did = script.did("scan()");
+            match log.scan() {
+                Ok(scan) => expect_eq(did, view(scan), expected),
+                Err(error) => io_fail(&did, error),
+            }
+        },
+    )
 }
 
 fn read_past_end(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(64, records(5), |records| {
+    ctx.forall_named(&["records"], 64, records(5), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (log, positions) = filled(&disk, &records, &mut script)?;
@@ -502,7 +512,7 @@ fn read_past_end(ctx: &mut Ctx) -> CheckResult {
 
 fn read_invalid(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(64, records(5), |records| {
+    ctx.forall_named(&["records"], 64, records(5), |records| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut all = vec![
@@ -568,7 +578,7 @@ fn synced_survives(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     // Each case crashes its own disk: the seed, mixed with the case, decides what survives.
     let input = (records(6), any::<u16>());
-    ctx.forall_n(48, input, |(records, salt)| {
+    ctx.forall_named(&["records", "salt"], 48, input, |(records, salt)| {
         let disk = SimDisk::new(seed ^ u64::from(salt).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut script = Script::new();
         let (log, _) = filled(&disk, &records, &mut script)?;
@@ -596,7 +606,7 @@ fn synced_survives(ctx: &mut Ctx) -> CheckResult {
 
 fn create_is_durable(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(48, any::<u16>(), |salt| {
+    ctx.forall_named(&["salt"], 48, any::<u16>(), |salt| {
         let disk = SimDisk::new(seed ^ u64::from(salt).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut script = Script::new();
         match Log::create(&*disk.dir(), NAME) {

@@ -178,7 +178,7 @@ fn absent_key(ctx: &mut Ctx) -> CheckResult {
 fn latest_put_wins(ctx: &mut Ctx) -> CheckResult {
     let versions = prop::collection::vec(value(), 1..8);
     let seed = ctx.seed();
-    ctx.forall_n(64, versions, |versions| {
+    ctx.forall_named(&["versions"], 64, versions, |versions| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut script = Script::new();
@@ -222,7 +222,7 @@ fn any_bytes(ctx: &mut Ctx) -> CheckResult {
         1..6,
     );
     let seed = ctx.seed();
-    ctx.forall_n(64, pairs, |pairs| {
+    ctx.forall_named(&["pairs"], 64, pairs, |pairs| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut script = Script::new();
@@ -240,7 +240,7 @@ fn any_bytes(ctx: &mut Ctx) -> CheckResult {
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, prop::collection::vec(op(), 1..24), |ops| {
+    ctx.forall_named(&["ops"], 128, prop::collection::vec(op(), 1..24), |ops| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut script = Script::new();
@@ -308,7 +308,7 @@ fn get_counted(
 fn get_costs_one_read(ctx: &mut Ctx) -> CheckResult {
     let puts = prop::collection::vec((key(), value()), 2..10);
     let seed = ctx.seed();
-    ctx.forall_n(64, puts, |puts| {
+    ctx.forall_named(&["puts"], 64, puts, |puts| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut script = Script::new();

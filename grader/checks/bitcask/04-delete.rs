@@ -333,14 +333,14 @@ fn tombstone_in_log(ctx: &mut Ctx) -> CheckResult {
 
 fn agrees_with_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, ops(20), |ops| {
+    ctx.forall_named(&["ops"], 128, ops(20), |ops| {
         run_against_model(&SimDisk::new(seed), &ops).map(|_| ())
     })
 }
 
 fn log_replays_to_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, ops(20), |ops| {
+    ctx.forall_named(&["ops"], 128, ops(20), |ops| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut model = BTreeMap::new();
@@ -376,7 +376,7 @@ fn log_replays_to_model(ctx: &mut Ctx) -> CheckResult {
 
 fn get_costs(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, ops(16), |ops| {
+    ctx.forall_named(&["ops"], 128, ops(16), |ops| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut model = BTreeMap::new();
@@ -411,7 +411,7 @@ fn get_costs(ctx: &mut Ctx) -> CheckResult {
 
 fn delete_costs(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(128, ops(16), |ops| {
+    ctx.forall_named(&["ops"], 128, ops(16), |ops| {
         let disk = SimDisk::new(seed);
         let mut store = open(&disk)?;
         let mut model = BTreeMap::new();

@@ -132,7 +132,7 @@ fn reopen_keeps_everything(ctx: &mut Ctx) -> CheckResult {
         1 => Just(KvOp::Sync),
     ];
     let seed = ctx.seed();
-    ctx.forall_n(96, prop::collection::vec(op, 1..16), |ops| {
+    ctx.forall_named(&["ops"], 96, prop::collection::vec(op, 1..16), |ops| {
         let disk = SimDisk::new(seed);
         let mut model = BTreeMap::new();
         let mut store = match open(&disk) {
@@ -205,7 +205,7 @@ fn sync_is_durable(ctx: &mut Ctx) -> CheckResult {
         1 => key().prop_map(KvOp::Delete),
     ];
     let seed = ctx.seed();
-    ctx.forall_n(48, prop::collection::vec(op, 1..8), |ops| {
+    ctx.forall_named(&["ops"], 48, prop::collection::vec(op, 1..8), |ops| {
         let disk = SimDisk::new(seed);
         let mut model = BTreeMap::new();
         let mut store = open(&disk).map_err(|e| Failure::new(format!("Store::open failed: {e}")))?;
@@ -258,7 +258,7 @@ fn torn_tail_is_cut(ctx: &mut Ctx) -> CheckResult {
     let put_op = || (key(), value()).prop_map(|(k, v)| KvOp::Put(k, v));
     let writes = prop::collection::vec(put_op(), 0..5);
     let seed = ctx.seed();
-    ctx.forall_n(96, (writes, put_op(), tail), |(writes, torn, tail)| {
+    ctx.forall_named(&["writes", "torn", "tail"], 96, (writes, put_op(), tail), |(writes, torn, tail)| {
         let KvOp::Put(torn_key, torn_value) = &torn else {
             return Ok(());
         };
@@ -371,7 +371,7 @@ fn one_read_per_get(ctx: &mut Ctx) -> CheckResult {
         1 => key().prop_map(KvOp::Delete),
     ];
     let seed = ctx.seed();
-    ctx.forall_n(32, prop::collection::vec(op, 1..10), |ops| {
+    ctx.forall_named(&["ops"], 32, prop::collection::vec(op, 1..10), |ops| {
         let disk = SimDisk::new(seed);
         let mut model = BTreeMap::new();
         let mut store =
@@ -443,7 +443,7 @@ fn crashes(ctx: &mut Ctx) -> CheckResult {
         // Name operations a directory sync has not ordered may survive in any subset.
         profile: kit::sim::Profile::HARSH,
     };
-    ctx.forall_n(64, prop::collection::vec(op, 1..13), |ops| {
+    ctx.forall_named(&["ops"], 64, prop::collection::vec(op, 1..13), |ops| {
         crash::check::<Recovery>(seed, &ops, &[NEVER.to_vec()], limits)
             .map(|_| ())
             .map_err(|failure| Failure::new(failure.message))

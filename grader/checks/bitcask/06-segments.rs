@@ -419,7 +419,7 @@ fn layout(ctx: &mut Ctx) -> CheckResult {
         max_segment_bytes(),
         prop::collection::vec(write_op(), 1..30),
     );
-    ctx.forall_n(128, input, |(max, ops)| {
+    ctx.forall_named(&["max", "ops"], 128, input, |(max, ops)| {
         let mut run = Run::new(seed, max)?;
         let mut layout = Layout::new();
         for op in &ops {
@@ -515,7 +515,7 @@ fn layout(ctx: &mut Ctx) -> CheckResult {
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(any_op(), 1..30));
-    ctx.forall_n(128, input, |(max, ops)| {
+    ctx.forall_named(&["max", "ops"], 128, input, |(max, ops)| {
         drive(seed, max, &ops, |_, _| Ok(()))
     })
 }
@@ -523,7 +523,7 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
 fn closed_segments_are_immutable(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(any_op(), 1..30));
-    ctx.forall_n(128, input, |(max, ops)| {
+    ctx.forall_named(&["max", "ops"], 128, input, |(max, ops)| {
         // Each closed segment's bytes, as they were when it was first seen closed.
         let mut closed: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
         drive(seed, max, &ops, |run, _| {
@@ -567,7 +567,7 @@ fn closed_segments_are_immutable(ctx: &mut Ctx) -> CheckResult {
 fn ids_grow(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(any_op(), 1..30));
-    ctx.forall_n(128, input, |(max, ops)| {
+    ctx.forall_named(&["max", "ops"], 128, input, |(max, ops)| {
         let mut seen: BTreeSet<u64> = BTreeSet::new();
         drive(seed, max, &ops, |run, _| {
             let ids = run.ids()?;
@@ -621,7 +621,7 @@ fn cost(stats: Stats) -> String {
 fn get_costs_one_read(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(put_op(), 3..16));
-    ctx.forall_n(64, input, |(max, puts)| {
+    ctx.forall_named(&["max", "puts"], 64, input, |(max, puts)| {
         let mut run = Run::new(seed, max)?;
         for op in &puts {
             run.apply(op)?;
@@ -664,7 +664,7 @@ fn get_costs_one_read(ctx: &mut Ctx) -> CheckResult {
 fn sync_covers_closed_segments(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(put_op(), 1..12));
-    ctx.forall_n(64, input, |(max, puts)| {
+    ctx.forall_named(&["max", "puts"], 64, input, |(max, puts)| {
         let mut run = Run::new(seed, max)?;
         for op in &puts {
             run.apply(op)?;
@@ -702,7 +702,7 @@ fn damage_in_closed_segment(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     // Ten distinct keys, ten bytes of value: 24-byte records, four to a segment of 100 bytes.
     let max = 100;
-    ctx.forall_n(32, (0..96u64, 1..=255u8), |(offset, flip)| {
+    ctx.forall_named(&["offset", "flip"], 32, (0..96u64, 1..=255u8), |(offset, flip)| {
         let mut run = Run::new(seed, max)?;
         for i in 0..10 {
             run.apply(&Op::Put(format!("k{i}").into_bytes(), vec![b'v'; 10]))?;
@@ -792,7 +792,7 @@ fn crash_safety(ctx: &mut Ctx) -> CheckResult {
         1 => Just(KvOp::Reopen),
     ];
     let probes = [b"never".to_vec()];
-    ctx.forall_n(48, prop::collection::vec(op, 1..12), |ops| {
+    ctx.forall_named(&["ops"], 48, prop::collection::vec(op, 1..12), |ops| {
         crash::check::<Segmented>(seed, &ops, &probes, Limits::default())
             .map(|_| ())
             .map_err(|failure| {

@@ -386,7 +386,7 @@ fn max_segment_bytes() -> impl Strategy<Value = u64> {
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(op(), 1..30));
-    ctx.forall_n(128, input, |(max, ops)| {
+    ctx.forall_named(&["max", "ops"], 128, input, |(max, ops)| {
         let mut run = Run::start(seed, max)?;
         for op in &ops {
             run.apply(op)?;
@@ -399,7 +399,7 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
 fn merge_reclaims_space(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (max_segment_bytes(), prop::collection::vec(op(), 1..30));
-    ctx.forall_n(128, input, |(max, ops)| {
+    ctx.forall_named(&["max", "ops"], 128, input, |(max, ops)| {
         let mut run = Run::start(seed, max)?;
         for op in &ops {
             run.apply(op)?;
@@ -744,7 +744,9 @@ fn crash_anywhere(ctx: &mut Ctx) -> CheckResult {
         // Name operations a directory sync has not ordered may survive in any subset.
         profile: kit::sim::Profile::HARSH,
     };
-    ctx.forall_n(48, input, |(max, ops)| crash_check(seed, max, &ops, limits))
+    ctx.forall_named(&["max", "ops"], 48, input, |(max, ops)| {
+        crash_check(seed, max, &ops, limits)
+    })
 }
 
 fn past_a_million(ctx: &mut Ctx) -> CheckResult {

@@ -265,7 +265,7 @@ fn files(disk: &SimDisk) -> String {
 // The checks.
 
 fn merge_writes_a_hint(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall_n(32, workload(0..16, 6), |ops| {
+    ctx.forall_named(&["ops"], 32, workload(0..16, 6), |ops| {
         let mut run = Run::new(ctx.seed(), 48)?;
         run.apply_all(&ops)?;
         run.fill_a_segment()?;
@@ -301,7 +301,7 @@ fn merge_writes_a_hint(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall_n(64, workload(0..20, 16), |ops| {
+    ctx.forall_named(&["ops"], 64, workload(0..20, 16), |ops| {
         let mut run = Run::new(ctx.seed(), 64)?;
         for op in &ops {
             run.apply(op)?;
@@ -319,7 +319,7 @@ fn startup_reads_the_hint(ctx: &mut Ctx) -> CheckResult {
         prop::collection::vec(write(16..64), 0..12),
         prop::collection::vec(write(0..16), 0..4),
     );
-    ctx.forall_n(24, input, |(puts, writes, after)| {
+    ctx.forall_named(&["puts", "writes", "after"], 24, input, |(puts, writes, after)| {
         let mut run = Run::new(ctx.seed(), 128)?;
         run.apply_all(&puts)?;
         run.apply_all(&writes)?;
@@ -433,7 +433,7 @@ fn gets_after_a_hinted_open(ctx: &mut Ctx) -> CheckResult {
     ])?;
     read_costs(&mut run)?;
 
-    ctx.forall_n(32, workload(0..12, 10), |ops| {
+    ctx.forall_named(&["ops"], 32, workload(0..12, 10), |ops| {
         let mut run = Run::new(ctx.seed(), 40)?;
         run.apply_all(&ops)?;
         run.fill_a_segment()?;
@@ -447,7 +447,7 @@ fn damaged_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
         prop::collection::vec(put(0..8), 3..=3),
         prop::collection::vec(write(0..8), 0..6),
     );
-    ctx.forall_n(12, input, |(puts, writes)| {
+    ctx.forall_named(&["puts", "writes"], 12, input, |(puts, writes)| {
         let mut run = Run::new(ctx.seed(), 40)?;
         run.apply_all(&puts)?;
         run.apply_all(&writes)?;
@@ -632,7 +632,7 @@ fn crash_safe(ctx: &mut Ctx) -> CheckResult {
             ops
         });
     let probes = [b"never".to_vec()];
-    ctx.forall_n(64, workload, |ops| {
+    ctx.forall_named(&["ops"], 64, workload, |ops| {
         crash::check::<Hinted>(ctx.seed(), &ops, &probes, Limits::default())
             .map(|_| ())
             .map_err(|failure| Failure::new(failure.message))

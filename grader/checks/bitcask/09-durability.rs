@@ -404,7 +404,7 @@ impl<H: AfterSync> File for HookedFile<H> {
 
 fn always_durable_on_return(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(64, writes(16, false), |ops| {
+    ctx.forall_named(&["ops"], 64, writes(16, false), |ops| {
         let disk = SimDisk::new(seed);
         // Small segments, so that some writes start a new one.
         let store = open(disk.dir(), options(96, SyncPolicy::Always), "opening")?;
@@ -432,7 +432,7 @@ fn always_durable_on_return(ctx: &mut Ctx) -> CheckResult {
 
 fn never_waits_for_sync(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(64, writes(16, true), |ops| {
+    ctx.forall_named(&["ops"], 64, writes(16, true), |ops| {
         let disk = SimDisk::new(seed);
         let store = open(disk.dir(), options(1 << 20, SyncPolicy::Never), "opening")?;
         disk.reset_stats();
@@ -476,7 +476,7 @@ fn never_waits_for_sync(ctx: &mut Ctx) -> CheckResult {
 fn every_writes_counts(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (0u32..=5, writes(24, false));
-    ctx.forall_n(96, input, |(n, ops)| {
+    ctx.forall_named(&["n", "ops"], 96, input, |(n, ops)| {
         let disk = SimDisk::new(seed);
         let policy = SyncPolicy::EveryWrites(n);
         let store = open(disk.dir(), options(1 << 20, policy), "opening")?;
@@ -587,7 +587,7 @@ fn crash_workload(syncs: bool) -> impl Strategy<Value = Vec<KvOp>> {
 
 fn crash_always(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(40, crash_workload(false), |ops| {
+    ctx.forall_named(&["ops"], 40, crash_workload(false), |ops| {
         crash::check::<AlwaysStore>(seed, &ops, &[b"never".to_vec()], Limits::default())
             .map(|_| ())
             .map_err(|failure| {
@@ -602,7 +602,7 @@ fn crash_always(ctx: &mut Ctx) -> CheckResult {
 
 fn crash_never(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_n(40, crash_workload(true), |ops| {
+    ctx.forall_named(&["ops"], 40, crash_workload(true), |ops| {
         crash::check::<NeverStore>(seed, &ops, &[b"never".to_vec()], Limits::default())
             .map(|_| ())
             .map_err(|failure| {

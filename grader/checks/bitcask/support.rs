@@ -558,7 +558,7 @@ pub fn faults_everywhere<S: Subject>(
     for ops in std::iter::once(&smallest).chain(scripted) {
         sweep::<S>(seed, ops, usize::MAX, shape).map_err(explain)?;
     }
-    ctx.forall_n(cases, workloads, |ops| {
+    ctx.forall_named(&["ops"], cases, workloads, |ops| {
         sweep::<S>(seed, &ops, MOST, shape).map_err(explain)
     })
 }

@@ -72,13 +72,18 @@ fn empty_input(_: &mut Ctx) -> CheckResult {
 }
 
 fn matches_reference(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(prop::collection::vec(any::<u8>(), 0..300), |bytes| {
-        expect_eq(
-            format!("crc32(&{bytes:?})"),
-            Hex(crc32(&bytes)),
-            Hex(reference(&bytes)),
-        )
-    })
+    ctx.forall_named(
+        &["bytes"],
+        DEFAULT_CASES,
+        prop::collection::vec(any::<u8>(), 0..300),
+        |bytes| {
+            expect_eq(
+                format!("crc32(&{bytes:?})"),
+                Hex(crc32(&bytes)),
+                Hex(reference(&bytes)),
+            )
+        },
+    )
 }
 
 fn pieces(ctx: &mut Ctx) -> CheckResult {
@@ -91,7 +96,7 @@ fn pieces(ctx: &mut Ctx) -> CheckResult {
             cuts.sort_unstable();
             (bytes, cuts)
         });
-    ctx.forall(input, |(bytes, cuts)| {
+    ctx.forall_named(&["bytes", "cuts"], DEFAULT_CASES, input, |(bytes, cuts)| {
         let mut hasher = Crc32::new();
         let mut start = 0;
         let mut pieces = Vec::new();
@@ -130,7 +135,7 @@ fn single_bit_flips(ctx: &mut Ctx) -> CheckResult {
         let bits = bytes.len() * 8;
         (Just(bytes), 0..bits)
     });
-    ctx.forall(input, |(bytes, bit)| {
+    ctx.forall_named(&["bytes", "bit"], DEFAULT_CASES, input, |(bytes, bit)| {
         let mut flipped = bytes.clone();
         flipped[bit / 8] ^= 1 << (bit % 8);
         expect(
@@ -149,27 +154,32 @@ fn bursts(ctx: &mut Ctx) -> CheckResult {
         let bits = bytes.len() * 8;
         (Just(bytes), 0..bits - 32, 1u32..=32, any::<u32>())
     });
-    ctx.forall(input, |(bytes, start, length, noise)| {
-        let mut pattern = noise | 1 | (1 << (length - 1));
-        if length < 32 {
-            pattern &= (1 << length) - 1;
-        }
-        let mut corrupted = bytes.clone();
-        for i in 0..length as usize {
-            if pattern >> i & 1 == 1 {
-                let bit = start + i;
-                corrupted[bit / 8] ^= 1 << (bit % 8);
+    ctx.forall_named(
+        &["bytes", "start", "length", "noise"],
+        DEFAULT_CASES,
+        input,
+        |(bytes, start, length, noise)| {
+            let mut pattern = noise | 1 | (1 << (length - 1));
+            if length < 32 {
+                pattern &= (1 << length) - 1;
             }
-        }
-        expect(
-            crc32(&bytes) != crc32(&corrupted),
-            format!(
-                "a burst of {length} bits at bit {start} turned {bytes:?} into {corrupted:?}, \
+            let mut corrupted = bytes.clone();
+            for i in 0..length as usize {
+                if pattern >> i & 1 == 1 {
+                    let bit = start + i;
+                    corrupted[bit / 8] ^= 1 << (bit % 8);
+                }
+            }
+            expect(
+                crc32(&bytes) != crc32(&corrupted),
+                format!(
+                    "a burst of {length} bits at bit {start} turned {bytes:?} into {corrupted:?}, \
                  and both have checksum {:#010X}",
-                crc32(&bytes)
-            ),
-        )
-    })
+                    crc32(&bytes)
+                ),
+            )
+        },
+    )
 }
 
 fn default_is_new(_: &mut Ctx) -> CheckResult {

@@ -132,30 +132,35 @@ fn known_encodings(_: &mut Ctx) -> CheckResult {
 
 fn appends(ctx: &mut Ctx) -> CheckResult {
     let input = (prop::collection::vec(any::<u8>(), 1..20), any_width());
-    ctx.forall(input, |(before, value)| {
-        let mut out = before.clone();
-        let written = encode(value, &mut out);
-        let mut expected = before.clone();
-        expected.extend(encoded(value).0);
-        let did = format!(
-            "encode({value}, &mut {}) into a non-empty buffer",
-            hex(&before)
-        );
-        expect_eq(
-            format!("{did}: the buffer"),
-            Bytes(out),
-            Bytes(expected.clone()),
-        )?;
-        expect_eq(
-            format!("{did}: the return value"),
-            written,
-            expected.len() - before.len(),
-        )
-    })
+    ctx.forall_named(
+        &["before", "value"],
+        DEFAULT_CASES,
+        input,
+        |(before, value)| {
+            let mut out = before.clone();
+            let written = encode(value, &mut out);
+            let mut expected = before.clone();
+            expected.extend(encoded(value).0);
+            let did = format!(
+                "encode({value}, &mut {}) into a non-empty buffer",
+                hex(&before)
+            );
+            expect_eq(
+                format!("{did}: the buffer"),
+                Bytes(out),
+                Bytes(expected.clone()),
+            )?;
+            expect_eq(
+                format!("{did}: the return value"),
+                written,
+                expected.len() - before.len(),
+            )
+        },
+    )
 }
 
 fn encoded_length(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(any_width(), |value| {
+    ctx.forall_named(&["value"], DEFAULT_CASES, any_width(), |value| {
         let bits = 64 - value.leading_zeros() as usize;
         let expected = bits.div_ceil(7).max(1);
         let (out, written) = encoded(value);
@@ -174,20 +179,25 @@ fn encoded_length(ctx: &mut Ctx) -> CheckResult {
 
 fn round_trip(ctx: &mut Ctx) -> CheckResult {
     let input = (any_width(), prop::collection::vec(any::<u8>(), 0..12));
-    ctx.forall(input, |(value, trailing)| {
-        let (mut bytes, _) = encoded(value);
-        let len = bytes.len();
-        bytes.extend(&trailing);
-        expect_eq(
-            format!(
-                "decode(&{}): the encoding of {value} followed by {} other bytes",
-                hex(&bytes),
-                trailing.len()
-            ),
-            decode(&bytes),
-            Ok((value, len)),
-        )
-    })
+    ctx.forall_named(
+        &["value", "trailing"],
+        DEFAULT_CASES,
+        input,
+        |(value, trailing)| {
+            let (mut bytes, _) = encoded(value);
+            let len = bytes.len();
+            bytes.extend(&trailing);
+            expect_eq(
+                format!(
+                    "decode(&{}): the encoding of {value} followed by {} other bytes",
+                    hex(&bytes),
+                    trailing.len()
+                ),
+                decode(&bytes),
+                Ok((value, len)),
+            )
+        },
+    )
 }
 
 fn prefixes_are_incomplete(ctx: &mut Ctx) -> CheckResult {
@@ -195,7 +205,7 @@ fn prefixes_are_incomplete(ctx: &mut Ctx) -> CheckResult {
         let len = reference_encode(value).len();
         (Just(value), 0..len)
     });
-    ctx.forall(input, |(value, cut)| {
+    ctx.forall_named(&["value", "cut"], DEFAULT_CASES, input, |(value, cut)| {
         let bytes = reference_encode(value);
         let prefix = &bytes[..cut];
         expect_eq(
@@ -243,16 +253,21 @@ fn overflow(ctx: &mut Ctx) -> CheckResult {
         2u8..=0xFF,
         prop::collection::vec(any::<u8>(), 0..6),
     );
-    ctx.forall(input, |(nine, tenth, after)| {
-        let mut bytes = nine;
-        bytes.push(tenth);
-        bytes.extend(after);
-        expect_eq(
-            format!("decode(&{}): tenth byte {tenth:#04X}", hex(&bytes)),
-            decode(&bytes),
-            Err(DecodeError::Overflow),
-        )
-    })
+    ctx.forall_named(
+        &["nine", "tenth", "after"],
+        DEFAULT_CASES,
+        input,
+        |(nine, tenth, after)| {
+            let mut bytes = nine;
+            bytes.push(tenth);
+            bytes.extend(after);
+            expect_eq(
+                format!("decode(&{}): tenth byte {tenth:#04X}", hex(&bytes)),
+                decode(&bytes),
+                Err(DecodeError::Overflow),
+            )
+        },
+    )
 }
 
 fn padded(ctx: &mut Ctx) -> CheckResult {
@@ -279,33 +294,43 @@ fn padded(ctx: &mut Ctx) -> CheckResult {
         let len = reference_encode(value).len();
         (Just(value), len..=10)
     });
-    ctx.forall(input, |(value, total)| {
-        let mut bytes = reference_encode(value);
-        while bytes.len() < total {
-            *bytes.last_mut().unwrap() |= 0x80;
-            bytes.push(0x00);
-        }
-        expect_eq(
-            format!(
-                "decode(&{}): {value}, padded with zero groups to {total} bytes",
-                hex(&bytes)
-            ),
-            decode(&bytes),
-            Ok((value, total)),
-        )
-    })
+    ctx.forall_named(
+        &["value", "total"],
+        DEFAULT_CASES,
+        input,
+        |(value, total)| {
+            let mut bytes = reference_encode(value);
+            while bytes.len() < total {
+                *bytes.last_mut().unwrap() |= 0x80;
+                bytes.push(0x00);
+            }
+            expect_eq(
+                format!(
+                    "decode(&{}): {value}, padded with zero groups to {total} bytes",
+                    hex(&bytes)
+                ),
+                decode(&bytes),
+                Ok((value, total)),
+            )
+        },
+    )
 }
 
 fn matches_reference(ctx: &mut Ctx) -> CheckResult {
     // Mostly continuation bytes, so that long, unfinished and overlong inputs are common.
     let byte = prop_oneof![3 => 0x80u8..=0xFF, 1 => any::<u8>(), 1 => Just(0x80u8)];
-    ctx.forall_n(1024, prop::collection::vec(byte, 0..16), |bytes| {
-        expect_eq(
-            format!("decode(&{})", hex(&bytes)),
-            decode(&bytes),
-            reference(&bytes),
-        )
-    })
+    ctx.forall_named(
+        &["bytes"],
+        1024,
+        prop::collection::vec(byte, 0..16),
+        |bytes| {
+            expect_eq(
+                format!("decode(&{})", hex(&bytes)),
+                decode(&bytes),
+                reference(&bytes),
+            )
+        },
+    )
 }
 
 fn known_zigzags(_: &mut Ctx) -> CheckResult {
@@ -328,7 +353,7 @@ fn known_zigzags(_: &mut Ctx) -> CheckResult {
 }
 
 fn zigzag_round_trip(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(any::<i64>(), |value| {
+    ctx.forall_named(&["value"], DEFAULT_CASES, any::<i64>(), |value| {
         expect_eq(
             format!(
                 "unzigzag(zigzag({value})), where zigzag gave {}",
@@ -338,7 +363,7 @@ fn zigzag_round_trip(ctx: &mut Ctx) -> CheckResult {
             value,
         )
     })?;
-    ctx.forall(any_width(), |value| {
+    ctx.forall_named(&["value"], DEFAULT_CASES, any_width(), |value| {
         expect_eq(
             format!(
                 "zigzag(unzigzag({value})), where unzigzag gave {}",

@@ -128,7 +128,7 @@ fn sizing_any(ctx: &mut Ctx) -> CheckResult {
         1 => 1e-12f64..0.0001,
         1 => 0.99f64..0.999_999,
     ];
-    ctx.forall((n, p), |(n, p)| {
+    ctx.forall_named(&["n", "p"], DEFAULT_CASES, (n, p), |(n, p)| {
         // Skip the rare sizes a hair from an integer (or from .5 for k), where two correct ways
         // of writing the formula may round apart.
         let (raw_bits, raw_hashes) = sizing(n, p);
@@ -217,78 +217,88 @@ fn history(n: usize, p: f64, ops: &[Op]) -> String {
 }
 
 fn no_false_negatives(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(scenarios(), |(n, p, ops)| {
-        let mut filter = BloomFilter::new(n, p);
-        let mut inserted = BTreeSet::new();
-        for (step, op) in ops.iter().enumerate() {
-            match op {
-                Op::Insert(key) => {
-                    filter.insert(key);
-                    inserted.insert(key.clone());
-                }
-                Op::Contains(key) => {
-                    let answer = filter.contains(key);
-                    if inserted.contains(key) {
-                        expect_eq(history(n, p, &ops[..=step]), answer, true)?;
+    ctx.forall_named(
+        &["n", "p", "ops"],
+        DEFAULT_CASES,
+        scenarios(),
+        |(n, p, ops)| {
+            let mut filter = BloomFilter::new(n, p);
+            let mut inserted = BTreeSet::new();
+            for (step, op) in ops.iter().enumerate() {
+                match op {
+                    Op::Insert(key) => {
+                        filter.insert(key);
+                        inserted.insert(key.clone());
+                    }
+                    Op::Contains(key) => {
+                        let answer = filter.contains(key);
+                        if inserted.contains(key) {
+                            expect_eq(history(n, p, &ops[..=step]), answer, true)?;
+                        }
                     }
                 }
+                for key in &inserted {
+                    expect_eq(
+                        format!(
+                            "{}, then contains({}), a key inserted earlier",
+                            history(n, p, &ops[..=step]),
+                            show(key)
+                        ),
+                        filter.contains(key),
+                        true,
+                    )?;
+                }
             }
-            for key in &inserted {
-                expect_eq(
-                    format!(
-                        "{}, then contains({}), a key inserted earlier",
-                        history(n, p, &ops[..=step]),
-                        show(key)
-                    ),
-                    filter.contains(key),
-                    true,
-                )?;
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn bits_set_grows(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(scenarios(), |(n, p, ops)| {
-        let mut filter = BloomFilter::new(n, p);
-        let (m, k) = (filter.bit_count(), filter.hash_count() as usize);
-        let mut inserted = BTreeSet::new();
-        let mut before = filter.bits_set();
-        for (step, op) in ops.iter().enumerate() {
-            if let Op::Insert(key) = op {
-                filter.insert(key);
-                let after = filter.bits_set();
-                let did = format!(
-                    "{} (m = {m}, k = {k}); bits_set() before the last insert was {before}, \
+    ctx.forall_named(
+        &["n", "p", "ops"],
+        DEFAULT_CASES,
+        scenarios(),
+        |(n, p, ops)| {
+            let mut filter = BloomFilter::new(n, p);
+            let (m, k) = (filter.bit_count(), filter.hash_count() as usize);
+            let mut inserted = BTreeSet::new();
+            let mut before = filter.bits_set();
+            for (step, op) in ops.iter().enumerate() {
+                if let Op::Insert(key) = op {
+                    filter.insert(key);
+                    let after = filter.bits_set();
+                    let did = format!(
+                        "{} (m = {m}, k = {k}); bits_set() before the last insert was {before}, \
                      after it",
-                    history(n, p, &ops[..=step])
-                );
-                if !inserted.insert(key.clone()) {
-                    expect_eq(format!("{did} (the key was already in)"), after, before)?;
-                }
-                expect(
-                    before <= after && after <= (before + k).min(m),
-                    format!(
-                        "did:      {did}\nexpected: between {before} and {}\ngot:      {after}",
-                        (before + k).min(m)
-                    ),
-                )?;
-                before = after;
-            } else if let Op::Contains(key) = op {
-                filter.contains(key);
-                expect_eq(
-                    format!(
-                        "{}, then bits_set() (contains must not change the bits)",
                         history(n, p, &ops[..=step])
-                    ),
-                    filter.bits_set(),
-                    before,
-                )?;
+                    );
+                    if !inserted.insert(key.clone()) {
+                        expect_eq(format!("{did} (the key was already in)"), after, before)?;
+                    }
+                    expect(
+                        before <= after && after <= (before + k).min(m),
+                        format!(
+                            "did:      {did}\nexpected: between {before} and {}\ngot:      {after}",
+                            (before + k).min(m)
+                        ),
+                    )?;
+                    before = after;
+                } else if let Op::Contains(key) = op {
+                    filter.contains(key);
+                    expect_eq(
+                        format!(
+                            "{}, then bits_set() (contains must not change the bits)",
+                            history(n, p, &ops[..=step])
+                        ),
+                        filter.bits_set(),
+                        before,
+                    )?;
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 const PROBES: usize = 20_000;

@@ -291,38 +291,43 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
     // Mostly smaller than the 6 keys, so that entries are evicted; sometimes room for all of them.
     let capacity = prop_oneof![4 => 1usize..=4, 1 => 5usize..=7, 1 => Just(usize::MAX)];
     let input = (capacity, prop::collection::vec(op(), 0..40));
-    ctx.forall(input, |(capacity, ops)| {
-        let mut cache = Cache::new(capacity);
-        let mut model = Model {
-            capacity,
-            entries: Vec::new(),
-        };
-        let mut did = format!("LruCache::new({capacity})");
-        for op in ops {
-            did.push_str(&format!(", {op:?}"));
-            match op {
-                Op::Put(key, value) => {
-                    expect_eq(&did, cache.put(key, value), model.put(key, value))?
+    ctx.forall_named(
+        &["capacity", "ops"],
+        DEFAULT_CASES,
+        input,
+        |(capacity, ops)| {
+            let mut cache = Cache::new(capacity);
+            let mut model = Model {
+                capacity,
+                entries: Vec::new(),
+            };
+            let mut did = format!("LruCache::new({capacity})");
+            for op in ops {
+                did.push_str(&format!(", {op:?}"));
+                match op {
+                    Op::Put(key, value) => {
+                        expect_eq(&did, cache.put(key, value), model.put(key, value))?
+                    }
+                    Op::Get(key) => expect_eq(&did, cache.get(&key).copied(), model.get(key))?,
+                    Op::Peek(key) => expect_eq(&did, cache.peek(&key).copied(), model.peek(key))?,
                 }
-                Op::Get(key) => expect_eq(&did, cache.get(&key).copied(), model.get(key))?,
-                Op::Peek(key) => expect_eq(&did, cache.peek(&key).copied(), model.peek(key))?,
+                // After every step, the whole contents, read without disturbing recency.
+                let contents: Vec<(char, u32)> = KEYS
+                    .iter()
+                    .filter_map(|&key| cache.peek(&key).map(|&value| (key, value)))
+                    .collect();
+                let mut expected = model.entries.clone();
+                expected.sort_unstable();
+                expect_eq(
+                    format!("{did}, then peek at every key: which entries are there?"),
+                    contents,
+                    expected,
+                )?;
+                expect_eq(format!("{did}, len()"), cache.len(), model.entries.len())?;
             }
-            // After every step, the whole contents, read without disturbing recency.
-            let contents: Vec<(char, u32)> = KEYS
-                .iter()
-                .filter_map(|&key| cache.peek(&key).map(|&value| (key, value)))
-                .collect();
-            let mut expected = model.entries.clone();
-            expected.sort_unstable();
-            expect_eq(
-                format!("{did}, then peek at every key: which entries are there?"),
-                contents,
-                expected,
-            )?;
-            expect_eq(format!("{did}, len()"), cache.len(), model.entries.len())?;
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn new_zero_panics(_: &mut Ctx) -> CheckResult {

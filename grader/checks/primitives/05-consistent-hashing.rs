@@ -238,18 +238,23 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         node_set(6),
         prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 1..40),
     );
-    ctx.forall(input, |(vnodes, nodes, keys)| {
-        let ring = ring_of(vnodes, &nodes);
-        let model = model_of(vnodes, &nodes);
-        for key in &keys {
-            expect_eq(
-                format!("{}; node_for({})", built(vnodes, &nodes), show(key)),
-                ring.node_for(key),
-                model.owner(key),
-            )?;
-        }
-        Ok(())
-    })
+    ctx.forall_named(
+        &["vnodes", "nodes", "keys"],
+        DEFAULT_CASES,
+        input,
+        |(vnodes, nodes, keys)| {
+            let ring = ring_of(vnodes, &nodes);
+            let model = model_of(vnodes, &nodes);
+            for key in &keys {
+                expect_eq(
+                    format!("{}; node_for({})", built(vnodes, &nodes), show(key)),
+                    ring.node_for(key),
+                    model.owner(key),
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -265,7 +270,7 @@ fn operations(ctx: &mut Ctx) -> CheckResult {
     ];
     let probes: Vec<String> = (0..40).map(|n| format!("probe-{n}")).collect();
     let input = (vnodes(), prop::collection::vec(op, 1..20));
-    ctx.forall(input, |(vnodes, ops)| {
+    ctx.forall_named(&["vnodes", "ops"], DEFAULT_CASES, input, |(vnodes, ops)| {
         let mut ring = Ring::new(vnodes);
         let mut model = Model::new(vnodes);
         let mut did = format!("Ring::new({vnodes})");
@@ -313,7 +318,7 @@ fn add_moves_little(ctx: &mut Ctx) -> CheckResult {
     let input = (node_set(8), 12..20usize, any::<u32>());
     // Each case asks 4,000 lookups, each a call into the learner's process: a dozen cases
     // check 24,000 keys, and keep the check quick on a busy machine.
-    ctx.forall_n(12, input, |(nodes, new, prefix)| {
+    ctx.forall_named(&["nodes", "new", "prefix"], 12, input, |(nodes, new, prefix)| {
         let new = name(new);
         let mut ring = ring_of(MOVE_VNODES, &nodes);
         let before = owners(&ring, prefix, MOVE_KEYS);
@@ -356,66 +361,76 @@ fn remove_moves_little(ctx: &mut Ctx) -> CheckResult {
             (Just(nodes), 0..len, any::<u32>())
         });
     // As above: a dozen cases of 4,000 lookups.
-    ctx.forall_n(12, input, |(nodes, gone, prefix)| {
-        let gone = nodes[gone].clone();
-        let mut ring = ring_of(MOVE_VNODES, &nodes);
-        let before = owners(&ring, prefix, MOVE_KEYS);
-        ring.remove_node(&gone);
-        for (key, old) in &before {
-            let now = ring.node_for(key.as_bytes());
-            let did = format!(
-                "{}; node_for(b{key:?}) gave {old:?}; then remove_node({gone:?}); \
+    ctx.forall_named(
+        &["nodes", "gone", "prefix"],
+        12,
+        input,
+        |(nodes, gone, prefix)| {
+            let gone = nodes[gone].clone();
+            let mut ring = ring_of(MOVE_VNODES, &nodes);
+            let before = owners(&ring, prefix, MOVE_KEYS);
+            ring.remove_node(&gone);
+            for (key, old) in &before {
+                let now = ring.node_for(key.as_bytes());
+                let did = format!(
+                    "{}; node_for(b{key:?}) gave {old:?}; then remove_node({gone:?}); \
                  node_for(b{key:?}) again",
-                built(MOVE_VNODES, &nodes)
-            );
-            if old.as_deref() == Some(gone.as_str()) {
-                expect(
-                    now.is_some() && now != Some(gone.as_str()),
-                    format!(
-                        "did:      {did}\nexpected: another node in the ring\ngot:      {now:?}"
-                    ),
-                )?;
-            } else {
-                expect_eq(
-                    format!("{did} (only keys {gone:?} owned may move)"),
-                    now,
-                    old.as_deref(),
-                )?;
+                    built(MOVE_VNODES, &nodes)
+                );
+                if old.as_deref() == Some(gone.as_str()) {
+                    expect(
+                        now.is_some() && now != Some(gone.as_str()),
+                        format!(
+                            "did:      {did}\nexpected: another node in the ring\ngot:      {now:?}"
+                        ),
+                    )?;
+                } else {
+                    expect_eq(
+                        format!("{did} (only keys {gone:?} owned may move)"),
+                        now,
+                        old.as_deref(),
+                    )?;
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn add_then_remove(ctx: &mut Ctx) -> CheckResult {
     let input = (vnodes(), node_set(6), 12..20usize, any::<u32>());
-    ctx.forall_n(64, input, |(vnodes, nodes, extra, prefix)| {
-        let extra = name(extra);
-        let mut ring = ring_of(vnodes, &nodes);
-        let before = owners(&ring, prefix, 300);
-        ring.add_node(&extra);
-        ring.remove_node(&extra);
-        expect_eq(
-            format!(
-                "{}; add_node({extra:?}); remove_node({extra:?}); nodes()",
-                built(vnodes, &nodes)
-            ),
-            ring.nodes(),
-            model_of(vnodes, &nodes).nodes(),
-        )?;
-        for (key, old) in &before {
+    ctx.forall_named(
+        &["vnodes", "nodes", "extra", "prefix"],
+        64,
+        input,
+        |(vnodes, nodes, extra, prefix)| {
+            let extra = name(extra);
+            let mut ring = ring_of(vnodes, &nodes);
+            let before = owners(&ring, prefix, 300);
+            ring.add_node(&extra);
+            ring.remove_node(&extra);
             expect_eq(
                 format!(
-                    "{}; node_for(b{key:?}) gave {old:?}; then add_node({extra:?}); \
-                     remove_node({extra:?}); node_for(b{key:?}) again",
+                    "{}; add_node({extra:?}); remove_node({extra:?}); nodes()",
                     built(vnodes, &nodes)
                 ),
-                ring.node_for(key.as_bytes()),
-                old.as_deref(),
+                ring.nodes(),
+                model_of(vnodes, &nodes).nodes(),
             )?;
-        }
-        Ok(())
-    })
+            for (key, old) in &before {
+                expect_eq(
+                    format!(
+                        "{}; node_for(b{key:?}) gave {old:?}; then add_node({extra:?}); \
+                     remove_node({extra:?}); node_for(b{key:?}) again",
+                        built(vnodes, &nodes)
+                    ),
+                    ring.node_for(key.as_bytes()),
+                    old.as_deref(),
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
 
 fn balance(ctx: &mut Ctx) -> CheckResult {

@@ -175,21 +175,27 @@ fn secs(seconds: u64) -> Duration {
 fn starts_full(ctx: &mut Ctx) -> CheckResult {
     use Reply::*;
     script(5, 1, &[(Call::Available(Duration::ZERO), Available(5))])?;
-    ctx.forall((1u64..=40, 0u64..=1000), |(capacity, rate)| {
-        // One token at a time, all at t = 0: exactly `capacity` pass.
-        let mut steps = vec![(Call::Acquire(Duration::ZERO, 1), Acquired(true)); capacity as usize];
-        steps.push((Call::Acquire(Duration::ZERO, 1), Acquired(false)));
-        script(capacity, rate, &steps)?;
-        // All of them in one request.
-        script(
-            capacity,
-            rate,
-            &[
-                (Call::Acquire(Duration::ZERO, capacity), Acquired(true)),
-                (Call::Available(Duration::ZERO), Available(0)),
-            ],
-        )
-    })
+    ctx.forall_named(
+        &["capacity", "rate"],
+        DEFAULT_CASES,
+        (1u64..=40, 0u64..=1000),
+        |(capacity, rate)| {
+            // One token at a time, all at t = 0: exactly `capacity` pass.
+            let mut steps =
+                vec![(Call::Acquire(Duration::ZERO, 1), Acquired(true)); capacity as usize];
+            steps.push((Call::Acquire(Duration::ZERO, 1), Acquired(false)));
+            script(capacity, rate, &steps)?;
+            // All of them in one request.
+            script(
+                capacity,
+                rate,
+                &[
+                    (Call::Acquire(Duration::ZERO, capacity), Acquired(true)),
+                    (Call::Available(Duration::ZERO), Available(0)),
+                ],
+            )
+        },
+    )
 }
 
 fn refills_at_rate(_: &mut Ctx) -> CheckResult {
@@ -246,7 +252,9 @@ fn all_or_nothing(ctx: &mut Ctx) -> CheckResult {
         ],
     )?;
     // Any request too big for what is left: it fails and the level stays.
-    ctx.forall(
+    ctx.forall_named(
+        &["capacity", "first", "extra"],
+        DEFAULT_CASES,
         (1u64..=20, 0u64..=20, 1u64..=20),
         |(capacity, first, extra)| {
             let first = first.min(capacity);
@@ -283,20 +291,25 @@ fn capped_when_idle(ctx: &mut Ctx) -> CheckResult {
         0u64..=1000,
         prop_oneof![1u64..=60_000, 1u64..=86_400_000],
     );
-    ctx.forall(idle, |(capacity, rate, idle_ms)| {
-        let later = ms(idle_ms);
-        let much_later = later + secs(3600);
-        let refilled = u128::from(rate) * 3600 >= u128::from(capacity);
-        let mut steps = vec![
-            (Call::Available(later), Available(capacity)),
-            (Call::Acquire(later, capacity), Acquired(true)),
-        ];
-        if refilled {
-            steps.push((Call::Available(much_later), Available(capacity)));
-            steps.push((Call::Acquire(much_later, capacity + 1), Acquired(false)));
-        }
-        script(capacity, rate, &steps)
-    })
+    ctx.forall_named(
+        &["capacity", "rate", "idle_ms"],
+        DEFAULT_CASES,
+        idle,
+        |(capacity, rate, idle_ms)| {
+            let later = ms(idle_ms);
+            let much_later = later + secs(3600);
+            let refilled = u128::from(rate) * 3600 >= u128::from(capacity);
+            let mut steps = vec![
+                (Call::Available(later), Available(capacity)),
+                (Call::Acquire(later, capacity), Acquired(true)),
+            ];
+            if refilled {
+                steps.push((Call::Available(much_later), Available(capacity)));
+                steps.push((Call::Acquire(much_later, capacity + 1), Acquired(false)));
+            }
+            script(capacity, rate, &steps)
+        },
+    )
 }
 
 fn tiny_steps(_: &mut Ctx) -> CheckResult {
@@ -386,43 +399,48 @@ fn window_bound(ctx: &mut Ctx) -> CheckResult {
         rate(),
         prop::collection::vec((wait(), 1u64..=25), 1..40),
     );
-    ctx.forall(input, |(capacity, rate, requests)| {
-        let mut bucket = TokenBucket::new(capacity, rate);
-        let mut transcript = Transcript::new(capacity, rate);
-        let mut now = Duration::ZERO;
-        // (when, how many) for every request that went through.
-        let mut accepted: Vec<(Duration, u64)> = Vec::new();
-        for (wait, tokens) in requests {
-            now += Duration::from_nanos(wait);
-            let step = Call::Acquire(now, tokens);
-            let reply = call(&mut bucket, step);
-            transcript.record(step, reply);
-            if reply == Reply::Acquired(true) {
-                accepted.push((now, tokens));
+    ctx.forall_named(
+        &["capacity", "rate", "requests"],
+        DEFAULT_CASES,
+        input,
+        |(capacity, rate, requests)| {
+            let mut bucket = TokenBucket::new(capacity, rate);
+            let mut transcript = Transcript::new(capacity, rate);
+            let mut now = Duration::ZERO;
+            // (when, how many) for every request that went through.
+            let mut accepted: Vec<(Duration, u64)> = Vec::new();
+            for (wait, tokens) in requests {
+                now += Duration::from_nanos(wait);
+                let step = Call::Acquire(now, tokens);
+                let reply = call(&mut bucket, step);
+                transcript.record(step, reply);
+                if reply == Reply::Acquired(true) {
+                    accepted.push((now, tokens));
+                }
             }
-        }
-        for first in 0..accepted.len() {
-            let mut taken = 0u128;
-            for last in first..accepted.len() {
-                taken += u128::from(accepted[last].1);
-                let (from, to) = (accepted[first].0, accepted[last].0);
-                let bound =
-                    u128::from(capacity) * NANOS + u128::from(rate) * (to - from).as_nanos();
-                if taken * NANOS > bound {
-                    return fail(format!(
-                        "did:      {}\n\
+            for first in 0..accepted.len() {
+                let mut taken = 0u128;
+                for last in first..accepted.len() {
+                    taken += u128::from(accepted[last].1);
+                    let (from, to) = (accepted[first].0, accepted[last].0);
+                    let bound =
+                        u128::from(capacity) * NANOS + u128::from(rate) * (to - from).as_nanos();
+                    if taken * NANOS > bound {
+                        return fail(format!(
+                            "did:      {}\n\
                          expected: at most capacity + rate × {:?} = {capacity} + {rate} × {:?} \
                          tokens between {from:?} and {to:?}\n\
                          got:      {taken} tokens let through in that time",
-                        transcript.0,
-                        to - from,
-                        (to - from).as_secs_f64(),
-                    ));
+                            transcript.0,
+                            to - from,
+                            (to - from).as_secs_f64(),
+                        ));
+                    }
                 }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
@@ -436,29 +454,34 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         rate(),
         prop::collection::vec(op, 1..40),
     );
-    ctx.forall(input, |(capacity, rate, ops)| {
-        let mut bucket = TokenBucket::new(capacity, rate);
-        let mut model = Model::new(capacity, rate);
-        let mut transcript = Transcript::new(capacity, rate);
-        let mut now = Duration::ZERO;
-        for op in ops {
-            let step = match op {
-                Op::Acquire { wait, tokens } => {
-                    now += Duration::from_nanos(wait);
-                    Call::Acquire(now, tokens)
-                }
-                Op::Available { wait } => {
-                    now += Duration::from_nanos(wait);
-                    Call::Available(now)
-                }
-            };
-            let expected = call_model(&mut model, step);
-            let got = call(&mut bucket, step);
-            expect_eq(transcript.then(step), got, expected)?;
-            transcript.record(step, got);
-        }
-        Ok(())
-    })
+    ctx.forall_named(
+        &["capacity", "rate", "ops"],
+        DEFAULT_CASES,
+        input,
+        |(capacity, rate, ops)| {
+            let mut bucket = TokenBucket::new(capacity, rate);
+            let mut model = Model::new(capacity, rate);
+            let mut transcript = Transcript::new(capacity, rate);
+            let mut now = Duration::ZERO;
+            for op in ops {
+                let step = match op {
+                    Op::Acquire { wait, tokens } => {
+                        now += Duration::from_nanos(wait);
+                        Call::Acquire(now, tokens)
+                    }
+                    Op::Available { wait } => {
+                        now += Duration::from_nanos(wait);
+                        Call::Available(now)
+                    }
+                };
+                let expected = call_model(&mut model, step);
+                let got = call(&mut bucket, step);
+                expect_eq(transcript.then(step), got, expected)?;
+                transcript.record(step, got);
+            }
+            Ok(())
+        },
+    )
 }
 
 /// How far the clock moves before a call at the edges.
@@ -528,22 +551,27 @@ fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
         let op = (jump(), prop::option::weighted(0.8, tokens));
         (Just(capacity), Just(rate), prop::collection::vec(op, 1..30))
     });
-    ctx.forall(input, |(capacity, rate, ops)| {
-        let mut bucket = TokenBucket::new(capacity, rate);
-        let mut model = Model::new(capacity, rate);
-        let mut transcript = Transcript::new(capacity, rate);
-        let mut now = Duration::ZERO;
-        for (jump, tokens) in ops {
-            now = jump.apply(now);
-            let step = match tokens {
-                Some(tokens) => Call::Acquire(now, tokens),
-                None => Call::Available(now),
-            };
-            let expected = call_model(&mut model, step);
-            let got = call(&mut bucket, step);
-            expect_eq(transcript.then(step), got, expected)?;
-            transcript.record(step, got);
-        }
-        Ok(())
-    })
+    ctx.forall_named(
+        &["capacity", "rate", "ops"],
+        DEFAULT_CASES,
+        input,
+        |(capacity, rate, ops)| {
+            let mut bucket = TokenBucket::new(capacity, rate);
+            let mut model = Model::new(capacity, rate);
+            let mut transcript = Transcript::new(capacity, rate);
+            let mut now = Duration::ZERO;
+            for (jump, tokens) in ops {
+                now = jump.apply(now);
+                let step = match tokens {
+                    Some(tokens) => Call::Acquire(now, tokens),
+                    None => Call::Available(now),
+                };
+                let expected = call_model(&mut model, step);
+                let got = call(&mut bucket, step);
+                expect_eq(transcript.then(step), got, expected)?;
+                transcript.record(step, got);
+            }
+            Ok(())
+        },
+    )
 }

@@ -168,7 +168,7 @@ fn fills_up(_: &mut Ctx) -> CheckResult {
 }
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(scenarios(), |scenario| {
+    ctx.forall_named(&["scenario"], DEFAULT_CASES, scenarios(), |scenario| {
         let mut limiter = SlidingWindow::new(scenario.limit, scenario.window);
         let mut model = Model {
             limit: scenario.limit,
@@ -203,7 +203,7 @@ fn never_over_limit(ctx: &mut Ctx) -> CheckResult {
         let steps = prop::collection::vec(prop_oneof![Just(0u64), 0..=window / 2 + 1], 1..200);
         (Just(limit), Just(window), steps.prop_map(running_total))
     });
-    ctx.forall(input, |(limit, window, requests)| {
+    ctx.forall_named(&["limit", "window", "requests"], DEFAULT_CASES, input, |(limit, window, requests)| {
         let mut limiter = SlidingWindow::new(limit, ms(window));
         let mut allowed = Vec::new();
         for &now in &requests {
@@ -348,7 +348,7 @@ fn memory_bounded(ctx: &mut Ctx) -> CheckResult {
             prop::collection::vec(0u64..=3, 1..400).prop_map(running_total),
         )
     });
-    ctx.forall_n(128, input, |(limit, window, requests)| {
+    ctx.forall_named(&["limit", "window", "requests"], 128, input, |(limit, window, requests)| {
         let mut limiter = SlidingWindow::new(limit, ms(window));
         for (i, &now) in requests.iter().enumerate() {
             limiter.try_acquire(ms(now));
@@ -413,42 +413,47 @@ fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
     ];
     let op = (prop::bool::weighted(0.25), jump);
     let input = (limit, window, prop::collection::vec(op, 1..40));
-    ctx.forall(input, |(limit, window, ops)| {
-        let mut history = format!("SlidingWindow::new({limit}, {window:?})");
-        let mut limiter = no_panic(&history, || SlidingWindow::new(limit, window))?;
-        let mut model = Model {
-            limit,
-            window,
-            allowed: Vec::new(),
-        };
-        let mut now = Duration::ZERO;
-        for (count, jump) in ops {
-            now = jump.apply(now, window);
-            if count {
-                let did = format!("{history}, then in_window({now:?})");
-                let got = no_panic(&did, || limiter.in_window(now))?;
-                expect_eq(&did, got, model.in_window(now))?;
-                history = format!("{history}, in_window({now:?}) -> {got}");
-            } else {
-                let did = format!("{history}, then try_acquire({now:?})");
-                let got = no_panic(&did, || limiter.try_acquire(now))?;
-                expect_eq(&did, got, model.try_acquire(now))?;
-                history = format!("{history}, try_acquire({now:?}) -> {got}");
-                // It holds every request still in the window (it needs them to decide), and
-                // nothing past the limit.
-                let held = limiter.log_len();
-                let needed = model.in_window(now);
-                expect(
-                    (needed..=limit).contains(&held),
-                    format!(
-                        "did:      {history}, then log_len()\n\
+    ctx.forall_named(
+        &["limit", "window", "ops"],
+        DEFAULT_CASES,
+        input,
+        |(limit, window, ops)| {
+            let mut history = format!("SlidingWindow::new({limit}, {window:?})");
+            let mut limiter = no_panic(&history, || SlidingWindow::new(limit, window))?;
+            let mut model = Model {
+                limit,
+                window,
+                allowed: Vec::new(),
+            };
+            let mut now = Duration::ZERO;
+            for (count, jump) in ops {
+                now = jump.apply(now, window);
+                if count {
+                    let did = format!("{history}, then in_window({now:?})");
+                    let got = no_panic(&did, || limiter.in_window(now))?;
+                    expect_eq(&did, got, model.in_window(now))?;
+                    history = format!("{history}, in_window({now:?}) -> {got}");
+                } else {
+                    let did = format!("{history}, then try_acquire({now:?})");
+                    let got = no_panic(&did, || limiter.try_acquire(now))?;
+                    expect_eq(&did, got, model.try_acquire(now))?;
+                    history = format!("{history}, try_acquire({now:?}) -> {got}");
+                    // It holds every request still in the window (it needs them to decide), and
+                    // nothing past the limit.
+                    let held = limiter.log_len();
+                    let needed = model.in_window(now);
+                    expect(
+                        (needed..=limit).contains(&held),
+                        format!(
+                            "did:      {history}, then log_len()\n\
                          expected: from {needed} (the requests still in the window) to the \
                          limit, {limit}\n\
                          got:      {held}"
-                    ),
-                )?;
+                        ),
+                    )?;
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }

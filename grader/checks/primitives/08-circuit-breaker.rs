@@ -357,43 +357,48 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let input = (1u32..=4, 1u64..=6, prop::collection::vec(op(), 0..60));
-    ctx.forall(input, |(threshold, cooldown, ops)| {
-        let cooldown = secs(cooldown);
-        let mut log = Log::new(threshold, cooldown);
-        let mut breaker = CircuitBreaker::new(threshold, cooldown);
-        let mut model = Model::new(threshold, cooldown);
-        let mut now = Duration::ZERO;
-        // Requests allowed and not yet answered: a real caller only reports those.
-        let mut in_flight = 0u32;
-        for op in ops {
-            match op {
-                Op::Request(wait) => {
-                    now += secs(wait);
-                    let did = log.then(&format!("allow({})", at(now)));
-                    let allowed = log.allow(&mut breaker, now);
-                    let expected = model.allow(now);
-                    expect_eq(did, allowed, expected)?;
-                    in_flight += u32::from(allowed);
-                }
-                Op::Succeed(wait) | Op::Fail(wait) => {
-                    if in_flight == 0 {
-                        continue;
+    ctx.forall_named(
+        &["threshold", "cooldown", "ops"],
+        DEFAULT_CASES,
+        input,
+        |(threshold, cooldown, ops)| {
+            let cooldown = secs(cooldown);
+            let mut log = Log::new(threshold, cooldown);
+            let mut breaker = CircuitBreaker::new(threshold, cooldown);
+            let mut model = Model::new(threshold, cooldown);
+            let mut now = Duration::ZERO;
+            // Requests allowed and not yet answered: a real caller only reports those.
+            let mut in_flight = 0u32;
+            for op in ops {
+                match op {
+                    Op::Request(wait) => {
+                        now += secs(wait);
+                        let did = log.then(&format!("allow({})", at(now)));
+                        let allowed = log.allow(&mut breaker, now);
+                        let expected = model.allow(now);
+                        expect_eq(did, allowed, expected)?;
+                        in_flight += u32::from(allowed);
                     }
-                    in_flight -= 1;
-                    now += secs(wait);
-                    if let Op::Succeed(_) = op {
-                        log.success(&mut breaker, now);
-                        model.success();
-                    } else {
-                        log.failure(&mut breaker, now);
-                        model.failure(now);
+                    Op::Succeed(wait) | Op::Fail(wait) => {
+                        if in_flight == 0 {
+                            continue;
+                        }
+                        in_flight -= 1;
+                        now += secs(wait);
+                        if let Op::Succeed(_) = op {
+                            log.success(&mut breaker, now);
+                            model.success();
+                        } else {
+                            log.failure(&mut breaker, now);
+                            model.failure(now);
+                        }
                     }
                 }
+                log.expect_state(&breaker, model.state())?;
             }
-            log.expect_state(&breaker, model.state())?;
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn new_zero_panics(_: &mut Ctx) -> CheckResult {
@@ -460,39 +465,44 @@ fn matches_model_at_edges(ctx: &mut Ctx) -> CheckResult {
         jump,
     );
     let input = (threshold, cooldown, prop::collection::vec(op, 0..40));
-    ctx.forall(input, |(threshold, cooldown, ops)| {
-        let mut log = Log::new(threshold, cooldown);
-        let mut breaker = no_panic(&log.0, || CircuitBreaker::new(threshold, cooldown))?;
-        let mut model = Model::new(threshold, cooldown);
-        let mut now = Duration::ZERO;
-        let mut in_flight = 0u32;
-        for (kind, jump) in ops {
-            if kind != 0 && in_flight == 0 {
-                continue;
+    ctx.forall_named(
+        &["threshold", "cooldown", "ops"],
+        DEFAULT_CASES,
+        input,
+        |(threshold, cooldown, ops)| {
+            let mut log = Log::new(threshold, cooldown);
+            let mut breaker = no_panic(&log.0, || CircuitBreaker::new(threshold, cooldown))?;
+            let mut model = Model::new(threshold, cooldown);
+            let mut now = Duration::ZERO;
+            let mut in_flight = 0u32;
+            for (kind, jump) in ops {
+                if kind != 0 && in_flight == 0 {
+                    continue;
+                }
+                now = jump.apply(now, cooldown);
+                match kind {
+                    0 => {
+                        let did = log.then(&format!("allow({})", at(now)));
+                        let allowed = no_panic(&did, || log.allow(&mut breaker, now))?;
+                        expect_eq(did, allowed, model.allow(now))?;
+                        in_flight += u32::from(allowed);
+                    }
+                    1 => {
+                        in_flight -= 1;
+                        let did = log.then(&format!("record_success({})", at(now)));
+                        no_panic(&did, || log.success(&mut breaker, now))?;
+                        model.success();
+                    }
+                    _ => {
+                        in_flight -= 1;
+                        let did = log.then(&format!("record_failure({})", at(now)));
+                        no_panic(&did, || log.failure(&mut breaker, now))?;
+                        model.failure(now);
+                    }
+                }
+                log.expect_state(&breaker, model.state())?;
             }
-            now = jump.apply(now, cooldown);
-            match kind {
-                0 => {
-                    let did = log.then(&format!("allow({})", at(now)));
-                    let allowed = no_panic(&did, || log.allow(&mut breaker, now))?;
-                    expect_eq(did, allowed, model.allow(now))?;
-                    in_flight += u32::from(allowed);
-                }
-                1 => {
-                    in_flight -= 1;
-                    let did = log.then(&format!("record_success({})", at(now)));
-                    no_panic(&did, || log.success(&mut breaker, now))?;
-                    model.success();
-                }
-                _ => {
-                    in_flight -= 1;
-                    let did = log.then(&format!("record_failure({})", at(now)));
-                    no_panic(&did, || log.failure(&mut breaker, now))?;
-                    model.failure(now);
-                }
-            }
-            log.expect_state(&breaker, model.state())?;
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }

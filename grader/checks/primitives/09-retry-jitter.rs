@@ -185,18 +185,23 @@ fn exponential_example(_: &mut Ctx) -> CheckResult {
 fn exponential_matches_model(ctx: &mut Ctx) -> CheckResult {
     // Each case makes 201 calls into the learner's process: 32 cases check 6,432 delays and keep
     // the check quick on a busy machine (the edges have a check of their own, below).
-    ctx.forall_n(32, (duration(), duration()), |(base, cap)| {
-        let backoff = Backoff::new(base, cap);
-        for attempt in 0..=200 {
-            let did = format!("Backoff::new({base:?}, {cap:?}).exponential({attempt})");
-            let got =
-                std::panic::catch_unwind(|| backoff.exponential(attempt)).map_err(|panic| {
-                    Failure::new(format!("did:      {did}\npanicked: {}", text(&*panic)))
-                })?;
-            expect_eq(did, got, model_exponential(base, cap, attempt))?;
-        }
-        Ok(())
-    })
+    ctx.forall_named(
+        &["base", "cap"],
+        32,
+        (duration(), duration()),
+        |(base, cap)| {
+            let backoff = Backoff::new(base, cap);
+            for attempt in 0..=200 {
+                let did = format!("Backoff::new({base:?}, {cap:?}).exponential({attempt})");
+                let got =
+                    std::panic::catch_unwind(|| backoff.exponential(attempt)).map_err(|panic| {
+                        Failure::new(format!("did:      {did}\npanicked: {}", text(&*panic)))
+                    })?;
+                expect_eq(did, got, model_exponential(base, cap, attempt))?;
+            }
+            Ok(())
+        },
+    )
 }
 
 fn exponential_saturates(ctx: &mut Ctx) -> CheckResult {
@@ -206,7 +211,9 @@ fn exponential_saturates(ctx: &mut Ctx) -> CheckResult {
         2 => prop::sample::select(vec![31u32, 32, 33, 63, 64, 65, 95, 96, 127, 128, 129, 1 << 31]),
         2 => any::<u32>(),
     ];
-    ctx.forall(
+    ctx.forall_named(
+        &["base", "cap", "attempt"],
+        DEFAULT_CASES,
         (duration(), duration(), attempts),
         |(base, cap, attempt)| {
             let got = Backoff::new(base, cap).exponential(attempt);
@@ -224,7 +231,9 @@ fn exponential_saturates(ctx: &mut Ctx) -> CheckResult {
 // Full jitter.
 
 fn full_jitter_bounds(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(
+    ctx.forall_named(
+        &["base", "cap", "attempt", "random"],
+        DEFAULT_CASES,
         (duration(), duration(), attempt(), random()),
         |(base, cap, attempt, random)| {
             let got = Backoff::new(base, cap).full_jitter(attempt, random);
@@ -242,7 +251,9 @@ fn full_jitter_bounds(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn full_jitter_matches_model(ctx: &mut Ctx) -> CheckResult {
-    ctx.forall(
+    ctx.forall_named(
+        &["base", "cap", "attempt", "random"],
+        DEFAULT_CASES,
         (duration(), duration(), attempt(), random()),
         |(base, cap, attempt, random)| {
             let expected = model_scale(model_exponential(base, cap, attempt), random);
@@ -330,27 +341,32 @@ fn decorrelated_any_durations(ctx: &mut Ctx) -> CheckResult {
         .prop_map(|(secs, nanos)| Duration::new(secs, nanos));
     let size = || prop_oneof![3 => duration(), 1 => huge.clone()];
     let input = (size(), size(), prop::collection::vec(random(), 1..30));
-    ctx.forall(input, |(base, cap, randoms)| {
-        let mut delays = Decorrelated::new(base, cap);
-        let mut previous = base;
-        for (step, &random) in randoms.iter().enumerate() {
-            let did = format!(
-                "Decorrelated::new({base:?}, {cap:?}), then next_delay(r) for r in {:?}\n\
+    ctx.forall_named(
+        &["base", "cap", "randoms"],
+        DEFAULT_CASES,
+        input,
+        |(base, cap, randoms)| {
+            let mut delays = Decorrelated::new(base, cap);
+            let mut previous = base;
+            for (step, &random) in randoms.iter().enumerate() {
+                let did = format!(
+                    "Decorrelated::new({base:?}, {cap:?}), then next_delay(r) for r in {:?}\n\
                  \x20         (previous delay {previous:?}; expected min(cap, base + r × \
                  (3 × previous − base)), worked out without overflow)",
-                &randoms[..=step]
-            );
-            let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                delays.next_delay(random)
-            }))
-            .map_err(|panic| {
-                Failure::new(format!("did:      {did}\npanicked: {}", text(&*panic)))
-            })?;
-            expect_close(&did, got, model_decorrelated(base, cap, previous, random))?;
-            previous = got;
-        }
-        Ok(())
-    })
+                    &randoms[..=step]
+                );
+                let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    delays.next_delay(random)
+                }))
+                .map_err(|panic| {
+                    Failure::new(format!("did:      {did}\npanicked: {}", text(&*panic)))
+                })?;
+                expect_close(&did, got, model_decorrelated(base, cap, previous, random))?;
+                previous = got;
+            }
+            Ok(())
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

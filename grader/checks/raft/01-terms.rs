@@ -484,13 +484,13 @@ fn run(seed: u64, n: usize, faults: Faults, until: Duration, liveness: bool) -> 
     let Err(broken) = result else {
         return Ok(());
     };
-    let path = std::env::temp_dir().join(format!("raft-01-terms-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-01-terms-run-{seed}.svg"));
     let picture = match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("picture of the run: {}", path.display()),
         Err(error) => format!("(could not draw the run: {error})"),
     };
     fail(format!(
-        "ran {n} nodes on a {profile} network (seed {seed})\nat {:?}: {broken}\n{picture}",
+        "ran {n} nodes on a {profile} network (simulated run {seed})\nat {:?}: {broken}\n{picture}",
         sim.now()
     ))
 }
@@ -500,7 +500,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles()[k % 4].clone();
         let n = if k % 2 == 0 { 5 } else { 3 };
         ctx.doing(format!(
-            "running {n} nodes on a {} network, seed {seed}",
+            "running {n} nodes on a {} network, simulated run {seed}",
             faults.name
         ));
         run(seed, n, faults, Duration::from_secs(3), false)?;
@@ -513,7 +513,7 @@ fn keeps_trying(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles()[k % 4].clone();
         let n = if k % 2 == 0 { 3 } else { 5 };
         ctx.doing(format!(
-            "running {n} nodes on a {} network, seed {seed}",
+            "running {n} nodes on a {} network, simulated run {seed}",
             faults.name
         ));
         run(seed, n, faults, Duration::from_secs(2), true)?;

@@ -505,7 +505,7 @@ impl Watch {
 }
 
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
-    let path = std::env::temp_dir().join(format!("raft-02-election-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-02-election-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("picture of the run: {}", path.display()),
         Err(error) => format!("(could not draw the run: {error})"),
@@ -528,7 +528,7 @@ fn run(
     let mut watch = Watch::new(n, rule);
     let told = |sim: &Sim<Node>, what: String| {
         fail(format!(
-            "ran {n} nodes on a {profile} network (seed {seed})\nat {:?}: {what}\n{}",
+            "ran {n} nodes on a {profile} network (simulated run {seed})\nat {:?}: {what}\n{}",
             sim.now(),
             picture(sim, seed)
         ))
@@ -591,7 +591,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles()[k % 4].clone();
         let n = [5, 4, 3][k % 3];
         ctx.doing(format!(
-            "running {n} nodes on a {} network, seed {seed}",
+            "running {n} nodes on a {} network, simulated run {seed}",
             faults.name
         ));
         run(seed, n, faults, Duration::from_secs(3), Rule::Safety, false)?;
@@ -604,7 +604,7 @@ fn vote_resets_timer(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles()[k % 2].clone();
         let n = [3, 5][k % 2];
         ctx.doing(format!(
-            "running {n} nodes on a {} network, seed {seed}",
+            "running {n} nodes on a {} network, simulated run {seed}",
             faults.name
         ));
         run(
@@ -624,7 +624,7 @@ fn progress(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles()[k % 4].clone();
         let n = [5, 3][k % 2];
         ctx.doing(format!(
-            "running {n} nodes on a {} network, seed {seed}, then healing it",
+            "running {n} nodes on a {} network, simulated run {seed}, then healing it",
             faults.name
         ));
         run(seed, n, faults, Duration::from_secs(2), Rule::Safety, true)?;

@@ -200,7 +200,7 @@ fn show(message: &Message) -> String {
 
 /// Writes the run's space-time diagram and says where.
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
-    let path = std::env::temp_dir().join(format!("raft-03-heartbeats-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-03-heartbeats-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("picture of the run: {}", path.display()),
         Err(error) => format!("(the picture of the run could not be written: {error})"),
@@ -286,12 +286,14 @@ fn settled(sim: &Sim<Node>) -> Option<(NodeId, u64)> {
 fn announces_at_once(ctx: &mut Ctx) -> CheckResult {
     for round in 0..3 {
         let seed = ctx.seed().wrapping_add(round);
-        ctx.doing(format!("running 3 nodes on a steady network (seed {seed})"));
+        ctx.doing(format!(
+            "running 3 nodes on a steady network (simulated run {seed})"
+        ));
         let mut sim = Sim::<Node>::new(3, steady(), seed);
         let Some((id, term)) = run_until_leader(&mut sim, Duration::from_secs(3)) else {
             return fail(format!(
                 "3 nodes on a network that delivers everything in 5 ms elected no leader in 3 s \
-                 (seed {seed})\n          {}\n{}",
+                 (simulated run {seed})\n          {}\n{}",
                 describe(&sim),
                 picture(&sim, seed)
             ));
@@ -312,7 +314,7 @@ fn announces_at_once(ctx: &mut Ctx) -> CheckResult {
                 .any(|(to, what)| *to == peer && *what == expected)
             {
                 return fail(format!(
-                    "did:      ran 3 nodes on a steady network (seed {seed}); node {id} became \
+                    "did:      ran 3 nodes on a steady network (simulated run {seed}); node {id} became \
                      leader of term {term} at {now:?}\nexpected: it sends {expected} to node \
                      {peer} in that same step\ngot:      it sent {sent:?}\n{}",
                     picture(&sim, seed)
@@ -323,7 +325,7 @@ fn announces_at_once(ctx: &mut Ctx) -> CheckResult {
         expect(
             hint == Some(id),
             format!(
-                "did:      node {id} became leader of term {term} (seed {seed})\nexpected: its \
+                "did:      node {id} became leader of term {term} (simulated run {seed})\nexpected: its \
                  leader_hint() is Some({id}): itself\ngot:      {hint:?}"
             ),
         )?;
@@ -510,14 +512,14 @@ fn leader_keeps_its_place(ctx: &mut Ctx) -> CheckResult {
     for round in 0..3 {
         let seed = ctx.seed().wrapping_add(round);
         ctx.doing(format!(
-            "running 5 nodes on a reliable network (seed {seed})"
+            "running 5 nodes on a reliable network (simulated run {seed})"
         ));
         let mut sim = Sim::<Node>::new(5, Faults::reliable(), seed);
         let mut safety = SafetyChecker::new();
         let settle = Duration::from_secs(1);
         if let Err(broken) = sim.run_until(settle, |sim| safety.observe(&views(sim))) {
             return fail(format!(
-                "5 nodes on a reliable network (seed {seed}), at {:?}: {broken}\n{}",
+                "5 nodes on a reliable network (simulated run {seed}), at {:?}: {broken}\n{}",
                 sim.now(),
                 picture(&sim, seed)
             ));
@@ -525,7 +527,7 @@ fn leader_keeps_its_place(ctx: &mut Ctx) -> CheckResult {
         let Some((id, term)) = settled(&sim) else {
             return fail(format!(
                 "did:      ran 5 nodes for 1 s on a network that delivers every message within \
-                 10 ms (seed {seed})\nexpected: one leader, every node in its term and pointing \
+                 10 ms (simulated run {seed})\nexpected: one leader, every node in its term and pointing \
                  at it\ngot:      {}\n{}",
                 describe(&sim),
                 picture(&sim, seed)
@@ -547,7 +549,7 @@ fn leader_keeps_its_place(ctx: &mut Ctx) -> CheckResult {
         });
         if let Err(broken) = kept {
             return fail(format!(
-                "did:      ran 5 nodes on a reliable network (seed {seed}); at 1 s node {id} \
+                "did:      ran 5 nodes on a reliable network (simulated run {seed}); at 1 s node {id} \
                  led term {term} and all followed\nexpected: it leads until 3 s, unchallenged\n\
                  got:      {broken}\n{}",
                 picture(&sim, seed)
@@ -568,7 +570,7 @@ fn leader_keeps_its_place(ctx: &mut Ctx) -> CheckResult {
             for at in times.chain([end]) {
                 if at > last + HEARTBEAT_INTERVAL {
                     return fail(format!(
-                        "did:      ran 5 nodes on a reliable network (seed {seed}); node {id} led \
+                        "did:      ran 5 nodes on a reliable network (simulated run {seed}); node {id} led \
                          term {term}\nexpected: it sends {heartbeat} to each peer at least every \
                          {HEARTBEAT_INTERVAL:?}\ngot:      nothing to node {peer} between {last:?} \
                          and {at:?}\n{}",
@@ -585,14 +587,16 @@ fn leader_keeps_its_place(ctx: &mut Ctx) -> CheckResult {
 fn one_bad_link_costs_a_leader(ctx: &mut Ctx) -> CheckResult {
     for round in 0..2 {
         let seed = ctx.seed().wrapping_add(round);
-        ctx.doing(format!("running 3 nodes on a steady network (seed {seed})"));
+        ctx.doing(format!(
+            "running 3 nodes on a steady network (simulated run {seed})"
+        ));
         let mut sim = Sim::<Node>::new(3, steady(), seed);
         sim.run_until(Duration::from_secs(1), |_| Ok::<(), ()>(()))
             .ok();
         let Some((id, term)) = settled(&sim) else {
             return fail(format!(
                 "did:      ran 3 nodes for 1 s on a network that delivers everything in 5 ms \
-                 (seed {seed})\nexpected: one leader, every node in its term and pointing at \
+                 (simulated run {seed})\nexpected: one leader, every node in its term and pointing at \
                  it\ngot:      {}\n{}",
                 describe(&sim),
                 picture(&sim, seed)
@@ -602,7 +606,7 @@ fn one_bad_link_costs_a_leader(ctx: &mut Ctx) -> CheckResult {
         sim.note(cut, "cut off for 400 ms");
         sim.partition(&[cut], Some(Duration::from_millis(400)));
         let did = format!(
-            "3 nodes on a steady network (seed {seed}); node {id} led term {term}; at 1 s node \
+            "3 nodes on a steady network (simulated run {seed}); node {id} led term {term}; at 1 s node \
              {cut} was cut off for 400 ms"
         );
         sim.run_until(Duration::from_millis(1399), |_| Ok::<(), ()>(()))
@@ -663,13 +667,15 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
     for (round, (n, faults)) in profiles.into_iter().enumerate() {
         let seed = ctx.seed().wrapping_add(round as u64);
         let name = faults.name;
-        ctx.doing(format!("running {n} nodes under {name} (seed {seed})"));
+        ctx.doing(format!(
+            "running {n} nodes under {name} (simulated run {seed})"
+        ));
         let mut sim = Sim::<Node>::new(n, faults.clone(), seed);
         let mut safety = SafetyChecker::new();
         let stormy = Duration::from_secs(3);
         if let Err(broken) = sim.run_until(stormy, |sim| safety.observe(&views(sim))) {
             return fail(format!(
-                "{n} nodes under {name} (seed {seed}), at {:?}: {broken}\n{}",
+                "{n} nodes under {name} (simulated run {seed}), at {:?}: {broken}\n{}",
                 sim.now(),
                 picture(&sim, seed)
             ));
@@ -687,14 +693,14 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
             Err(broken) if broken.is_empty() => {}
             Err(broken) => {
                 return fail(format!(
-                    "{n} nodes under {name} (seed {seed}), healed at 3 s; at {:?}: {broken}\n{}",
+                    "{n} nodes under {name} (simulated run {seed}), healed at 3 s; at {:?}: {broken}\n{}",
                     sim.now(),
                     picture(&sim, seed)
                 ));
             }
             Ok(()) => {
                 return fail(format!(
-                    "did:      ran {n} nodes under {name} for 3 s (seed {seed}), then healed \
+                    "did:      ran {n} nodes under {name} for 3 s (simulated run {seed}), then healed \
                      the network\nexpected: within 3 s, one leader, every node in its term and \
                      pointing at it\ngot:      at 6 s\n          {}\n{}",
                     describe(&sim),

@@ -98,7 +98,7 @@ fn terms(log: &[Entry]) -> Vec<u64> {
 
 /// Writes the run's space-time diagram and says where.
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
-    let path = std::env::temp_dir().join(format!("raft-04-replication-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-04-replication-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("picture of the run: {}", path.display()),
         Err(error) => format!("(the picture of the run could not be written: {error})"),
@@ -293,7 +293,9 @@ fn follower_with(log: &[Entry], term: u64, seed: u64) -> Result<Sim<Node>, Failu
 
 fn propose_appends_and_replicates(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.doing(format!("running 3 nodes on a steady network (seed {seed})"));
+    ctx.doing(format!(
+        "running 3 nodes on a steady network (simulated run {seed})"
+    ));
     let mut sim = Sim::<Node>::new(3, steady(), seed);
     let found = sim.run_until(Duration::from_secs(3), |sim| match settled(sim) {
         Some(found) => Err(found),
@@ -302,7 +304,7 @@ fn propose_appends_and_replicates(ctx: &mut Ctx) -> CheckResult {
     let Err((id, term)) = found else {
         return fail(format!(
             "3 nodes on a network that delivers everything in 5 ms did not settle on a leader \
-             in 3 s (seed {seed})\n          {}\n{}",
+             in 3 s (simulated run {seed})\n          {}\n{}",
             describe(&sim),
             picture(&sim, seed)
         ));
@@ -353,7 +355,7 @@ fn propose_appends_and_replicates(ctx: &mut Ctx) -> CheckResult {
         converged(&sim).is_some(),
         format!(
             "did:      proposed \"a\", \"b\", \"c\" at node {id}, leader of term {term}, then \
-             waited 200 ms on a steady network (seed {seed})\nexpected: every log is {}\ngot:      \
+             waited 200 ms on a steady network (simulated run {seed})\nexpected: every log is {}\ngot:      \
              {}\n{}",
             show_log(&expected),
             describe(&sim),
@@ -665,7 +667,9 @@ fn election_restriction(ctx: &mut Ctx) -> CheckResult {
 fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
     for round in 0..2 {
         let seed = ctx.seed().wrapping_add(round);
-        ctx.doing(format!("running 3 nodes on a steady network (seed {seed})"));
+        ctx.doing(format!(
+            "running 3 nodes on a steady network (simulated run {seed})"
+        ));
         let mut sim = Sim::<Node>::new(3, steady(), seed);
         let mut safety = Safety::default();
         let found = sim.run_until(Duration::from_secs(3), |sim| {
@@ -677,7 +681,7 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
         });
         if let Err(Some(broken)) = found {
             return fail(format!(
-                "3 nodes on a steady network (seed {seed}), at {:?}: {broken}\n{}",
+                "3 nodes on a steady network (simulated run {seed}), at {:?}: {broken}\n{}",
                 sim.now(),
                 picture(&sim, seed)
             ));
@@ -685,7 +689,7 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
         let Some((id, term)) = settled(&sim) else {
             return fail(format!(
                 "3 nodes on a network that delivers everything in 5 ms did not settle on a \
-                 leader in 3 s (seed {seed})\n          {}\n{}",
+                 leader in 3 s (simulated run {seed})\n          {}\n{}",
                 describe(&sim),
                 picture(&sim, seed)
             ));
@@ -700,7 +704,7 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
             let at = sim.now() + 20 * MS;
             if let Err(broken) = sim.run_until(at, |sim| safety.observe(sim)) {
                 return fail(format!(
-                    "3 nodes on a steady network (seed {seed}), at {:?}: {broken}\n{}",
+                    "3 nodes on a steady network (simulated run {seed}), at {:?}: {broken}\n{}",
                     sim.now(),
                     picture(&sim, seed)
                 ));
@@ -720,7 +724,7 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
             }
         }
         let did = format!(
-            "3 nodes on a steady network (seed {seed}); node {id} led term {term}; node {behind} \
+            "3 nodes on a steady network (simulated run {seed}); node {id} led term {term}; node {behind} \
              was cut off for 300 ms while node {id} took 70 proposals"
         );
         let bound = sim.now() + Duration::from_secs(3);
@@ -775,7 +779,7 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
             let got = propose(&mut sim, old, &command);
             if !matches!(got, Some(Ok(_))) {
                 return fail(format!(
-                    "did:      node {old} led term {term}, then was cut off (seed {seed}); \
+                    "did:      node {old} led term {term}, then was cut off (simulated run {seed}); \
                      propose({command:?}) at node {old}\nexpected: Ok(index): it still believes \
                      it leads\ngot:      {got:?}"
                 ));
@@ -792,14 +796,14 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
             Err(broken) if broken.is_empty() => leader(&sim).map_or(old, |(new, _)| new),
             Err(broken) => {
                 return fail(format!(
-                    "3 nodes on a steady network (seed {seed}), at {:?}: {broken}\n{}",
+                    "3 nodes on a steady network (simulated run {seed}), at {:?}: {broken}\n{}",
                     sim.now(),
                     picture(&sim, seed)
                 ));
             }
             Ok(()) => {
                 return fail(format!(
-                    "did:      node {old} led term {term}, then was cut off (seed {seed})\n\
+                    "did:      node {old} led term {term}, then was cut off (simulated run {seed})\n\
                      expected: the other two elect a leader within 1.5 s\ngot:      {}\n{}",
                     describe(&sim),
                     picture(&sim, seed)
@@ -881,7 +885,7 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
         let seed = ctx.seed().wrapping_add(round as u64);
         let name = faults.name;
         ctx.doing(format!(
-            "running {n} nodes under {name} with a client proposing (seed {seed})"
+            "running {n} nodes under {name} with a client proposing (simulated run {seed})"
         ));
         let mut sim = Sim::<Node>::new(n, faults.clone(), seed);
         let mut safety = Safety::default();
@@ -891,7 +895,7 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
             let at = sim.now() + 40 * MS;
             if let Err(broken) = sim.run_until(at, |sim| safety.observe(sim)) {
                 return fail(format!(
-                    "{n} nodes under {name} with a client proposing (seed {seed}), at {:?}: \
+                    "{n} nodes under {name} with a client proposing (simulated run {seed}), at {:?}: \
                      {broken}\n{}",
                     sim.now(),
                     picture(&sim, seed)
@@ -911,7 +915,7 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
             let at = sim.now() + 20 * MS;
             if let Err(broken) = sim.run_until(at, |sim| safety.observe(sim)) {
                 return fail(format!(
-                    "{n} nodes under {name} (seed {seed}), healed at 3 s; at {:?}: {broken}\n{}",
+                    "{n} nodes under {name} (simulated run {seed}), healed at 3 s; at {:?}: {broken}\n{}",
                     sim.now(),
                     picture(&sim, seed)
                 ));
@@ -933,7 +937,7 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
                         .into(),
                 };
                 return fail(format!(
-                    "did:      ran {n} nodes under {name} for 3 s (seed {seed}), then healed \
+                    "did:      ran {n} nodes under {name} for 3 s (simulated run {seed}), then healed \
                      the network; {asked}\nexpected: by 7 s, one leader, and every log a copy \
                      of its log, \"last\" included\ngot:      \n          {}\n{}",
                     describe(&sim),

@@ -145,7 +145,7 @@ impl Observer {
 
 /// Writes the run's space-time diagram; the text to append to a failure message.
 fn picture(sim: &Sim<Node>, name: &str, seed: u64) -> String {
-    let path: PathBuf = std::env::temp_dir().join(format!("raft-05-commit-{name}-seed-{seed}.svg"));
+    let path: PathBuf = std::env::temp_dir().join(format!("raft-05-commit-{name}-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("\npicture of the run: {}", path.display()),
         Err(error) => format!("\n(could not draw the run: {error})"),
@@ -515,7 +515,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
         for k in 0..3u64 {
             let seed = ctx.seed().wrapping_add(p as u64 * 1000 + k);
             ctx.doing(format!(
-                "running 5 nodes under {} faults, seed {seed}",
+                "running 5 nodes under {} faults, simulated run {seed}",
                 faults.name
             ));
             random_run(faults.clone(), seed)?;
@@ -532,7 +532,7 @@ fn random_run(faults: Faults, seed: u64) -> CheckResult {
     let mut proposed = 0;
     let broke = |sim: &Sim<Node>, error: String| {
         fail(format!(
-            "5 nodes under {} faults (seed {seed}), at t={:?}: {error}{}",
+            "5 nodes under {} faults (simulated run {seed}), at t={:?}: {error}{}",
             faults.name,
             sim.now(),
             picture(sim, &name, seed)

@@ -144,7 +144,7 @@ fn observe(sim: &Sim<Node>, checker: &mut Checker) -> Result<(), String> {
 
 /// Writes the run's space-time diagram; the line to append to a failure message.
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
-    let path = std::env::temp_dir().join(format!("raft-07-unreliable-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-07-unreliable-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("\npicture of the run: {}", path.display()),
         Err(error) => format!("\n(the picture of the run could not be written: {error})"),
@@ -527,7 +527,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
     for (k, (n, faults)) in runs.into_iter().enumerate() {
         let seed = ctx.seed().wrapping_add(k as u64 * 7919);
         ctx.doing(format!(
-            "running {n} nodes under {} faults, seed {seed}",
+            "running {n} nodes under {} faults, simulated run {seed}",
             faults.name
         ));
         random_run(n, faults, seed)?;
@@ -542,7 +542,7 @@ fn random_run(n: usize, faults: Faults, seed: u64) -> CheckResult {
     let mut proposed = 0;
     let broke = |sim: &Sim<Node>, error: String| {
         fail(format!(
-            "{n} nodes under {} faults (seed {seed}), at t={:?}: {error}{}",
+            "{n} nodes under {} faults (simulated run {seed}), at t={:?}: {error}{}",
             faults.name,
             sim.now(),
             picture(sim, seed)

@@ -131,7 +131,7 @@ fn observe(sim: &Sim<Node>, checker: &mut Checker) -> Result<(), String> {
 
 /// Writes the run's space-time diagram; the line to append to a failure message.
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
-    let path = std::env::temp_dir().join(format!("raft-08-kv-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-08-kv-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("\npicture of the run: {}", path.display()),
         Err(error) => format!("\n(the picture of the run could not be written: {error})"),
@@ -492,7 +492,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
     for (k, (n, faults)) in runs.into_iter().enumerate() {
         let seed = ctx.seed().wrapping_add(k as u64 * 7919);
         ctx.doing(format!(
-            "running {n} nodes and 3 clients under {} faults, seed {seed}",
+            "running {n} nodes and 3 clients under {} faults, simulated run {seed}",
             faults.name
         ));
         random_run(n, faults, seed)?;
@@ -583,7 +583,7 @@ fn random_run(n: usize, faults: Faults, seed: u64) -> CheckResult {
     let mut history: Vec<Operation<KvOp, Option<String>>> = Vec::new();
     let broke = |sim: &Sim<Node>, error: String| {
         fail(format!(
-            "{n} nodes, 3 clients, under {} faults (seed {seed}), at t={:?}: {error}{}",
+            "{n} nodes, 3 clients, under {} faults (simulated run {seed}), at t={:?}: {error}{}",
             faults.name,
             sim.now(),
             picture(sim, seed)

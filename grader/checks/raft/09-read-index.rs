@@ -222,7 +222,7 @@ impl Run {
             Err(error) => format!("(could not draw the run: {error})"),
         };
         format!(
-            "{what}\n(seed {}, at t={:?}; {})\n{picture}",
+            "{what}\n(simulated run {}, at t={:?}; {})\n{picture}",
             self.seed,
             self.sim.now(),
             self.describe()
@@ -472,7 +472,7 @@ fn older_term_answers_confirm_nothing(_: &mut Ctx) -> CheckResult {
 fn no_op_at_term_start(ctx: &mut Ctx) -> CheckResult {
     for seed in seeds(ctx, 2) {
         ctx.doing(format!(
-            "electing leaders on a steady network of 3 (seed {seed})"
+            "electing leaders on a steady network of 3 (simulated run {seed})"
         ));
         let mut run = Run::new(3, steady(), seed, "no-op");
         for round in 0..2 {
@@ -621,7 +621,7 @@ fn lose_leader_after_commit(
 fn new_leader_reads_old_commits(ctx: &mut Ctx) -> CheckResult {
     for seed in seeds(ctx, 3) {
         ctx.doing(format!(
-            "committing put x=1, crashing the leader, reading at the next one (seed {seed})"
+            "committing put x=1, crashing the leader, reading at the next one (simulated run {seed})"
         ));
         let (mut run, old, new) = lose_leader_after_commit(seed, "new-leader")?;
         let id = match run.read(new, "x") {
@@ -647,7 +647,7 @@ fn new_leader_reads_old_commits(ctx: &mut Ctx) -> CheckResult {
 fn read_waits_for_no_op(ctx: &mut Ctx) -> CheckResult {
     for seed in seeds(ctx, 3) {
         ctx.doing(format!(
-            "reading at a new leader before its no-op commits (seed {seed})"
+            "reading at a new leader before its no-op commits (simulated run {seed})"
         ));
         let (mut run, old, new) = lose_leader_after_commit(seed, "no-op-wait")?;
         // Nothing the new leader sends arrives: its no-op cannot commit.
@@ -695,7 +695,7 @@ fn isolated_leader_never_reads(ctx: &mut Ctx) -> CheckResult {
     for (i, seed) in seeds(ctx, 3).into_iter().enumerate() {
         let n = if i == 0 { 5 } else { 3 };
         ctx.doing(format!(
-            "cutting off the leader of {n} nodes and reading there (seed {seed})"
+            "cutting off the leader of {n} nodes and reading there (simulated run {seed})"
         ));
         let mut run = Run::new(n, steady(), seed, "isolated");
         let old = run.settle(ms(2000)).map_err(Failure::new)?;
@@ -770,7 +770,7 @@ fn last_round_sent(run: &Run, leader: NodeId) -> Option<u64> {
 fn only_later_rounds_confirm(ctx: &mut Ctx) -> CheckResult {
     for seed in seeds(ctx, 2) {
         ctx.doing(format!(
-            "hand-delivering answers to heartbeat rounds to a cut-off leader (seed {seed})"
+            "hand-delivering answers to heartbeat rounds to a cut-off leader (simulated run {seed})"
         ));
         let mut run = Run::new(3, steady(), seed, "rounds");
         let leader = run.settle(ms(2000)).map_err(Failure::new)?;
@@ -989,7 +989,7 @@ fn linearizable_under_faults(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles[i % profiles.len()].clone();
         let n = 3;
         ctx.doing(format!(
-            "3 clients on {n} nodes, network {}, seed {seed}",
+            "3 clients on {n} nodes, network {}, simulated run {seed}",
             faults.name
         ));
         let mut run = Run::new(n, faults.clone(), seed, faults.name);

@@ -221,7 +221,7 @@ impl Run {
             Err(error) => format!("(could not draw the run: {error})"),
         };
         format!(
-            "{what}\n(seed {}, at t={:?}; {})\n{picture}",
+            "{what}\n(simulated run {}, at t={:?}; {})\n{picture}",
             self.seed,
             self.sim.now(),
             self.describe()
@@ -514,7 +514,7 @@ fn compacts(ctx: &mut Ctx) -> CheckResult {
 fn restart_from_snapshot(ctx: &mut Ctx) -> CheckResult {
     for seed in seeds(ctx, 2) {
         ctx.doing(format!(
-            "writing 150 puts, crashing and restarting every node (seed {seed})"
+            "writing 150 puts, crashing and restarting every node (simulated run {seed})"
         ));
         let mut run = Run::new(3, steady(), seed, "restart");
         let leader = run.settle(ms(2000)).map_err(Failure::new)?;
@@ -610,7 +610,7 @@ fn sessions_survive(ctx: &mut Ctx) -> CheckResult {
 fn catch_up_by_snapshot(ctx: &mut Ctx) -> CheckResult {
     for seed in seeds(ctx, 2) {
         ctx.doing(format!(
-            "crashing a follower, writing 150 puts, restarting it (seed {seed})"
+            "crashing a follower, writing 150 puts, restarting it (simulated run {seed})"
         ));
         let mut run = Run::new(3, steady(), seed, "catch-up");
         let leader = run.settle(ms(2000)).map_err(Failure::new)?;
@@ -1112,7 +1112,7 @@ fn linearizable_under_faults(ctx: &mut Ctx) -> CheckResult {
         let faults = profiles[i % profiles.len()].clone();
         let n = 3;
         ctx.doing(format!(
-            "3 clients on {n} nodes, network {}, seed {seed}",
+            "3 clients on {n} nodes, network {}, simulated run {seed}",
             faults.name
         ));
         let mut run = Run::new(n, faults.clone(), seed, faults.name);

@@ -168,13 +168,13 @@ impl Checker {
 
 /// A failure with the picture of the run.
 fn failure(sim: &Sim<Node>, seed: u64, what: impl std::fmt::Display) -> Failure {
-    let path = std::env::temp_dir().join(format!("raft-11-membership-seed-{seed}.svg"));
+    let path = std::env::temp_dir().join(format!("raft-11-membership-run-{seed}.svg"));
     let picture = match kit::diagram::write(sim.trace(), &path) {
         Ok(()) => format!("picture of the run: {}", path.display()),
         Err(error) => format!("(could not draw the run: {error})"),
     };
     Failure::new(format!(
-        "seed {seed}, at t={:?}: {what}\n{picture}",
+        "simulated run {seed}, at t={:?}: {what}\n{picture}",
         sim.now()
     ))
 }
@@ -1097,7 +1097,7 @@ fn changes_under_faults(ctx: &mut Ctx) -> CheckResult {
     for (k, faults) in profiles.into_iter().enumerate() {
         let seed = ctx.seed().wrapping_add(k as u64);
         ctx.doing(format!(
-            "five slots under the {} profile, with membership changes and clients, seed {seed}",
+            "five slots under the {} profile, with membership changes and clients, simulated run {seed}",
             faults.name
         ));
         changes_run(seed, faults)?;

@@ -23,6 +23,7 @@ pub use {kit, serde, wire};
 
 /// What a checks file needs in one import.
 pub mod prelude {
+    pub use crate::property::DEFAULT_CASES;
     pub use crate::{CheckResult, Ctx, Failure, Suite, expect, expect_eq, fail};
     pub use proptest::prelude::*;
 }

@@ -35,6 +35,22 @@ impl Ctx {
         S: Strategy,
         S::Value: Debug,
     {
+        self.forall_named(&[], cases, strategy, test)
+    }
+
+    /// As [`Ctx::forall_n`], naming the parts of each input (a tuple's fields in order, or the
+    /// one value), so that a failing input reads `capacity = 3, rate = 1000` and not `(3, 1000)`.
+    pub fn forall_named<S>(
+        &self,
+        names: &[&str],
+        cases: u32,
+        strategy: S,
+        test: impl Fn(S::Value) -> CheckResult,
+    ) -> CheckResult
+    where
+        S: Strategy,
+        S::Value: Debug,
+    {
         let mut runner = TestRunner::new_with_rng(config(cases, self.shrink()), self.rng());
         let outcome = runner.run(&strategy, |input| {
             // Once the learner's process has died the check is over: every further case
@@ -42,7 +58,7 @@ impl Ctx {
             if session().is_fatal() {
                 return Ok(());
             }
-            self.doing(format!("input {}", compact_debug(&input)));
+            self.doing(format!("input {}", named(&input, names)));
             test(input).map_err(|failure| TestCaseError::fail(failure.message))
         });
         match outcome {
@@ -51,7 +67,7 @@ impl Ctx {
                 "the property gave up before finding enough inputs: {reason}"
             ))),
             Err(TestError::Fail(reason, input)) => {
-                let shown = compact_debug(&input);
+                let shown = named(&input, names);
                 // Run the smallest input once more, to report its own failure (and the panic's
                 // location) rather than proptest's summary of it.
                 let why = match panics::catch(|| test(input)) {
@@ -67,6 +83,62 @@ impl Ctx {
     }
 }
 
+/// `input` as `name = value` for each of `names` (a tuple's fields, or the one value); as it
+/// prints when there are no names, or when they do not match its shape.
+fn named(input: &impl Debug, names: &[&str]) -> String {
+    let flat = format!("{input:?}");
+    let parts = match names.len() {
+        0 => Vec::new(),
+        1 => vec![flat.as_str()],
+        _ => flat
+            .strip_prefix('(')
+            .and_then(|inner| inner.strip_suffix(')'))
+            .map(top_level_fields)
+            .unwrap_or_default(),
+    };
+    if parts.is_empty() || parts.len() != names.len() {
+        return compact_debug(input);
+    }
+    let fields: Vec<String> = names
+        .iter()
+        .zip(parts)
+        .map(|(name, part)| format!("{name} = {part}"))
+        .collect();
+    let one_line = fields.join(", ");
+    if one_line.len() <= 100 {
+        one_line
+    } else {
+        format!("\n  {}", fields.join("\n  "))
+    }
+}
+
+/// The fields of a tuple's `Debug` text without its parentheses: split at the commas outside
+/// any bracket or string.
+fn top_level_fields(inner: &str) -> Vec<&str> {
+    let mut fields = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            _ if in_string => {}
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                fields.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = inner[start..].trim();
+    if !last.is_empty() {
+        fields.push(last);
+    }
+    fields
+}
+
 /// Built field by field: `Config::default()` listens to `PROPTEST_*` variables and writes
 /// regression files next to the source, and a suite must do neither.
 fn config(cases: u32, shrink: bool) -> Config {
@@ -79,5 +151,30 @@ fn config(cases: u32, shrink: bool) -> Config {
         rng_algorithm: RngAlgorithm::ChaCha,
         verbose: 0,
         ..Config::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named;
+
+    #[test]
+    fn a_tuple_reads_field_by_field() {
+        let input = (3u64, "a, b".to_string(), vec![(1, 2)]);
+        assert_eq!(
+            named(&input, &["capacity", "key", "ops"]),
+            "capacity = 3, key = \"a, b\", ops = [(1, 2)]"
+        );
+    }
+
+    #[test]
+    fn one_value_gets_its_name() {
+        assert_eq!(named(&1341u32, &["value"]), "value = 1341");
+    }
+
+    #[test]
+    fn names_that_do_not_fit_leave_the_input_as_it_prints() {
+        assert_eq!(named(&(1, 2), &["only one", "two", "three"]), "(1, 2)");
+        assert_eq!(named(&(1, 2), &[]), "(1, 2)");
     }
 }
