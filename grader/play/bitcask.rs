@@ -74,13 +74,13 @@ pub fn main() {
             }
             command => match &store {
                 None => println!("no store is open: `recover` first"),
-                Some(store) => run(store, command, &mut keys),
+                Some(store) => run(store, &disk, command, &mut keys),
             },
         }
     }
 }
 
-fn run(store: &Store, command: &[&str], keys: &mut BTreeSet<Vec<u8>>) {
+fn run(store: &Store, disk: &SimDisk, command: &[&str], keys: &mut BTreeSet<Vec<u8>>) {
     let done = |what: &str, result: std::io::Result<()>| match result {
         Ok(()) => println!("ok"),
         Err(error) => println!("{what} failed: {error}"),
@@ -97,7 +97,7 @@ fn run(store: &Store, command: &[&str], keys: &mut BTreeSet<Vec<u8>>) {
                 let value: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
                 guarded(|| done("put", store.put(key.as_bytes(), &value)));
             }
-            Err(_) => println!("big KEY N: N is a number of bytes"),
+            Err(_) => println!("usage: {} (N is a number of bytes)", usage("big")),
         },
         ["get", key] => guarded(|| match store.get(key.as_bytes()) {
             Ok(Some(value)) => println!("{}", show(&value)),
@@ -109,8 +109,48 @@ fn run(store: &Store, command: &[&str], keys: &mut BTreeSet<Vec<u8>>) {
             guarded(|| done("delete", store.delete(key.as_bytes())));
         }
         ["sync"] => guarded(|| done("sync", store.sync())),
-        ["merge"] => guarded(|| done("merge", store.merge())),
+        ["merge"] => guarded(|| merge(store, disk)),
+        ["put" | "del" | "get" | "big", ..] => println!("usage: {}", usage(command[0])),
         _ => println!("unknown command; `help` lists them"),
+    }
+}
+
+/// How a command is called.
+fn usage(command: &str) -> &'static str {
+    match command {
+        "put" => "put KEY VALUE",
+        "del" => "del KEY",
+        "get" => "get KEY",
+        _ => "big KEY N",
+    }
+}
+
+/// Merges, and says what it changed: a merge compacts the closed segments only, so with none
+/// there is nothing to do, and the prompt says so rather than a bare "ok".
+fn merge(store: &Store, disk: &SimDisk) {
+    let segments = |disk: &SimDisk| -> (usize, u64) {
+        let files = disk.files();
+        let logs: Vec<_> = files.iter().filter(|f| f.name.ends_with(".log")).collect();
+        (logs.len(), logs.iter().map(|f| f.len).sum())
+    };
+    let (count, bytes) = segments(disk);
+    if count < 2 {
+        println!(
+            "nothing to merge: only the active segment exists, and a merge compacts closed \
+             ones (write more than {} bytes to close it)",
+            OPTIONS.max_segment_bytes
+        );
+        return;
+    }
+    match store.merge() {
+        Ok(()) => {
+            let (after, after_bytes) = segments(disk);
+            println!(
+                "merged: {count} segments of {bytes} bytes in all became {after} of \
+                 {after_bytes} bytes (`show` draws them)"
+            );
+        }
+        Err(error) => println!("merge failed: {error}"),
     }
 }
 

@@ -37,10 +37,33 @@ pub fn main() {
             ["help"] => println!("{HELP}"),
             ["quit" | "exit"] => break,
             ["status"] => status(&cluster),
-            ["kill", n] => with_node(n, |n| cluster.kill(n)),
-            ["restart", n] => with_node(n, |n| cluster.restart(n)),
-            ["isolate", n] => with_node(n, |n| cluster.isolate(n)),
-            ["heal"] => cluster.heal(),
+            ["kill", n] => with_node(n, |n| {
+                cluster.kill(n);
+                println!(
+                    "node {n} is down: it keeps only what it saved; the others elect a leader \
+                     if it led (`status` in a moment)"
+                );
+            }),
+            ["restart", n] => with_node(n, |n| {
+                cluster.restart(n);
+                println!(
+                    "node {n} is back, from what it saved, as a follower: it catches up from \
+                     the leader"
+                );
+            }),
+            ["isolate", n] => with_node(n, |n| {
+                cluster.isolate(n);
+                println!(
+                    "node {n} is cut off: it hears nobody and nobody hears it; `heal` \
+                     reconnects it"
+                );
+            }),
+            ["heal"] => {
+                cluster.heal();
+                println!("every node hears every other again");
+            }
+            ["kill" | "restart" | "isolate", ..] => println!("usage: {} N", words[0]),
+
             ["put", key, value @ ..] if !value.is_empty() => {
                 seq += 1;
                 let op = Op::Put {
@@ -67,6 +90,8 @@ pub fn main() {
                     },
                 );
             }
+            ["put" | "append", ..] => println!("usage: {} KEY VALUE", words[0]),
+            ["get", ..] => println!("usage: get KEY"),
             _ => println!("unknown command; `help` lists them"),
         }
     }

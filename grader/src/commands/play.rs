@@ -13,7 +13,7 @@ use crate::build::{self, Api, CrateRef, Entry, JudgeSpec, SubjectSpec};
 use crate::grading::{self, Outcome};
 use crate::manifest::{Scene, Track, Workbook};
 use crate::run::{self, Binary};
-use crate::{report, ui, variants};
+use crate::{progress, report, ui, variants};
 
 pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<ExitCode> {
     let Some(track) = workbook.tracks.iter().find(|t| t.name == track_name) else {
@@ -23,6 +23,9 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         bail!("the {track_name} track has no playground");
     };
     let scene = workbook.find(&format!("{track_name}/{play}"))?;
+    if !reference {
+        warn_if_unwritten(workbook, &scene);
+    }
     let used = apis_used(workbook, track)?;
     let solutions = if reference {
         variants::write_solutions_through(workbook, &scene)?
@@ -84,6 +87,27 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
     let status =
         run::play_judge(&judge, &subject, &containment).context("cannot start the playground")?;
     Ok(exit_code(status.success()))
+}
+
+/// The playground drives the crate of its scene (the track's last, usually): before the learner
+/// has passed it, some commands reach a `todo!()`. Said before the first command, not after it.
+fn warn_if_unwritten(workbook: &Workbook, scene: &Scene) {
+    let passed = progress::Store::new(&workbook.root)
+        .load()
+        .is_ok_and(|progress| progress.passed(&scene.id()));
+    if !passed {
+        println!(
+            "{}",
+            ui::dim(&format!(
+                "this playground runs your {} crate (scene {}), which you have not passed yet: \
+                 a command that reaches unwritten code stops at its todo!(). \
+                 `cargo grade play {} --reference` plays with the reference.",
+                scene.id(),
+                scene.number,
+                scene.track.name
+            ))
+        );
+    }
 }
 
 /// The scenes of `track`, up to its playground's scene, whose crates the playground names, with

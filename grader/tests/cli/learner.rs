@@ -241,7 +241,7 @@ fn reset_restores_the_committed_stub() {
 #[test]
 fn the_playground_shows_a_torn_write_cut_on_recovery() {
     let _turn = workbook_turn();
-    let script = "put a 1\nsync\nbig c 700\ncrash\nrecover\nget a\nget c\nquit\n";
+    let script = "put a\nmerge\nput a 1\nsync\nbig c 700\ncrash\nrecover\nget a\nget c\nquit\n";
     let output = grade(&workbook())
         .args(["play", "bitcask", "--reference"])
         .write_stdin(script)
@@ -255,6 +255,10 @@ fn the_playground_shows_a_torn_write_cut_on_recovery() {
         "{shown}"
     );
     assert!(shown.contains("bitcask> \"1\"\nbitcask> (none)"), "{shown}");
+    // A command without its arguments says how it is called; a merge with nothing to merge
+    // says why it did nothing.
+    assert!(shown.contains("usage: put KEY VALUE"), "{shown}");
+    assert!(shown.contains("nothing to merge"), "{shown}");
 }
 
 #[test]
@@ -271,6 +275,7 @@ fn the_raft_playground_runs_a_cluster_that_survives_a_crash() {
     let shown = stdout_of(&output);
     assert!(output.status.success(), "{shown}");
     assert_eq!(shown.matches("ok (through node").count(), 2, "{shown}");
+    assert!(shown.contains("node 0 is down"), "{shown}");
     assert!(shown.contains("\"12\" (from node"), "{shown}");
 }
 
