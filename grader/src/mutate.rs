@@ -7,7 +7,7 @@
 //! catch (a survivor) is a gap in the checks, or an edit that changes nothing observable, which
 //! the scene records with its reason in `mutants/equivalent.toml`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use anyhow::{Context, Result};
@@ -21,6 +21,8 @@ pub struct Mutation {
     /// Stable across unrelated edits of the file: where (the function) and what, numbered when
     /// the same edit fits several places of one function. `equivalent.toml` names mutants so.
     pub id: String,
+    /// The function it edits (`Type::method`, or `(top level)`).
+    pub function: String,
     /// The line it edits, for reports.
     pub line: usize,
     range: Range<usize>,
@@ -64,6 +66,7 @@ pub fn mutations(source: &str) -> Result<Vec<Mutation>> {
                 false => format!("replace {original} with `{}`", excerpt(&replacement)),
             };
             let base = format!("{scope}: {what}");
+            let function = scope;
             let count = seen.entry(base.clone()).or_default();
             *count += 1;
             let id = match *count {
@@ -72,12 +75,70 @@ pub fn mutations(source: &str) -> Result<Vec<Mutation>> {
             };
             Mutation {
                 id,
+                function,
                 line: source[..range.start].lines().count().max(1),
                 range,
                 replacement,
             }
         })
         .collect())
+}
+
+/// The functions a stub gives whole: those it has with no `todo!()` in their body. A learner
+/// does not write them in this scene, so mutating them grades the stub, not the learner.
+pub fn given_functions(stub: &str) -> Result<BTreeSet<String>> {
+    let file = syn::parse_file(stub).context("the stub does not parse")?;
+    let mut walker = Functions::default();
+    walker.visit_file(&file);
+    Ok(walker.all.difference(&walker.unwritten).cloned().collect())
+}
+
+/// Every function of a file by the name mutants give it, and those that hold a `todo!()`.
+#[derive(Default)]
+struct Functions {
+    scope: Vec<String>,
+    all: BTreeSet<String>,
+    unwritten: BTreeSet<String>,
+}
+
+impl<'ast> Visit<'ast> for Functions {
+    fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+        self.scope.push(impl_name(item));
+        visit::visit_item_impl(self, item);
+        self.scope.pop();
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.scope.push(item.sig.ident.to_string());
+        self.all.insert(self.scope.join("::"));
+        visit::visit_item_fn(self, item);
+        self.scope.pop();
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.scope.push(item.sig.ident.to_string());
+        self.all.insert(self.scope.join("::"));
+        visit::visit_impl_item_fn(self, item);
+        self.scope.pop();
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if mac.path.is_ident("todo") && !self.scope.is_empty() {
+            self.unwritten.insert(self.scope.join("::"));
+        }
+    }
+}
+
+/// The name of the type an `impl` block is for, as mutants' names use it.
+fn impl_name(item: &syn::ItemImpl) -> String {
+    match &*item.self_ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or_else(String::new, |s| s.ident.to_string()),
+        _ => String::new(),
+    }
 }
 
 /// The mutants a scene has looked at and found to change nothing a learner could be graded on.
@@ -273,15 +334,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
     }
 
     fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
-        let name = match &*item.self_ty {
-            syn::Type::Path(path) => path
-                .path
-                .segments
-                .last()
-                .map_or_else(String::new, |s| s.ident.to_string()),
-            _ => String::new(),
-        };
-        self.scope.push(name);
+        self.scope.push(impl_name(item));
         visit::visit_item_impl(self, item);
         self.scope.pop();
     }
@@ -438,6 +491,15 @@ mod tests {
                 "no {expected:?} in {ids:#?}"
             );
         }
+    }
+
+    #[test]
+    fn a_stub_gives_the_functions_it_has_without_todo() {
+        let stub = "fn given() -> u8 { 1 }\n\
+                    impl Store { fn put(&self) { todo!() } fn len(&self) -> u64 { 0 } }\n\
+                    fn nested() { if true { todo!(\"later\") } }";
+        let given: Vec<String> = given_functions(stub).unwrap().into_iter().collect();
+        assert_eq!(given, ["Store::len", "given"]);
     }
 
     #[test]

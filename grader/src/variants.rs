@@ -88,6 +88,7 @@ pub fn write(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
 pub fn write_generated(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
     let equivalent = mutate::Equivalent::load(&scene.mutants_dir().join("equivalent.toml"))?;
     let files = read_tree(&scene.solution_dir().join("src"))?;
+    let stub = stub(workbook, scene)?.committed;
     let mut variants = Vec::new();
     let mut recorded_seen = Vec::new();
     for (i, (path, text)) in files.iter().enumerate() {
@@ -96,7 +97,17 @@ pub fn write_generated(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant
         }
         let mutations = mutate::mutations(text)
             .with_context(|| format!("{}: src/{}", scene.id(), path.display()))?;
-        for mutation in mutations {
+        // What the stub gives whole is the stub's, not the learner's: an earlier scene grades
+        // it, where the learner writes it.
+        let given = match stub.iter().find(|(stub_path, _)| stub_path == path) {
+            Some((_, stub_text)) => mutate::given_functions(stub_text)
+                .with_context(|| format!("{}'s stub: src/{}", scene.id(), path.display()))?,
+            None => Default::default(),
+        };
+        for mutation in mutations
+            .into_iter()
+            .filter(|m| !given.contains(&m.function))
+        {
             let id = match path == Path::new("lib.rs") {
                 true => mutation.id.clone(),
                 false => format!("{}: {}", path.display(), mutation.id),
