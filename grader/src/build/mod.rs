@@ -111,6 +111,17 @@ pub fn build(
     Ok(built)
 }
 
+/// Writes the workspace [`build`] would build, without building it (for clippy alone).
+pub fn write_workspace(
+    root: &Path,
+    dir: &Path,
+    judges: &[JudgeSpec],
+    subjects: &[SubjectSpec],
+    members: &[PathBuf],
+) -> Result<()> {
+    workspace::write(root, dir, judges, subjects, members).map(|_| ())
+}
+
 /// The crates among `members` (below `dir`, variants of `subjects`) that do not build, by
 /// their root source file. Builds them all in one cargo run, with the profiles the subjects'
 /// build will use (so what builds here is reused there): a build, not a check, because some

@@ -64,6 +64,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             jobs,
             verbose,
             lint,
+            lint_only,
             more_seeds,
             mutate,
         }) => {
@@ -71,6 +72,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 jobs,
                 verbose,
                 lint,
+                lint_only,
                 more_seeds,
                 mutate,
             };

@@ -30,6 +30,8 @@ pub struct Options {
     pub verbose: bool,
     /// Run clippy over the checks and the solutions too.
     pub lint: bool,
+    /// Only run clippy (and rustfmt) over the checks and the solutions; grade nothing.
+    pub lint_only: bool,
     /// Also run each solution on this many more seeds.
     pub more_seeds: u64,
     /// Also grade mutants made by machine from each solution.
@@ -116,6 +118,12 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
         .iter()
         .filter_map(|dir| dir.strip_prefix(&base).ok().map(Path::to_path_buf))
         .collect();
+    if options.lint_only {
+        build::write_workspace(&workbook.root, &base, &judges, &subjects, &members)?;
+        let clean = lint(workbook, &base, &scenes, display)? && strays.is_empty();
+        println!("linted in {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(exit_code(clean));
+    }
     let mut built = build::build(&workbook.root, &base, &judges, &subjects, &members, display)?;
     println!(
         "built in {:.1} s; checking with {jobs} jobs",
@@ -124,39 +132,8 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
 
     let mut passed = 0;
     let mut failed = strays.len();
-    if options.lint {
-        let mut objections =
-            build::lint(&workbook.root, &base, "verify-judge-*", "--bins", display)?;
-        objections.extend(build::lint(
-            &workbook.root,
-            &base,
-            "*-solution",
-            "--lib",
-            display,
-        )?);
-        let unformatted = unformatted(workbook, &scenes)?;
-        if !unformatted.is_empty() {
-            failed += 1;
-            println!("{} rustfmt would change these:", ui::fail("✗"));
-            for file in unformatted {
-                println!("      {file}");
-            }
-        }
-        if objections.is_empty() {
-            println!(
-                "{} clippy has nothing to say about the checks and solutions",
-                ui::pass("✓")
-            );
-        } else {
-            failed += 1;
-            println!(
-                "{} clippy objects to the checks or solutions:",
-                ui::fail("✗")
-            );
-            for objection in objections {
-                println!("{}", ui::indent(&objection, 6));
-            }
-        }
+    if options.lint && !lint(workbook, &base, &scenes, display)? {
+        failed += 1;
     }
     for judge in judges
         .iter()
@@ -366,4 +343,47 @@ fn unformatted(workbook: &Workbook, scenes: &[Scene]) -> Result<Vec<String>> {
             None => line.to_string(),
         })
         .collect())
+}
+
+/// Clippy, warnings denied, over the checks and the solutions, and rustfmt over them; says what
+/// it found, and whether all was clean.
+fn lint(
+    workbook: &Workbook,
+    base: &Path,
+    scenes: &[Scene],
+    display: build::Display,
+) -> Result<bool> {
+    let mut clean = true;
+    let mut objections = build::lint(&workbook.root, base, "verify-judge-*", "--bins", display)?;
+    objections.extend(build::lint(
+        &workbook.root,
+        base,
+        "*-solution",
+        "--lib",
+        display,
+    )?);
+    let unformatted = unformatted(workbook, scenes)?;
+    if !unformatted.is_empty() {
+        clean = false;
+        println!("{} rustfmt would change these:", ui::fail("✗"));
+        for file in unformatted {
+            println!("      {file}");
+        }
+    }
+    if objections.is_empty() {
+        println!(
+            "{} clippy has nothing to say about the checks and solutions",
+            ui::pass("✓")
+        );
+    } else {
+        clean = false;
+        println!(
+            "{} clippy objects to the checks or solutions:",
+            ui::fail("✗")
+        );
+        for objection in objections {
+            println!("{}", ui::indent(&objection, 6));
+        }
+    }
+    Ok(clean)
 }
