@@ -512,5 +512,5 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
         segments: false,
         crash: false,
     };
-    support::faults_everywhere::<Keyed>(ctx, &[], 6, support::workload(9, shape), shape, "")
+    support::faults_everywhere::<Keyed>(ctx, &[], 3, support::workload(9, shape), shape, "")
 }

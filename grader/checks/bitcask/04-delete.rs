@@ -528,5 +528,5 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
         segments: false,
         crash: false,
     };
-    support::faults_everywhere::<Deleting>(ctx, &[], 6, support::workload(9, shape), shape, "")
+    support::faults_everywhere::<Deleting>(ctx, &[], 3, support::workload(9, shape), shape, "")
 }

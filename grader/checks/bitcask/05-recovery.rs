@@ -510,5 +510,5 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
         segments: false,
         crash: true,
     };
-    support::faults_everywhere::<Recovery>(ctx, &[], 4, support::workload(7, shape), shape, "")
+    support::faults_everywhere::<Recovery>(ctx, &[], 3, support::workload(7, shape), shape, "")
 }

@@ -851,8 +851,8 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     };
     support::faults_everywhere::<Segmented>(
         ctx,
-        &[support::rotations()],
-        4,
+        &[support::rotations(), support::failed_rotation()],
+        3,
         support::workload(7, shape),
         shape,
         &format!("with max_segment_bytes = {CRASH_MAX}:\n"),

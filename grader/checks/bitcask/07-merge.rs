@@ -772,7 +772,7 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     support::faults_everywhere::<Merging<48>>(
         ctx,
         &[support::merges()],
-        4,
+        3,
         support::workload(8, shape),
         shape,
         &format!("with {} (merge() is maintain()):\n", describe_max(48)),

@@ -661,5 +661,5 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     });
     let context =
         format!("with segments of {CRASH_SEGMENT_BYTES} bytes (merge() is maintain()):\n");
-    support::faults_everywhere::<Hinted>(ctx, &[support::merges()], 4, workload, shape, &context)
+    support::faults_everywhere::<Hinted>(ctx, &[support::merges()], 3, workload, shape, &context)
 }

@@ -1169,7 +1169,7 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     support::faults_everywhere::<AlwaysStore>(
         ctx,
         &[support::merges()],
-        4,
+        3,
         support::workload(8, shape),
         shape,
         &format!(

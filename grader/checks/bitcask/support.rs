@@ -508,7 +508,7 @@ fn run_once<S: Subject>(
 /// error and a full disk on every operation, a sync that drops data on every sync. Every run
 /// must report the fault and stay consistent: acknowledged writes read back, nothing reads back
 /// wrong, and after a clean reopen and after a power cut, only what was promised is there.
-/// Runs at most `most` faults besides those at each kind's first and last operation.
+/// Runs at most `most` faults besides those at each kind's first two and last operations.
 pub fn sweep<S: Subject>(seed: u64, ops: &[KvOp], most: usize, shape: Shape) -> Result<(), String> {
     let golden = run_once::<S>(seed, ops, None, shape)?;
     let mut plans = Vec::new();
@@ -521,9 +521,10 @@ pub fn sweep<S: Subject>(seed: u64, ops: &[KvOp], most: usize, shape: Shape) -> 
             }
         }
     }
-    // The first and last operation of each kind always (the first is often in open, where a
-    // failure is easiest to mishandle), and an even sample of the rest by seed.
-    let edge = |&(kind, n, _): &(OpKind, u64, Fault)| n == 1 || n == golden.count(kind);
+    // The first two and the last operation of each kind always (the first is often in open,
+    // where a failure is easiest to mishandle, the second the first retry or rotation), and an
+    // even sample of the rest by seed.
+    let edge = |&(kind, n, _): &(OpKind, u64, Fault)| n <= 2 || n == golden.count(kind);
     let (edges, rest): (Vec<_>, Vec<_>) = plans.into_iter().partition(edge);
     let room = most.saturating_sub(edges.len()).max(1);
     let stride = rest.len().div_ceil(room).max(1);
@@ -538,11 +539,10 @@ pub fn sweep<S: Subject>(seed: u64, ops: &[KvOp], most: usize, shape: Shape) -> 
     Ok(())
 }
 
-/// The check every storage scene runs: a [`sweep`] of every fault in the smallest workload (one
-/// put: faults in open are easiest to see there, with nothing after them to hide them) and in
-/// each of `scripted` (the scene's own edges: a second rotation after a failed one, a merge
-/// after a failed merge), then of a sample of faults in `cases` workloads from `workloads`,
-/// each shrunk on failure. `context` starts the failure message (the store's settings).
+/// The check every storage scene runs: a [`sweep`] of the smallest workload (one put: faults in
+/// open are easiest to see there, with nothing after them to hide them), of each of `scripted`
+/// (the scene's own edges: a second rotation after a failed one, a merge after a failed merge),
+/// then of `cases` workloads from `workloads`, each shrunk on failure. `context` starts the failure message (the store's settings).
 pub fn faults_everywhere<S: Subject>(
     ctx: &mut Ctx,
     scripted: &[Vec<KvOp>],
@@ -551,12 +551,12 @@ pub fn faults_everywhere<S: Subject>(
     shape: Shape,
     context: &str,
 ) -> CheckResult {
-    const MOST: usize = 40;
+    const MOST: usize = 20;
     let seed = ctx.seed();
     let explain = |message: String| Failure::new(format!("{context}{message}"));
     let smallest = vec![KvOp::Put(b"a".to_vec(), b"1".to_vec())];
     for ops in std::iter::once(&smallest).chain(scripted) {
-        sweep::<S>(seed, ops, usize::MAX, shape).map_err(explain)?;
+        sweep::<S>(seed, ops, MOST, shape).map_err(explain)?;
     }
     ctx.forall_named(&["ops"], cases, workloads, |ops| {
         sweep::<S>(seed, &ops, MOST, shape).map_err(explain)
@@ -574,6 +574,17 @@ pub fn rotations() -> Vec<KvOp> {
         KvOp::Put(b"a".to_vec(), oversized()),
         KvOp::Put(b"b".to_vec(), oversized()),
         KvOp::Put(b"a".to_vec(), b"1".to_vec()),
+    ]
+}
+
+/// A rotation that fails (the first two directory syncs are always swept) with room left in the
+/// old segment for the next put, then a reopen: the old segment is no longer the active one.
+pub fn failed_rotation() -> Vec<KvOp> {
+    vec![
+        KvOp::Put(b"a".to_vec(), b"1".to_vec()),
+        KvOp::Put(b"b".to_vec(), oversized()),
+        KvOp::Put(b"a".to_vec(), b"2".to_vec()),
+        KvOp::Reopen,
     ]
 }
 

@@ -135,6 +135,12 @@ impl Store {
             // A segment's name may not be durable yet: the directory sync after an earlier run
             // created it may have failed. Syncing again costs little.
             dir.sync()?;
+            // Nor the one before the newest: a rotation that failed after creating the newest
+            // leaves it behind, empty, while writes go on in the one before, and from now on a
+            // sync covers only the newest.
+            if let Some(previous) = segments.values().rev().nth(1) {
+                previous.sync()?;
+            }
         }
         Ok(Store {
             dir,
