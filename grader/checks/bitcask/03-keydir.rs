@@ -504,13 +504,6 @@ impl Subject for Keyed {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: false,
-        syncs: false,
-        maintain: false,
-        reopens: false,
-        segments: false,
-        crash: false,
-    };
+    let shape = Shape::PUTS;
     support::faults_everywhere::<Keyed>(ctx, &[], 3, support::workload(9, shape), shape, "")
 }

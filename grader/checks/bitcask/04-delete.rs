@@ -520,13 +520,6 @@ impl Subject for Deleting {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: true,
-        syncs: false,
-        maintain: false,
-        reopens: false,
-        segments: false,
-        crash: false,
-    };
+    let shape = Shape::DELETES;
     support::faults_everywhere::<Deleting>(ctx, &[], 3, support::workload(9, shape), shape, "")
 }

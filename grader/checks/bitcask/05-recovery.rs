@@ -502,13 +502,6 @@ fn cut_is_synced(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: true,
-        syncs: true,
-        maintain: false,
-        reopens: true,
-        segments: false,
-        crash: true,
-    };
+    let shape = Shape::RECOVERS;
     support::faults_everywhere::<Recovery>(ctx, &[], 3, support::workload(7, shape), shape, "")
 }

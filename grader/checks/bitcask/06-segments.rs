@@ -841,14 +841,7 @@ fn past_a_million(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: true,
-        syncs: true,
-        maintain: false,
-        reopens: true,
-        segments: true,
-        crash: true,
-    };
+    let shape = Shape::SEGMENTED;
     support::faults_everywhere::<Segmented>(
         ctx,
         &[support::rotations(), support::failed_rotation()],

@@ -761,14 +761,7 @@ fn past_a_million(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: true,
-        syncs: true,
-        maintain: true,
-        reopens: true,
-        segments: true,
-        crash: true,
-    };
+    let shape = Shape::MERGES;
     support::faults_everywhere::<Merging<48>>(
         ctx,
         &[support::merges()],

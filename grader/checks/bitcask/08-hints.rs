@@ -640,14 +640,7 @@ fn crash_safe(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: true,
-        syncs: true,
-        maintain: true,
-        reopens: true,
-        segments: true,
-        crash: true,
-    };
+    let shape = Shape::MERGES;
     // Enough puts to fill two segments and a merge first, so that a hint file is written.
     let key = prop::sample::select(vec![b"a".to_vec(), b"b".to_vec()]);
     let fill = prop::collection::vec((key, value(1..12)), 3..=3).prop_map(|pairs| {

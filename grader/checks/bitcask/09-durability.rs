@@ -307,6 +307,31 @@ impl AfterSync for Gate {
     }
 }
 
+/// A store under `SyncPolicy::Always` whose file syncs wait at `gate`, on a disk of its own.
+struct Gated {
+    disk: SimDisk,
+    gate: Arc<Gate>,
+    store: Arc<Store>,
+    /// Opens the gate when the check ends, whichever way.
+    _release: OpenOnDrop,
+}
+
+fn gated(seed: u64, open_gate: bool) -> Result<Gated, Failure> {
+    let disk = SimDisk::new(seed);
+    let gate = Gate::new(open_gate);
+    let store = Arc::new(open(
+        hooked(&disk, &gate),
+        options(1 << 20, SyncPolicy::Always),
+        "opening",
+    )?);
+    Ok(Gated {
+        _release: OpenOnDrop(Arc::clone(&gate)),
+        disk,
+        gate,
+        store,
+    })
+}
+
 /// Opens the gate when dropped.
 struct OpenOnDrop(Arc<Gate>);
 
@@ -621,14 +646,12 @@ fn crash_never(ctx: &mut Ctx) -> CheckResult {
 // ---------------------------------------------------------------------------------------------
 
 fn get_during_sync(ctx: &mut Ctx) -> CheckResult {
-    let disk = SimDisk::new(ctx.seed());
-    let gate = Gate::new(true);
-    let _release = OpenOnDrop(Arc::clone(&gate));
-    let store = Arc::new(open(
-        hooked(&disk, &gate),
-        options(1 << 20, SyncPolicy::Always),
-        "opening",
-    )?);
+    let Gated {
+        disk,
+        gate,
+        store,
+        _release,
+    } = gated(ctx.seed(), true)?;
     let setup = "under SyncPolicy::Always, put(\"z\", \"ready\")";
     ctx.doing(setup);
     store
@@ -693,14 +716,12 @@ fn get_during_sync(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn group_commit_gated(ctx: &mut Ctx) -> CheckResult {
-    let disk = SimDisk::new(ctx.seed());
-    let gate = Gate::new(false);
-    let _release = OpenOnDrop(Arc::clone(&gate));
-    let store = Arc::new(open(
-        hooked(&disk, &gate),
-        options(1 << 20, SyncPolicy::Always),
-        "opening",
-    )?);
+    let Gated {
+        disk,
+        gate,
+        store,
+        _release,
+    } = gated(ctx.seed(), false)?;
     disk.reset_stats();
     let keys: [&'static [u8]; 4] = [b"a", b"b", b"c", b"d"];
     let put_in_thread = |key: &'static [u8]| {
@@ -810,14 +831,12 @@ fn join_within<T>(handle: thread::JoinHandle<T>, limit: Duration) -> Option<thre
 }
 
 fn shared_sync_fails_every_waiter(ctx: &mut Ctx) -> CheckResult {
-    let disk = SimDisk::new(ctx.seed());
-    let gate = Gate::new(false);
-    let _release = OpenOnDrop(Arc::clone(&gate));
-    let store = Arc::new(open(
-        hooked(&disk, &gate),
-        options(1 << 20, SyncPolicy::Always),
-        "opening",
-    )?);
+    let Gated {
+        disk,
+        gate,
+        store,
+        _release,
+    } = gated(ctx.seed(), false)?;
     let keys: [&'static [u8]; 4] = [b"a", b"b", b"c", b"d"];
     let put_in_thread = |key: &'static [u8]| {
         let store = Arc::clone(&store);
@@ -1158,14 +1177,7 @@ fn failed_sync_is_sticky(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
-    let shape = Shape {
-        deletes: true,
-        syncs: true,
-        maintain: true,
-        reopens: true,
-        segments: true,
-        crash: true,
-    };
+    let shape = Shape::MERGES;
     support::faults_everywhere::<AlwaysStore>(
         ctx,
         &[support::merges()],

@@ -614,6 +614,40 @@ pub struct Shape {
     pub crash: bool,
 }
 
+impl Shape {
+    /// The key directory scene's store: puts only, nothing kept across a reopen.
+    pub const PUTS: Shape = Shape {
+        deletes: false,
+        syncs: false,
+        maintain: false,
+        reopens: false,
+        segments: false,
+        crash: false,
+    };
+    /// The delete scene's: puts and deletes.
+    pub const DELETES: Shape = Shape {
+        deletes: true,
+        ..Shape::PUTS
+    };
+    /// From the recovery scene on: syncs, reopens and power cuts too.
+    pub const RECOVERS: Shape = Shape {
+        syncs: true,
+        reopens: true,
+        crash: true,
+        ..Shape::DELETES
+    };
+    /// From the segments scene on: segments that rotate.
+    pub const SEGMENTED: Shape = Shape {
+        segments: true,
+        ..Shape::RECOVERS
+    };
+    /// From the merge scene on: `maintain()` merges.
+    pub const MERGES: Shape = Shape {
+        maintain: true,
+        ..Shape::SEGMENTED
+    };
+}
+
 /// Workloads for a sweep: puts (of empty keys and values, and now and then of values over 64 KiB
 /// or, with segments, larger than one), and deletes, syncs, clean reopens and `maintain()` as
 /// far as the shape allows.
