@@ -647,7 +647,7 @@ fn crash_never(ctx: &mut Ctx) -> CheckResult {
 
 fn get_during_sync(ctx: &mut Ctx) -> CheckResult {
     let Gated {
-        disk,
+        disk: _,
         gate,
         store,
         _release,
