@@ -10,7 +10,8 @@ use crate::parallel;
 use crate::run::{self, Binary, CheckRun, Limits, Setting, Subject, SuiteRun, Verdict};
 use crate::variants::{Kind, Variant};
 
-/// Every verdict is taken this many times with the same seed, and must not change.
+/// The stub's and the solution's verdicts are taken this many times with the same seed, and must
+/// not change.
 const RUNS: usize = 2;
 
 pub struct Setup<'a> {
@@ -26,6 +27,25 @@ pub struct Setup<'a> {
     /// Run every check against every mutant, to say which catch it; otherwise a mutant's run
     /// stops at the first check that catches it.
     pub every_catch: bool,
+}
+
+/// One run of a variant's suite, or of some of its checks.
+#[derive(Clone)]
+struct Task {
+    variant: usize,
+    seed: u64,
+    /// The checks to run; all of them when none.
+    checks: Option<Vec<String>>,
+}
+
+impl Task {
+    fn whole(variant: usize, seed: u64) -> Task {
+        Task {
+            variant,
+            seed,
+            checks: None,
+        }
+    }
 }
 
 pub struct Proof {
@@ -70,7 +90,8 @@ impl Proof {
     }
 }
 
-/// Proves a scene. Each variant's suite runs [`RUNS`] times in judges of their own; with
+/// Proves a scene. The stub's and the solution's suites run [`RUNS`] times in judges of their
+/// own, and the checks that catch each hand-written mutant run again; with
 /// `more_seeds`, the solution also runs on that many seeds after the default one: a check that
 /// fails the reference on some seed is flaky, and would fail a learner's right answer.
 pub fn prove(setup: &Setup) -> Proof {
@@ -92,39 +113,59 @@ pub fn prove(setup: &Setup) -> Proof {
         }
     };
     let solution = setup.variants.iter().position(|v| v.kind == Kind::Solution);
-    // Mutants made by machine are many, and each is taken once: their proof is a survey.
-    let runs = |v: &Variant| match v.kind {
-        Kind::Generated { .. } => 1,
-        _ => RUNS,
-    };
-    let mut tasks: Vec<(usize, u64)> = (0..setup.variants.len())
-        .flat_map(|v| (0..runs(&setup.variants[v])).map(move |_| (v, DEFAULT_SEED)))
-        .collect();
-    if let Some(solution) = solution {
-        tasks.extend((0..setup.more_seeds).map(|s| (solution, DEFAULT_SEED + 1 + s)));
+    // The stub and the solution run their whole suite twice. A hand-written mutant runs until a
+    // check catches it, then that check (each check replays alone: its seed is its own) runs
+    // again; the checks it passed on the way prove nothing about it, and twice would double the
+    // proof's longest part. Mutants made by machine are many, and each is taken once: their
+    // proof is a survey.
+    let mut tasks: Vec<Task> = Vec::new();
+    for (v, variant) in setup.variants.iter().enumerate() {
+        let runs = match variant.kind {
+            Kind::Stub | Kind::Solution => RUNS,
+            Kind::Mutant { .. } | Kind::Generated { .. } => 1,
+        };
+        tasks.extend((0..runs).map(|_| Task::whole(v, DEFAULT_SEED)));
     }
-    let results: Vec<SuiteRun> = parallel::map(&tasks, setup.jobs, |&(v, seed)| {
+    if let Some(solution) = solution {
+        tasks.extend((0..setup.more_seeds).map(|s| Task::whole(solution, DEFAULT_SEED + 1 + s)));
+    }
+    let run = |task: &Task| {
         let subject = Subject {
             binary: setup.subject,
-            variant: v as u16,
+            variant: task.variant as u16,
         };
-        let kind = &setup.variants[v].kind;
-        let setting = setting(seed, *kind == Kind::Solution);
+        let kind = &setup.variants[task.variant].kind;
+        let setting = setting(task.seed, *kind == Kind::Solution);
+        let checks = task.checks.as_deref().unwrap_or(&names);
         if matches!(kind, Kind::Mutant { .. } | Kind::Generated { .. }) && !setup.every_catch {
-            run::run_until_failure(setup.judge, subject, &names, &setting)
+            run::run_until_failure(setup.judge, subject, checks, &setting)
         } else {
-            run::run_checks(setup.judge, subject, &names, &setting, 1)
+            run::run_checks(setup.judge, subject, checks, &setting, 1)
         }
-    });
-    for ((_, seed), result) in tasks
+    };
+    let mut results: Vec<SuiteRun> = parallel::map(&tasks, setup.jobs, run);
+    let replays: Vec<Task> = tasks
         .iter()
         .zip(&results)
-        .filter(|((_, s), _)| *s != DEFAULT_SEED)
+        .filter(|(task, _)| matches!(setup.variants[task.variant].kind, Kind::Mutant { .. }))
+        .map(|(task, result)| Task {
+            checks: Some(result.failures().map(|c| c.name.clone()).collect()),
+            ..task.clone()
+        })
+        .filter(|task| task.checks.as_ref().is_some_and(|c| !c.is_empty()))
+        .collect();
+    results.extend(parallel::map(&replays, setup.jobs, run));
+    tasks.extend(replays);
+    for (task, result) in tasks
+        .iter()
+        .zip(&results)
+        .filter(|(task, _)| task.seed != DEFAULT_SEED)
     {
         for check in result.failures() {
             problems.push(format!(
-                "the solution fails {:?} on seed {seed}: a flaky check ({})",
+                "the solution fails {:?} on seed {}: a flaky check ({})",
                 check.name,
+                task.seed,
                 short(&check.verdict)
             ));
         }
@@ -154,7 +195,7 @@ pub fn prove(setup: &Setup) -> Proof {
         let runs: Vec<&SuiteRun> = tasks
             .iter()
             .zip(&results)
-            .filter(|((tv, seed), _)| *tv == v && *seed == DEFAULT_SEED)
+            .filter(|(task, _)| task.variant == v && task.seed == DEFAULT_SEED)
             .map(|(_, result)| result)
             .collect();
         proof.judge(variant, &runs);
@@ -165,11 +206,13 @@ pub fn prove(setup: &Setup) -> Proof {
 impl Proof {
     fn judge(&mut self, variant: &Variant, runs: &[&SuiteRun]) {
         let first = &runs[0].checks;
+        let replays_some = matches!(variant.kind, Kind::Mutant { .. });
         for later in &runs[1..] {
             // A run that stops at its first failure ends sooner when that failure came sooner.
             let ended_on_time =
                 |run: &[CheckRun]| run.last().is_some_and(|c| out_of_time(&c.verdict));
-            if later.checks.len() != first.len()
+            if !replays_some
+                && later.checks.len() != first.len()
                 && !ended_on_time(first)
                 && !ended_on_time(&later.checks)
             {
@@ -180,7 +223,11 @@ impl Proof {
                     later.checks.len()
                 ));
             }
-            for (a, b) in first.iter().zip(&later.checks) {
+            let pairs = later
+                .checks
+                .iter()
+                .filter_map(|b| first.iter().find(|a| a.name == b.name).map(|a| (a, b)));
+            for (a, b) in pairs {
                 // Running out of time says how busy the machine was as much as what the code
                 // does: the replay compares what the checks decide. (A solution that runs out of
                 // time still fails below, on its first run.)
