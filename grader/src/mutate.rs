@@ -21,7 +21,8 @@ pub struct Mutation {
     /// Stable across unrelated edits of the file: where (the function) and what, numbered when
     /// the same edit fits several places of one function. `equivalent.toml` names mutants so.
     pub id: String,
-    /// The function it edits (`Type::method`, or `(top level)`).
+    /// The item it edits: a function (`Type::method`), a constant or a static by its name, or
+    /// `(top level)`.
     pub function: String,
     /// The line it edits, for reports.
     pub line: usize,
@@ -84,9 +85,10 @@ pub fn mutations(source: &str) -> Result<Vec<Mutation>> {
         .collect())
 }
 
-/// The functions a stub gives whole: those it has with no `todo!()` in their body. A learner
-/// does not write them in this scene, so mutating them grades the stub, not the learner.
-pub fn given_functions(stub: &str) -> Result<BTreeSet<String>> {
+/// The items a stub gives whole: its constants and statics, and the functions with no `todo!()`
+/// in their body. A learner does not write them in this scene, so mutating them grades the stub,
+/// not the learner.
+pub fn given_items(stub: &str) -> Result<BTreeSet<String>> {
     let file = syn::parse_file(stub).context("the stub does not parse")?;
     let mut walker = Functions::default();
     walker.visit_file(&file);
@@ -120,6 +122,14 @@ impl<'ast> Visit<'ast> for Functions {
         self.all.insert(self.scope.join("::"));
         visit::visit_impl_item_fn(self, item);
         self.scope.pop();
+    }
+
+    fn visit_item_const(&mut self, item: &'ast syn::ItemConst) {
+        self.all.insert(item.ident.to_string());
+    }
+
+    fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
+        self.all.insert(item.ident.to_string());
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
@@ -356,6 +366,18 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         self.scope.pop();
     }
 
+    fn visit_item_const(&mut self, item: &'ast syn::ItemConst) {
+        self.scope.push(item.ident.to_string());
+        visit::visit_item_const(self, item);
+        self.scope.pop();
+    }
+
+    fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
+        self.scope.push(item.ident.to_string());
+        visit::visit_item_static(self, item);
+        self.scope.pop();
+    }
+
     fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
         if let Some(other) = swapped(&expr.op) {
             self.add(expr.op.span(), other);
@@ -494,12 +516,16 @@ mod tests {
     }
 
     #[test]
-    fn a_stub_gives_the_functions_it_has_without_todo() {
+    fn a_stub_gives_its_constants_and_the_functions_it_has_without_todo() {
         let stub = "fn given() -> u8 { 1 }\n\
                     impl Store { fn put(&self) { todo!() } fn len(&self) -> u64 { 0 } }\n\
-                    fn nested() { if true { todo!(\"later\") } }";
-        let given: Vec<String> = given_functions(stub).unwrap().into_iter().collect();
-        assert_eq!(given, ["Store::len", "given"]);
+                    fn nested() { if true { todo!(\"later\") } }\n\
+                    const LIMIT: usize = 16;\n\
+                    static NAME: &str = \"store\";";
+        let given: Vec<String> = given_items(stub).unwrap().into_iter().collect();
+        assert_eq!(given, ["LIMIT", "NAME", "Store::len", "given"]);
+        let in_a_constant = mutations("const LIMIT: usize = 16;").unwrap();
+        assert_eq!(in_a_constant[0].function, "LIMIT");
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn write_generated(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant
         // What the stub gives whole is the stub's, not the learner's: an earlier scene grades
         // it, where the learner writes it.
         let given = match stub.iter().find(|(stub_path, _)| stub_path == path) {
-            Some((_, stub_text)) => mutate::given_functions(stub_text)
+            Some((_, stub_text)) => mutate::given_items(stub_text)
                 .with_context(|| format!("{}'s stub: src/{}", scene.id(), path.display()))?,
             None => Default::default(),
         };
