@@ -103,8 +103,8 @@ unsafe impl Send for Lane {}
 /// answers in microseconds (most calls); sleeping keeps a slow answer from burning a core.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// Busy spins before a waiting end starts yielding the core instead.
-const SPIN_BEFORE_YIELD: u32 = 64;
+/// Busy spins between two looks at the clock.
+const SPIN_BEFORE_CLOCK: u32 = 64;
 
 /// How often a sleeping end wakes to look at its deadline and at whether the other side lives.
 const NAP: Duration = Duration::from_millis(5);
@@ -234,26 +234,29 @@ impl Lane {
                 )))
             }
         };
-        // Spin a little (the answer is often already on its way, from another processor), then
-        // yield the processor (the other side may be waiting for it), then sleep.
+        // With the other side on another processor, spin a while: its answer is often on the
+        // way, and sleeping there would cost a wake-up of an idle processor. With it on this
+        // processor, or once the spin is over, sleep: the scheduler then runs the other side
+        // here at once, and wakes this end as soon as the baton comes. (Yielding instead hands
+        // the processor to any busy program for a whole time slice, every turn: beside one
+        // build, a check of half a second took a minute.)
         let beside = header.cpus[self.end.other().slot()].load(Ordering::Relaxed);
-        let spins = if beside == current_cpu() {
-            0
-        } else {
-            SPIN_BEFORE_YIELD
-        };
-        for _ in 0..spins {
-            if check(header.turn.load(Ordering::Acquire))? {
-                return Ok(());
+        if beside != current_cpu() {
+            for _ in 0..SPIN_BEFORE_CLOCK {
+                if check(header.turn.load(Ordering::Acquire))? {
+                    return Ok(());
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
-        }
-        let started = Instant::now();
-        while started.elapsed() < SPIN {
-            if check(header.turn.load(Ordering::Acquire))? {
-                return Ok(());
+            let started = Instant::now();
+            while started.elapsed() < SPIN {
+                for _ in 0..SPIN_BEFORE_CLOCK {
+                    if check(header.turn.load(Ordering::Acquire))? {
+                        return Ok(());
+                    }
+                    std::hint::spin_loop();
+                }
             }
-            std::thread::yield_now();
         }
         loop {
             header.sleepers.fetch_or(self.end.bit(), Ordering::SeqCst);
