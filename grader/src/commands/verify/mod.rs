@@ -174,6 +174,11 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
                     if options.verbose {
                         details = proof.catches();
                     }
+                    for check in &proof.retried {
+                        details.push_str(&ui::dim(&format!(
+                            "      the solution ran out of time on {check}, and was run again alone (a busy machine)\n"
+                        )));
+                    }
                     proof.summary()
                 }
                 (judge, subject) => {

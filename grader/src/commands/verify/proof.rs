@@ -50,6 +50,8 @@ impl Task {
 
 pub struct Proof {
     pub problems: Vec<String>,
+    /// Checks of the solution that ran out of time and were run again alone.
+    pub retried: Vec<String>,
     stub_failing: usize,
     solution_passing: usize,
     checks: usize,
@@ -144,6 +146,7 @@ pub fn prove(setup: &Setup) -> Proof {
         }
     };
     let mut results: Vec<SuiteRun> = parallel::map(&tasks, setup.jobs, run);
+    let mut retried = Vec::new();
     let replays: Vec<Task> = tasks
         .iter()
         .zip(&results)
@@ -156,6 +159,24 @@ pub fn prove(setup: &Setup) -> Proof {
         .collect();
     results.extend(parallel::map(&replays, setup.jobs, run));
     tasks.extend(replays);
+    // A time limit is wall-clock time, and a busy machine (other builds and gradings) can make
+    // a check of the solution that takes seconds alone run past it. Such a check runs once more,
+    // with the machine to itself as far as this proof goes; out of time again, it fails.
+    for (task, result) in tasks.iter().zip(results.iter_mut()) {
+        if Some(task.variant) != solution {
+            continue;
+        }
+        for check in result.checks.iter_mut().filter(|c| out_of_time(&c.verdict)) {
+            let alone = Task {
+                checks: Some(vec![check.name.clone()]),
+                ..task.clone()
+            };
+            if let Some(again) = run(&alone).checks.pop() {
+                retried.push(format!("{:?} ({})", check.name, short(&check.verdict)));
+                *check = again;
+            }
+        }
+    }
     for (task, result) in tasks
         .iter()
         .zip(&results)
@@ -173,6 +194,7 @@ pub fn prove(setup: &Setup) -> Proof {
 
     let mut proof = Proof {
         problems,
+        retried,
         stub_failing: 0,
         solution_passing: 0,
         checks: names.len(),
