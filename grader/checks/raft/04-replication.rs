@@ -8,6 +8,8 @@ use kit::consensus::{NodeView, SafetyChecker};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
 use raft_replication::{AppendEntries, Entry, Message, Node, NotLeader, Role, Timer};
 
+use crate::support::of_kind;
+
 pub fn suite() -> Suite {
     Suite::new()
         .check(
@@ -17,8 +19,9 @@ pub fn suite() -> Suite {
             propose_appends_and_replicates,
         )
         .check(
-            "a follower refuses AppendEntries whose previous entry it lacks or holds with \
-             another term, answering the prev_log_index that failed and where its log ends",
+            "a follower refuses AppendEntries of an older term, and AppendEntries whose \
+             previous entry it lacks or holds with another term, answering the prev_log_index \
+             that failed and where its log ends",
             consistency_check,
         )
         .check(
@@ -30,6 +33,12 @@ pub fn suite() -> Suite {
             "a new leader repairs a follower whose log is as long as its own but ends in a \
              conflicting entry, stepping back one entry from where the follower refused",
             repairs_a_conflicting_last_entry,
+        )
+        .check(
+            "a leader sends each follower what follows their last agreed entry: at first (its \
+             heartbeat timer set), what follows its own log; after a refusal, what follows the follower's log; after a \
+             success, what follows the match; and a proposal goes out at once",
+            sends_what_follows,
         )
         .check(
             "a late or repeated AppendEntries whose entries agree with the log truncates nothing",
@@ -268,6 +277,14 @@ fn reply_prefix(term: u64, success: bool, index: u64) -> String {
     full[..cut].to_string()
 }
 
+/// The text of a refusal in `term`, up to the index, which a refusal of an older term's request
+/// need not pin down.
+fn stale_refusal(term: u64) -> String {
+    let full = reply_prefix(term, false, 0);
+    let cut = full.find("index").unwrap_or(full.len());
+    full[..cut].to_string()
+}
+
 /// A node 0 (of 3, on a network that loses everything) whose log holds `log`, handed to it by
 /// node 1 as leader of `term`.
 fn follower_with(log: &[Entry], term: u64, seed: u64) -> Result<Sim<Node>, Failure> {
@@ -424,6 +441,14 @@ fn consistency_check(ctx: &mut Ctx) -> CheckResult {
             false,
             held.clone(),
         ),
+        // From a deposed leader of term 1: refused whatever it holds, with our term, so that
+        // it learns it was deposed.
+        (
+            append(1, (4, 2), &[entry(1, "z")]),
+            stale_refusal(2),
+            false,
+            held.clone(),
+        ),
     ];
     let mut did = format!(
         "node 0 took in {} from node 1, leader of term 2",
@@ -564,6 +589,79 @@ fn repairs_a_conflicting_last_entry(_: &mut Ctx) -> CheckResult {
             show_log(&expected),
             show_log(&got)
         ),
+    )
+}
+
+fn sends_what_follows(_: &mut Ctx) -> CheckResult {
+    type Hand = crate::support::Script<Node>;
+    let mut script = Hand::new(3);
+    let log = [entry(1, "a"), entry(1, "b"), entry(1, "c")];
+    script.deliver(2, 0, append(1, (0, 0), &log));
+    if script
+        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(
+            script.failure("expected: node 0 has an election timer pending\ngot:      none")
+        );
+    }
+    let term = script.node(0).term();
+    let sent = script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term,
+            granted: true,
+        },
+    );
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    script.expect(
+        script
+            .pending(0)
+            .iter()
+            .any(|(_, t)| matches!(t, Timer::Heartbeat(_))),
+        format!(
+            "expected: node 0, leader now, has its heartbeat timer pending\ngot:      timers {:?}",
+            script.pending(0)
+        ),
+    )?;
+    let first = append(term, (3, 1), &[]);
+    script.expect_sent(
+        &of_kind(&sent, "AppendEntries"),
+        &[(1, first.clone()), (2, first)],
+    )?;
+    // Node 1 holds only [a]: it refuses, and says where its log ends.
+    let sent = script.deliver(
+        1,
+        0,
+        Message::AppendReply {
+            term,
+            success: false,
+            index: 3,
+            last_log_index: 1,
+        },
+    );
+    script.expect_sent(
+        &of_kind(&sent, "AppendEntries"),
+        &[(1, append(term, (1, 1), &log[1..]))],
+    )?;
+    script.deliver(
+        1,
+        0,
+        Message::AppendReply {
+            term,
+            success: true,
+            index: 3,
+            last_log_index: 3,
+        },
+    );
+    let (_, effects) = script.act("node 0 was asked to propose d", 0, |node, ctx| {
+        node.propose("d".to_string(), ctx)
+    });
+    let next = append(term, (3, 1), &[entry(term, "d")]);
+    script.expect_sent(
+        &of_kind(&effects.sends, "AppendEntries"),
+        &[(1, next.clone()), (2, next)],
     )
 }
 
