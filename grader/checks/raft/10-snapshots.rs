@@ -40,7 +40,8 @@ pub fn suite() -> Suite {
             after_install,
         )
         .check(
-            "a stale snapshot changes nothing, and an AppendEntries reaching into the snapshot is answered with success",
+            "a stale snapshot changes nothing, an AppendEntries reaching into the snapshot is \
+             answered with success, and a request of an older term is refused",
             stale_messages,
         )
         .check(
@@ -671,9 +672,12 @@ fn deliver(run: &mut Run, from: NodeId, message: Message) {
 
 /// What node 0 last answered an AppendEntries or InstallSnapshot with: (success, index).
 fn last_answer(run: &Run) -> Option<(bool, u64)> {
-    run.sim
-        .trace()
-        .events
+    answer_since(run, 0)
+}
+
+/// What node 0 last answered with among the trace's events from `start` on.
+fn answer_since(run: &Run, start: usize) -> Option<(bool, u64)> {
+    run.sim.trace().events[start..]
         .iter()
         .rev()
         .find_map(|event| match event {
@@ -952,6 +956,58 @@ fn stale_messages(ctx: &mut Ctx) -> CheckResult {
              {expected:?}, and the answer (success, index) = (true, 6): entries up to the snapshot \
              are committed, so they match\ngot: {got:?}, answer {answer:?}"
         ));
+    }
+    // Requests the snapshot covers whole, and requests of an older term (a deposed leader's).
+    let cases = [
+        (
+            "a late AppendEntries with prev_log_index 2 and entries 3..=4, all inside the snapshot",
+            Message::AppendEntries(AppendEntries {
+                term: 1,
+                prev_log_index: 2,
+                prev_log_term: 1,
+                entries: (3..=4).map(entry).collect(),
+                leader_commit: 4,
+                round: 1,
+            }),
+            (true, 4),
+        ),
+        (
+            "an AppendEntries of term 0, older than node 0's term 1",
+            Message::AppendEntries(AppendEntries {
+                term: 0,
+                prev_log_index: 10,
+                prev_log_term: 1,
+                entries: vec![entry(11)],
+                leader_commit: 11,
+                round: 4,
+            }),
+            (false, 10),
+        ),
+        (
+            "an InstallSnapshot of term 0, older than node 0's term 1",
+            Message::InstallSnapshot {
+                term: 0,
+                snapshot: snapshot(12, 0, "12"),
+                round: 5,
+            },
+            (false, 0),
+        ),
+    ];
+    for (what, message, (success, index)) in cases {
+        let start = run.sim.trace().events.len();
+        deliver(&mut run, 1, message);
+        let got = state(&run);
+        let answer = answer_since(&run, start);
+        // A refusal's index is for the leader to read, and a deposed leader reads nothing.
+        let answered = answer.is_some_and(|(s, i)| s == success && (!success || i == index));
+        if got != expected || !answered {
+            let index = if success { index.to_string() } else { "_".into() };
+            return run.fail(&format!(
+                "{did}; then {what}\nexpected: nothing changes, (snapshot_index, last_applied, \
+                 last_log_index, store) = {expected:?}, and the answer (success, index) = \
+                 ({success}, {index})\ngot: {got:?}, answer {answer:?}"
+            ));
+        }
     }
     Ok(())
 }
