@@ -6,7 +6,9 @@ use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
-use raft_pre_vote::{Command, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role, Timer};
+use raft_pre_vote::{
+    AppendReply, Command, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role, Timer,
+};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -28,6 +30,11 @@ pub fn suite() -> Suite {
             "transfer_leadership brings a lagging successor up to date, and it wins at once, \
              while the old leader turns proposals away",
             transfer,
+        )
+        .check(
+            "transfer_leadership starts at once: TimeoutNow to a successor already up to date, \
+             an AppendEntries to one that lags",
+            transfer_starts_at_once,
         )
         .check(
             "a leadership transfer to a node that never answers gives up within an election \
@@ -647,6 +654,60 @@ fn hand_propose(script: &mut Hand, id: NodeId, seq: u64) -> Result<u64, NotLeade
             node.propose(cmd, ctx)
         })
         .0
+}
+
+fn transfer_starts_at_once(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    let term = script.node(0).term();
+    let last = script.node(0).last_log_index();
+    script.deliver(
+        1,
+        0,
+        Message::AppendReply(AppendReply {
+            term,
+            success: true,
+            index: last,
+            last_log_index: last,
+            round: 0,
+        }),
+    );
+    let (result, effects) = script.act(
+        format!("node 0: transfer_leadership(1), node 1 holding its whole log (up to {last})"),
+        0,
+        |node, ctx| node.transfer_leadership(1, ctx),
+    );
+    script.expect_eq("transfer_leadership(1)", result, Ok(()))?;
+    script.expect(
+        effects
+            .sends
+            .iter()
+            .any(|(to, m)| *to == 1 && *m == Message::TimeoutNow { term }),
+        format!(
+            "expected: node 1 is up to date, so node 0 sends it TimeoutNow {{ term: {term} }} at \
+             once\ngot:      it sent {:?}",
+            effects.sends
+        ),
+    )?;
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    let (result, effects) = script.act(
+        "node 0: transfer_leadership(2), node 2 holding nothing yet",
+        0,
+        |node, ctx| node.transfer_leadership(2, ctx),
+    );
+    script.expect_eq("transfer_leadership(2)", result, Ok(()))?;
+    script.expect(
+        effects
+            .sends
+            .iter()
+            .any(|(to, m)| *to == 2 && crate::support::is_kind(m, "AppendEntries")),
+        format!(
+            "expected: node 2 lacks entries, so node 0 sends it an AppendEntries at once, to \
+             bring it up to date before the TimeoutNow\ngot:      it sent {:?}",
+            effects.sends
+        ),
+    )
 }
 
 fn transfer_to_a_dead_node_gives_up(_: &mut Ctx) -> CheckResult {
