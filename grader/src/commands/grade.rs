@@ -63,6 +63,8 @@ pub struct Options {
     /// Seconds per check, instead of the scene's own limit.
     pub timeout: Option<u64>,
     pub every_failure: bool,
+    /// Graded by `watch`, which goes on to the next scene by itself.
+    pub watching: bool,
 }
 
 pub fn one(workbook: &Workbook, query: &str, options: &Options) -> Result<ExitCode> {
@@ -111,10 +113,15 @@ pub fn grade_and_report(workbook: &Workbook, scene: &Scene, options: &Options) -
         }
         match current_scene(workbook, &store.load()?) {
             Some(next) => println!(
-                "\nNext: {} {}. Read {}, then run `cargo grade`.",
+                "\nNext: {} {}. Read {}, then {}.",
                 ui::bold(&next.id()),
                 next.entry.title,
-                next.relative(&next.exercise_dir().join("README.md"))
+                next.relative(&next.exercise_dir().join("README.md")),
+                if options.watching {
+                    "save: watch grades it below, and on every save"
+                } else {
+                    "run `cargo grade`"
+                }
             ),
             None => println!("\nThat was the last scene. Well built."),
         }

@@ -36,6 +36,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 implementation,
                 timeout,
                 every_failure,
+                watching: false,
             };
             grade::one(workbook, &scene, &options)
         }

@@ -30,15 +30,27 @@ pub fn run(workbook: &Workbook, force_poll: bool) -> Result<ExitCode> {
             )
         );
     }
+    let options = Options {
+        watching: true,
+        ..Options::default()
+    };
+    // After a pass, what was said (the prediction's explanation above all) stays on screen
+    // until the learner's next save.
+    let mut keep_screen = false;
     loop {
         let Some(scene) = super::grade::current_scene(workbook, &store.load()?) else {
             println!("{} Every scene passes.", ui::pass("✓"));
             return Ok(ExitCode::SUCCESS);
         };
         let graded = contents(&scene.exercise_dir());
-        clear_screen();
+        if keep_screen {
+            println!("\n{}", ui::dim("────────"));
+        } else {
+            clear_screen();
+        }
         println!("{} {}", ui::bold(&scene.id()), scene.entry.title);
-        let passed = super::grade::grade_and_report(workbook, &scene, &Options::default())?;
+        let passed = super::grade::grade_and_report(workbook, &scene, &options)?;
+        keep_screen = passed;
         if passed {
             // The next scene is current now; grade it straight away.
             continue;

@@ -304,3 +304,58 @@ fn a_solved_scene_leaves_the_proof_green() {
         "{report}"
     );
 }
+
+#[test]
+fn watch_goes_on_to_the_next_scene_and_keeps_what_the_pass_said() {
+    let _turn = crate::common::classroom_turn();
+    let (repo, _) = crate::common::classroom::classroom_repo();
+    let solution =
+        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
+            .unwrap();
+    std::fs::write(
+        repo.path().join("exercises/primitives/01-crc32/src/lib.rs"),
+        solution,
+    )
+    .unwrap();
+    let grader = assert_cmd::cargo::cargo_bin("grader");
+    let mut watch = Command::new(grader)
+        .arg("watch")
+        .current_dir(repo.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Watch never ends by itself: read until it waits on the next scene, then stop it.
+    let stdout = watch.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            seen.push_str(&line);
+            seen.push('\n');
+            if seen.contains("primitives/varint") && line.contains("watching for changes") {
+                break;
+            }
+        }
+        seen
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let seen = reader.join().unwrap();
+    let next = seen.find("Next: primitives/varint").expect(&seen);
+    assert!(seen[next..].contains("watch grades it below"), "{seen}");
+    // The pass, the prediction and the way on stay above the next scene's first grading.
+    let divider = seen.find("────────").expect(&seen);
+    assert!(seen.find("Predict:").expect(&seen) < divider, "{seen}");
+    assert!(next < divider, "{seen}");
+    assert!(seen[divider..].contains("primitives/varint"), "{seen}");
+}
