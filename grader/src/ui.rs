@@ -52,6 +52,14 @@ pub fn ask(prompt: &str) -> Option<String> {
 }
 
 /// Indents every line of `text` by `by` spaces.
+/// `n` and its noun, the noun in the plural unless `n` is one (`1 hint`, `2 hints`).
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 pub fn indent(text: &str, by: usize) -> String {
     let pad = " ".repeat(by);
     text.lines()
@@ -64,4 +72,14 @@ pub fn indent(text: &str, by: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(super::count(0, "hint"), "0 hints");
+        assert_eq!(super::count(1, "hint"), "1 hint");
+        assert_eq!(super::count(2, "scene"), "2 scenes");
+    }
 }

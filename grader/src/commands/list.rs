@@ -31,7 +31,7 @@ pub fn run(workbook: &Workbook) -> Result<ExitCode> {
             };
             let mut notes = Vec::new();
             if state.hints_used > 0 {
-                notes.push(format!("{} hints", state.hints_used));
+                notes.push(ui::count(state.hints_used, "hint"));
             }
             match state.predicted {
                 Some(p) if p.correct => notes.push("predicted right".into()),

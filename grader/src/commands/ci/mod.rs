@@ -62,9 +62,8 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         .context("the trusted commit's workbook does not load")?;
     let scenes = trusted.select(options.selector)?;
     println!(
-        "grading {} scene{} of submission {} with the checks of {}",
-        scenes.len(),
-        if scenes.len() == 1 { "" } else { "s" },
+        "grading {} of submission {} with the checks of {}",
+        ui::count(scenes.len(), "scene"),
         materialized.submission,
         materialized.trusted
     );

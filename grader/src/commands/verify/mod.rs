@@ -106,11 +106,10 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
         }
     }
     println!(
-        "building {} judges and {} subjects for {} scene{}...",
-        judges.len(),
-        subjects.len(),
-        scenes.len(),
-        if scenes.len() == 1 { "" } else { "s" }
+        "building {} and {} for {}...",
+        ui::count(judges.len(), "judge"),
+        ui::count(subjects.len(), "subject"),
+        ui::count(scenes.len(), "scene")
     );
     let build_started = Instant::now();
     // The solutions are members of the workspace, so that clippy looks at them too.
