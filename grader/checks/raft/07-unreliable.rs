@@ -31,8 +31,9 @@ pub fn suite() -> Suite {
             next_index_never_goes_back_on_success,
         )
         .check(
-            "a failure that answers an older probe (or arrives twice) does not send the leader \
-             back over entries the follower has since confirmed",
+            "a failure sends the leader back at once to where the follower's log ends, but one \
+             that answers an older probe (or arrives twice) does not send it back over entries \
+             the follower has since confirmed",
             stale_failure_is_ignored,
         )
         .check(
@@ -497,7 +498,38 @@ fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
         last_log_index: 2,
     };
     did.push("node 1, which holds only a and b, fails the probe at index 4".to_string());
+    let start = sim.trace().events.len();
     deliver(&mut sim, 0, 1, probe_failed.clone(), &mut did);
+    let sent = appends_sent(&sim, start, 0, 1);
+    if sent != [2] {
+        return fail(format!(
+            "did:\n  {}\nexpected: the leader at once sends node 1 an AppendEntries from \
+             prev_log_index 2, where node 1 said its log ends\ngot:      AppendEntries with \
+             prev_log_index {sent:?}{}",
+            did.join("\n  "),
+            picture(&sim, seed)
+        ));
+    }
+    // Node 2 holds nothing at all: the leader starts it from the beginning.
+    did.push("node 2, which holds nothing, fails the probe at index 4".to_string());
+    let start = sim.trace().events.len();
+    let empty_failed = Message::AppendReply {
+        term,
+        success: false,
+        index: 4,
+        last_log_index: 0,
+    };
+    deliver(&mut sim, 0, 2, empty_failed, &mut did);
+    let sent = appends_sent(&sim, start, 0, 2);
+    if sent != [0] {
+        return fail(format!(
+            "did:\n  {}\nexpected: the leader at once sends node 2 an AppendEntries from \
+             prev_log_index 0: its log is empty\ngot:      AppendEntries with prev_log_index \
+             {sent:?}{}",
+            did.join("\n  "),
+            picture(&sim, seed)
+        ));
+    }
     did.push("the leader backs off; node 1 takes the missing entries, and answers success".into());
     deliver(&mut sim, 0, 1, success(term, e), &mut did);
     // The network delivers the failure a second time, late.
