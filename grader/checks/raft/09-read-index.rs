@@ -15,6 +15,11 @@ pub fn suite() -> Suite {
             no_op_at_term_start,
         )
         .check(
+            "a cluster of one elects itself, commits its no-op and serves a read at once: it is \
+             its own majority",
+            lone_node_reads_at_once,
+        )
+        .check(
             "a read at a follower is refused, with a hint of who leads",
             follower_refuses_reads,
         )
@@ -373,6 +378,35 @@ fn seeds(ctx: &Ctx, count: u64) -> Vec<u64> {
 }
 
 type Hand = crate::support::Script<Node>;
+
+fn lone_node_reads_at_once(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(1);
+    if script
+        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
+        .is_none()
+    {
+        return Err(
+            script.failure("expected: node 0 has an election timer pending\ngot:      none")
+        );
+    }
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    script.expect_eq(
+        "node 0's commit_index (its no-op, on a majority of one)",
+        script.node(0).commit_index(),
+        1,
+    )?;
+    let (id, _) = script.act("node 0: read(\"k\")", 0, |node, ctx| {
+        node.read("k".to_string(), ctx)
+    });
+    let Ok(id) = id else {
+        return Err(script.failure(format!("expected: read(\"k\") = Ok(_)\ngot:      {id:?}")));
+    };
+    script.expect_eq(
+        "read_result of the read, at once (no one else to ask)",
+        script.node(0).read_result(id),
+        Some(None),
+    )
+}
 
 /// Node `id`'s election timer fires and node `voter` grants its vote: it must lead.
 fn hand_elect(
