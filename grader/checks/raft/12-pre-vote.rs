@@ -7,7 +7,8 @@ use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
 use raft_pre_vote::{
-    AppendReply, Command, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role, Timer,
+    AppendEntries, AppendReply, Command, ELECTION_TIMEOUT_MS, Entry, INITIAL_MEMBERS, Message,
+    Node, NotLeader, Op, Role, Timer,
 };
 
 pub fn suite() -> Suite {
@@ -21,6 +22,11 @@ pub fn suite() -> Suite {
             "a PreVote moves no term and records no vote; it is refused while a leader is heard \
              from, and granted once the leader is gone",
             pre_vote_is_a_question,
+        )
+        .check(
+            "once the leader has been silent for an election timeout, a PreVote is granted for a \
+             term new to us from a log as up to date as ours, and refused for the term we have",
+            pre_vote_for_an_equal_log,
         )
         .check(
             "when the leader crashes, the others pre-vote, then vote, and elect a new leader",
@@ -654,6 +660,72 @@ fn hand_propose(script: &mut Hand, id: NodeId, seq: u64) -> Result<u64, NotLeade
             node.propose(cmd, ctx)
         })
         .0
+}
+
+fn pre_vote_for_an_equal_log(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let held = Entry {
+        term: 1,
+        command: command(1, 1, "k", "v"),
+    };
+    script.deliver(
+        1,
+        0,
+        Message::AppendEntries(AppendEntries {
+            term: 1,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: vec![held],
+            leader_commit: 0,
+            round: 1,
+        }),
+    );
+    script.advance(ms(ELECTION_TIMEOUT_MS.end));
+    script.note(format!(
+        "then {} ms passed without a word from node 1",
+        ELECTION_TIMEOUT_MS.end
+    ));
+    // The term node 0 already has is no new term: no.
+    let sent = script.deliver(
+        2,
+        0,
+        Message::PreVote {
+            term: 1,
+            last_log_index: 1,
+            last_log_term: 1,
+        },
+    );
+    script.expect_sent(
+        &sent,
+        &[(
+            2,
+            Message::PreVoteReply {
+                term: 1,
+                prospective_term: 1,
+                granted: false,
+            },
+        )],
+    )?;
+    let sent = script.deliver(
+        2,
+        0,
+        Message::PreVote {
+            term: 2,
+            last_log_index: 1,
+            last_log_term: 1,
+        },
+    );
+    script.expect_sent(
+        &sent,
+        &[(
+            2,
+            Message::PreVoteReply {
+                term: 1,
+                prospective_term: 2,
+                granted: true,
+            },
+        )],
+    )
 }
 
 fn transfer_starts_at_once(_: &mut Ctx) -> CheckResult {
