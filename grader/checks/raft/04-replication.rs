@@ -559,14 +559,9 @@ fn repairs_a_conflicting_last_entry(_: &mut Ctx) -> CheckResult {
         script.node(0).log().to_vec(),
         expected.clone(),
     )?;
-    if script
-        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
-        .is_none()
-    {
-        return Err(
-            script.failure("expected: node 0 has an election timer pending\ngot:      none")
-        );
-    }
+    script.fire_pending(0, "an election timer", |t| {
+        matches!(t, Timer::Election(_))
+    })?;
     let term = script.node(0).term();
     let sent = script.deliver(
         2,
@@ -597,14 +592,9 @@ fn sends_what_follows(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(3);
     let log = [entry(1, "a"), entry(1, "b"), entry(1, "c")];
     script.deliver(2, 0, append(1, (0, 0), &log));
-    if script
-        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
-        .is_none()
-    {
-        return Err(
-            script.failure("expected: node 0 has an election timer pending\ngot:      none")
-        );
-    }
+    script.fire_pending(0, "an election timer", |t| {
+        matches!(t, Timer::Election(_))
+    })?;
     let term = script.node(0).term();
     let sent = script.deliver(
         1,

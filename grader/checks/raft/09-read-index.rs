@@ -381,14 +381,9 @@ type Hand = crate::support::Script<Node>;
 
 fn lone_node_reads_at_once(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(1);
-    if script
-        .fire_latest(0, |t| matches!(t, Timer::Election(_)))
-        .is_none()
-    {
-        return Err(
-            script.failure("expected: node 0 has an election timer pending\ngot:      none")
-        );
-    }
+    script.fire_pending(0, "an election timer", |t| {
+        matches!(t, Timer::Election(_))
+    })?;
     script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
     script.expect_eq(
         "node 0's commit_index (its no-op, on a majority of one)",
@@ -414,14 +409,9 @@ fn hand_elect(
     id: NodeId,
     voter: NodeId,
 ) -> Result<Vec<(NodeId, Message)>, Failure> {
-    if script
-        .fire_latest(id, |t| matches!(t, Timer::Election(_)))
-        .is_none()
-    {
-        return Err(script.failure(format!(
-            "expected: node {id} has an election timer pending\ngot:      none"
-        )));
-    }
+    script.fire_pending(id, "an election timer", |t| {
+        matches!(t, Timer::Election(_))
+    })?;
     let term = script.node(id).term();
     let sent = script.deliver(
         voter,

@@ -620,14 +620,9 @@ type Hand = crate::support::Script<Node>;
 /// Makes node `id` of `script` the leader: its election timer fires, node `voter` grants its
 /// pre-vote and its vote.
 fn hand_elect(script: &mut Hand, id: NodeId, voter: NodeId) -> CheckResult {
-    if script
-        .fire_latest(id, |t| matches!(t, Timer::Election(_)))
-        .is_none()
-    {
-        return Err(script.failure(format!(
-            "expected: node {id} has an election timer pending\ngot:      none"
-        )));
-    }
+    script.fire_pending(id, "an election timer", |t| {
+        matches!(t, Timer::Election(_))
+    })?;
     let term = script.node(id).term();
     script.deliver(
         voter,

@@ -179,6 +179,21 @@ impl<P: Process> Script<P> {
         Some(self.fire(id, timer))
     }
 
+    /// [`Script::fire_latest`], failing the check if node `id` has no such timer pending
+    /// (`what` names it: "an election timer").
+    pub fn fire_pending(
+        &mut self,
+        id: NodeId,
+        what: &str,
+        pick: impl Fn(&P::Timer) -> bool,
+    ) -> Result<Vec<(NodeId, P::Message)>, Failure> {
+        self.fire_latest(id, pick).ok_or_else(|| {
+            self.failure(format!(
+                "expected: node {id} has {what} pending\ngot:      none"
+            ))
+        })
+    }
+
     /// Delivers `sent` (what node `from` just sent), and whatever the receivers send in turn,
     /// between the nodes of `among` only, oldest first, until nothing is left or `max`
     /// messages were delivered; messages to other nodes are dropped.

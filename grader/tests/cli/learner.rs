@@ -283,15 +283,7 @@ fn the_raft_playground_runs_a_cluster_that_survives_a_crash() {
 fn a_solved_scene_leaves_the_proof_green() {
     // The learner's own crc32 in exercises/: the proof still grades the stub as committed.
     let _turn = crate::common::classroom_turn();
-    let (repo, _) = crate::common::classroom::classroom_repo();
-    let solution =
-        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
-            .unwrap();
-    std::fs::write(
-        repo.path().join("exercises/primitives/01-crc32/src/lib.rs"),
-        solution,
-    )
-    .unwrap();
+    let repo = workbook_with_crc32_solved();
     let output = grade(repo.path())
         .args(["verify", "primitives/crc32"])
         .output()
@@ -308,15 +300,7 @@ fn a_solved_scene_leaves_the_proof_green() {
 #[test]
 fn watch_goes_on_to_the_next_scene_and_keeps_what_the_pass_said() {
     let _turn = crate::common::classroom_turn();
-    let (repo, _) = crate::common::classroom::classroom_repo();
-    let solution =
-        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
-            .unwrap();
-    std::fs::write(
-        repo.path().join("exercises/primitives/01-crc32/src/lib.rs"),
-        solution,
-    )
-    .unwrap();
+    let repo = workbook_with_crc32_solved();
     let grader = assert_cmd::cargo::cargo_bin("grader");
     let mut watch = Command::new(grader)
         .arg("watch")
@@ -358,4 +342,19 @@ fn watch_goes_on_to_the_next_scene_and_keeps_what_the_pass_said() {
     assert!(seen.find("Predict:").expect(&seen) < divider, "{seen}");
     assert!(next < divider, "{seen}");
     assert!(seen[divider..].contains("primitives/varint"), "{seen}");
+}
+
+/// A copy of the workbook (sharing the classroom tests' build cache) whose learner has solved
+/// crc32 with the reference.
+fn workbook_with_crc32_solved() -> tempfile::TempDir {
+    let (repo, _) = crate::common::classroom::classroom_repo();
+    let solution =
+        std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
+            .unwrap();
+    std::fs::write(
+        repo.path().join("exercises/primitives/01-crc32/src/lib.rs"),
+        solution,
+    )
+    .unwrap();
+    repo
 }
