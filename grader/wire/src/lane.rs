@@ -242,12 +242,6 @@ impl Lane {
         // build, a check of half a second took a minute.)
         let beside = header.cpus[self.end.other().slot()].load(Ordering::Relaxed);
         if beside != current_cpu() {
-            for _ in 0..SPIN_BEFORE_CLOCK {
-                if check(header.turn.load(Ordering::Acquire))? {
-                    return Ok(());
-                }
-                std::hint::spin_loop();
-            }
             let started = Instant::now();
             while started.elapsed() < SPIN {
                 for _ in 0..SPIN_BEFORE_CLOCK {
