@@ -559,9 +559,7 @@ fn repairs_a_conflicting_last_entry(_: &mut Ctx) -> CheckResult {
         script.node(0).log().to_vec(),
         expected.clone(),
     )?;
-    script.fire_pending(0, "an election timer", |t| {
-        matches!(t, Timer::Election(_))
-    })?;
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     let term = script.node(0).term();
     let sent = script.deliver(
         2,
@@ -592,9 +590,7 @@ fn sends_what_follows(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(3);
     let log = [entry(1, "a"), entry(1, "b"), entry(1, "c")];
     script.deliver(2, 0, append(1, (0, 0), &log));
-    script.fire_pending(0, "an election timer", |t| {
-        matches!(t, Timer::Election(_))
-    })?;
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     let term = script.node(0).term();
     let sent = script.deliver(
         1,

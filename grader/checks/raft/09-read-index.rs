@@ -381,9 +381,7 @@ type Hand = crate::support::Script<Node>;
 
 fn lone_node_reads_at_once(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(1);
-    script.fire_pending(0, "an election timer", |t| {
-        matches!(t, Timer::Election(_))
-    })?;
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
     script.expect_eq(
         "node 0's commit_index (its no-op, on a majority of one)",
@@ -409,9 +407,7 @@ fn hand_elect(
     id: NodeId,
     voter: NodeId,
 ) -> Result<Vec<(NodeId, Message)>, Failure> {
-    script.fire_pending(id, "an election timer", |t| {
-        matches!(t, Timer::Election(_))
-    })?;
+    script.fire_pending(id, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     let term = script.node(id).term();
     let sent = script.deliver(
         voter,

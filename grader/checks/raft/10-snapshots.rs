@@ -1001,7 +1001,11 @@ fn stale_messages(ctx: &mut Ctx) -> CheckResult {
         // A refusal's index is for the leader to read, and a deposed leader reads nothing.
         let answered = answer.is_some_and(|(s, i)| s == success && (!success || i == index));
         if got != expected || !answered {
-            let index = if success { index.to_string() } else { "_".into() };
+            let index = if success {
+                index.to_string()
+            } else {
+                "_".into()
+            };
             return run.fail(&format!(
                 "{did}; then {what}\nexpected: nothing changes, (snapshot_index, last_applied, \
                  last_log_index, store) = {expected:?}, and the answer (success, index) = \

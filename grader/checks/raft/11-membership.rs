@@ -285,9 +285,7 @@ type Hand = crate::support::Script<Node>;
 fn snapshot_config_at_its_index(_: &mut Ctx) -> CheckResult {
     // Four slots: members 0, 1, 2; slot 3 waits to be added.
     let mut script = Hand::new(4);
-    script.fire_pending(0, "an election timer", |t| {
-        matches!(t, Timer::Election(_))
-    })?;
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     let term = script.node(0).term();
     script.deliver(
         1,

@@ -620,9 +620,7 @@ type Hand = crate::support::Script<Node>;
 /// Makes node `id` of `script` the leader: its election timer fires, node `voter` grants its
 /// pre-vote and its vote.
 fn hand_elect(script: &mut Hand, id: NodeId, voter: NodeId) -> CheckResult {
-    script.fire_pending(id, "an election timer", |t| {
-        matches!(t, Timer::Election(_))
-    })?;
+    script.fire_pending(id, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     let term = script.node(id).term();
     script.deliver(
         voter,
