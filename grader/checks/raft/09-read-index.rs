@@ -20,6 +20,11 @@ pub fn suite() -> Suite {
             lone_node_reads_at_once,
         )
         .check(
+            "a new leader saves its no-op before it counts itself as storing it, and a read \
+             sends the round that confirms it at once, not at the next heartbeat",
+            no_op_saved_and_read_round_sent_at_once,
+        )
+        .check(
             "a read at a follower is refused, with a hint of who leads",
             follower_refuses_reads,
         )
@@ -485,6 +490,81 @@ fn older_term_answers_confirm_nothing(_: &mut Ctx) -> CheckResult {
         format!(
             "expected: once node 2 answers the rounds of term {term} sent after the read, the \
              read is served: Some(None), x being missing\ngot:      read_result = {got:?}"
+        ),
+    )
+}
+
+fn no_op_saved_and_read_round_sent_at_once(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let announced = hand_elect(&mut script, 0, 1)?;
+    let term = script.node(0).term();
+    let no_op = script.node(0).last_log_index();
+    for (to, message) in &announced {
+        if let Message::AppendEntries(append) = message {
+            script.expect(
+                append.prev_log_index <= no_op,
+                format!(
+                    "expected: node 0's first AppendEntries to node {to} checks an entry node 0 \
+                     has (prev_log_index at most {no_op}, its log's end: next_index starts just \
+                     past its log)\ngot:      {append:?}"
+                ),
+            )?;
+        }
+    }
+    // Node 1 stores the no-op: with node 0 itself, a majority.
+    script.deliver(1, 0, hand_reply(term, true, no_op, 1));
+    script.expect_eq(
+        "node 0's commit index",
+        script.node(0).commit_index(),
+        no_op,
+    )?;
+    script.restart(0);
+    let kept = script.node(0).entry(no_op).cloned();
+    script.expect(
+        kept.as_ref()
+            .is_some_and(|e| e.term == term && e.command.op == Op::Noop),
+        format!(
+            "expected: node 0 comes back with its no-op of term {term} at index {no_op}: it \
+             counted itself among the majority that committed it, so it must have saved it\n\
+             got:      entry({no_op}) = {kept:?}"
+        ),
+    )?;
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    script.deliver(1, 0, hand_reply(term, true, no_op, 1));
+    let (id, effects) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
+        node.read("x".to_string(), ctx)
+    });
+    let id = id.map_err(|e| {
+        script.failure(format!(
+            "expected: the leader starts the read\ngot:      Err({e:?})"
+        ))
+    })?;
+    let rounds: Vec<(NodeId, u64)> = effects
+        .sends
+        .iter()
+        .filter_map(|(to, m)| match m {
+            Message::AppendEntries(append) => Some((*to, append.round)),
+            _ => None,
+        })
+        .collect();
+    let to: Vec<NodeId> = rounds.iter().map(|&(to, _)| to).collect();
+    script.expect(
+        to.contains(&1) && to.contains(&2),
+        format!(
+            "expected: read sends a round of AppendEntries to nodes 1 and 2 at once (waiting for \
+             the next heartbeat makes every read up to a heartbeat interval slower)\n\
+             got:      AppendEntries to {to:?}"
+        ),
+    )?;
+    let round = rounds[0].1;
+    script.deliver(1, 0, hand_reply(term, true, no_op, round));
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got == Some(None),
+        format!(
+            "expected: node 1's answer to round {round}, the one read sent, confirms the read: \
+             Some(None), x being missing\ngot:      read_result = {got:?}"
         ),
     )
 }
