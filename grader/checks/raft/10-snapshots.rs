@@ -9,7 +9,7 @@ use kit::lin::{self, KvModel, KvOp, Operation, Verdict};
 use kit::net::{Faults, NodeId, Sim, TraceEvent};
 use raft_snapshots::{
     AppendEntries, Command, Entry, Message, Node, NotLeader, Op, ReadId, Role, SNAPSHOT_THRESHOLD,
-    Session, Snapshot,
+    Session, Snapshot, Timer,
 };
 
 pub fn suite() -> Suite {
@@ -17,6 +17,11 @@ pub fn suite() -> Suite {
         .check(
             "once SNAPSHOT_THRESHOLD entries are applied, every node compacts its log, and indexes keep their meaning",
             compacts,
+        )
+        .check(
+            "a lone leader compacts exactly when SNAPSHOT_THRESHOLD applied entries are in its \
+             log, saves the snapshot at once, and compacts again only SNAPSHOT_THRESHOLD entries later",
+            compacts_at_the_threshold,
         )
         .check(
             "nodes restarted after snapshotting recover their store from the snapshot and the log after it",
@@ -33,6 +38,11 @@ pub fn suite() -> Suite {
         .check(
             "installing a snapshot keeps the log after it when the log holds its last entry, and replaces a log that does not",
             install_snapshot,
+        )
+        .check(
+            "a follower that takes a snapshot hears its leader in it (a fresh election timer), \
+             saves it before answering, and a second snapshot compacts from the first one's end",
+            install_resets_saves_and_stacks,
         )
         .check(
             "after installing a snapshot a node's commit index is the snapshot's last index, and \
@@ -1225,4 +1235,164 @@ fn linearizable_under_faults(ctx: &mut Ctx) -> CheckResult {
         }
     }
     Ok(())
+}
+
+type Hand = crate::support::Script<Node>;
+
+/// Proposes puts k=i (client 9, seq i) for `seqs` at node 0, a leader of one, in one step.
+fn propose_puts(script: &mut Hand, seqs: std::ops::RangeInclusive<u64>) -> CheckResult {
+    let what = format!(
+        "node 0: propose put k=i (client 9, seq i) for i in {}..={}",
+        seqs.start(),
+        seqs.end()
+    );
+    let (refused, _) = script.act(what, 0, |node, ctx| {
+        seqs.map(|seq| {
+            let command = Command {
+                client_id: 9,
+                seq,
+                op: put("k", &seq.to_string()),
+            };
+            node.propose(command, ctx)
+        })
+        .find(Result::is_err)
+    });
+    match refused {
+        Some(error) => Err(script.failure(format!(
+            "expected: node 0, a leader of one, takes every proposal\ngot:      {error:?}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Node 0's (snapshot_index, last_applied, log().len()).
+fn compaction(script: &Hand) -> (u64, u64, usize) {
+    let node = script.node(0);
+    (node.snapshot_index(), node.last_applied(), node.log().len())
+}
+
+fn compacts_at_the_threshold(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(1);
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let applied = script.node(0).last_applied();
+    script.expect(
+        applied >= 1 && applied < SNAPSHOT_THRESHOLD,
+        format!(
+            "expected: node 0 leads and has applied its no-op\ngot:      last_applied() = {applied}"
+        ),
+    )?;
+    let threshold = SNAPSHOT_THRESHOLD;
+    let last = threshold - applied;
+    propose_puts(&mut script, 1..=last - 1)?;
+    let n = threshold as usize;
+    script.expect_eq(
+        "(snapshot_index, last_applied, log().len()), one entry short of the threshold",
+        compaction(&script),
+        (0, threshold - 1, n - 1),
+    )?;
+    propose_puts(&mut script, last..=last)?;
+    script.expect_eq(
+        format!("(snapshot_index, last_applied, log().len()), {threshold} entries applied"),
+        compaction(&script),
+        (threshold, threshold, 0),
+    )?;
+    script.restart(0);
+    let value = script.node(0).store().get("k").cloned();
+    script.expect_eq(
+        "(snapshot_index, last_applied, store()[k]) after the restart (a snapshot is saved when taken)",
+        (script.node(0).snapshot_index(), script.node(0).last_applied(), value),
+        (threshold, threshold, Some(last.to_string())),
+    )?;
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let applied = script.node(0).last_applied() - threshold;
+    script.expect_eq(
+        "snapshot_index, with the new term's no-op applied past the snapshot",
+        script.node(0).snapshot_index(),
+        threshold,
+    )?;
+    let first = last + 1;
+    propose_puts(&mut script, first..=first + (threshold - applied) - 2)?;
+    script.expect_eq(
+        "(snapshot_index, last_applied, log().len()), one entry short of the next threshold",
+        compaction(&script),
+        (threshold, 2 * threshold - 1, n - 1),
+    )?;
+    let next = first + (threshold - applied) - 1;
+    propose_puts(&mut script, next..=next)?;
+    script.expect_eq(
+        format!("(snapshot_index, last_applied, log().len()), {threshold} more entries applied"),
+        compaction(&script),
+        (2 * threshold, 2 * threshold, 0),
+    )
+}
+
+fn install_resets_saves_and_stacks(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let install = |last_index: u64, value: &str| Message::InstallSnapshot {
+        term: 1,
+        snapshot: snapshot(last_index, 1, value),
+        round: last_index,
+    };
+    let (_, effects) = script.act(
+        "node 0 got InstallSnapshot from leader 1 of term 1, up to index 4 (term 1), store {k: 4}",
+        0,
+        |node, ctx| kit::net::Process::on_message(node, 1, install(4, "4"), ctx),
+    );
+    let elections = effects
+        .timers
+        .iter()
+        .filter(|(_, t)| matches!(t, Timer::Election(_)))
+        .count();
+    script.expect(
+        elections > 0,
+        "expected: node 0 sets a fresh election timer: InstallSnapshot comes from its leader, as \
+         AppendEntries does, and the old timer would start an election against a live leader\n\
+         got:      no election timer set",
+    )?;
+    script.restart(0);
+    let got = (
+        script.node(0).snapshot_index(),
+        script.node(0).store().get("k").cloned(),
+    );
+    script.expect_eq(
+        "(snapshot_index, store()[k]) after the restart (it answered success: the leader counts on it)",
+        got,
+        (4, Some("4".to_string())),
+    )?;
+    script.deliver(
+        1,
+        0,
+        Message::AppendEntries(AppendEntries {
+            term: 1,
+            prev_log_index: 2,
+            prev_log_term: 1,
+            entries: (3..=10).map(entry).collect(),
+            leader_commit: 4,
+            round: 5,
+        }),
+    );
+    let taken: Vec<Option<Entry>> = (5..=10).map(|i| script.node(0).entry(i).cloned()).collect();
+    let expected: Vec<Option<Entry>> = (5..=10).map(|i| Some(entry(i))).collect();
+    script.expect(
+        taken == expected,
+        format!(
+            "expected: entries 3 and 4, inside the snapshot, are skipped, and entries 5..=10 are \
+             taken at their own indexes\n\
+             got:      entry(5..=10) = {taken:?}"
+        ),
+    )?;
+    script.deliver(1, 0, install(7, "7"));
+    let node = script.node(0);
+    let got = (
+        node.snapshot_index(),
+        node.last_applied(),
+        node.last_log_index(),
+        node.log().len(),
+    );
+    script.expect_eq(
+        "(snapshot_index, last_applied, last_log_index, log().len()): the snapshot up to 7 \
+         covers entries 5..=7 of the log after the first snapshot, and 8..=10 stay",
+        got,
+        (7, 7, 10, 3),
+    )
 }
