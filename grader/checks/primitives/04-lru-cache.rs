@@ -1,6 +1,7 @@
 //! Hidden checks for primitives/lru-cache.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use judge::prelude::*;
 use primitives_lru_cache::LruCache;
@@ -37,6 +38,11 @@ pub fn suite() -> Suite {
         .check(
             "agrees with a simple model on any sequence of put, get and peek",
             matches_model,
+        )
+        .check(
+            "get and put do not scan: on a cache of 20000 entries they take about as long as on \
+             one of 16",
+            constant_time,
         )
         .check(
             "new(0) panics: a cache of capacity 0 could hold nothing",
@@ -358,4 +364,110 @@ fn capacity_max(_: &mut Ctx) -> CheckResult {
     put(&mut cache, &mut script, 'b', 100, None)?;
     peek(&cache, &mut script, 'z', Some(25))?;
     len(&cache, &mut script, 26)
+}
+
+/// The cache sizes timed against each other, and how much slower per call the big one may be.
+const SMALL: usize = 16;
+const BIG: usize = 20_000;
+const SLOWER_AT_MOST: f64 = 10.0;
+
+/// A long key with a shared prefix, so comparing two costs what real keys cost.
+fn long_key(i: usize) -> String {
+    format!("session-{i:0>24}")
+}
+
+/// A cache of `capacity` holding keys 0..capacity (value i for key i), and how it is timed:
+/// each batch puts new keys (each evicting one) and gets the key `behind` the newest, checking
+/// every answer, so that skipping the work cannot look fast.
+struct Timed {
+    cache: LruCache<String, usize>,
+    capacity: usize,
+    /// How far behind the newest key the key got is: in the middle of a big cache, where
+    /// finding it by a scan from either end costs the most.
+    behind: usize,
+    /// The next new key.
+    next: usize,
+    fastest: Duration,
+}
+
+impl Timed {
+    fn new(capacity: usize, behind: usize) -> Result<Timed, Failure> {
+        let mut cache = LruCache::<String, usize>::new(capacity);
+        for i in 0..capacity {
+            if let Some(evicted) = cache.put(long_key(i), i) {
+                return Err(Failure::new(format!(
+                    "did:      LruCache::new({capacity}), put(key i, i) for i in 0..{capacity}\n\
+                     expected: no put evicts anything before the cache is full\n\
+                     got:      put(key {i}, {i}) = Some({evicted:?})"
+                )));
+            }
+        }
+        Ok(Timed {
+            cache,
+            capacity,
+            behind,
+            next: capacity,
+            fastest: Duration::MAX,
+        })
+    }
+
+    fn batch(&mut self, calls: usize) -> CheckResult {
+        let start = Instant::now();
+        for _ in 0..calls / 2 {
+            let key = self.next;
+            self.next += 1;
+            if self.cache.put(long_key(key), key).is_none() {
+                return Err(self.wrong(format!("put(key {key}, {key})"), "an eviction", "None"));
+            }
+            // Each got key is new to gets, so the puts always evict one never got.
+            let back = key - self.behind;
+            let got = self.cache.get(&long_key(back)).copied();
+            if got != Some(back) {
+                return Err(self.wrong(
+                    format!("get(key {back})"),
+                    &format!("Some({back})"),
+                    &format!("{got:?}"),
+                ));
+            }
+        }
+        self.fastest = self.fastest.min(start.elapsed() / calls as u32);
+        Ok(())
+    }
+
+    fn wrong(&self, call: String, expected: &str, got: &str) -> Failure {
+        Failure::new(format!(
+            "did:      LruCache::new({capacity}), put(key i, i) for i in 0..{capacity}, then in turn \
+             put(key n, n) of a new key n and get(key n-{behind}); key i is \"{example}\" for \
+             i = 0\nat:       {call}\nexpected: {expected}\ngot:      {got}",
+            capacity = self.capacity,
+            behind = self.behind,
+            example = long_key(0),
+        ))
+    }
+}
+
+fn constant_time(_: &mut Ctx) -> CheckResult {
+    let mut small = Timed::new(SMALL, 1)?;
+    let mut big = Timed::new(BIG, BIG / 2)?;
+    // Interleaved, and the fastest batch of each kept: a busy machine slows some batches, not
+    // the fastest of ten.
+    for _ in 0..10 {
+        small.batch(100)?;
+        big.batch(100)?;
+    }
+    let ratio = big.fastest.as_secs_f64() / small.fastest.as_secs_f64().max(1e-9);
+    // The figures themselves are left out: they differ from run to run, and the verdict a
+    // seed gives must not.
+    expect(
+        ratio <= SLOWER_AT_MOST,
+        format!(
+            "did:      timed put of a new key and get of an older one (in the middle of the big \
+             cache), on caches of {SMALL} and of {BIG} entries\n\
+             expected: about as fast on both (at most {SLOWER_AT_MOST}x slower per call on the \
+             big one): get and put find a key through the map and move it in the list, whatever \
+             the size\n\
+             got:      more than {SLOWER_AT_MOST}x slower per call on the big one, as if each \
+             call scanned the entries"
+        ),
+    )
 }
