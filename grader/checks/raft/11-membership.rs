@@ -43,6 +43,15 @@ pub fn suite() -> Suite {
             leader_removes_itself,
         )
         .check(
+            "a change that leaves the leader its own majority commits at once, and a leader \
+             saves each change it counts itself as storing",
+            lone_majority_commits_at_once,
+        )
+        .check(
+            "a configuration appended just after a snapshot is in effect at once",
+            config_just_after_snapshot,
+        )
+        .check(
             "a snapshot taken while a configuration change is uncommitted records the \
              configuration as of its last index, not the newer one",
             snapshot_config_at_its_index,
@@ -281,6 +290,118 @@ fn settle(
 }
 
 type Hand = crate::support::Script<Node>;
+
+/// Node 0 of `script` wins term 1 with node 1's vote, and node 1 stores its no-op.
+fn lead_with_no_op(script: &mut Hand) -> Result<u64, Failure> {
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let term = script.node(0).term();
+    script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term,
+            granted: true,
+        },
+    );
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    let noop = script.node(0).last_log_index();
+    script.deliver(1, 0, ack(term, noop));
+    script.expect_eq("node 0's commit index", script.node(0).commit_index(), noop)?;
+    Ok(term)
+}
+
+fn ack(term: u64, index: u64) -> Message {
+    Message::AppendReply(AppendReply {
+        term,
+        success: true,
+        index,
+        last_log_index: index,
+        round: 1,
+    })
+}
+
+fn lone_majority_commits_at_once(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let term = lead_with_no_op(&mut script)?;
+    let (first, _) = script.act("node 0: remove_server(2)", 0, |node, ctx| {
+        node.remove_server(2, ctx)
+    });
+    let first = first.map_err(|e| {
+        script.failure(format!(
+            "expected: remove_server(2) is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    script.deliver(1, 0, ack(term, first));
+    script.expect_eq(
+        "node 0's commit index",
+        script.node(0).commit_index(),
+        first,
+    )?;
+    let (second, _) = script.act("node 0: remove_server(1)", 0, |node, ctx| {
+        node.remove_server(1, ctx)
+    });
+    let second = second.map_err(|e| {
+        script.failure(format!(
+            "expected: remove_server(1) is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    script.expect_eq(
+        "node 0's commit index at once: the configuration [0] is in effect when appended, and \
+         node 0 alone is its majority",
+        script.node(0).commit_index(),
+        second,
+    )?;
+    script.restart(0);
+    let kept = script.node(0).entry(second).map(|e| e.command.op.clone());
+    script.expect_eq(
+        format!(
+            "node 0's entry {second} after the restart: it counted itself among those storing \
+             the change, so it must have saved it"
+        ),
+        kept,
+        Some(Op::Config { members: vec![0] }),
+    )
+}
+
+fn config_just_after_snapshot(_: &mut Ctx) -> CheckResult {
+    // Four slots: members 0, 1, 2; slot 3 waits to be added.
+    let mut script = Hand::new(4);
+    let term = lead_with_no_op(&mut script)?;
+    let entries = SNAPSHOT_THRESHOLD - script.node(0).last_log_index();
+    script.note(format!("node 0 was proposed {entries} appends"));
+    for seq in 1..=entries {
+        let (result, _) = script.act(String::new(), 0, |node, ctx| {
+            node.propose(command(1, seq, "k", "v"), ctx)
+        });
+        script.did_pop();
+        result.map_err(|e| {
+            script.failure(format!(
+                "expected: the leader takes proposal {seq}\ngot:      Err({e:?})"
+            ))
+        })?;
+    }
+    script.deliver(1, 0, ack(term, SNAPSHOT_THRESHOLD));
+    script.expect_eq(
+        "node 0's snapshot_index, its log applied up to SNAPSHOT_THRESHOLD",
+        script.node(0).snapshot_index(),
+        SNAPSHOT_THRESHOLD,
+    )?;
+    let (added, _) = script.act("node 0: add_server(3)", 0, |node, ctx| {
+        node.add_server(3, ctx)
+    });
+    let added = added.map_err(|e| {
+        script.failure(format!(
+            "expected: add_server(3) is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    script.expect_eq(
+        format!(
+            "node 0's config(), with the change at index {added}, the first after the snapshot"
+        ),
+        script.node(0).config().to_vec(),
+        vec![0, 1, 2, 3],
+    )
+}
 
 fn snapshot_config_at_its_index(_: &mut Ctx) -> CheckResult {
     // Four slots: members 0, 1, 2; slot 3 waits to be added.
