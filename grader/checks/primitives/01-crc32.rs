@@ -15,6 +15,10 @@ pub fn suite() -> Suite {
             matches_reference,
         )
         .check(
+            "every one-byte input agrees with the reference, and so do buffers of 64 KiB and more",
+            single_bytes_and_long_buffers,
+        )
+        .check(
             "feeding bytes in pieces gives the one-call checksum",
             pieces,
         )
@@ -84,6 +88,28 @@ fn matches_reference(ctx: &mut Ctx) -> CheckResult {
             )
         },
     )
+}
+
+fn single_bytes_and_long_buffers(_: &mut Ctx) -> CheckResult {
+    // One byte each: a wrong table entry shows as the one byte that reaches it first.
+    for byte in 0..=u8::MAX {
+        expect_eq(
+            format!("crc32(&[{byte}])"),
+            Hex(crc32(&[byte])),
+            Hex(reference(&[byte])),
+        )?;
+    }
+    // Lengths past what a u16 counts, and past 1 MiB: a length or an index kept in a narrow
+    // type wraps here.
+    for len in [65_535, 65_536, 65_537, (1 << 20) + 3] {
+        let bytes: Vec<u8> = (0..len).map(|i: usize| (i * 31 + 7) as u8).collect();
+        expect_eq(
+            format!("crc32 of {len} bytes, byte i being (i * 31 + 7) % 256"),
+            Hex(crc32(&bytes)),
+            Hex(reference(&bytes)),
+        )?;
+    }
+    Ok(())
 }
 
 fn pieces(ctx: &mut Ctx) -> CheckResult {
