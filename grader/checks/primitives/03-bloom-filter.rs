@@ -24,6 +24,11 @@ pub fn suite() -> Suite {
             one_key,
         )
         .check(
+            "a key's bits are exactly the README's (h1 + i * h2) mod m, i = 0..k, with h2 forced \
+             odd: a small filter agrees bit for bit with one built by that formula",
+            exact_indexes,
+        )
+        .check(
             "every inserted key is found, whatever else was inserted",
             no_false_negatives,
         )
@@ -63,6 +68,69 @@ fn key(tag: u8, value: u64) -> [u8; 9] {
     let mut key = [tag; 9];
     key[1..].copy_from_slice(&value.to_le_bytes());
     key
+}
+
+/// The scene's given hash: FNV-1a, then the splitmix64 finaliser (the stub's `hash64`).
+fn hash64(key: &[u8], seed: u64) -> u64 {
+    let mut hash = 0xCBF2_9CE4_8422_2325 ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for &byte in key {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94D0_49BB_1331_11EB);
+    hash ^ (hash >> 31)
+}
+
+/// The k bits the README gives `key` in a filter of m bits.
+fn readme_indexes(key: &[u8], m: usize, k: u32) -> Vec<u64> {
+    let h1 = hash64(key, 0);
+    let h2 = hash64(key, 1) | 1;
+    (0..u64::from(k))
+        .map(|i| h1.wrapping_add(i.wrapping_mul(h2)) % m as u64)
+        .collect()
+}
+
+fn exact_indexes(_: &mut Ctx) -> CheckResult {
+    for (n, p) in [(1, 0.01), (2, 0.3), (3, 0.05), (10, 0.2)] {
+        let mut filter = BloomFilter::new(n, p);
+        let (m, k) = (filter.bit_count(), filter.hash_count());
+        let mut model = BTreeSet::new();
+        let mut did = format!("BloomFilter::new({n}, {p}) (m = {m}, k = {k})");
+        for i in 0..3 * n {
+            let key = format!("key-{i}").into_bytes();
+            filter.insert(&key);
+            let indexes = readme_indexes(&key, m, k);
+            model.extend(indexes.iter().copied());
+            did.push_str(&format!(", insert({})", show(&key)));
+            expect(
+                filter.bits_set() == model.len(),
+                format!(
+                    "did:      {did}, bits_set()\nexpected: {} (the last key's bits, by the README's \
+                     formula, are {indexes:?}; all set so far: {model:?})\ngot:      {}",
+                    model.len(),
+                    filter.bits_set()
+                ),
+            )?;
+        }
+        for j in 0..200 {
+            let probe = format!("probe-{j}").into_bytes();
+            let indexes = readme_indexes(&probe, m, k);
+            let expected = indexes.iter().all(|i| model.contains(i));
+            let got = filter.contains(&probe);
+            expect(
+                got == expected,
+                format!(
+                    "did:      {did}, contains({})\nexpected: {expected} (its bits by the README's \
+                     formula are {indexes:?}; the bits set are {model:?})\ngot:      {got}",
+                    show(&probe)
+                ),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn show(key: &[u8]) -> String {
