@@ -42,7 +42,8 @@ impl CircuitBreaker {
     /// Asks whether a request may be sent at `now`.
     ///
     /// - Closed: yes.
-    /// - Open: no, until `cooldown` has passed since the breaker opened (`now >= opened + cooldown`).
+    /// - Open: no, until `cooldown` has passed since the breaker opened (`now - opened >=
+    ///   cooldown`: written this way round it cannot overflow, even for `Duration::MAX`).
     ///   The first request from then on becomes the trial: the breaker turns half-open and
     ///   answers yes.
     /// - HalfOpen: no, the trial is still in flight.
