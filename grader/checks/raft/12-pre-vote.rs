@@ -29,6 +29,16 @@ pub fn suite() -> Suite {
             pre_vote_for_an_equal_log,
         )
         .check(
+            "a cluster of one elects itself at once; a pre-candidate keeps an election timer \
+             pending, counts only grants to its own question, and a late grant reaching it once \
+             it follows a leader again starts nothing",
+            pre_vote_rounds,
+        )
+        .check(
+            "a heartbeat timer set in an earlier term of the leader fires without effect",
+            old_heartbeat_timer,
+        )
+        .check(
             "when the leader crashes, the others pre-vote, then vote, and elect a new leader",
             leader_crash,
         )
@@ -718,6 +728,102 @@ fn pre_vote_for_an_equal_log(_: &mut Ctx) -> CheckResult {
                 granted: true,
             },
         )],
+    )
+}
+
+fn pre_vote_rounds(_: &mut Ctx) -> CheckResult {
+    let mut lone = Hand::new(1);
+    lone.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    lone.expect_eq(
+        "node 0's (term, role): it grants itself the pre-vote and the vote, a majority of one",
+        (lone.node(0).term(), lone.node(0).role()),
+        (1, Role::Leader),
+    )?;
+
+    let mut script = Hand::new(3);
+    let heartbeat = || {
+        Message::AppendEntries(AppendEntries {
+            term: 1,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: Vec::new(),
+            leader_commit: 0,
+            round: 1,
+        })
+    };
+    script.deliver(1, 0, heartbeat());
+    script.advance(ms(ELECTION_TIMEOUT_MS.end));
+    script.note(format!(
+        "then {} ms passed without a word from node 1",
+        ELECTION_TIMEOUT_MS.end
+    ));
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let (term, role) = (script.node(0).term(), script.node(0).role());
+    script.expect_eq(
+        "node 0's (term, role)",
+        (term, role),
+        (1, Role::PreCandidate),
+    )?;
+    let armed = script
+        .pending(0)
+        .iter()
+        .any(|(_, t)| matches!(t, Timer::Election(_)));
+    script.expect(
+        armed,
+        "expected: node 0 sets a fresh election timer as it asks, so that it asks again if no \
+         majority answers\ngot:      no election timer pending",
+    )?;
+    let answer = |granted: bool| Message::PreVoteReply {
+        term: 1,
+        prospective_term: 2,
+        granted,
+    };
+    script.deliver(2, 0, answer(false));
+    script.expect_eq(
+        "node 0's (term, role) after node 2 refused",
+        (script.node(0).term(), script.node(0).role()),
+        (1, Role::PreCandidate),
+    )?;
+    script.deliver(1, 0, heartbeat());
+    script.deliver(2, 0, answer(true));
+    script.expect_eq(
+        "node 0's (term, role): the grant answers a question node 0 no longer asks, since it \
+         heard its leader again",
+        (script.node(0).term(), script.node(0).role()),
+        (1, Role::Follower),
+    )
+}
+
+fn old_heartbeat_timer(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    let first = script.node(0).term();
+    script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term: first + 1,
+            granted: false,
+        },
+    );
+    hand_elect(&mut script, 0, 1)?;
+    let sent = script.fire_pending(0, &format!("its Heartbeat({first}) timer"), |t| {
+        *t == Timer::Heartbeat(first)
+    })?;
+    script.expect_sent(&sent, &[])?;
+    let rearmed = script
+        .pending(0)
+        .iter()
+        .filter(|(_, t)| *t == Timer::Heartbeat(first))
+        .count();
+    script.expect_eq(
+        format!(
+            "Heartbeat({first}) timers it set again (node 0 leads term {} now, with a heartbeat \
+             timer of its own)",
+            first + 2
+        ),
+        rearmed,
+        0,
     )
 }
 
