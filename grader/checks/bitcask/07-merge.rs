@@ -9,9 +9,9 @@ use bitcask_merge::{Options, Store, segment_name};
 use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
-use kit::sim::SimDisk;
+use kit::sim::{Profile, SimDisk};
 
-use crate::support::{self, Shape};
+use crate::support::{self, NameJournal, Shape};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -46,6 +46,10 @@ pub fn suite() -> Suite {
         .check(
             "a crash at any step of a merge loses nothing: the classic hazards",
             crash_hazards,
+        )
+        .check(
+            "a crash at any step of a merge loses nothing, whichever unsynced renames and removals survive it",
+            crash_keeps_any_names,
         )
         .check(
             "a crash at any I/O step of puts, deletes, syncs and merges keeps every synced write",
@@ -608,6 +612,118 @@ fn merge_cut_short(ctx: &mut Ctx) -> CheckResult {
         run.verify()?;
     }
     Ok(())
+}
+
+/// What [`harsh_merge`] writes before merging, with every record in a segment of its own:
+/// segments 1 to 4 are merged, 5 is the active one.
+const HARSH_WORKLOAD: &str = "put(\"a\", \"1\"), put(\"b\", \"2\"), delete(\"b\"), \
+     put(\"c\", \"3\"), put(\"d\", \"4\"), sync()";
+
+/// Writes [`HARSH_WORKLOAD`] on a disk whose unsynced name operations survive a crash in any
+/// subset, then merges, the power failing at I/O step `crash_in_merge` of the merge (0: none).
+/// Gives the disk, the journal of name operations, and how many steps the merge took.
+fn harsh_merge(seed: u64, crash_in_merge: u64) -> Result<(SimDisk, NameJournal, u64), Failure> {
+    let disk = SimDisk::with_profile(seed, Profile::HARSH);
+    let journal = NameJournal::new(disk.dir());
+    let setup = |e: io::Error| {
+        Failure::new(format!(
+            "Store::open_with(dir, {}), {HARSH_WORKLOAD}: failed: {e}",
+            describe_max(1)
+        ))
+    };
+    let mut store = Store::open_with(Arc::new(journal.clone()), options(1)).map_err(setup)?;
+    store.put(b"a", b"1").map_err(setup)?;
+    store.put(b"b", b"2").map_err(setup)?;
+    store.delete(b"b").map_err(setup)?;
+    store.put(b"c", b"3").map_err(setup)?;
+    store.put(b"d", b"4").map_err(setup)?;
+    store.sync().map_err(setup)?;
+    let start = disk.steps();
+    if crash_in_merge > 0 {
+        disk.crash_at_step(start + crash_in_merge);
+    }
+    let result = store.merge();
+    let steps = disk.steps() - start;
+    if crash_in_merge == 0 {
+        result.map_err(|e| {
+            Failure::new(format!(
+                "Store::open_with(dir, {}), {HARSH_WORKLOAD}, merge(): failed: {e}",
+                describe_max(1)
+            ))
+        })?;
+    }
+    drop(store);
+    Ok((disk, journal, steps))
+}
+
+fn crash_keeps_any_names(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let expected: [(&[u8], Option<&[u8]>); 4] = [
+        (b"a", Some(b"1")),
+        (b"b", None),
+        (b"c", Some(b"3")),
+        (b"d", Some(b"4")),
+    ];
+    let (_, _, steps) = harsh_merge(seed, 0)?;
+    for step in 1..=steps {
+        ctx.doing(format!(
+            "{HARSH_WORKLOAD}, merge() with the power failing at its I/O step {step}"
+        ));
+        let (disk, journal, _) = harsh_merge(seed, step)?;
+        let pending = journal.pending();
+        for round in 0..support::restarts_for(pending.len()) {
+            let disk = disk.fork_reseeded(seed ^ (step << 20) ^ round);
+            if round == 0 {
+                disk.restart();
+            } else {
+                disk.restart_disk_only();
+            }
+            let names: Vec<String> = disk.files().into_iter().map(|f| f.name).collect();
+            let did = format!(
+                "on a disk where unsynced creates, renames and removals survive a crash in any \
+                 subset (only a directory sync orders them): Store::open_with(dir, {}), \
+                 {HARSH_WORKLOAD}, merge() with the power failing at its I/O step {step} of \
+                 {steps}. The name operations since the last directory sync were [{}]; on \
+                 restart the disk holds {names:?}. Open the store",
+                describe_max(1),
+                pending.join(", ")
+            );
+            let store = Store::open_with(disk.dir(), options(1))
+                .map_err(|e| Failure::new(format!("did:      {did}\ngot:      Err({e})")))?;
+            for (key, value) in expected {
+                let got = store.get(key).map_err(|e| e.to_string());
+                let want = Ok(value.map(<[u8]>::to_vec));
+                if got != want {
+                    let renamed_then_removed = pending
+                        .iter()
+                        .position(|op| op.starts_with("rename"))
+                        .is_some_and(|at| pending[at..].iter().any(|op| op.starts_with("remove")));
+                    let hint = if renamed_then_removed {
+                        "\na removal survived the crash and the rename before it did not: sync \
+                         the directory after renaming the merged segment into place, before \
+                         removing the segments it replaces"
+                    } else {
+                        ""
+                    };
+                    return fail(format!(
+                        "did:      {did}, get({})\nexpected: {}\ngot:      {}{hint}",
+                        show(key),
+                        shown(&want),
+                        shown(&got)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shown(value: &Result<Option<Vec<u8>>, String>) -> String {
+    match value {
+        Ok(Some(bytes)) => format!("Ok(Some({}))", show(bytes)),
+        Ok(None) => "Ok(None)".into(),
+        Err(e) => format!("Err({e})"),
+    }
 }
 
 /// Drives the store for the crash checks, with segments of at most `MAX` bytes.

@@ -751,3 +751,81 @@ pub fn million_check<T>(
     }
     Ok(())
 }
+
+/// A directory that notes the name operations (create, rename, remove) that succeeded since the
+/// last directory sync that returned: the ones a crash may keep in any subset under
+/// [`kit::sim::Profile::HARSH`].
+#[derive(Clone)]
+pub struct NameJournal {
+    inner: Arc<dyn Dir>,
+    pending: Arc<Mutex<Vec<String>>>,
+}
+
+impl fmt::Debug for NameJournal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl NameJournal {
+    pub fn new(inner: Arc<dyn Dir>) -> NameJournal {
+        NameJournal {
+            inner,
+            pending: Arc::default(),
+        }
+    }
+
+    /// The name operations not yet made durable by a directory sync, oldest first.
+    pub fn pending(&self) -> Vec<String> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn note<T>(&self, result: io::Result<T>, what: impl FnOnce() -> String) -> io::Result<T> {
+        if result.is_ok() {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(what());
+        }
+        result
+    }
+}
+
+impl Dir for NameJournal {
+    fn create(&self, name: &str) -> io::Result<Box<dyn File>> {
+        self.note(self.inner.create(name), || format!("create({name:?})"))
+    }
+    fn open(&self, name: &str) -> io::Result<Box<dyn File>> {
+        self.inner.open(name)
+    }
+    fn remove(&self, name: &str) -> io::Result<()> {
+        self.note(self.inner.remove(name), || format!("remove({name:?})"))
+    }
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.note(self.inner.rename(from, to), || {
+            format!("rename({from:?}, {to:?})")
+        })
+    }
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.inner.list()
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()?;
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(())
+    }
+}
+
+/// How many differently seeded restarts a crash with `pending` unsynced name operations gets,
+/// so that each of their 2^pending subsets (each survives a HARSH crash with chance 1/2^pending)
+/// is met with near certainty: 8 times its expected wait, so each is missed with chance under
+/// e^-8 (up to six operations; more get 512 restarts).
+pub fn restarts_for(pending: usize) -> u64 {
+    8u64 << pending.min(6)
+}
