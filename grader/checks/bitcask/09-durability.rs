@@ -1173,6 +1173,36 @@ fn failed_sync_is_sticky(ctx: &mut Ctx) -> CheckResult {
     step(&mut did, "sync() again", result, false)?;
     let result = store.put(b"b", b"2");
     step(&mut did, "put(\"b\", \"2\")", result, false)?;
+
+    // Under EveryWrites(n): the n-th write's sync fails like any other, and sticks.
+    let disk = SimDisk::new(ctx.seed() ^ 2);
+    let store = open(
+        disk.dir(),
+        options(1 << 20, SyncPolicy::EveryWrites(2)),
+        "opening",
+    )?;
+    let mut did = Vec::new();
+    let result = store.put(b"a", b"1");
+    step(
+        &mut did,
+        "under SyncPolicy::EveryWrites(2), put(\"a\", \"1\")",
+        result,
+        true,
+    )?;
+    disk.fail_next(OpKind::Sync, Fault::SyncLosesData);
+    let result = store.put(b"b", b"2");
+    step(
+        &mut did,
+        "put(\"b\", \"2\"), the second write, whose sync fails (and drops the unsynced data)",
+        result,
+        false,
+    )?;
+    let result = store.put(b"c", b"3");
+    step(&mut did, "put(\"c\", \"3\")", result, false)?;
+    let result = store.delete(b"a");
+    step(&mut did, "delete(\"a\")", result, false)?;
+    let result = store.sync();
+    step(&mut did, "sync()", result, false)?;
     Ok(())
 }
 
