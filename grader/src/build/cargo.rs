@@ -69,8 +69,8 @@ impl Status {
             self.clear_with(&mut stderr);
             let _ = writeln!(
                 stderr,
-                "  waiting: another build (another `cargo grade`, or `cargo test`) is using \
-                 target/grade; this one starts when it ends"
+                "  waiting: another `cargo grade` is building in target/grade; this one starts \
+                 when it ends"
             );
         } else if !trimmed.starts_with("Finished") && !trimmed.starts_with("Checking ") {
             self.clear_with(&mut stderr);
@@ -127,7 +127,7 @@ pub fn run(root: &Path, dir: &Path, args: &[&str], display: Display) -> Result<C
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(root.join("target/grade"))
+        .arg(super::target_dir(root))
         .arg(if display.colour {
             "--message-format=json-diagnostic-rendered-ansi"
         } else {

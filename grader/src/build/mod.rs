@@ -18,6 +18,16 @@ use anyhow::Result;
 
 pub use failure::{Blame, BuildFailure};
 
+/// Where cargo puts what the grader builds: `target/grade`, unless `GRADE_TARGET_DIR` names
+/// another directory. The project's own tests name one of their own, so that `cargo test`
+/// never holds the build lock a learner's `cargo grade` waits for.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("GRADE_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target/grade"),
+    }
+}
+
 /// A scene's API declaration and the name the checks use for the crate it describes.
 #[derive(Debug, Clone)]
 pub struct Api {

@@ -248,7 +248,7 @@ fn scrub(checkout: &Path, trusted: &Path) -> Result<()> {
                 .with_context(|| format!("cannot scrub {}", file.display()))?;
         }
     }
-    let products = trusted.join("target/grade/debug");
+    let products = crate::build::target_dir(trusted).join("debug");
     for dir in [
         products.clone(),
         products.join("deps"),
