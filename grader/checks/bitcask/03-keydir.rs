@@ -47,8 +47,16 @@ pub fn suite() -> Suite {
             failed_put,
         )
         .check(
+            "keys whose CRC-32s are equal keep their own values",
+            colliding_keys,
+        )
+        .check(
             "reopening appends after what the log already holds",
             reopen_appends,
+        )
+        .check(
+            "an open that meets a failed operation returns the error and leaves the log's bytes alone",
+            failed_open,
         )
         .check(
             "a failed write, read or open at any step is reported, and every acknowledged put reads back",
@@ -479,6 +487,132 @@ fn reopen_appends(ctx: &mut Ctx) -> CheckResult {
             }
         ),
     )
+}
+
+fn colliding_keys(ctx: &mut Ctx) -> CheckResult {
+    // A well-known pair: two different keys, one CRC-32.
+    let (first, second) = (&b"plumless"[..], &b"buckeroo"[..]);
+    expect_eq(
+        "the check's own premise: crc32(b\"plumless\") == crc32(b\"buckeroo\")",
+        support::crc32(first),
+        support::crc32(second),
+    )?;
+    for (a, b) in [(first, second), (second, first)] {
+        let disk = SimDisk::new(ctx.seed());
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        put(&mut store, &mut script, a, b"first")?;
+        put(&mut store, &mut script, b, b"second")?;
+        let did = script.did(format!("get({})", show(a)));
+        let got = store.get(a).map_err(|e| e.to_string());
+        if got != Ok(Some(b"first".to_vec())) {
+            return fail(format!(
+                "did:      {did}\nexpected: Ok(Some(b\"first\"))\ngot:      {}\n{} and {} are \
+                 different keys with the same CRC-32 ({:#010x}): is the key directory keyed by a \
+                 hash of the key, or does get return a record without checking its key?",
+                match &got {
+                    Ok(Some(v)) => format!("Ok(Some({}))", show(v)),
+                    Ok(None) => "Ok(None)".into(),
+                    Err(e) => format!("Err({e})"),
+                },
+                show(a),
+                show(b),
+                support::crc32(a)
+            ));
+        }
+        get(&store, &mut script, b, Some(b"second"))?;
+    }
+    Ok(())
+}
+
+/// The kind of error each fault makes an operation fail with.
+fn fault_kind(fault: Fault) -> io::ErrorKind {
+    match fault {
+        Fault::DiskFull => io::ErrorKind::StorageFull,
+        Fault::IoError | Fault::SyncLosesData => io::ErrorKind::Other,
+    }
+}
+
+fn failed_open(ctx: &mut Ctx) -> CheckResult {
+    let setup = "Store::open(dir), put(b\"a\", b\"1\"), put(b\"b\", b\"2\"), drop the store";
+    let disk = SimDisk::new(ctx.seed());
+    {
+        let mut store = open(&disk)?;
+        let mut script = Script::new();
+        put(&mut store, &mut script, b"a", b"1")?;
+        put(&mut store, &mut script, b"b", b"2")?;
+    }
+    let before = disk.contents(LOG_NAME);
+    // The operations a clean open makes: each is failed in turn below.
+    let golden = support::FaultDir::new(&disk.fork());
+    Store::open(golden.dir())
+        .map_err(|e| Failure::new(format!("{setup}, Store::open(dir) again: failed: {e}")))?;
+    for kind in support::KINDS {
+        for n in 1..=golden.count(kind) {
+            let faults: &[Fault] = if kind == OpKind::Sync {
+                &[Fault::IoError, Fault::DiskFull, Fault::SyncLosesData]
+            } else {
+                &[Fault::IoError, Fault::DiskFull]
+            };
+            for &fault in faults {
+                let disk = disk.fork();
+                let dir = support::FaultDir::new(&disk);
+                dir.arm(kind, n, fault);
+                let result = support::attempt(|| Store::open(dir.dir()));
+                if dir.fired() == 0 {
+                    continue;
+                }
+                let did = format!(
+                    "{setup}, Store::open(dir) again, with operation {n} of kind {kind:?} failing \
+                     with Fault::{fault:?}"
+                );
+                let length = |c: &Option<Vec<u8>>| match c {
+                    Some(bytes) => format!("{} bytes", bytes.len()),
+                    None => "no such file".into(),
+                };
+                match &result {
+                    Ok(_) => {
+                        return fail(format!(
+                            "did:      {did}\nexpected: Err, the disk's error (only NotFound \
+                             means there is no log to open)\ngot:      Ok, and {LOG_NAME} holds \
+                             {} (it held {})",
+                            length(&disk.contents(LOG_NAME)),
+                            length(&before)
+                        ));
+                    }
+                    // The disk's error, perhaps wrapped with some context.
+                    Err(e) if e.kind() != fault_kind(fault) && e.kind() != io::ErrorKind::Other => {
+                        return fail(format!(
+                            "did:      {did}\nexpected: Err of kind {:?}, the disk's error \
+                             (only NotFound means there is no log to open)\ngot:      Err of \
+                             kind {:?}: {e}",
+                            fault_kind(fault),
+                            e.kind()
+                        ));
+                    }
+                    Err(_) => {}
+                }
+                drop(result);
+                let after = disk.contents(LOG_NAME);
+                expect(
+                    after == before,
+                    format!(
+                        "did:      {did}\nexpected: {LOG_NAME} left as it was ({}): an error \
+                         opening a log says nothing about what it holds\ngot:      {LOG_NAME} \
+                         now holds {}{}",
+                        length(&before),
+                        length(&after),
+                        if after.as_ref().is_some_and(|a| a.is_empty()) {
+                            ": was it removed and created afresh?"
+                        } else {
+                            ""
+                        }
+                    ),
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The sweep's handle on the store.
