@@ -69,6 +69,9 @@ enum Command {
     },
     /// The reference solution of a scene you have passed.
     Solution { scene: String },
+    /// Start a scene from your own code of the scene before it, not the reference the stub
+    /// holds (a three-way merge; conflicts are marked for you to settle).
+    Carry { scene: String },
     /// Put a scene's exercise back as it was first given.
     Reset {
         scene: String,

@@ -25,6 +25,10 @@ pub struct Track {
     /// The scene whose crate `cargo grade play` drives, with `grader/play/<track>.rs`.
     #[serde(default)]
     pub play: Option<String>,
+    /// Each scene's stub holds the reference of the scene before it, so a learner may start it
+    /// from their own code of that scene instead (`cargo grade carry`).
+    #[serde(default)]
+    pub carries_forward: bool,
     #[serde(default)]
     pub scenes: Vec<SceneEntry>,
 }
@@ -235,6 +239,12 @@ impl Workbook {
             .join("grader/play")
             .join(&track.name)
             .with_extension("rs")
+    }
+
+    /// The scene before `scene` in its track, if any.
+    pub fn previous(&self, scene: &Scene) -> Option<Scene<'_>> {
+        self.scenes()
+            .find(|s| s.track.name == scene.track.name && s.number + 1 == scene.number)
     }
 
     /// The scenes a selector names: everything, one track, or one scene.

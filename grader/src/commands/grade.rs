@@ -125,6 +125,22 @@ pub fn grade_and_report(workbook: &Workbook, scene: &Scene, options: &Options) -
             ),
             None => println!("\nThat was the last scene. Well built."),
         }
+        if let Some(next) = current_scene(workbook, &store.load()?)
+            && next.track.carries_forward
+            && workbook
+                .previous(&next)
+                .is_some_and(|p| p.id() == scene.id())
+        {
+            println!(
+                "{}",
+                ui::dim(&format!(
+                    "Its stub holds the reference of {}. To build on your own code instead: \
+                     `cargo grade carry {}`.",
+                    scene.entry.name,
+                    next.id()
+                ))
+            );
+        }
     } else {
         let used = store.load()?.scene(&scene.id()).hints_used;
         // A scene without hints (one being written) simply offers none.

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod bench;
+mod carry;
 mod ci;
 mod grade;
 mod hint;
@@ -58,6 +59,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             };
             ci::run(workbook, &options)
         }
+        Some(Command::Carry { scene }) => carry::run(workbook, &scene),
         Some(Command::Reset { scene, yes }) => reset::run(workbook, &scene, yes),
         Some(Command::Bench) => bench::run(workbook),
         Some(Command::Verify {

@@ -358,3 +358,79 @@ fn workbook_with_crc32_solved() -> tempfile::TempDir {
     .unwrap();
     repo
 }
+
+/// Writes `lib` as the learner's raft/terms and records that scene passed.
+fn learner_terms(repo: &std::path::Path, lib: &str) {
+    std::fs::write(repo.join("exercises/raft/01-terms/src/lib.rs"), lib).unwrap();
+    std::fs::write(
+        repo.join(".grade-progress.toml"),
+        "format_version = 1\n\n[scenes.\"raft/terms\"]\npassed = true\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn carry_walks_a_learners_own_terms_into_election() {
+    let (repo, _) = crate::common::classroom::classroom_repo();
+    let reference =
+        std::fs::read_to_string(workbook().join("solutions/raft/01-terms/src/lib.rs")).unwrap();
+    let role = "    pub fn role(&self) -> Role {\n        self.role\n    }\n";
+    assert!(reference.contains(role));
+    let helper = "\n    /// Mine: whether this node follows.\n    fn is_follower(&self) -> bool {\n        self.role == Role::Follower\n    }\n";
+    let own = reference.replacen(role, &format!("{role}{helper}"), 1);
+
+    grade(repo.path())
+        .args(["carry", "raft/election"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pass raft/terms first"));
+    learner_terms(repo.path(), &own);
+    let output = grade(repo.path())
+        .args(["carry", "raft/election"])
+        .output()
+        .unwrap();
+    let said = stdout_of(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("raft/election now starts from your own raft/terms"),
+        "{said}"
+    );
+    let election = repo.path().join("exercises/raft/02-election/src/lib.rs");
+    let merged = std::fs::read_to_string(&election).unwrap();
+    assert!(merged.contains(helper), "{merged}");
+    assert!(
+        merged.contains("fn majority(&self) -> usize {\n        todo!()"),
+        "{merged}"
+    );
+    assert!(!merged.contains("<<<<<<<"), "{merged}");
+    // Carrying never merges over what is there now.
+    grade(repo.path())
+        .args(["carry", "raft/election"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "is not the stub as given any more",
+        ));
+
+    // A learner whose on_timer differs where election changes it gets the two side by side.
+    grade(repo.path())
+        .args(["reset", "raft/election", "--yes"])
+        .assert()
+        .success();
+    let timer = "                if generation == self.election_generation {\n";
+    assert!(own.contains(timer));
+    let mine = "                if self.election_generation == generation {\n";
+    learner_terms(repo.path(), &own.replacen(timer, mine, 1));
+    let output = grade(repo.path())
+        .args(["carry", "raft/election"])
+        .output()
+        .unwrap();
+    let said = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("src/lib.rs: 1 place"), "{said}");
+    let merged = std::fs::read_to_string(&election).unwrap();
+    assert!(merged.contains("<<<<<<< election's stub"), "{merged}");
+    assert!(merged.contains(">>>>>>> your terms"), "{merged}");
+    assert!(merged.contains(mine), "{merged}");
+    assert!(merged.contains(helper), "{merged}");
+}
