@@ -37,9 +37,9 @@ pub fn suite() -> Suite {
             leader_steps_down,
         )
         .check(
-            "a leader deposed by an answer of a higher term runs an election timer again, and \
-             wins a later term with that term's votes alone; each election counts only its own \
-             votes",
+            "a leader deposed by an answer of a higher term runs an election timer again (the \
+             one it set as a candidate is stale), and wins a later term with that term's votes \
+             alone; each election counts only its own votes",
             leads_again,
         )
         .check(
@@ -385,6 +385,12 @@ fn leads_again(_: &mut Ctx) -> CheckResult {
     // A late refusal of a higher term deposes it: it follows, and needs a timer again.
     script.deliver(4, 0, vote(3, false));
     expect_state(&script, 0, 3, Role::Follower)?;
+    // The timer it set as a candidate of term 2 may still fire: it is stale.
+    for timer in script.stale(0, |t| matches!(t, Timer::Election(_))) {
+        let sent = script.fire(0, timer);
+        script.expect_sent(&sent, &[])?;
+        expect_state(&script, 0, 3, Role::Follower)?;
+    }
     fire_pending(&mut script, 0)?;
     expect_state(&script, 0, 4, Role::Candidate)?;
     // Its votes of term 2 count for nothing in term 4.

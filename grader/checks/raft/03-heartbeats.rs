@@ -13,7 +13,7 @@ pub fn suite() -> Suite {
         .check(
             "a leader deposed by a reply of a higher term runs an election timer again; elected \
              once more, it keeps its place against late messages of older terms of every kind, \
-             and its heartbeat timer of the old term sends nothing",
+             and its timers of the old term (heartbeat, and election as a candidate) do nothing",
             deposed_and_back,
         )
         .check(
@@ -127,6 +127,12 @@ fn deposed_and_back(_: &mut Ctx) -> CheckResult {
     // The heartbeat timer of term 1 still fires: it must send nothing.
     let sent = fire_pending(&mut script, 0, "heartbeat", is_heartbeat)?;
     script.expect_sent(&sent, &[])?;
+    // So does the election timer it set as a candidate of term 1: stale too.
+    for timer in script.stale(0, is_election) {
+        let sent = script.fire(0, timer);
+        script.expect_sent(&sent, &[])?;
+        expect_state(&script, 0, 2, Role::Follower)?;
+    }
     // The follower must stand again when it hears nothing.
     fire_pending(&mut script, 0, "election", is_election)?;
     expect_state(&script, 0, 3, Role::Candidate)?;

@@ -50,7 +50,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "an answer to a heartbeat of an earlier term confirms no read, whatever its round; \
-             an answer of the read's own term and round does",
+             an answer of the read's own term and round does (and the election timer set as a \
+             candidate of the earlier term starts nothing)",
             older_term_answers_confirm_nothing,
         )
         .check(
@@ -456,6 +457,16 @@ fn older_term_answers_confirm_nothing(_: &mut Ctx) -> CheckResult {
             granted: false,
         },
     );
+    // The election timer node 0 set as a candidate of term 1 is stale: it starts nothing.
+    for timer in script.stale(0, |t| matches!(t, Timer::Election(_))) {
+        let sent = script.fire(0, timer);
+        script.expect_sent(&sent, &[])?;
+        script.expect_eq(
+            "node 0's (term, role)",
+            (script.node(0).term(), script.node(0).role()),
+            (2, Role::Follower),
+        )?;
+    }
     hand_elect(&mut script, 0, 1)?;
     let term = script.node(0).term();
     let last = script.node(0).last_log_index();

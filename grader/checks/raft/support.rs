@@ -179,6 +179,18 @@ impl<P: Process> Script<P> {
         Some(self.fire(id, timer))
     }
 
+    /// The timers node `id` has pending that `pick` chooses, but the latest: set before it, so
+    /// stale if the node keeps one timer of the kind at a time.
+    pub fn stale(&self, id: NodeId, pick: impl Fn(&P::Timer) -> bool) -> Vec<P::Timer> {
+        let mut chosen: Vec<P::Timer> = self.timers[id]
+            .iter()
+            .filter(|(_, t)| pick(t))
+            .map(|(_, t)| t.clone())
+            .collect();
+        chosen.pop();
+        chosen
+    }
+
     /// [`Script::fire_latest`], failing the check if node `id` has no such timer pending
     /// (`what` names it: "an election timer").
     pub fn fire_pending(
