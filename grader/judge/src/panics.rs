@@ -44,10 +44,16 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// Raises, in the judge, a panic the learner's code raised in the subject. The payload is the
-/// panic's message, as it was there.
-pub fn subject_panicked(message: String, location: Option<String>) -> ! {
+/// Raises, in the judge, a panic the learner's code raised in the subject, in the call named
+/// `call`. The payload is the panic's message, as it was there.
+pub fn subject_panicked(message: String, location: Option<String>, call: Option<&str>) -> ! {
     let location = location.unwrap_or_else(|| "an unknown place".into());
+    // A panic inside the standard library (an overflowing capacity, a subtraction of
+    // durations) has a location that says nothing of the learner's code: the call does.
+    let location = match call {
+        Some(call) => format!("{location}, in a call of {call}"),
+        None => location,
+    };
     let description = describe(&message, &location);
     LAST_PANIC.with(|last| *last.borrow_mut() = Some(description));
     panic::resume_unwind(Box::new(message))

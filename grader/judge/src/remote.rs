@@ -78,6 +78,7 @@ impl Drop for Handle {
         }
         let call = Call {
             unit: None,
+            name: None,
             request: Request::Drop { this: self.id },
             instance: Arc::clone(&self.instance),
             owns_instance: false,
@@ -90,6 +91,8 @@ impl Drop for Handle {
 /// One call, being put together.
 pub struct Call<'a> {
     unit: Option<&'static UnitSlot>,
+    /// What the learner calls it (`LruCache::get`), when known.
+    name: Option<&'static str>,
     request: Request,
     instance: Arc<Instance>,
     owns_instance: bool,
@@ -150,6 +153,7 @@ impl<'a> Call<'a> {
     ) -> Call<'a> {
         Call {
             unit: Some(unit),
+            name: None,
             request: Request::Call {
                 unit: unit.index(),
                 method,
@@ -159,6 +163,12 @@ impl<'a> Call<'a> {
             owns_instance,
             lent: Vec::new(),
         }
+    }
+
+    /// Names what is called, as the learner's code names it, for a panic's description.
+    pub fn named(mut self, name: &'static str) -> Call<'a> {
+        self.name = Some(name);
+        self
     }
 
     /// Lends `dir` to the learner's code for this call; the id returned names it there.
@@ -211,7 +221,7 @@ impl<'a> Call<'a> {
                 )
             }),
             Ok(Reply::Panicked { message, location }) => {
-                panics::subject_panicked(message, location)
+                panics::subject_panicked(message, location, self.name)
             }
             Ok(Reply::Refused(why)) => session.fail_on(
                 &self.instance,

@@ -160,15 +160,22 @@ fn callable(plan: &Plan, call: &Callable) -> syn::Result<TokenStream> {
     let mut extras = Vec::new();
     let mut posts = Vec::new();
     let mut changed = quote!();
+    // The learner's name for what is called, to say where a panic happened.
+    let shown = match &call.owner {
+        Owner::Free => sig.ident.to_string(),
+        Owner::Value(ty) | Owner::Object(ty) => {
+            format!("{}::{}", last_name(ty).unwrap_or_default(), sig.ident)
+        }
+    };
     let ctor = match (&call.owner, receiver) {
         (Owner::Object(_), Receiver::None) | (Owner::Free, _) | (Owner::Value(_), _) => {
-            quote!(::judge::remote::Call::function(&__UNIT, #id))
+            quote!(::judge::remote::Call::function(&__UNIT, #id).named(#shown))
         }
         (Owner::Object(_), receiver) => {
             if receiver == Receiver::Exclusive {
                 changed = quote!(self.__changed(););
             }
-            quote!(::judge::remote::Call::method(&__UNIT, #id, &self.__handle))
+            quote!(::judge::remote::Call::method(&__UNIT, #id, &self.__handle).named(#shown))
         }
     };
     if let (Owner::Value(ty), r) = (&call.owner, receiver) {
