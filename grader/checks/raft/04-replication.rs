@@ -50,6 +50,11 @@ pub fn suite() -> Suite {
             election_restriction,
         )
         .check(
+            "a node that grants a vote starts its election timeout afresh, and the timer a \
+             deposed leader set as a candidate starts nothing",
+            stale_election_timers,
+        )
+        .check(
             "the leader brings a follower that fell 70 entries behind, and an old leader holding \
              entries nobody else has, back to an exact copy of its log",
             followers_catch_up,
@@ -649,6 +654,73 @@ fn sends_what_follows(_: &mut Ctx) -> CheckResult {
         &of_kind(&effects.sends, "AppendEntries"),
         &[(1, next.clone()), (2, next)],
     )
+}
+
+fn stale_election_timers(_: &mut Ctx) -> CheckResult {
+    type Hand = crate::support::Script<Node>;
+    let is_election = |t: &Timer| matches!(t, Timer::Election(_));
+    // Fires every election timer of node 0 set before its latest: each must start nothing.
+    let fire_stale = |script: &mut Hand, term: u64| -> CheckResult {
+        for timer in script.stale(0, is_election) {
+            let sent = script.fire(0, timer);
+            script.expect_sent(&sent, &[])?;
+            script.expect_eq(
+                "node 0's (term, role)",
+                (script.node(0).term(), script.node(0).role()),
+                (term, Role::Follower),
+            )?;
+        }
+        Ok(())
+    };
+    let mut script = Hand::new(3);
+    let request = Message::RequestVote {
+        term: 1,
+        last_log_index: 0,
+        last_log_term: 0,
+    };
+    let (_, effects) = script.act(
+        format!("node 0 got {request:?} from node 1"),
+        0,
+        |node, ctx| kit::net::Process::on_message(node, 1, request, ctx),
+    );
+    script.expect_sent(
+        &effects.sends,
+        &[(
+            1,
+            Message::Vote {
+                term: 1,
+                granted: true,
+            },
+        )],
+    )?;
+    script.expect(
+        effects.timers.iter().any(|(_, t)| is_election(t)),
+        "expected: granting its vote, node 0 sets a fresh election timer (Figure 2: a follower \
+         stands only after an election timeout without hearing a leader or granting a vote)\n\
+         got:      no election timer set",
+    )?;
+    fire_stale(&mut script, 1)?;
+
+    let mut script = Hand::new(3);
+    script.fire_pending(0, "an election timer", is_election)?;
+    script.deliver(
+        1,
+        0,
+        Message::Vote {
+            term: 1,
+            granted: true,
+        },
+    );
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term: 2,
+            granted: false,
+        },
+    );
+    fire_stale(&mut script, 2)
 }
 
 fn agreeing_entries_stay(ctx: &mut Ctx) -> CheckResult {
