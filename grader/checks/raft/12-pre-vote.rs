@@ -58,6 +58,11 @@ pub fn suite() -> Suite {
             transfer_to_a_dead_node_gives_up,
         )
         .check(
+            "transfer_leadership at a follower is refused with a hint of who leads; at the leader, \
+             a transfer to itself or to a slot that is not a member does nothing",
+            transfer_refusals,
+        )
+        .check(
             "a late TimeoutNow of an older term starts nothing, nor does one reaching the leader",
             stale_timeout_now,
         )
@@ -924,6 +929,49 @@ fn fire_heartbeat(script: &mut Hand, id: NodeId) -> Option<()> {
     script
         .fire_latest(id, |t| matches!(t, Timer::Heartbeat(_)))
         .map(|_| ())
+}
+
+fn transfer_refusals(_: &mut Ctx) -> CheckResult {
+    // Four slots: members 0, 1, 2; slot 3 is not a member.
+    let mut script = Hand::new(4);
+    hand_elect(&mut script, 0, 1)?;
+    let sent = script.fire_pending(0, "a heartbeat timer", |t| matches!(t, Timer::Heartbeat(_)))?;
+    for (to, message) in sent.into_iter().filter(|(to, _)| *to == 2) {
+        script.deliver(0, to, message);
+    }
+    let (answer, effects) = script.act("node 2: transfer_leadership(1)", 2, |node, ctx| {
+        node.transfer_leadership(1, ctx)
+    });
+    script.expect_eq(
+        "transfer_leadership(1) at node 2, a follower of node 0",
+        answer,
+        Err(NotLeader {
+            leader_hint: Some(0),
+        }),
+    )?;
+    script.expect_sent(&effects.sends, &[])?;
+    for to in [0, 3] {
+        let what = if to == 0 {
+            "itself"
+        } else {
+            "slot 3, not a member"
+        };
+        let (answer, effects) = script.act(
+            format!("node 0: transfer_leadership({to}), to {what}"),
+            0,
+            |node, ctx| node.transfer_leadership(to, ctx),
+        );
+        script.expect_eq(format!("transfer_leadership({to})"), answer, Ok(()))?;
+        script.expect_sent(&effects.sends, &[])?;
+        let got = hand_propose(&mut script, 0, to as u64 + 1);
+        script.expect(
+            got.is_ok(),
+            format!(
+                "expected: no transfer began, so node 0 still takes proposals\ngot:      {got:?}"
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 fn stale_timeout_now(_: &mut Ctx) -> CheckResult {
