@@ -9,7 +9,10 @@ use bitcask_hints::{Options, Store, hint_name, segment_name};
 use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, Subject, show};
 use kit::disk::Dir;
+use kit::disk::File;
 use kit::sim::{SimDisk, Stats};
+
+use std::sync::Mutex;
 
 use crate::support::{self, Shape};
 
@@ -38,6 +41,14 @@ pub fn suite() -> Suite {
         .check(
             "a hint that does not describe its segment as it is now is ignored",
             mismatched_hint_is_ignored,
+        )
+        .check(
+            "a hint that lies (a wrong entry count, a position past the segment's end), however well checksummed, is not trusted: the segment is scanned",
+            lying_hint_is_ignored,
+        )
+        .check(
+            "the hint appears whole or not at all: under its own name it is always durable in full",
+            hint_appears_whole,
         )
         .check(
             "a crash at any step of merges, hint writes and reopens loses nothing synced",
@@ -575,6 +586,395 @@ fn mismatched_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
         hint_name(id),
         segment_name(id)
     ))
+}
+
+/// A record as a key and a value (`None` for a tombstone).
+type Pair = (Vec<u8>, Option<Vec<u8>>);
+
+/// The records of a log file, in the record scene's layout, as (key, value) pairs (a tombstone's
+/// value is `None`); `None` if the bytes are not whole records.
+fn decode_records(mut bytes: &[u8]) -> Option<Vec<Pair>> {
+    let mut records = Vec::new();
+    while !bytes.is_empty() {
+        let field = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+        };
+        let key_len = field(4)? as usize;
+        let value_len = field(8)?;
+        let body = if value_len == u32::MAX {
+            0
+        } else {
+            value_len as usize
+        };
+        let end = 12 + key_len + body;
+        let key = bytes.get(12..12 + key_len)?.to_vec();
+        let value = (value_len != u32::MAX).then(|| bytes[12 + key_len..end].to_vec());
+        if support::crc32(&bytes[4..end]) != field(0)? {
+            return None;
+        }
+        records.push((key, value));
+        bytes = &bytes[end..];
+    }
+    Some(records)
+}
+
+/// A directory that counts the bytes read from each file by name.
+#[derive(Clone)]
+struct ReadCounter {
+    inner: Arc<dyn Dir>,
+    read: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl fmt::Debug for ReadCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl ReadCounter {
+    fn bytes_read(&self, name: &str) -> u64 {
+        let read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.get(name).copied().unwrap_or(0)
+    }
+
+    fn wrap(&self, name: &str, file: io::Result<Box<dyn File>>) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(CountedFile {
+            inner: file?,
+            name: name.to_string(),
+            read: Arc::clone(&self.read),
+        }))
+    }
+}
+
+impl Dir for ReadCounter {
+    fn create(&self, name: &str) -> io::Result<Box<dyn File>> {
+        self.wrap(name, self.inner.create(name))
+    }
+    fn open(&self, name: &str) -> io::Result<Box<dyn File>> {
+        self.wrap(name, self.inner.open(name))
+    }
+    fn remove(&self, name: &str) -> io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.inner.list()
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+#[derive(Debug)]
+struct CountedFile {
+    inner: Box<dyn File>,
+    name: String,
+    read: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl File for CountedFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read_at(offset, buf)?;
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        *read.entry(self.name.clone()).or_insert(0) += n as u64;
+        Ok(n)
+    }
+    fn append(&self, data: &[u8]) -> io::Result<u64> {
+        self.inner.append(data)
+    }
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.inner.write_at(offset, data)
+    }
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.inner.truncate(len)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+/// Byte order of the numbers in a hint's values, as found in the learner's own hint.
+#[derive(Clone, Copy)]
+enum Order {
+    Little,
+    Big,
+}
+
+impl Order {
+    fn u64(self, n: u64) -> [u8; 8] {
+        match self {
+            Order::Little => n.to_le_bytes(),
+            Order::Big => n.to_be_bytes(),
+        }
+    }
+    fn read_u64(self, bytes: &[u8]) -> u64 {
+        let bytes: [u8; 8] = bytes[..8].try_into().expect("8 bytes");
+        match self {
+            Order::Little => u64::from_le_bytes(bytes),
+            Order::Big => u64::from_be_bytes(bytes),
+        }
+    }
+    fn u32(self, n: u32) -> [u8; 4] {
+        match self {
+            Order::Little => n.to_le_bytes(),
+            Order::Big => n.to_be_bytes(),
+        }
+    }
+    fn read_u32(self, bytes: &[u8]) -> u32 {
+        let bytes: [u8; 4] = bytes[..4].try_into().expect("4 bytes");
+        match self {
+            Order::Little => u32::from_le_bytes(bytes),
+            Order::Big => u32::from_be_bytes(bytes),
+        }
+    }
+}
+
+fn lying_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
+    let mut run = Run::new(ctx.seed(), 48)?;
+    run.apply_all(&[
+        Op::Put(b"a".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"b".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"c".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"d".to_vec(), b"0123456789".to_vec()),
+        Op::Merge,
+    ])?;
+    let id = run.merged_id();
+    run.close();
+    let (hint, segment) = (hint_name(id), segment_name(id));
+    let did = listed(&run.done);
+    let segment_len = run.disk.contents(&segment).map_or(0, |c| c.len() as u64);
+    let Some(records) = run.disk.contents(&hint).and_then(|b| decode_records(&b)) else {
+        return fail(format!(
+            "did:      {did}\nexpected: a hint file {hint} of whole records\ngot:      the files \
+             {}",
+            files(&run.disk)
+        ));
+    };
+    // The layout the stub gives: entries of offset (u64), length (u32) and flag (u8), then a
+    // trailer of the segment's length (u64) and the entry count (u64), in either byte order.
+    let entry_len = |v: &Option<Vec<u8>>| v.as_ref().map(Vec::len);
+    let layout = match records.split_last() {
+        Some(((key, Some(trailer)), entries))
+            if key.is_empty()
+                && trailer.len() == 16
+                && entries.iter().all(|(_, v)| entry_len(v) == Some(13)) =>
+        {
+            [Order::Little, Order::Big]
+                .into_iter()
+                .find(|order| order.read_u64(trailer) == segment_len)
+        }
+        _ => None,
+    };
+    let Some(order) = layout else {
+        return fail(format!(
+            "did:      {did}\nexpected: {hint} laid out as the stub's comments say: one record \
+             per entry whose value is offset (u64), length (u32) and tombstone flag (u8), then a \
+             trailer with an empty key whose value is the segment's length ({segment_len}, u64) \
+             and the entry count (u64)\ngot:      {} records that are not",
+            records.len()
+        ));
+    };
+    let (trailer, entries) = records.split_last().expect("checked above");
+    let trailer = trailer.1.clone().expect("checked above");
+    let count = order.read_u64(&trailer[8..]);
+    let live: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, v))| v.as_ref().is_some_and(|v| v[12] == 0))
+        .map(|(i, _)| i)
+        .collect();
+    if live.is_empty() || count != entries.len() as u64 {
+        return fail(format!(
+            "did:      {did}\nexpected: {hint} to list the live keys of {segment}, and a trailer \
+             counting its {} entries\ngot:      a trailer counting {count}",
+            entries.len()
+        ));
+    }
+    let victim = live[live.len() / 2];
+    let entry = |i: usize| entries[i].1.clone().expect("an entry has a value");
+    let with_trailer = |count: u64| {
+        let mut value = trailer.clone();
+        value[8..].copy_from_slice(&order.u64(count));
+        (Vec::new(), Some(value))
+    };
+    let moved = |offset: u64, len: u32| {
+        let mut value = entry(victim);
+        value[..8].copy_from_slice(&order.u64(offset));
+        value[8..12].copy_from_slice(&order.u32(len));
+        (entries[victim].0.clone(), Some(value))
+    };
+    let victim_key = show(&entries[victim].0);
+    let victim_len = order.read_u32(&entry(victim)[8..12]);
+    let mut lies: Vec<(String, Vec<Pair>)> = Vec::new();
+    // One entry left out, the trailer still counting it.
+    let mut fewer: Vec<_> = entries.to_vec();
+    fewer.remove(victim);
+    fewer.push(with_trailer(count));
+    lies.push((
+        format!(
+            "removed the entry of {victim_key} from {hint}, leaving its trailer's count at \
+             {count}"
+        ),
+        fewer,
+    ));
+    // Every entry there, the count one off either way.
+    for wrong in [count + 1, count - 1] {
+        let mut lie: Vec<_> = entries.to_vec();
+        lie.push(with_trailer(wrong));
+        lies.push((
+            format!("changed the entry count in {hint}'s trailer from {count} to {wrong}"),
+            lie,
+        ));
+    }
+    // One entry's record reaching past the segment's end, or wrapping around u64.
+    let past = segment_len - u64::from(victim_len) + 1;
+    let wraps = u64::MAX - 4;
+    for (offset, len, why) in [
+        (
+            past,
+            victim_len,
+            "ends 1 byte past the segment's end".to_string(),
+        ),
+        (
+            0,
+            u32::try_from(segment_len + 1).unwrap_or(u32::MAX),
+            "is longer than the segment".to_string(),
+        ),
+        (
+            wraps,
+            victim_len,
+            "starts at offset u64::MAX - 4 (offset + length overflows u64)".to_string(),
+        ),
+    ] {
+        let mut lie: Vec<_> = entries.to_vec();
+        lie[victim] = moved(offset, len);
+        lie.push(with_trailer(count));
+        lies.push((
+            format!(
+                "changed the entry of {victim_key} in {hint} to offset {offset}, length {len}, \
+                 which {why} ({segment} is {segment_len} bytes)"
+            ),
+            lie,
+        ));
+    }
+    for (what, lie) in lies {
+        let disk = run.disk.fork();
+        let dir = disk.dir();
+        let bytes: Vec<u8> = lie
+            .iter()
+            .flat_map(|(k, v)| support::put_record(k, v.as_deref().unwrap_or_default()))
+            .collect();
+        let write = || -> io::Result<()> {
+            dir.remove(&hint)?;
+            let file = dir.create(&hint)?;
+            file.append(&bytes)?;
+            file.sync()?;
+            dir.sync()
+        };
+        write().map_err(|e| Failure::new(format!("the check could not write {hint}: {e}")))?;
+        let counter = ReadCounter {
+            inner: disk.dir(),
+            read: Arc::default(),
+        };
+        let setup = format!(
+            "{did}, closed the store, {what}, every record of the hint checksummed as it should \
+             be, and opened it again"
+        );
+        let store = Store::open_with(
+            Arc::new(counter.clone()),
+            Options {
+                max_segment_bytes: 48,
+            },
+        )
+        .map_err(|e| {
+            Failure::new(format!(
+                "did:      {setup}\nexpected: the store opens (a bad hint costs time, not data: \
+                 scan the segment)\ngot:      an error: {e}"
+            ))
+        })?;
+        let read = counter.bytes_read(&segment);
+        expect(
+            read >= segment_len,
+            format!(
+                "did:      {setup}\nexpected: the hint is not trusted, and all {segment_len} \
+                 bytes of {segment} are scanned instead\ngot:      open read {read} bytes of \
+                 {segment}: it trusted a hint that does not describe its segment"
+            ),
+        )?;
+        compare(&store, &run.model, &setup, "")?;
+    }
+    Ok(())
+}
+
+fn hint_appears_whole(ctx: &mut Ctx) -> CheckResult {
+    let setup = [
+        Op::Put(b"a".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"b".to_vec(), b"0123456789".to_vec()),
+        Op::Delete(b"a".to_vec()),
+        Op::Put(b"c".to_vec(), b"0123456789".to_vec()),
+        Op::Put(b"d".to_vec(), b"0123456789".to_vec()),
+    ];
+    // A merge with no crash: how many steps it takes, and the hint it leaves.
+    let mut run = Run::new(ctx.seed(), 48)?;
+    run.apply_all(&setup)?;
+    let start = run.disk.steps();
+    run.apply(&Op::Merge)?;
+    let steps = run.disk.steps() - start;
+    let hint = hint_name(run.merged_id());
+    let did = listed(&run.done);
+    let Some(whole) = run.disk.contents(&hint) else {
+        return fail(format!(
+            "did:      {did}\nexpected: a hint file {hint}\ngot:      the files {}",
+            files(&run.disk)
+        ));
+    };
+    let view = run.disk.files().into_iter().find(|f| f.name == hint);
+    if let Some(view) = view
+        && !(view.durable_name && view.durable_len == whole.len() as u64)
+    {
+        return fail(format!(
+            "did:      {did}\nexpected: once merge() returns, {hint} durable, name and all {} \
+             bytes\ngot:      {} of its bytes durable, its name {}durable: a crash now would \
+             lose the hint{}",
+            whole.len(),
+            view.durable_len,
+            if view.durable_name { "" } else { "not " },
+            if view.durable_name {
+                ": sync the hint file before renaming it into place"
+            } else {
+                ": sync the directory after renaming the hint into place"
+            }
+        ));
+    }
+    for step in 1..=steps {
+        let mut run = Run::new(ctx.seed(), 48)?;
+        run.apply_all(&setup)?;
+        let start = run.disk.steps();
+        run.disk.crash_at_step(start + step);
+        let _ = run.store().merge();
+        let Some(view) = run.disk.files().into_iter().find(|f| f.name == hint) else {
+            continue;
+        };
+        let durable = view.durable_len;
+        let full = run.disk.contents(&hint).as_deref() == Some(&whole[..]);
+        if !full || durable != whole.len() as u64 {
+            return fail(format!(
+                "did:      {did}, with the power failing at the merge's I/O step {step} of \
+                 {steps}\nexpected: no file named {hint} yet, or the whole hint ({} bytes), \
+                 durable: a crash must leave the whole hint or none\ngot:      {hint} exists \
+                 with {} bytes, {durable} of them durable: is the hint written under a \
+                 temporary name, synced, and only then renamed into place?",
+                whole.len(),
+                view.len
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The store as the crash driver sees it: small segments, merges as maintenance.
