@@ -1,6 +1,8 @@
 //! Space-time diagrams of simulated runs: a vertical line per node, time flowing down, an arrow
-//! per message (grey and dashed when it never arrived), crashes in red, partitions as bands.
-//! Written as SVG, which any browser opens.
+//! per message (grey and dashed when it never arrived), crashes in red, partitions as bands,
+//! each node's state (its term and role) where it changes, and the end of the run, where the
+//! check stopped, in red. Written as SVG, which any browser opens, and beside it as an HTML page
+//! that replays the run event by event (`replay.js` is its player).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -14,13 +16,55 @@ const TOP: f64 = 50.0;
 /// Long runs are drawn from the end: the failure is there.
 const MOST_MESSAGES: usize = 1500;
 
-/// Writes the diagram of `trace` to `path`.
+/// Writes the diagram of `trace` to `path` (an `.svg`), and its replay beside it (the same
+/// name, `.html`).
 pub fn write(trace: &Trace, path: &Path) -> std::io::Result<()> {
-    std::fs::write(path, svg(trace))
+    std::fs::write(path, svg(trace))?;
+    std::fs::write(path.with_extension("html"), html(trace))
 }
 
-/// The diagram of `trace`, as an SVG document.
-pub fn svg(trace: &Trace) -> String {
+/// The replay of `trace`: the diagram, and a player that steps through the run event by event
+/// (play, pause, step with the buttons or the arrow keys; hover an arrow for the message),
+/// showing every node's state as of the current event.
+pub fn html(trace: &Trace) -> String {
+    let events = drawn(trace);
+    let mut list = String::from("[");
+    for (i, event) in events.iter().enumerate() {
+        let (node, label) = match event {
+            TraceEvent::State { node, label, .. } => (*node as i64, label.as_str()),
+            TraceEvent::Crashed { node, .. } => (*node as i64, "down"),
+            _ => (-1, ""),
+        };
+        let _ = write!(
+            list,
+            "{}{{\"ms\":{:.3},\"text\":{},\"node\":{node},\"label\":{}}}",
+            if i == 0 { "" } else { "," },
+            at(event).as_secs_f64() * 1000.0,
+            json_string(&describe(trace, event)),
+            json_string(label)
+        );
+    }
+    list.push(']');
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>a simulated run, event by event</title>\n\
+         <style>{STYLE}</style></head><body>\n\
+         <div id=\"controls\"><button id=\"back\">&#9664; step</button> <button id=\"play\">play</button> \
+         <button id=\"next\">step &#9654;</button> <span id=\"position\"></span></div>\n\
+         <div id=\"event\"></div>\n<div id=\"lanes\"></div>\n<div id=\"diagram\">{}</div>\n\
+         <pre id=\"selftest\"></pre>\n<script>const NODES = {}; const EVENTS = {list};\n{PLAYER}</script>\n</body></html>\n",
+        svg(trace),
+        trace.nodes
+    )
+}
+
+const STYLE: &str = "body{font-family:monospace;margin:12px} #controls{position:sticky;top:0;\
+background:#fff;padding:6px 0} #event{min-height:2.6em;white-space:pre-wrap} #lanes span{display:\
+inline-block;min-width:170px;padding-right:10px} .future{opacity:0.08} .current{stroke:#c00;fill:#c00;stroke-width:3}";
+
+const PLAYER: &str = include_str!("replay.js");
+
+/// The events drawn: all of a short run; of a long one, the end, where the failure is.
+fn drawn(trace: &Trace) -> &[TraceEvent] {
     let sends: Vec<usize> = trace
         .events
         .iter()
@@ -32,7 +76,65 @@ pub fn svg(trace: &Trace) -> String {
         .len()
         .checked_sub(MOST_MESSAGES)
         .map_or(0, |skip| sends[skip]);
-    let events = &trace.events[first..];
+    &trace.events[first..]
+}
+
+/// One event, in words.
+fn describe(trace: &Trace, event: &TraceEvent) -> String {
+    let message = |id: &u64| {
+        trace.events.iter().find_map(|e| match e {
+            TraceEvent::Sent {
+                id: sent,
+                from,
+                to,
+                what,
+                ..
+            } if sent == id => Some((*from, *to, what.clone())),
+            _ => None,
+        })
+    };
+    match event {
+        TraceEvent::Sent { from, to, what, .. } => format!("node {from} sent node {to}: {what}"),
+        TraceEvent::Delivered { id, .. } => match message(id) {
+            Some((from, to, what)) => format!("node {to} got from node {from}: {what}"),
+            None => "a message arrived".into(),
+        },
+        TraceEvent::Dropped { id, why, .. } => match message(id) {
+            Some((from, to, what)) => format!("lost ({why}): node {from} to node {to}: {what}"),
+            None => format!("a message was lost ({why})"),
+        },
+        TraceEvent::Crashed { node, .. } => format!("node {node} crashed"),
+        TraceEvent::Restarted { node, .. } => format!("node {node} restarted"),
+        TraceEvent::Partitioned { blocked, .. } => {
+            let links: Vec<String> = blocked.iter().map(|(a, b)| format!("{a}→{b}")).collect();
+            format!("the network split: {}", links.join(" "))
+        }
+        TraceEvent::Healed { .. } => "the network healed".into(),
+        TraceEvent::Note { node, text, .. } => format!("at node {node}: {text}"),
+        TraceEvent::State { node, label, .. } => format!("node {node} is now {label}"),
+    }
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '<' => out.push_str("\\u003c"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The diagram of `trace`, as an SVG document.
+pub fn svg(trace: &Trace) -> String {
+    let events = drawn(trace);
     let start = events.first().map_or(Duration::ZERO, at);
     let end = events.last().map_or(Duration::ZERO, at);
     let span_ms = (end - start).as_secs_f64() * 1000.0;
@@ -52,7 +154,7 @@ pub fn svg(trace: &Trace) -> String {
     let mut partition_start: Option<(Duration, String)> = None;
     let mut down_since: HashMap<usize, Duration> = HashMap::new();
     let mut in_flight: HashMap<u64, (usize, usize, Duration, String)> = HashMap::new();
-    for event in events {
+    for (i, event) in events.iter().enumerate() {
         match event {
             TraceEvent::Sent {
                 id,
@@ -67,7 +169,7 @@ pub fn svg(trace: &Trace) -> String {
                 if let Some((from, to, sent, what)) = in_flight.get(id).cloned() {
                     let _ = writeln!(
                         out,
-                        "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\" marker-end=\"url(#arrow)\"><title>{}</title></line>",
+                        "<line data-event=\"{i}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\" marker-end=\"url(#arrow)\"><title>{}</title></line>",
                         x(from),
                         y(sent),
                         x(to),
@@ -76,7 +178,7 @@ pub fn svg(trace: &Trace) -> String {
                     );
                     let _ = writeln!(
                         out,
-                        "<text x=\"{}\" y=\"{}\" fill=\"#444\">{}</text>",
+                        "<text data-event=\"{i}\" x=\"{}\" y=\"{}\" fill=\"#444\">{}</text>",
                         (x(from) + x(to)) / 2.0,
                         (y(sent) + y(*at)) / 2.0 - 2.0,
                         escape(&short(&what))
@@ -88,7 +190,7 @@ pub fn svg(trace: &Trace) -> String {
                     let (mx, my) = ((x(from) + x(to)) / 2.0, (y(sent) + y(*at)) / 2.0);
                     let _ = writeln!(
                         out,
-                        "<line x1=\"{}\" y1=\"{}\" x2=\"{mx}\" y2=\"{my}\" stroke=\"#999\" stroke-dasharray=\"3,3\"><title>{}: {}</title></line>\n<text x=\"{mx}\" y=\"{my}\" fill=\"#c00\">×</text>",
+                        "<g data-event=\"{i}\"><line x1=\"{}\" y1=\"{}\" x2=\"{mx}\" y2=\"{my}\" stroke=\"#999\" stroke-dasharray=\"3,3\"><title>{}: {}</title></line>\n<text x=\"{mx}\" y=\"{my}\" fill=\"#c00\">×</text></g>",
                         x(from),
                         y(sent),
                         escape(why),
@@ -100,7 +202,7 @@ pub fn svg(trace: &Trace) -> String {
                 down_since.insert(*node, *at);
                 let _ = writeln!(
                     out,
-                    "<text x=\"{}\" y=\"{}\" fill=\"#c00\" font-size=\"14\">✗ crash</text>",
+                    "<text data-event=\"{i}\" x=\"{}\" y=\"{}\" fill=\"#c00\" font-size=\"14\">✗ crash</text>",
                     x(*node) - 4.0,
                     y(*at)
                 );
@@ -111,7 +213,7 @@ pub fn svg(trace: &Trace) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "<text x=\"{}\" y=\"{}\" fill=\"#070\">↻ restart</text>",
+                    "<text data-event=\"{i}\" x=\"{}\" y=\"{}\" fill=\"#070\">↻ restart</text>",
                     x(*node) + 4.0,
                     y(*at)
                 );
@@ -125,10 +227,19 @@ pub fn svg(trace: &Trace) -> String {
                     band(&mut out, width, y(since), y(*at), &links);
                 }
             }
+            TraceEvent::State { node, at, label } => {
+                let _ = writeln!(
+                    out,
+                    "<text data-event=\"{i}\" x=\"{}\" y=\"{}\" fill=\"#777\" font-size=\"9\">{}</text>",
+                    x(*node) - COLUMN / 2.0 + 4.0,
+                    y(*at) + 10.0,
+                    escape(&short(label))
+                );
+            }
             TraceEvent::Note { node, at, text } => {
                 let _ = writeln!(
                     out,
-                    "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"#06c\"/><text x=\"{}\" y=\"{}\" fill=\"#06c\">{}</text>",
+                    "<g data-event=\"{i}\"><circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"#06c\"/><text x=\"{}\" y=\"{}\" fill=\"#06c\">{}</text></g>",
                     x(*node),
                     y(*at),
                     x(*node) + 6.0,
@@ -155,6 +266,13 @@ pub fn svg(trace: &Trace) -> String {
     }
     let _ = writeln!(
         out,
+        "<line x1=\"0\" y1=\"{0}\" x2=\"{width}\" y2=\"{0}\" stroke=\"#c00\" stroke-dasharray=\"6,3\"/>\n\
+         <text x=\"4\" y=\"{1}\" fill=\"#c00\">the run ends here: where the check stopped it</text>",
+        y(end) + 6.0,
+        y(end) + 18.0
+    );
+    let _ = writeln!(
+        out,
         "<text x=\"4\" y=\"36\" fill=\"#666\">time flows down: {:.0} ms to {:.0} ms</text>\n</svg>",
         start.as_secs_f64() * 1000.0,
         end.as_secs_f64() * 1000.0
@@ -171,7 +289,8 @@ fn at(event: &TraceEvent) -> Duration {
         | TraceEvent::Restarted { at, .. }
         | TraceEvent::Partitioned { at, .. }
         | TraceEvent::Healed { at }
-        | TraceEvent::Note { at, .. } => *at,
+        | TraceEvent::Note { at, .. }
+        | TraceEvent::State { at, .. } => *at,
     }
 }
 

@@ -301,6 +301,13 @@ pub enum TraceEvent {
         at: Duration,
         text: String,
     },
+    /// What node `node` is now (`term 3 Leader`), by the check's labeller: recorded whenever
+    /// it changes, so that a picture can show each node's state at every moment.
+    State {
+        node: NodeId,
+        at: Duration,
+        label: String,
+    },
 }
 
 /// The events of a run, in order.
@@ -347,6 +354,9 @@ pub struct Sim<P: Process> {
     faults: Faults,
     trace: Trace,
     processed: u64,
+    /// Says what a node is, for the trace; and what each node last was.
+    labeller: Option<fn(&P) -> String>,
+    labels: Vec<String>,
 }
 
 impl<P: Process> Sim<P> {
@@ -369,6 +379,8 @@ impl<P: Process> Sim<P> {
                 nodes: n,
             },
             processed: 0,
+            labeller: None,
+            labels: vec![String::new(); n],
         };
         for node in 0..n {
             sim.boot(node);
@@ -417,6 +429,30 @@ impl<P: Process> Sim<P> {
         self.nodes[id] = Some(node);
         self.apply(id, ctx);
         Some(result)
+    }
+
+    /// Records in the trace what `labeller` says of each node (its term and role, say), now and
+    /// after every change, so that the run's picture shows each node's state as it goes.
+    pub fn label_nodes(&mut self, labeller: fn(&P) -> String) {
+        self.labeller = Some(labeller);
+        for node in 0..self.len() {
+            self.relabel(node);
+        }
+    }
+
+    fn relabel(&mut self, node: NodeId) {
+        let (Some(labeller), Some(process)) = (self.labeller, &self.nodes[node]) else {
+            return;
+        };
+        let label = labeller(process);
+        if label != self.labels[node] {
+            self.labels[node] = label.clone();
+            self.trace.events.push(TraceEvent::State {
+                node,
+                at: self.now,
+                label,
+            });
+        }
     }
 
     /// Writes a note into the trace beside `node`.
@@ -565,6 +601,8 @@ impl<P: Process> Sim<P> {
         }
         let process = P::start(node, &peers, self.saved[node].clone(), &mut ctx);
         self.nodes[node] = Some(process);
+        // A restarted node's state is told again, even where it is what it was.
+        self.labels[node].clear();
         self.apply(node, ctx);
     }
 
@@ -575,6 +613,7 @@ impl<P: Process> Sim<P> {
 
     /// Puts a handler's effects into the world.
     fn apply(&mut self, from: NodeId, ctx: Ctx<P>) {
+        self.relabel(from);
         let effects = ctx.into_effects();
         if let Some(saved) = effects.saved {
             self.saved[from] = Some(saved);

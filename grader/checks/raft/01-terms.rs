@@ -59,7 +59,7 @@ struct Script {
 impl Script {
     fn new(n: usize) -> Script {
         Script {
-            sim: Sim::new(n, Faults::reliable(), 1),
+            sim: crate::support::cluster!(n, Faults::reliable(), 1),
             did: vec![format!("started {n} nodes (0 to {}), all in term 0", n - 1)],
         }
     }
@@ -478,7 +478,7 @@ impl Watch {
 
 fn run(seed: u64, n: usize, faults: Faults, until: Duration, liveness: bool) -> CheckResult {
     let profile = faults.name;
-    let mut sim = Sim::<Node>::new(n, faults, seed);
+    let mut sim = crate::support::cluster!(n, faults, seed);
     let mut watch = Watch::new(n, liveness);
     let result = sim.run_until(until, |sim| watch.observe(sim));
     let Err(broken) = result else {
@@ -486,7 +486,11 @@ fn run(seed: u64, n: usize, faults: Faults, until: Duration, liveness: bool) -> 
     };
     let path = std::env::temp_dir().join(format!("raft-01-terms-run-{seed}.svg"));
     let picture = match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("picture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "picture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("(could not draw the run: {error})"),
     };
     fail(format!(

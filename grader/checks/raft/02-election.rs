@@ -71,7 +71,7 @@ struct Script {
 impl Script {
     fn new(n: usize) -> Script {
         Script {
-            sim: Sim::new(n, Faults::reliable(), 1),
+            sim: crate::support::cluster!(n, Faults::reliable(), 1),
             did: vec![format!("started {n} nodes (0 to {}), all in term 0", n - 1)],
         }
     }
@@ -513,7 +513,11 @@ impl Watch {
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
     let path = std::env::temp_dir().join(format!("raft-02-election-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("picture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "picture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("(could not draw the run: {error})"),
     }
 }
@@ -530,7 +534,7 @@ fn run(
 ) -> CheckResult {
     let profile = faults.name;
     let healed = faults.healed();
-    let mut sim = Sim::<Node>::new(n, faults, seed);
+    let mut sim = crate::support::cluster!(n, faults, seed);
     let mut watch = Watch::new(n, rule);
     let told = |sim: &Sim<Node>, what: String| {
         fail(format!(

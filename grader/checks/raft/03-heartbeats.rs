@@ -208,7 +208,11 @@ fn show(message: &Message) -> String {
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
     let path = std::env::temp_dir().join(format!("raft-03-heartbeats-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("picture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "picture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("(the picture of the run could not be written: {error})"),
     }
 }
@@ -295,7 +299,7 @@ fn announces_at_once(ctx: &mut Ctx) -> CheckResult {
         ctx.doing(format!(
             "running 3 nodes on a steady network (simulated run {seed})"
         ));
-        let mut sim = Sim::<Node>::new(3, steady(), seed);
+        let mut sim = crate::support::cluster!(3, steady(), seed);
         let Some((id, term)) = run_until_leader(&mut sim, Duration::from_secs(3)) else {
             return fail(format!(
                 "3 nodes on a network that delivers everything in 5 ms elected no leader in 3 s \
@@ -341,7 +345,7 @@ fn announces_at_once(ctx: &mut Ctx) -> CheckResult {
 
 fn candidate_follows_the_leader(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(3, mute(), seed);
+    let mut sim = crate::support::cluster!(3, mute(), seed);
     ctx.doing("letting node 0 time out on a network that loses every message");
     let became_candidate = sim.run_until(Duration::from_secs(1), |sim| {
         match sim.node(0).map(Node::role) {
@@ -453,7 +457,7 @@ fn candidate_follows_the_leader(ctx: &mut Ctx) -> CheckResult {
 
 fn stale_leader_is_refused(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(3, mute(), seed);
+    let mut sim = crate::support::cluster!(3, mute(), seed);
     // Node 0 learns of term 5 from a vote it did not ask for: it follows, with no leader known.
     sim.call(0, |node, ctx| {
         node.on_message(
@@ -520,7 +524,7 @@ fn leader_keeps_its_place(ctx: &mut Ctx) -> CheckResult {
         ctx.doing(format!(
             "running 5 nodes on a reliable network (simulated run {seed})"
         ));
-        let mut sim = Sim::<Node>::new(5, Faults::reliable(), seed);
+        let mut sim = crate::support::cluster!(5, Faults::reliable(), seed);
         let mut safety = SafetyChecker::new();
         let settle = Duration::from_secs(1);
         if let Err(broken) = sim.run_until(settle, |sim| safety.observe(&views(sim))) {
@@ -596,7 +600,7 @@ fn one_bad_link_costs_a_leader(ctx: &mut Ctx) -> CheckResult {
         ctx.doing(format!(
             "running 3 nodes on a steady network (simulated run {seed})"
         ));
-        let mut sim = Sim::<Node>::new(3, steady(), seed);
+        let mut sim = crate::support::cluster!(3, steady(), seed);
         sim.run_until(Duration::from_secs(1), |_| Ok::<(), ()>(()))
             .ok();
         let Some((id, term)) = settled(&sim) else {
@@ -676,7 +680,7 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
         ctx.doing(format!(
             "running {n} nodes under {name} (simulated run {seed})"
         ));
-        let mut sim = Sim::<Node>::new(n, faults.clone(), seed);
+        let mut sim = crate::support::cluster!(n, faults.clone(), seed);
         let mut safety = SafetyChecker::new();
         let stormy = Duration::from_secs(3);
         if let Err(broken) = sim.run_until(stormy, |sim| safety.observe(&views(sim))) {

@@ -114,7 +114,11 @@ fn terms(log: &[Entry]) -> Vec<u64> {
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
     let path = std::env::temp_dir().join(format!("raft-04-replication-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("picture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "picture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("(the picture of the run could not be written: {error})"),
     }
 }
@@ -293,7 +297,7 @@ fn stale_refusal(term: u64) -> String {
 /// A node 0 (of 3, on a network that loses everything) whose log holds `log`, handed to it by
 /// node 1 as leader of `term`.
 fn follower_with(log: &[Entry], term: u64, seed: u64) -> Result<Sim<Node>, Failure> {
-    let mut sim = Sim::<Node>::new(3, mute(), seed);
+    let mut sim = crate::support::cluster!(3, mute(), seed);
     let message = append(term, (0, 0), log);
     let sent = hand(&mut sim, &message);
     let expected = reply_prefix(term, true, log.len() as u64);
@@ -318,7 +322,7 @@ fn propose_appends_and_replicates(ctx: &mut Ctx) -> CheckResult {
     ctx.doing(format!(
         "running 3 nodes on a steady network (simulated run {seed})"
     ));
-    let mut sim = Sim::<Node>::new(3, steady(), seed);
+    let mut sim = crate::support::cluster!(3, steady(), seed);
     let found = sim.run_until(Duration::from_secs(3), |sim| match settled(sim) {
         Some(found) => Err(found),
         None => Ok(()),
@@ -826,7 +830,7 @@ fn followers_catch_up(ctx: &mut Ctx) -> CheckResult {
         ctx.doing(format!(
             "running 3 nodes on a steady network (simulated run {seed})"
         ));
-        let mut sim = Sim::<Node>::new(3, steady(), seed);
+        let mut sim = crate::support::cluster!(3, steady(), seed);
         let mut safety = Safety::default();
         let found = sim.run_until(Duration::from_secs(3), |sim| {
             safety.observe(sim).map_err(Some)?;
@@ -1043,7 +1047,7 @@ fn random_faults(ctx: &mut Ctx) -> CheckResult {
         ctx.doing(format!(
             "running {n} nodes under {name} with a client proposing (simulated run {seed})"
         ));
-        let mut sim = Sim::<Node>::new(n, faults.clone(), seed);
+        let mut sim = crate::support::cluster!(n, faults.clone(), seed);
         let mut safety = Safety::default();
         let stormy = Duration::from_secs(3);
         let mut proposals = 0;

@@ -147,7 +147,11 @@ impl Observer {
 fn picture(sim: &Sim<Node>, name: &str, seed: u64) -> String {
     let path: PathBuf = std::env::temp_dir().join(format!("raft-05-commit-{name}-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("\npicture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "\npicture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("\n(could not draw the run: {error})"),
     }
 }
@@ -323,7 +327,7 @@ fn leads_again_with_fresh_match_indexes(_: &mut Ctx) -> CheckResult {
 fn follower_learns_commit(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "follower";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     let (a, b, c, d) = (entry(1, "a"), entry(1, "b"), entry(1, "c"), entry(1, "d"));
     let mut step = |sim: &mut Sim<Node>, message, commit, applied: &[&str]| {
@@ -355,7 +359,7 @@ fn follower_learns_commit(ctx: &mut Ctx) -> CheckResult {
 fn follower_skips_leftovers(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "leftovers";
-    let mut sim = Sim::<Node>::new(5, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(5, Faults::reliable(), seed);
     let mut did = Vec::new();
     // Node 0 leads term 1; node 2 leads term 2 and gets x only to node 1 before it fails.
     deliver(
@@ -453,7 +457,7 @@ fn propose(sim: &mut Sim<Node>, command: &str, did: &mut Vec<String>) -> Result<
 fn leader_counts_a_majority(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "majority";
-    let mut sim = Sim::<Node>::new(5, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(5, Faults::reliable(), seed);
     let mut did = Vec::new();
     let term = make_leader(&mut sim, &[1, 2], &mut did).map_err(Failure::new)?;
     for command in ["x1", "x2", "x3"] {
@@ -473,7 +477,7 @@ fn leader_counts_a_majority(ctx: &mut Ctx) -> CheckResult {
 fn figure_eight(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "figure-8";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     // Node 0 got "old" from the leader of term 2, which failed before committing it.
     deliver(
@@ -527,7 +531,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
 fn random_run(faults: Faults, seed: u64) -> CheckResult {
     const TICK: Duration = Duration::from_millis(50);
     let name = faults.name.replace(' ', "-");
-    let mut sim = Sim::<Node>::new(5, faults.clone(), seed);
+    let mut sim = crate::support::cluster!(5, faults.clone(), seed);
     let mut observer = Observer::new(sim.len());
     let mut proposed = 0;
     let broke = |sim: &Sim<Node>, error: String| {

@@ -144,7 +144,11 @@ fn picture(sim: &Sim<Node>, name: &str, seed: u64) -> String {
     let path: PathBuf =
         std::env::temp_dir().join(format!("raft-06-persistence-{name}-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("\npicture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "\npicture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("\n(could not draw the run: {error})"),
     }
 }
@@ -312,7 +316,7 @@ fn cluster_of_one_restarts(_: &mut Ctx) -> CheckResult {
 fn vote_survives(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "vote";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     deliver(&mut sim, 2, 0, request_vote(3), &mut did);
     let n = node(&sim, 2);
@@ -360,7 +364,7 @@ fn vote_survives(ctx: &mut Ctx) -> CheckResult {
 fn term_survives(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "term";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     deliver(&mut sim, 1, 0, append(4, (0, 0), vec![], 0), &mut did);
     crash_restart(&mut sim, 1, &mut did);
@@ -400,7 +404,7 @@ fn expect_log(
 fn follower_log_survives(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "follower-log";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     let (a, b, c, x) = (entry(1, "a"), entry(1, "b"), entry(1, "c"), entry(2, "x"));
     deliver(
@@ -438,7 +442,7 @@ fn follower_log_survives(ctx: &mut Ctx) -> CheckResult {
 fn leader_log_survives(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "leader-log";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     let term = make_leader(&mut sim, &[1], &mut did).map_err(Failure::new)?;
     for command in ["p1", "p2"] {
@@ -469,7 +473,7 @@ fn leader_log_survives(ctx: &mut Ctx) -> CheckResult {
 fn restart_applies_only_committed(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let name = "restart-apply";
-    let mut sim = Sim::<Node>::new(3, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
     deliver(
         &mut sim,
@@ -584,7 +588,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
 fn random_run(faults: Faults, seed: u64) -> CheckResult {
     const TICK: Duration = Duration::from_millis(50);
     let name = faults.name.replace(' ', "-");
-    let mut sim = Sim::<Node>::new(3, faults.clone(), seed);
+    let mut sim = crate::support::cluster!(3, faults.clone(), seed);
     let mut observer = Observer::new(sim.len());
     let mut proposed = 0;
     let broke = |sim: &Sim<Node>, error: String| {

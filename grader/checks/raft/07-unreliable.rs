@@ -147,7 +147,11 @@ fn observe(sim: &Sim<Node>, checker: &mut Checker) -> Result<(), String> {
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
     let path = std::env::temp_dir().join(format!("raft-07-unreliable-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("\npicture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "\npicture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("\n(the picture of the run could not be written: {error})"),
     }
 }
@@ -285,7 +289,7 @@ fn leader(sim: &Sim<Node>) -> Option<NodeId> {
 
 fn late_shorter_append_keeps_entries(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(3, in_order(), seed);
+    let mut sim = crate::support::cluster!(3, in_order(), seed);
     let mut checker = Checker::new();
     let mut did = Vec::new();
     ctx.doing("electing a leader among 3 nodes on a network that delivers in order");
@@ -387,7 +391,7 @@ fn late_shorter_append_keeps_entries(ctx: &mut Ctx) -> CheckResult {
 
 fn reply_of_an_earlier_term_counts_for_nothing(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(3, mute(), seed);
+    let mut sim = crate::support::cluster!(3, mute(), seed);
     let mut did = Vec::new();
     let first = make_leader(&mut sim, &[1], 0, &mut did)?;
     propose(&mut sim, 0, "x1", &mut did)?;
@@ -432,7 +436,7 @@ fn reply_of_an_earlier_term_counts_for_nothing(ctx: &mut Ctx) -> CheckResult {
 
 fn match_index_never_goes_back(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(5, mute(), seed);
+    let mut sim = crate::support::cluster!(5, mute(), seed);
     let mut did = Vec::new();
     let term = make_leader(&mut sim, &[1, 2], 0, &mut did)?;
     for command in ["a", "b", "c", "d"] {
@@ -458,7 +462,7 @@ fn match_index_never_goes_back(ctx: &mut Ctx) -> CheckResult {
 
 fn next_index_never_goes_back_on_success(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(3, mute(), seed);
+    let mut sim = crate::support::cluster!(3, mute(), seed);
     let mut did = Vec::new();
     let term = make_leader(&mut sim, &[1], 0, &mut did)?;
     for command in ["a", "b", "c", "d"] {
@@ -483,7 +487,7 @@ fn next_index_never_goes_back_on_success(ctx: &mut Ctx) -> CheckResult {
 
 fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(3, mute(), seed);
+    let mut sim = crate::support::cluster!(3, mute(), seed);
     let mut did = Vec::new();
     // Node 2 led term 1 and got entries a-d to node 0 only.
     let old: Vec<Entry> = ["a", "b", "c", "d"].iter().map(|c| entry(1, c)).collect();
@@ -569,7 +573,7 @@ fn random_runs(ctx: &mut Ctx) -> CheckResult {
 
 fn random_run(n: usize, faults: Faults, seed: u64) -> CheckResult {
     const TICK: Duration = Duration::from_millis(50);
-    let mut sim = Sim::<Node>::new(n, faults.clone(), seed);
+    let mut sim = crate::support::cluster!(n, faults.clone(), seed);
     let mut checker = Checker::new();
     let mut proposed = 0;
     let broke = |sim: &Sim<Node>, error: String| {

@@ -133,7 +133,11 @@ fn observe(sim: &Sim<Node>, checker: &mut Checker) -> Result<(), String> {
 fn picture(sim: &Sim<Node>, seed: u64) -> String {
     let path = std::env::temp_dir().join(format!("raft-08-kv-run-{seed}.svg"));
     match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("\npicture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "\npicture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("\n(the picture of the run could not be written: {error})"),
     }
 }
@@ -186,7 +190,7 @@ struct Cluster {
 impl Cluster {
     fn start(seed: u64) -> Result<Cluster, Failure> {
         let mut cluster = Cluster {
-            sim: Sim::new(3, in_order(), seed),
+            sim: crate::support::cluster!(3, in_order(), seed),
             seed,
             checker: Checker::new(),
             did: Vec::new(),
@@ -562,7 +566,7 @@ fn send(sim: &mut Sim<Node>, client: &mut Client) {
 }
 
 fn random_run(n: usize, faults: Faults, seed: u64) -> CheckResult {
-    let mut sim = Sim::<Node>::new(n, faults.clone(), seed);
+    let mut sim = crate::support::cluster!(n, faults.clone(), seed);
     let mut checker = Checker::new();
     let mut rng = seed;
     let mut random = move |below: u64| {

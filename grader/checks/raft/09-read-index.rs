@@ -131,7 +131,7 @@ enum Stop {
 impl Run {
     fn new(n: usize, faults: Faults, seed: u64, name: &'static str) -> Run {
         Run {
-            sim: Sim::new(n, faults, seed),
+            sim: crate::support::cluster!(n, faults, seed),
             checker: SafetyChecker::new(),
             last_key: vec![None; n],
             seen_applied: vec![0; n],
@@ -229,7 +229,11 @@ impl Run {
             self.name, self.seed
         ));
         let picture = match kit::diagram::write(self.sim.trace(), &path) {
-            Ok(()) => format!("picture of the run: {}", path.display()),
+            Ok(()) => format!(
+                "picture of the run: {} (to step through it event by event, open {})",
+                path.display(),
+                path.with_extension("html").display()
+            ),
             Err(error) => format!("(could not draw the run: {error})"),
         };
         format!(

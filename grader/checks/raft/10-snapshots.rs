@@ -132,7 +132,7 @@ enum Stop {
 impl Run {
     fn new(n: usize, faults: Faults, seed: u64, name: &'static str) -> Run {
         Run {
-            sim: Sim::new(n, faults, seed),
+            sim: crate::support::cluster!(n, faults, seed),
             checker: SafetyChecker::new(),
             last_key: vec![None; n],
             stores: BTreeMap::new(),
@@ -228,7 +228,11 @@ impl Run {
             self.name, self.seed
         ));
         let picture = match kit::diagram::write(self.sim.trace(), &path) {
-            Ok(()) => format!("picture of the run: {}", path.display()),
+            Ok(()) => format!(
+                "picture of the run: {} (to step through it event by event, open {})",
+                path.display(),
+                path.with_extension("html").display()
+            ),
             Err(error) => format!("(could not draw the run: {error})"),
         };
         format!(
@@ -1276,7 +1280,7 @@ fn compacts_at_the_threshold(_: &mut Ctx) -> CheckResult {
     script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
     let applied = script.node(0).last_applied();
     script.expect(
-        applied >= 1 && applied < SNAPSHOT_THRESHOLD,
+        (1..SNAPSHOT_THRESHOLD).contains(&applied),
         format!(
             "expected: node 0 leads and has applied its no-op\ngot:      last_applied() = {applied}"
         ),

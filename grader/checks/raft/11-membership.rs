@@ -179,7 +179,11 @@ impl Checker {
 fn failure(sim: &Sim<Node>, seed: u64, what: impl std::fmt::Display) -> Failure {
     let path = std::env::temp_dir().join(format!("raft-11-membership-run-{seed}.svg"));
     let picture = match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("picture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "picture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("(could not draw the run: {error})"),
     };
     Failure::new(format!(
@@ -531,7 +535,7 @@ fn has_applied(sim: &Sim<Node>, id: NodeId, index: u64) -> bool {
 fn first_configuration(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.doing("running five slots, three of them members, on a reliable network");
-    let mut sim = Sim::<Node>::new(SLOTS, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, Faults::reliable(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     if first >= INITIAL_MEMBERS {
@@ -598,7 +602,7 @@ fn majority_of_the_configuration(ctx: &mut Ctx) -> CheckResult {
             "five slots, members 0, 1, 2, with node {down} down"
         ));
         let run_seed = seed.wrapping_add(round);
-        let mut sim = Sim::<Node>::new(SLOTS, Faults::reliable(), run_seed);
+        let mut sim = crate::support::cluster!(SLOTS, Faults::reliable(), run_seed);
         sim.crash(down, None);
         let mut checker = Checker::new();
         let first = elect(&mut sim, &mut checker, run_seed, ms(2000)).map_err(|f| {
@@ -682,7 +686,7 @@ fn add(sim: &mut Sim<Node>, seed: u64, at: NodeId, id: NodeId) -> Result<u64, Fa
 fn adding_servers(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.doing("five slots, adding servers 4 and 3 to the members 0, 1, 2");
-    let mut sim = Sim::<Node>::new(SLOTS, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, Faults::reliable(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     settle(&mut sim, &mut checker, seed, first)?;
@@ -779,7 +783,7 @@ fn adding_servers(ctx: &mut Ctx) -> CheckResult {
 fn one_change_at_a_time(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.doing("five slots, members 0, 1, 2, calling add_server and remove_server");
-    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, in_order(), seed);
     let mut checker = Checker::new();
     // Catch the leader the moment it wins, before its no-op can commit.
     let won = sim.run_until(ms(3000), |sim| match leader(sim) {
@@ -913,7 +917,7 @@ fn configuration_on_append(ctx: &mut Ctx) -> CheckResult {
     ctx.doing(
         "members 0, 1, 2: a leader appends add_server(3) cut off from everyone, then rejoins",
     );
-    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, in_order(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     settle(&mut sim, &mut checker, seed, first)?;
@@ -982,7 +986,7 @@ fn configuration_on_append(ctx: &mut Ctx) -> CheckResult {
 fn leader_removes_itself(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.doing("five slots, members 0, 1, 2: add 3, then the leader removes itself");
-    let mut sim = Sim::<Node>::new(SLOTS, Faults::reliable(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, Faults::reliable(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     settle(&mut sim, &mut checker, seed, first)?;
@@ -1222,7 +1226,7 @@ fn changes_under_faults(ctx: &mut Ctx) -> CheckResult {
 
 fn changes_run(seed: u64, faults: Faults) -> CheckResult {
     let name = faults.name;
-    let mut sim = Sim::<Node>::new(SLOTS, faults.clone(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, faults.clone(), seed);
     let mut checker = Checker::new();
     let mut rng = seed ^ 0x00C0_FFEE;
     let mut clients: Vec<Client> = (1..=3)

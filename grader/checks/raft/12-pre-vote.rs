@@ -189,7 +189,11 @@ impl Checker {
 fn failure(sim: &Sim<Node>, seed: u64, what: impl std::fmt::Display) -> Failure {
     let path = std::env::temp_dir().join(format!("raft-12-pre-vote-run-{seed}.svg"));
     let picture = match kit::diagram::write(sim.trace(), &path) {
-        Ok(()) => format!("picture of the run: {}", path.display()),
+        Ok(()) => format!(
+            "picture of the run: {} (to step through it event by event, open {})",
+            path.display(),
+            path.with_extension("html").display()
+        ),
         Err(error) => format!("(could not draw the run: {error})"),
     };
     Failure::new(format!(
@@ -329,7 +333,7 @@ fn has_applied(sim: &Sim<Node>, id: NodeId, index: u64) -> bool {
 
 fn isolated_node_keeps_its_term(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, in_order(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     settle(&mut sim, &mut checker, seed, first)?;
@@ -395,7 +399,7 @@ fn pre_vote_is_a_question(ctx: &mut Ctx) -> CheckResult {
     ctx.doing(
         "three nodes: PreVotes handed to the leader and a follower, then after the leader crashes",
     );
-    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, in_order(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     settle(&mut sim, &mut checker, seed, first)?;
@@ -494,7 +498,7 @@ fn leader_crash(ctx: &mut Ctx) -> CheckResult {
         } else {
             Faults::reliable()
         };
-        let mut sim = Sim::<Node>::new(SLOTS, faults, run_seed);
+        let mut sim = crate::support::cluster!(SLOTS, faults, run_seed);
         let mut checker = Checker::new();
         let first = elect(&mut sim, &mut checker, run_seed, ms(1500))?;
         settle(&mut sim, &mut checker, run_seed, first)?;
@@ -535,7 +539,7 @@ fn leader_crash(ctx: &mut Ctx) -> CheckResult {
 
 fn transfer(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let mut sim = Sim::<Node>::new(SLOTS, in_order(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, in_order(), seed);
     let mut checker = Checker::new();
     let first = elect(&mut sim, &mut checker, seed, ms(1500))?;
     settle(&mut sim, &mut checker, seed, first)?;
@@ -1101,7 +1105,7 @@ fn faults(ctx: &mut Ctx) -> CheckResult {
 
 fn faulty_run(seed: u64, faults: Faults) -> CheckResult {
     let name = faults.name;
-    let mut sim = Sim::<Node>::new(SLOTS, faults.clone(), seed);
+    let mut sim = crate::support::cluster!(SLOTS, faults.clone(), seed);
     let mut checker = Checker::new();
     let mut rng = seed ^ 0x00C0_FFEE;
     let mut clients: Vec<Client> = (1..=3)

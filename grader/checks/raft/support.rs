@@ -319,3 +319,14 @@ pub fn of_kind<M: Debug + Clone>(sent: &[(NodeId, M)], kind: &str) -> Vec<(NodeI
         .cloned()
         .collect()
 }
+
+/// A new simulated cluster (as `Sim::<Node>::new`) whose trace, and so its picture, tells each
+/// node's term and role whenever they change.
+macro_rules! cluster {
+    ($n:expr, $faults:expr, $seed:expr $(,)?) => {{
+        let mut sim = kit::net::Sim::<Node>::new($n, $faults, $seed);
+        sim.label_nodes(|node| format!("term {} {:?}", node.term(), node.role()));
+        sim
+    }};
+}
+pub(crate) use cluster;
