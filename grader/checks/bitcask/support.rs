@@ -742,8 +742,13 @@ pub fn million_check<T>(
             } else {
                 String::new()
             };
+            let got = match got {
+                Ok(Some(bytes)) => format!("Ok(Some({}))", show(&bytes)),
+                Ok(None) => "Ok(None)".into(),
+                Err(e) => format!("Err({e})"),
+            };
             return Err(format!(
-                "did:      {MILLION}, get({})\nexpected: Ok(Some({}))\ngot:      {got:?}{hint}",
+                "did:      {MILLION}, get({})\nexpected: Ok(Some({}))\ngot:      {got}{hint}",
                 show(key),
                 show(value)
             ));
