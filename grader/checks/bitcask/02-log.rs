@@ -31,6 +31,10 @@ pub fn suite() -> Suite {
             scan_all,
         )
         .check(
+            "scan costs exactly one disk read, of the whole log",
+            scan_is_one_read,
+        )
+        .check(
             "a log opened again knows its length, reads its records, and appends after them",
             reopen,
         )
@@ -322,6 +326,31 @@ fn scan_all(ctx: &mut Ctx) -> CheckResult {
     })
 }
 
+fn scan_is_one_read(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    ctx.forall_named(&["records"], 64, records(8), |records| {
+        let disk = SimDisk::new(seed);
+        let mut script = Script::new();
+        let (log, _) = filled(&disk, &records, &mut script)?;
+        let len = log.len();
+        disk.reset_stats();
+        let did = script.did("scan()");
+        if let Err(error) = log.scan() {
+            return io_fail(&did, error);
+        }
+        let stats = disk.stats();
+        expect(
+            stats.reads == 1 && stats.bytes_read == len,
+            format!(
+                "did:      {did}\nexpected: 1 read of {len} bytes (the whole log)\ngot:      {} \
+                 reads of {} bytes in all (a read per record, or per header and body, costs a \
+                 seek each on a real disk)",
+                stats.reads, stats.bytes_read
+            ),
+        )
+    })
+}
+
 fn reopen(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (records(6), records(3));
@@ -512,66 +541,77 @@ fn read_past_end(ctx: &mut Ctx) -> CheckResult {
 
 fn read_invalid(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["records"], 64, records(5), |records| {
-        let disk = SimDisk::new(seed);
-        let mut script = Script::new();
-        let mut all = vec![
-            Shown(Record::put("first", "one")),
-            Shown(Record::put("second", "two")),
-        ];
-        all.extend(records);
-        let (log, positions) = filled(&disk, &all, &mut script)?;
-        let (first, second) = (positions[0], positions[1]);
-        let framings = [
-            (
-                Position {
-                    offset: first.offset,
-                    len: first.len - 1,
-                },
-                "one byte short of the first record",
-            ),
-            (
-                Position {
-                    offset: first.offset,
-                    len: first.len + second.len,
-                },
-                "the first two records as if they were one",
-            ),
-            (
-                Position {
-                    offset: first.offset + 1,
-                    len: first.len,
-                },
-                "one byte into the first record",
-            ),
-        ];
-        for (at, what) in framings {
-            let got = log.read(at);
-            let did = script.did(format!("read({at:?}): {what}"));
-            if kind_of(&got) != Some(ErrorKind::InvalidData) {
-                return fail(format!(
-                    "did:      {did}\nexpected: Err(InvalidData)\ngot:      {}",
-                    outcome(got)
-                ));
-            }
-        }
-        // Damage the last byte of the second record's value.
-        let offset = second.offset + u64::from(second.len) - 1;
-        let old = disk.contents(NAME).map_or(0, |c| c[offset as usize]);
-        if let Err(error) = disk.corrupt(NAME, offset, &[!old]) {
-            return io_fail("damaging a byte", error);
-        }
-        script.note(format!("the byte at offset {offset} damaged"));
-        let got = log.read(second);
-        let did = script.did(format!("read({second:?})"));
+    // The two records alone, then with more after them.
+    invalid_reads(seed, Vec::new())?;
+    ctx.forall_named(
+        &["records appended after put(\"first\", \"one\") and put(\"second\", \"two\")"],
+        64,
+        records(5),
+        |records| invalid_reads(seed, records),
+    )
+}
+
+/// Appends put("first", "one"), put("second", "two") and `more`, then reads positions that are
+/// not one whole record, and a damaged record.
+fn invalid_reads(seed: u64, more: Vec<Shown>) -> CheckResult {
+    let disk = SimDisk::new(seed);
+    let mut script = Script::new();
+    let mut all = vec![
+        Shown(Record::put("first", "one")),
+        Shown(Record::put("second", "two")),
+    ];
+    all.extend(more);
+    let (log, positions) = filled(&disk, &all, &mut script)?;
+    let (first, second) = (positions[0], positions[1]);
+    let framings = [
+        (
+            Position {
+                offset: first.offset,
+                len: first.len - 1,
+            },
+            "one byte short of the first record",
+        ),
+        (
+            Position {
+                offset: first.offset,
+                len: first.len + second.len,
+            },
+            "the first two records as if they were one",
+        ),
+        (
+            Position {
+                offset: first.offset + 1,
+                len: first.len,
+            },
+            "one byte into the first record",
+        ),
+    ];
+    for (at, what) in framings {
+        let got = log.read(at);
+        let did = script.did(format!("read({at:?}): {what}"));
         if kind_of(&got) != Some(ErrorKind::InvalidData) {
             return fail(format!(
                 "did:      {did}\nexpected: Err(InvalidData)\ngot:      {}",
                 outcome(got)
             ));
         }
-        Ok(())
-    })
+    }
+    // Damage the last byte of the second record's value.
+    let offset = second.offset + u64::from(second.len) - 1;
+    let old = disk.contents(NAME).map_or(0, |c| c[offset as usize]);
+    if let Err(error) = disk.corrupt(NAME, offset, &[!old]) {
+        return io_fail("damaging a byte", error);
+    }
+    script.note(format!("the byte at offset {offset} damaged"));
+    let got = log.read(second);
+    let did = script.did(format!("read({second:?})"));
+    if kind_of(&got) != Some(ErrorKind::InvalidData) {
+        return fail(format!(
+            "did:      {did}\nexpected: Err(InvalidData)\ngot:      {}",
+            outcome(got)
+        ));
+    }
+    Ok(())
 }
 
 fn synced_survives(ctx: &mut Ctx) -> CheckResult {
