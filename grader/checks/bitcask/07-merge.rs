@@ -431,13 +431,62 @@ fn merge_reclaims_space(ctx: &mut Ctx) -> CheckResult {
                     run.listing()
                 ),
             )?;
+            let each: Vec<String> = run
+                .model
+                .iter()
+                .map(|(k, v)| format!("{} {}", show(k), record_len(k, v)))
+                .chain(
+                    run.keys
+                        .iter()
+                        .filter(|k| !run.model.contains_key(*k))
+                        .map(|k| format!("tombstone of {} {}", show(k), tombstone_len(k))),
+                )
+                .collect();
+            let holding: Vec<String> = old
+                .iter()
+                .map(|(name, _)| {
+                    let records = run
+                        .disk
+                        .contents(name)
+                        .and_then(|bytes| support::decode_records(&bytes))
+                        .map_or_else(
+                            || "bytes that are not whole records".to_string(),
+                            |records| {
+                                records
+                                    .iter()
+                                    .map(|(k, v)| match v {
+                                        Some(v) => format!("put({}, {})", show(k), show(v)),
+                                        None => format!("tombstone({})", show(k)),
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            },
+                        );
+                    format!("{name}: {records}")
+                })
+                .collect();
+            let now: Vec<String> = run
+                .model
+                .iter()
+                .map(|(k, v)| format!("{} = {}", show(k), show(v)))
+                .collect();
             expect(
                 held <= live + gone,
                 format!(
                     "{did}: after the merge the segments other than the active one hold {held} \
-                     bytes ({old:?}); the live values take {live} bytes and one tombstone per \
-                     deleted key {gone} more, so they should hold at most {} bytes",
-                    live + gone
+                     bytes, more than one record per key could take (even if every live key's \
+                     latest value and a tombstone of every deleted key were among them, that is \
+                     {} bytes: {})\nthey hold: {}\nthe store holds: {} (a value the active \
+                     segment replaced is dead, and a tombstone is kept only while an older value \
+                     may remain for it to shadow)",
+                    live + gone,
+                    each.join(", "),
+                    holding.join("; "),
+                    if now.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        now.join(", ")
+                    }
                 ),
             )?;
         }

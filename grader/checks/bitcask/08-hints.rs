@@ -588,36 +588,6 @@ fn mismatched_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
     ))
 }
 
-/// A record as a key and a value (`None` for a tombstone).
-type Pair = (Vec<u8>, Option<Vec<u8>>);
-
-/// The records of a log file, in the record scene's layout, as (key, value) pairs (a tombstone's
-/// value is `None`); `None` if the bytes are not whole records.
-fn decode_records(mut bytes: &[u8]) -> Option<Vec<Pair>> {
-    let mut records = Vec::new();
-    while !bytes.is_empty() {
-        let field = |at: usize| -> Option<u32> {
-            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-        };
-        let key_len = field(4)? as usize;
-        let value_len = field(8)?;
-        let body = if value_len == u32::MAX {
-            0
-        } else {
-            value_len as usize
-        };
-        let end = 12 + key_len + body;
-        let key = bytes.get(12..12 + key_len)?.to_vec();
-        let value = (value_len != u32::MAX).then(|| bytes[12 + key_len..end].to_vec());
-        if support::crc32(&bytes[4..end]) != field(0)? {
-            return None;
-        }
-        records.push((key, value));
-        bytes = &bytes[end..];
-    }
-    Some(records)
-}
-
 /// A directory that counts the bytes read from each file by name.
 #[derive(Clone)]
 struct ReadCounter {
@@ -748,7 +718,11 @@ fn lying_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
     let (hint, segment) = (hint_name(id), segment_name(id));
     let did = listed(&run.done);
     let segment_len = run.disk.contents(&segment).map_or(0, |c| c.len() as u64);
-    let Some(records) = run.disk.contents(&hint).and_then(|b| decode_records(&b)) else {
+    let Some(records) = run
+        .disk
+        .contents(&hint)
+        .and_then(|b| support::decode_records(&b))
+    else {
         return fail(format!(
             "did:      {did}\nexpected: a hint file {hint} of whole records\ngot:      the files \
              {}",
@@ -810,7 +784,7 @@ fn lying_hint_is_ignored(ctx: &mut Ctx) -> CheckResult {
     };
     let victim_key = show(&entries[victim].0);
     let victim_len = order.read_u32(&entry(victim)[8..12]);
-    let mut lies: Vec<(String, Vec<Pair>)> = Vec::new();
+    let mut lies: Vec<(String, Vec<support::Pair>)> = Vec::new();
     // One entry left out, the trailer still counting it.
     let mut fewer: Vec<_> = entries.to_vec();
     fewer.remove(victim);

@@ -834,3 +834,33 @@ impl Dir for NameJournal {
 pub fn restarts_for(pending: usize) -> u64 {
     8u64 << pending.min(6)
 }
+
+/// A record as a key and a value (`None` for a tombstone).
+pub type Pair = (Vec<u8>, Option<Vec<u8>>);
+
+/// The records of a log file, in the record scene's layout, as (key, value) pairs (a tombstone's
+/// value is `None`); `None` if the bytes are not whole records.
+pub fn decode_records(mut bytes: &[u8]) -> Option<Vec<Pair>> {
+    let mut records = Vec::new();
+    while !bytes.is_empty() {
+        let field = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+        };
+        let key_len = field(4)? as usize;
+        let value_len = field(8)?;
+        let body = if value_len == u32::MAX {
+            0
+        } else {
+            value_len as usize
+        };
+        let end = 12 + key_len + body;
+        let key = bytes.get(12..12 + key_len)?.to_vec();
+        let value = (value_len != u32::MAX).then(|| bytes[12 + key_len..end].to_vec());
+        if crc32(&bytes[4..end]) != field(0)? {
+            return None;
+        }
+        records.push((key, value));
+        bytes = &bytes[end..];
+    }
+    Some(records)
+}
