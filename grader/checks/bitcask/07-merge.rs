@@ -36,6 +36,10 @@ pub fn suite() -> Suite {
             second_merge_drops_tombstones,
         )
         .check(
+            "a merge drops a tombstone whose key has a newer value in the active segment",
+            tombstone_of_live_key_dropped,
+        )
+        .check(
             "a leftover .merge file is removed on open, and the segments are left alone",
             leftover_merge_file,
         )
@@ -523,6 +527,35 @@ fn second_merge_drops_tombstones(ctx: &mut Ctx) -> CheckResult {
             run.listing()
         ),
     )
+}
+
+fn tombstone_of_live_key_dropped(ctx: &mut Ctx) -> CheckResult {
+    let mut run = Run::start(ctx.seed(), 1)?;
+    for op in [
+        Op::Put(b"b".to_vec(), b"banana".to_vec()),
+        Op::Put(b"a".to_vec(), b"apple".to_vec()),
+        Op::Delete(b"a".to_vec()),
+        Op::Put(b"a".to_vec(), b"avocado".to_vec()),
+        Op::Merge,
+    ] {
+        run.apply(&op)?;
+    }
+    run.verify()?;
+    let (old, _) = run.old_files();
+    let held: u64 = old.iter().map(|(_, len)| len).sum();
+    let expected = record_len(b"b", b"banana");
+    expect(
+        held == expected,
+        format!(
+            "{}: expected the merged segment to hold only put(\"b\", \"banana\") ({expected} \
+             bytes): the tombstone of \"a\" shadows \"apple\", but \"avocado\" in the active \
+             segment is newer than both, so the tombstone has nothing left to do; the segments \
+             other than the active one hold {held} bytes ({old:?})",
+            run.script.so_far()
+        ),
+    )?;
+    run.apply(&Op::Reopen)?;
+    run.verify()
 }
 
 fn leftover_merge_file(ctx: &mut Ctx) -> CheckResult {
