@@ -38,6 +38,9 @@ pub struct Log {
     file: Box<dyn File>,
     /// The file's length: where the next record goes.
     len: u64,
+    /// An append failed, and may have left part of its record after `len` (a real disk can
+    /// write some of the bytes before it fails): cut off before the next append.
+    torn: bool,
 }
 
 impl Log {
@@ -54,6 +57,9 @@ impl Log {
 
     /// Appends `record` in one write (one `File::append`), and says where it went. The record
     /// is not durable until [`Log::sync`] returns.
+    ///
+    /// A failed write may have left part of the record on the disk: the log's length stays as
+    /// it was, and the next append first cuts those bytes off.
     pub fn append(&mut self, record: &Record) -> io::Result<Position> {
         todo!()
     }

@@ -34,6 +34,9 @@ pub struct Log {
     file: Box<dyn File>,
     /// The file's length: where the next record goes.
     len: u64,
+    /// An append failed, and may have left part of its record after `len` (a real disk can
+    /// write some of the bytes before it fails): cut off before the next append.
+    torn: bool,
 }
 
 impl Log {
@@ -42,23 +45,40 @@ impl Log {
     pub fn create(dir: &dyn Dir, name: &str) -> io::Result<Log> {
         let file = dir.create(name)?;
         dir.sync()?;
-        Ok(Log { file, len: 0 })
+        Ok(Log {
+            file,
+            len: 0,
+            torn: false,
+        })
     }
 
     /// Opens the existing log called `name`. Reads nothing: see [`Log::scan`].
     pub fn open(dir: &dyn Dir, name: &str) -> io::Result<Log> {
         let file = dir.open(name)?;
         let len = file.len()?;
-        Ok(Log { file, len })
+        Ok(Log {
+            file,
+            len,
+            torn: false,
+        })
     }
 
     /// Appends `record` in one write, and says where it went. The record is not durable until
     /// [`Log::sync`] returns.
+    ///
+    /// A failed write may have left part of the record on the disk: the log's length stays as
+    /// it was, and the next append first cuts those bytes off.
     pub fn append(&mut self, record: &Record) -> io::Result<Position> {
         let bytes = record.encode();
         let len = u32::try_from(bytes.len())
             .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "a record must fit in 4 GiB"))?;
-        let offset = self.file.append(&bytes)?;
+        // Bytes a failed append left behind would sit before this record, and a scan stops at
+        // them: everything after, this record included, would be lost to recovery.
+        if self.torn {
+            self.file.truncate(self.len)?;
+            self.torn = false;
+        }
+        let offset = self.file.append(&bytes).inspect_err(|_| self.torn = true)?;
         self.len = offset + u64::from(len);
         Ok(Position { offset, len })
     }
@@ -124,6 +144,7 @@ impl Log {
     pub fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.truncate(len)?;
         self.len = len;
+        self.torn = false;
         Ok(())
     }
 
