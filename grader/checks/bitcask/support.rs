@@ -457,7 +457,13 @@ fn run_once<S: Subject>(
     armed: Option<(OpKind, u64, Fault)>,
     shape: Shape,
 ) -> Result<FaultDir, String> {
-    let disk = SimDisk::new(seed);
+    // A failed write leaves part of its bytes behind, as a real disk's can: the log cuts them
+    // off (scene 02), and nothing a store writes may trip on them.
+    let profile = kit::sim::Profile {
+        failed_writes_leave_a_prefix: true,
+        ..kit::sim::Profile::GENTLE
+    };
+    let disk = SimDisk::with_profile(seed, profile);
     let faults = FaultDir::new(&disk);
     let mut did = Vec::new();
     if let Some((kind, n, fault)) = armed {

@@ -38,8 +38,8 @@ pub struct Log {
     file: Box<dyn File>,
     /// The file's length: where the next record goes.
     len: u64,
-    /// An append failed, and may have left part of its record after `len` (a real disk can
-    /// write some of the bytes before it fails): cut off before the next append.
+    /// An append failed and left part of its record after `len` (a real disk can write some
+    /// of the bytes before it fails), and cutting it off failed too: the next append cuts it.
     torn: bool,
 }
 
@@ -59,7 +59,8 @@ impl Log {
     /// is not durable until [`Log::sync`] returns.
     ///
     /// A failed write may have left part of the record on the disk: the log's length stays as
-    /// it was, and the next append first cuts those bytes off.
+    /// it was, and the file is cut back to it at once (or, if that fails too, before the next
+    /// append).
     pub fn append(&mut self, record: &Record) -> io::Result<Position> {
         todo!()
     }

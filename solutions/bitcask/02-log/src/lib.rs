@@ -34,8 +34,8 @@ pub struct Log {
     file: Box<dyn File>,
     /// The file's length: where the next record goes.
     len: u64,
-    /// An append failed, and may have left part of its record after `len` (a real disk can
-    /// write some of the bytes before it fails): cut off before the next append.
+    /// An append failed and left part of its record after `len` (a real disk can write some
+    /// of the bytes before it fails), and cutting it off failed too: the next append cuts it.
     torn: bool,
 }
 
@@ -67,18 +67,23 @@ impl Log {
     /// [`Log::sync`] returns.
     ///
     /// A failed write may have left part of the record on the disk: the log's length stays as
-    /// it was, and the next append first cuts those bytes off.
+    /// it was, and the file is cut back to it at once (or, if that fails too, before the next
+    /// append).
     pub fn append(&mut self, record: &Record) -> io::Result<Position> {
         let bytes = record.encode();
         let len = u32::try_from(bytes.len())
             .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "a record must fit in 4 GiB"))?;
-        // Bytes a failed append left behind would sit before this record, and a scan stops at
-        // them: everything after, this record included, would be lost to recovery.
+        // Bytes a failed append left behind would sit before this record (or end a segment
+        // that is closed next), and a scan stops at them: everything after would be lost to
+        // recovery. They are cut at once, or, if that fails too, before the next append.
         if self.torn {
             self.file.truncate(self.len)?;
             self.torn = false;
         }
-        let offset = self.file.append(&bytes).inspect_err(|_| self.torn = true)?;
+        let offset = self
+            .file
+            .append(&bytes)
+            .inspect_err(|_| self.torn = self.file.truncate(self.len).is_err())?;
         self.len = offset + u64::from(len);
         Ok(Position { offset, len })
     }
