@@ -23,6 +23,11 @@ pub fn suite() -> Suite {
             append_is_one_write,
         )
         .check(
+            "after a truncate, a reopen, or a failed append whose cut failed too, an append is \
+             still one write (plus, once, the cut still owed)",
+            append_stays_one_write,
+        )
+        .check(
             "read costs exactly one disk read, of exactly the record's bytes",
             read_is_one_read,
         )
@@ -285,6 +290,60 @@ fn append_is_one_write(ctx: &mut Ctx) -> CheckResult {
             ),
         )
     })
+}
+
+/// Appends `record`, and fails unless it took `expected` writes (`why` says what they are).
+fn append_costs(
+    disk: &SimDisk,
+    log: &mut Log,
+    record: &Shown,
+    script: &mut Script,
+    expected: u64,
+    why: &str,
+) -> CheckResult {
+    disk.reset_stats();
+    let did = script.did(format!("append({record:?})"));
+    log.append(&record.0).map_err(|e| io_failure(&did, e))?;
+    let writes = disk.stats().writes;
+    expect(
+        writes == expected,
+        format!(
+            "did:      {did}\nexpected: {expected} write{} ({why}; a truncate counts as a write)\n\
+             got:      {writes}",
+            if expected == 1 { "" } else { "s" }
+        ),
+    )
+}
+
+fn append_stays_one_write(ctx: &mut Ctx) -> CheckResult {
+    let record = Shown(Record::put(b"k".to_vec(), b"v".to_vec()));
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::new();
+    let (mut log, _) = filled(&disk, std::slice::from_ref(&record), &mut script)?;
+    let did = script.did("truncate(len())");
+    log.truncate(log.len()).map_err(|e| io_failure(&did, e))?;
+    append_costs(&disk, &mut log, &record, &mut script, 1, "the record")?;
+    drop(log);
+    let did = script.did(format!("drop the log, Log::open(dir, {NAME:?})"));
+    let mut log = Log::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+    append_costs(&disk, &mut log, &record, &mut script, 1, "the record")?;
+    disk.fail_next(OpKind::Write, Fault::IoError);
+    disk.fail_next(OpKind::Write, Fault::IoError);
+    let did = script.did(format!(
+        "append({record:?}), whose write fails, and so does the next write (its cut)"
+    ));
+    if log.append(&record.0).is_ok() {
+        return fail(format!("did:      {did}\nexpected: Err\ngot:      Ok"));
+    }
+    append_costs(
+        &disk,
+        &mut log,
+        &record,
+        &mut script,
+        2,
+        "the cut the failed append still owes, then the record",
+    )?;
+    append_costs(&disk, &mut log, &record, &mut script, 1, "the record")
 }
 
 fn read_is_one_read(ctx: &mut Ctx) -> CheckResult {
