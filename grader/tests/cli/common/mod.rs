@@ -36,22 +36,17 @@ pub fn crc32_checks() -> usize {
         .count()
 }
 
-/// The grader, run in `dir`, without a terminal and without colour. Every test builds in the
-/// classroom repositories' shared cache (theirs by their `target` link, the workbook's by
-/// `GRADE_TARGET_DIR`), never in the learner's `target/grade`, so that `cargo test` keeps no
-/// learner waiting, and the tests compile each dependency once.
+/// The grader, run in `dir`, without a terminal and without colour. In the workbook it builds
+/// in `target/grade-tests` (`GRADE_TARGET_DIR`), never in the learner's `target/grade`, so that
+/// `cargo test` keeps no learner waiting. (Classroom repositories build behind their own
+/// `target` link: `ci` scrubs judges from its build directory, which must be no one else's.)
 pub fn grade(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("grader").unwrap();
+    command.current_dir(dir).env("NO_COLOR", "1");
+    if dir == workbook() {
+        command.env("GRADE_TARGET_DIR", "target/grade-tests");
+    }
     command
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("GRADE_TARGET_DIR", test_target_dir());
-    command
-}
-
-/// Where every test's builds go.
-pub fn test_target_dir() -> PathBuf {
-    workbook().join("target/classroom-test/grade")
 }
 
 /// Tests that grade in the workbook share its scenes' workspace, so they take turns.
