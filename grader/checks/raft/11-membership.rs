@@ -324,6 +324,23 @@ fn ack(term: u64, index: u64) -> Message {
     })
 }
 
+/// Proposes `count` appends (client 1, seqs from 1) at node 0, which must take each.
+fn propose_appends(script: &mut Hand, count: u64) -> CheckResult {
+    script.note(format!("node 0 was proposed {count} appends"));
+    for seq in 1..=count {
+        let (result, _) = script.act(String::new(), 0, |node, ctx| {
+            node.propose(command(1, seq, "k", "v"), ctx)
+        });
+        script.did_pop();
+        result.map_err(|e| {
+            script.failure(format!(
+                "expected: the leader takes proposal {seq}\ngot:      Err({e:?})"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 fn lone_majority_commits_at_once(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(3);
     let term = lead_with_no_op(&mut script)?;
@@ -372,18 +389,7 @@ fn config_just_after_snapshot(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(4);
     let term = lead_with_no_op(&mut script)?;
     let entries = SNAPSHOT_THRESHOLD - script.node(0).last_log_index();
-    script.note(format!("node 0 was proposed {entries} appends"));
-    for seq in 1..=entries {
-        let (result, _) = script.act(String::new(), 0, |node, ctx| {
-            node.propose(command(1, seq, "k", "v"), ctx)
-        });
-        script.did_pop();
-        result.map_err(|e| {
-            script.failure(format!(
-                "expected: the leader takes proposal {seq}\ngot:      Err({e:?})"
-            ))
-        })?;
-    }
+    propose_appends(&mut script, entries)?;
     script.deliver(1, 0, ack(term, SNAPSHOT_THRESHOLD));
     script.expect_eq(
         "node 0's snapshot_index, its log applied up to SNAPSHOT_THRESHOLD",
@@ -410,42 +416,9 @@ fn config_just_after_snapshot(_: &mut Ctx) -> CheckResult {
 fn snapshot_config_at_its_index(_: &mut Ctx) -> CheckResult {
     // Four slots: members 0, 1, 2; slot 3 waits to be added.
     let mut script = Hand::new(4);
-    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
-    let term = script.node(0).term();
-    script.deliver(
-        1,
-        0,
-        Message::Vote {
-            term,
-            granted: true,
-        },
-    );
-    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
-    let ack = |index: u64| {
-        Message::AppendReply(AppendReply {
-            term,
-            success: true,
-            index,
-            last_log_index: index,
-            round: 1,
-        })
-    };
-    // Node 1 stores the leader's no-op: it commits.
-    let noop = script.node(0).last_log_index();
-    script.deliver(1, 0, ack(noop));
-    let entries = SNAPSHOT_THRESHOLD + 5;
-    script.note(format!("node 0 was proposed {entries} appends"));
-    for seq in 1..=entries {
-        let (result, _) = script.act(String::new(), 0, |node, ctx| {
-            node.propose(command(1, seq, "k", "v"), ctx)
-        });
-        script.did_pop();
-        result.map_err(|e| {
-            script.failure(format!(
-                "expected: the leader takes proposal {seq}\ngot:      Err({e:?})"
-            ))
-        })?;
-    }
+    let term = lead_with_no_op(&mut script)?;
+    let ack = |index: u64| ack(term, index);
+    propose_appends(&mut script, SNAPSHOT_THRESHOLD + 5)?;
     let stored = script.node(0).last_log_index();
     let (added, effects) = script.act("node 0: add_server(3)", 0, |node, ctx| {
         node.add_server(3, ctx)
