@@ -78,19 +78,23 @@ pub fn run_ci_with(dir: &Path, base: &str, args: &[&str]) -> (Option<i32>, Strin
     (output.status.code(), stdout_of(&output))
 }
 
-/// A crate with the crc32 scene's API that computes nothing, and runs `misbehaviour` (a
-/// function body) whenever it is called.
+/// A crate with the crc32 scene's API that answers 1 to everything (so every check fails, the
+/// first one included, and the report shows what the first one printed), and runs
+/// `misbehaviour` (a function body) on its first call in each subject process: once is all an
+/// attack needs, and once per call (thousands of calls) made these tests start processes by the
+/// hundred.
 pub fn crc32_that(misbehaviour: &str) -> String {
     format!(
         "pub const POLYNOMIAL: u32 = 0xEDB8_8320;\n\
+         fn misbehave() {{ static FIRST: std::sync::Once = std::sync::Once::new(); FIRST.call_once(act); }}\n\
          #[allow(unreachable_code, clippy::empty_loop)]\n\
-         fn misbehave() {{ {misbehaviour} }}\n\
-         pub fn crc32(_: &[u8]) -> u32 {{ misbehave(); 0 }}\n\
+         fn act() {{ {misbehaviour} }}\n\
+         pub fn crc32(_: &[u8]) -> u32 {{ misbehave(); 1 }}\n\
          pub struct Crc32;\n\
          impl Crc32 {{\n\
              pub fn new() -> Self {{ misbehave(); Crc32 }}\n\
              pub fn update(&mut self, _: &[u8]) {{}}\n\
-             pub fn finish(&self) -> u32 {{ 0 }}\n\
+             pub fn finish(&self) -> u32 {{ 1 }}\n\
          }}\n\
          impl Default for Crc32 {{ fn default() -> Self {{ Self::new() }} }}\n"
     )
