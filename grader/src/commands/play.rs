@@ -4,6 +4,8 @@
 //! like any other: it runs on the learner's terminal and calls the learner's crates (that
 //! scene's and any earlier one's it names) through their API declarations, in a subject.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -13,7 +15,7 @@ use crate::build::{self, Api, CrateRef, Entry, JudgeSpec, SubjectSpec};
 use crate::grading::{self, Outcome};
 use crate::manifest::{Scene, Track, Workbook};
 use crate::run::{self, Binary};
-use crate::{progress, report, ui, variants};
+use crate::{report, ui, variants};
 
 pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<ExitCode> {
     let Some(track) = workbook.tracks.iter().find(|t| t.name == track_name) else {
@@ -89,25 +91,126 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
     Ok(exit_code(status.success()))
 }
 
-/// The playground drives the crate of its scene (the track's last, usually): before the learner
-/// has passed it, some commands reach a `todo!()`. Said before the first command, not after it.
+/// The playground drives the crate of its scene (the track's last, usually) and the earlier
+/// scenes' crates it depends on. Before the learner has written them all, some commands reach a
+/// `todo!()`: which functions, in which scene, is said before the first command, not after it.
 fn warn_if_unwritten(workbook: &Workbook, scene: &Scene) {
-    let passed = progress::Store::new(&workbook.root)
-        .load()
-        .is_ok_and(|progress| progress.passed(&scene.id()));
-    if !passed {
+    let unwritten = unwritten(workbook, scene);
+    if unwritten.is_empty() {
+        return;
+    }
+    println!(
+        "{}",
+        ui::dim(&format!(
+            "this playground runs your own crates; a command that reaches one of these \
+             unwritten functions stops at its todo!() (`cargo grade play {} --reference` plays \
+             with the reference):",
+            scene.track.name
+        ))
+    );
+    for (scene, functions) in unwritten {
         println!(
             "{}",
             ui::dim(&format!(
-                "this playground runs your {} crate (scene {}), which you have not passed yet: \
-                 a command that reaches unwritten code stops at its todo!(). \
-                 `cargo grade play {} --reference` plays with the reference.",
+                "  {} (scene {}): {}",
                 scene.id(),
                 scene.number,
-                scene.track.name
+                functions.join(", ")
             ))
         );
     }
+}
+
+/// The scenes whose crates `scene`'s crate builds on (itself included), each with the
+/// functions in it that still hold a `todo!()`.
+fn unwritten<'w>(workbook: &'w Workbook, scene: &Scene) -> Vec<(Scene<'w>, Vec<String>)> {
+    let used = path_dependencies(&scene.exercise_dir());
+    workbook
+        .scenes()
+        .filter(|s| s.track.name == scene.track.name)
+        .filter(|s| {
+            s.exercise_dir()
+                .canonicalize()
+                .is_ok_and(|dir| used.contains(&dir))
+        })
+        .map(|s| {
+            let functions = todo_functions(&s.exercise_dir().join("src"));
+            (s, functions)
+        })
+        .filter(|(_, functions)| !functions.is_empty())
+        .collect()
+}
+
+/// `dir` and every crate it depends on by path, transitively, canonicalised.
+fn path_dependencies(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut found = BTreeSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(dir) = dir.canonicalize() else {
+            continue;
+        };
+        if !found.insert(dir.clone()) {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        let Ok(manifest) = manifest.parse::<toml::Table>() else {
+            continue;
+        };
+        let dependencies = manifest.get("dependencies").and_then(|d| d.as_table());
+        for dependency in dependencies.into_iter().flat_map(|d| d.values()) {
+            if let Some(path) = dependency.get("path").and_then(|p| p.as_str()) {
+                pending.push(dir.join(path));
+            }
+        }
+    }
+    found
+}
+
+/// The functions under `src` whose bodies still call `todo!()`, in the order they appear.
+fn todo_functions(src: &Path) -> Vec<String> {
+    let files = crate::files::list_files(src, &[]).unwrap_or_default();
+    let mut functions = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+    {
+        let text = std::fs::read_to_string(src.join(file)).unwrap_or_default();
+        let mut current = None;
+        for line in text.lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            if let Some(name) = function_name(code) {
+                current = Some(name);
+            }
+            if code.contains("todo!(")
+                && let Some(name) = &current
+                && !functions.contains(name)
+            {
+                functions.push(name.clone());
+            }
+        }
+    }
+    functions
+}
+
+/// The name a line declares a function by, if it does.
+fn function_name(code: &str) -> Option<String> {
+    let (_, after) = code.split_once("fn ")?;
+    let before = &code[..code.len() - after.len() - 3];
+    let qualifiers = ["pub", "pub(crate)", "const", "unsafe", "async", "extern"];
+    if !before
+        .split_whitespace()
+        .all(|word| qualifiers.contains(&word))
+    {
+        return None;
+    }
+    let name: String = after
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// The scenes of `track`, up to its playground's scene, whose crates the playground names, with
@@ -127,4 +230,34 @@ pub fn apis_used<'w>(workbook: &'w Workbook, track: &Track) -> Result<Vec<(Scene
         }
     }
     Ok(used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_are_named_by_their_declarations_only() {
+        assert_eq!(function_name("pub fn put(&self) {"), Some("put".into()));
+        assert_eq!(
+            function_name("pub(crate) fn after_write<'a>("),
+            Some("after_write".into())
+        );
+        assert_eq!(function_name("let f = |x| x; // fn inside"), None);
+        assert_eq!(function_name("impl Fn() for X"), None);
+    }
+
+    #[test]
+    fn the_unwritten_functions_are_the_ones_holding_a_todo() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(
+            src.path().join("lib.rs"),
+            "//! Fill in every `todo!()`.\n\
+             pub fn written() -> u32 {\n    1\n}\n\
+             pub fn open() -> Self {\n    todo!()\n}\n\
+             fn after_write(&self) {\n    // not todo!() here\n    todo!(\"the sync\")\n}\n",
+        )
+        .unwrap();
+        assert_eq!(todo_functions(src.path()), ["open", "after_write"]);
+    }
 }
