@@ -1,4 +1,5 @@
-//! Space-time diagrams of simulated runs: a vertical line per node, time flowing down, an arrow
+//! Space-time diagrams of simulated runs: a vertical line per node, time flowing down (scaled to
+//! what happened: quiet stretches drawn short, busy moments a line apart), an arrow
 //! per message (grey and dashed when it never arrived), crashes in red, partitions as bands,
 //! each node's state (its term and role) where it changes, and the end of the run, where the
 //! check stopped, in red. Written as SVG, which any browser opens, and beside it as an HTML page
@@ -137,9 +138,8 @@ pub fn svg(trace: &Trace) -> String {
     let events = drawn(trace);
     let start = events.first().map_or(Duration::ZERO, at);
     let end = events.last().map_or(Duration::ZERO, at);
-    let span_ms = (end - start).as_secs_f64() * 1000.0;
-    let scale = (3.0f64).min(6000.0 / span_ms.max(1.0));
-    let y = |t: Duration| TOP + (t.saturating_sub(start)).as_secs_f64() * 1000.0 * scale;
+    let axis = TimeAxis::new(events);
+    let y = |t: Duration| axis.y(t);
     let x = |node: usize| COLUMN / 2.0 + node as f64 * COLUMN;
     let width = COLUMN * trace.nodes as f64;
     let height = y(end) + 40.0;
@@ -255,6 +255,14 @@ pub fn svg(trace: &Trace) -> String {
     for (node, since) in down_since {
         down_line(&mut out, x(node), y(since), y(end));
     }
+    for (from, to, skipped) in axis.quiet_gaps() {
+        let _ = writeln!(
+            out,
+            "<text x=\"4\" y=\"{}\" fill=\"#999\" font-size=\"9\">⋮ {:.0} ms</text>",
+            (from + to) / 2.0 + 3.0,
+            skipped.as_secs_f64() * 1000.0
+        );
+    }
     for node in 0..trace.nodes {
         let _ = writeln!(
             out,
@@ -273,11 +281,72 @@ pub fn svg(trace: &Trace) -> String {
     );
     let _ = writeln!(
         out,
-        "<text x=\"4\" y=\"36\" fill=\"#666\">time flows down: {:.0} ms to {:.0} ms</text>\n</svg>",
+        "<text x=\"4\" y=\"36\" fill=\"#666\">time flows down, drawn to what happened: {:.0} ms to {:.0} ms</text>\n</svg>",
         start.as_secs_f64() * 1000.0,
         end.as_secs_f64() * 1000.0
     );
     out
+}
+
+/// Where a moment of the run is drawn. Time flows down, scaled to what happened rather than
+/// to the clock: a millisecond is a few pixels, but two moments with events are at least a line
+/// of text apart (so labels do not overlap), and a quiet stretch is drawn no taller than a few
+/// lines (and labelled with its length), so a run of seconds with a burst in it stays readable.
+struct TimeAxis {
+    /// Every moment with an event, in order, and where it is drawn.
+    marks: Vec<(Duration, f64)>,
+}
+
+impl TimeAxis {
+    const PIXELS_PER_MS: f64 = 3.0;
+    const LINE: f64 = 12.0;
+    const QUIET: f64 = 5.0 * Self::LINE;
+
+    fn new(events: &[TraceEvent]) -> TimeAxis {
+        let mut times: Vec<Duration> = events.iter().map(at).collect();
+        times.sort();
+        times.dedup();
+        let mut marks = Vec::with_capacity(times.len());
+        let mut last: Option<(Duration, f64)> = None;
+        for time in times {
+            let y = match last {
+                None => TOP,
+                Some((before, y)) => {
+                    let ms = (time - before).as_secs_f64() * 1000.0;
+                    y + (ms * Self::PIXELS_PER_MS).clamp(Self::LINE, Self::QUIET)
+                }
+            };
+            marks.push((time, y));
+            last = Some((time, y));
+        }
+        TimeAxis { marks }
+    }
+
+    /// Where `time` is drawn: at its mark, or between the marks around it.
+    fn y(&self, time: Duration) -> f64 {
+        let after = self.marks.partition_point(|(t, _)| *t < time);
+        match (
+            after.checked_sub(1).map(|i| self.marks[i]),
+            self.marks.get(after),
+        ) {
+            (_, Some(&(t, y))) if t == time => y,
+            (Some((t0, y0)), Some(&(t1, y1))) => {
+                let part = (time - t0).as_secs_f64() / (t1 - t0).as_secs_f64();
+                y0 + part * (y1 - y0)
+            }
+            (Some((_, y)), None) => y,
+            (None, _) => TOP,
+        }
+    }
+
+    /// The stretches drawn shorter than the clock says: where each is drawn, and how long it was.
+    fn quiet_gaps(&self) -> impl Iterator<Item = (f64, f64, Duration)> + '_ {
+        self.marks.windows(2).filter_map(|pair| {
+            let ((t0, y0), (t1, y1)) = (pair[0], pair[1]);
+            let full = (t1 - t0).as_secs_f64() * 1000.0 * Self::PIXELS_PER_MS;
+            (full > Self::QUIET).then_some((y0, y1, t1 - t0))
+        })
+    }
 }
 
 fn at(event: &TraceEvent) -> Duration {
@@ -327,4 +396,37 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(ms: u64) -> TraceEvent {
+        TraceEvent::Note {
+            node: 0,
+            at: Duration::from_millis(ms),
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn moments_are_a_line_apart_and_quiet_stretches_are_short() {
+        let events = [note(0), note(0), note(1), note(2), note(2_000), note(2_010)];
+        let axis = TimeAxis::new(&events);
+        let ys: Vec<f64> = [0, 1, 2, 2_000, 2_010]
+            .map(|ms| axis.y(Duration::from_millis(ms)))
+            .to_vec();
+        for pair in ys.windows(2) {
+            assert!(pair[1] - pair[0] >= TimeAxis::LINE, "{ys:?}");
+        }
+        // Two seconds of nothing are drawn a few lines tall, and labelled.
+        assert_eq!(ys[3] - ys[2], TimeAxis::QUIET, "{ys:?}");
+        let gaps: Vec<_> = axis.quiet_gaps().collect();
+        assert_eq!(gaps, [(ys[2], ys[3], Duration::from_millis(1_998))]);
+        // Ten milliseconds keep their clock scale, and a moment between marks falls between.
+        assert_eq!(ys[4] - ys[3], 30.0, "{ys:?}");
+        let between = axis.y(Duration::from_millis(2_005));
+        assert!(ys[3] < between && between < ys[4]);
+    }
 }
