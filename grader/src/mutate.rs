@@ -95,6 +95,15 @@ pub fn given_items(stub: &str) -> Result<BTreeSet<String>> {
     Ok(walker.all.difference(&walker.unwritten).cloned().collect())
 }
 
+/// The functions of a file (as `Type::method` or `function`) whose bodies still hold a
+/// `todo!()`: what a learner has yet to write.
+pub fn unwritten_functions(source: &str) -> Result<BTreeSet<String>> {
+    let file = syn::parse_file(source).context("the file does not parse")?;
+    let mut walker = Functions::default();
+    walker.visit_file(&file);
+    Ok(walker.unwritten)
+}
+
 /// Every function of a file by the name mutants give it, and those that hold a `todo!()`.
 #[derive(Default)]
 struct Functions {

@@ -306,18 +306,16 @@ impl TimeAxis {
         let mut times: Vec<Duration> = events.iter().map(at).collect();
         times.sort();
         times.dedup();
-        let mut marks = Vec::with_capacity(times.len());
-        let mut last: Option<(Duration, f64)> = None;
+        let mut marks: Vec<(Duration, f64)> = Vec::with_capacity(times.len());
         for time in times {
-            let y = match last {
+            let y = match marks.last() {
                 None => TOP,
-                Some((before, y)) => {
+                Some(&(before, y)) => {
                     let ms = (time - before).as_secs_f64() * 1000.0;
                     y + (ms * Self::PIXELS_PER_MS).clamp(Self::LINE, Self::QUIET)
                 }
             };
             marks.push((time, y));
-            last = Some((time, y));
         }
         TimeAxis { marks }
     }
