@@ -169,6 +169,7 @@ fn run_check(check: &Check, handshake: &Handshake, session: &Session) -> Message
         check: check.name.clone(),
         doing: Default::default(),
     };
+    let started = std::time::Instant::now();
     session.begin_check();
     let result = panics::catch(|| (check.body)(&mut ctx)).unwrap_or_else(|panic| {
         let doing = ctx.doing.borrow().clone();
@@ -190,6 +191,7 @@ fn run_check(check: &Check, handshake: &Handshake, session: &Session) -> Message
         verdict,
         output: output.trim_end().to_string(),
         doing,
+        micros: started.elapsed().as_micros().try_into().unwrap_or(u64::MAX),
     }
 }
 
@@ -199,6 +201,7 @@ fn outcome(check: &str, verdict: Verdict) -> Message {
         verdict,
         output: String::new(),
         doing: None,
+        micros: 0,
     }
 }
 

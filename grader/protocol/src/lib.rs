@@ -92,6 +92,8 @@ pub enum Message {
         output: String,
         /// The last thing the check said it was doing, when the learner's process died.
         doing: Option<String>,
+        /// How long the check took, in microseconds (0 for a check that never ran).
+        micros: u64,
     },
 }
 
@@ -155,6 +157,7 @@ mod tests {
             verdict: Verdict::Failed("no".into()),
             output: "printed".into(),
             doing: None,
+            micros: 1,
         };
         assert_eq!(Message::parse(&message.to_line()), Some(message));
         assert_eq!(Message::parse("test crc ... ok"), None);

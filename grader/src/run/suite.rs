@@ -47,6 +47,8 @@ pub struct CheckRun {
     pub output: String,
     /// The last thing the check said it was doing, if it died.
     pub doing: Option<String>,
+    /// How long the check took, as its judge measured it (zero if it never ran).
+    pub elapsed: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +150,7 @@ pub fn run_checks(
             verdict: Verdict::Died("the checks stopped before this check gave a verdict".into()),
             output: String::new(),
             doing: None,
+            elapsed: Duration::ZERO,
         });
         found.insert(name.clone(), run);
     }
@@ -187,6 +190,7 @@ pub fn run_until_failure(
             verdict: Verdict::Died("the checks stopped before this check gave a verdict".into()),
             output: String::new(),
             doing: None,
+            elapsed: Duration::ZERO,
         });
     }
     SuiteRun {
@@ -227,6 +231,7 @@ fn outcomes(messages: Vec<Message>, asked: &[String]) -> Vec<CheckRun> {
                 verdict,
                 output,
                 doing,
+                micros,
             } if asked.contains(&check) => Some(CheckRun {
                 name: check,
                 verdict: match verdict {
@@ -236,6 +241,7 @@ fn outcomes(messages: Vec<Message>, asked: &[String]) -> Vec<CheckRun> {
                 },
                 output,
                 doing,
+                elapsed: Duration::from_micros(micros),
             }),
             _ => None,
         })
@@ -274,6 +280,7 @@ mod tests {
             verdict,
             output: String::new(),
             doing: None,
+            elapsed: Duration::ZERO,
         }
     }
 

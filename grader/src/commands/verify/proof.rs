@@ -115,22 +115,6 @@ pub fn prove(setup: &Setup) -> Proof {
         }
     };
     let solution = setup.variants.iter().position(|v| v.kind == Kind::Solution);
-    // The stub and the solution run their whole suite twice. A hand-written mutant runs until a
-    // check catches it, then that check (each check replays alone: its seed is its own) runs
-    // again; the checks it passed on the way prove nothing about it, and twice would double the
-    // proof's longest part. Mutants made by machine are many, and each is taken once: their
-    // proof is a survey.
-    let mut tasks: Vec<Task> = Vec::new();
-    for (v, variant) in setup.variants.iter().enumerate() {
-        let runs = match variant.kind {
-            Kind::Stub | Kind::Solution => RUNS,
-            Kind::Mutant { .. } | Kind::Generated { .. } => 1,
-        };
-        tasks.extend((0..runs).map(|_| Task::whole(v, DEFAULT_SEED)));
-    }
-    if let Some(solution) = solution {
-        tasks.extend((0..setup.more_seeds).map(|s| Task::whole(solution, DEFAULT_SEED + 1 + s)));
-    }
     let run = |task: &Task| {
         let subject = Subject {
             binary: setup.subject,
@@ -145,7 +129,36 @@ pub fn prove(setup: &Setup) -> Proof {
             run::run_checks(setup.judge, subject, checks, &setting, 1)
         }
     };
+    // The stub and the solution run their whole suite twice, first. A mutant then runs until a
+    // check catches it, quickest checks first by the solution's times (each check has a seed of
+    // its own, so the order changes no verdict, only how soon a catch comes), and the check that
+    // caught it runs again; the checks it passed on the way prove nothing about it, and twice
+    // would double the proof's longest part. Mutants made by machine are many, and each is taken
+    // once: their proof is a survey.
+    let mut tasks: Vec<Task> = Vec::new();
+    for (v, variant) in setup.variants.iter().enumerate() {
+        if matches!(variant.kind, Kind::Stub | Kind::Solution) {
+            tasks.extend((0..RUNS).map(|_| Task::whole(v, DEFAULT_SEED)));
+        }
+    }
     let mut results: Vec<SuiteRun> = parallel::map(&tasks, setup.jobs, run);
+    let quickest_first = solution
+        .and_then(|s| tasks.iter().position(|t| t.variant == s))
+        .map(|first_run| quickest_first(&names, &results[first_run]));
+    let mut later: Vec<Task> = Vec::new();
+    for (v, variant) in setup.variants.iter().enumerate() {
+        if matches!(variant.kind, Kind::Mutant { .. } | Kind::Generated { .. }) {
+            later.push(Task {
+                checks: quickest_first.clone(),
+                ..Task::whole(v, DEFAULT_SEED)
+            });
+        }
+    }
+    if let Some(solution) = solution {
+        later.extend((0..setup.more_seeds).map(|s| Task::whole(solution, DEFAULT_SEED + 1 + s)));
+    }
+    results.extend(parallel::map(&later, setup.jobs, run));
+    tasks.extend(later);
     let mut retried = Vec::new();
     let replays: Vec<Task> = tasks
         .iter()
@@ -312,6 +325,17 @@ impl Proof {
             }
         }
     }
+}
+
+/// The checks, those the solution's run took least time over first.
+fn quickest_first(names: &[String], solution: &SuiteRun) -> Vec<String> {
+    let took = |name: &String| {
+        let check = solution.checks.iter().find(|c| &c.name == name);
+        check.map_or(std::time::Duration::MAX, |c| c.elapsed)
+    };
+    let mut names = names.to_vec();
+    names.sort_by_cached_key(took);
+    names
 }
 
 fn describe(kind: &Kind) -> String {
