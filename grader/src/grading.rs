@@ -62,9 +62,7 @@ pub fn grade(
             package: package_name(impl_dir)?,
         }]],
     };
-    let dir = workbook
-        .root
-        .join("target/grade/scenes")
+    let dir = build::work_dir(&workbook.root, "scenes")
         .join(&scene.track.name)
         .join(scene.dir_name());
     let display = build::Display {

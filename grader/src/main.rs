@@ -90,7 +90,8 @@ enum Command {
         submission: String,
         /// A track or a scene; everything when left out.
         selector: Option<String>,
-        /// Where to write the result files (target/grade/ci/out by default).
+        /// Where to write the result files (by default `ci/out` in the build directory,
+        /// target/grade unless `GRADE_TARGET_DIR` names another).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Once the checks are built, delete the references, the checks and the git objects

@@ -53,7 +53,7 @@ impl Kind {
 
 /// Where the variants of every scene are written.
 pub fn base_dir(workbook: &Workbook) -> PathBuf {
-    workbook.root.join("target/grade/verify")
+    crate::build::work_dir(&workbook.root, "verify")
 }
 
 /// Writes the stub, solution and mutants of `scene` and returns them in that order. The

@@ -29,10 +29,11 @@ pub struct CompileError {
 
 /// Cargo's progress on a terminal, in one line that updates: what is being built and how many
 /// crates so far, and a plain sentence when another build holds the build directory.
-#[derive(Default)]
 struct Status {
     compiled: usize,
     shown: bool,
+    /// The build directory, as the learner would name it.
+    target: String,
 }
 
 impl Status {
@@ -69,8 +70,8 @@ impl Status {
             self.clear_with(&mut stderr);
             let _ = writeln!(
                 stderr,
-                "  waiting: another `cargo grade` is building in target/grade; this one starts \
-                 when it ends"
+                "  waiting: another `cargo grade` is building in {}; this one starts when it ends",
+                self.target
             );
         } else if !trimmed.starts_with("Finished") && !trimmed.starts_with("Checking ") {
             self.clear_with(&mut stderr);
@@ -140,9 +141,19 @@ pub fn run(root: &Path, dir: &Path, args: &[&str], display: Display) -> Result<C
         .context("cannot start cargo")?;
     let stderr = child.stderr.take().expect("piped");
     let show = display.progress;
+    let target = super::target_dir(root);
+    let target = target
+        .strip_prefix(root)
+        .unwrap_or(&target)
+        .display()
+        .to_string();
     let stderr = std::thread::spawn(move || {
         let mut kept = String::new();
-        let mut status = Status::default();
+        let mut status = Status {
+            compiled: 0,
+            shown: false,
+            target,
+        };
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if show {
                 status.show(&line);

@@ -28,6 +28,13 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// Where the grader writes the generated workspace of one kind of run (`scenes`, `verify`,
+/// `play`...): inside [`target_dir`], so that a run with a build directory of its own shares
+/// nothing with another, not even a lock.
+pub fn work_dir(root: &Path, kind: &str) -> PathBuf {
+    target_dir(root).join(kind)
+}
+
 /// A scene's API declaration and the name the checks use for the crate it describes.
 #[derive(Debug, Clone)]
 pub struct Api {

@@ -36,7 +36,7 @@ pub fn run(workbook: &Workbook) -> Result<ExitCode> {
         colour: ui::colour(),
         progress: ui::shows_progress(),
     };
-    let work = workbook.root.join("target/grade/bench");
+    let work = crate::build::work_dir(&workbook.root, "bench");
     let mut built = build::build(
         &workbook.root,
         &work,

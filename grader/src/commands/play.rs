@@ -60,7 +60,7 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         variants: vec![crates],
     };
     println!("{}", ui::dim("building the playground..."));
-    let dir = workbook.root.join("target/grade/play");
+    let dir = crate::build::work_dir(&workbook.root, "play");
     let display = build::Display {
         colour: ui::colour(),
         progress: ui::shows_progress(),

@@ -48,7 +48,7 @@ const ENV_FILES: [&str; 2] = ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"];
 
 pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     let env_files = EnvFiles::remember();
-    let ci_dir = workbook.root.join("target/grade/ci");
+    let ci_dir = crate::build::work_dir(&workbook.root, "ci");
     std::fs::create_dir_all(&ci_dir)?;
     // Canonical, so that the paths cargo fingerprints stay the same from run to run.
     let ci_dir = ci_dir.canonicalize()?;
@@ -74,7 +74,7 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         );
     }
 
-    let work = trusted.root.join("target/grade/ci-work");
+    let work = crate::build::work_dir(&trusted.root, "ci-work");
     let judges = build_judges(&trusted, &scenes, &work)?;
     if options.scrub_checkout {
         scrub(&workbook.root, &trusted.root)?;
