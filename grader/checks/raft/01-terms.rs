@@ -20,8 +20,9 @@ pub fn suite() -> Suite {
             higher_term,
         )
         .check(
-            "a message of an older term changes nothing, and a request of an older term is \
-             answered with the node's own term",
+            "a message of an older term, or of the node's own term, changes nothing (a \
+             candidate stays a candidate), and a request of such a term is refused with the \
+             node's own term",
             older_term,
         )
         .check(
@@ -32,6 +33,11 @@ pub fn suite() -> Suite {
             "a node always has an election timer pending, set 150 to 300 ms ahead, from its start \
              and after every election it starts, and that timer starts the next election",
             timer_pending,
+        )
+        .check(
+            "each election timeout is a new random draw from 150 to 300 ms: neither one node's \
+             timeouts nor the first timeouts of different nodes are all the same",
+            random_timeouts,
         )
         .check(
             "under loss, duplication, reordering and partitions, terms never go back, a higher \
@@ -263,6 +269,10 @@ fn older_term(_: &mut Ctx) -> CheckResult {
     let sent = script.deliver(2, 0, request(3));
     script.expect_node(0, 3, Role::Candidate, Some(0))?;
     script.expect_sent(sent, &[(2, refusal(3))])?;
+    // A refusal of its own election: the same term, so nothing to adopt.
+    let sent = script.deliver(1, 0, refusal(3));
+    script.expect_node(0, 3, Role::Candidate, Some(0))?;
+    script.expect_sent(sent, &[])?;
 
     // A follower that learned of term 6 hears from a candidate of term 2.
     let mut script = Script::new(3);
@@ -340,6 +350,59 @@ fn timer_pending(_: &mut Ctx) -> CheckResult {
     script.deliver(2, 1, request(5));
     let set_at = Duration::ZERO;
     fire_pending(&mut script, 1, set_at, 6)
+}
+
+fn random_timeouts(_: &mut Ctx) -> CheckResult {
+    const NODES: usize = 5;
+    const TIMERS: usize = 4;
+    let mut script = crate::support::Script::<Node>::new(NODES);
+    // The timeout of each election timer each node sets: at its start, then at each election.
+    let mut drawn: Vec<Vec<Duration>> = vec![Vec::new(); NODES];
+    for (id, timeouts) in drawn.iter_mut().enumerate() {
+        for k in 0..TIMERS {
+            // Every node started at time 0; each later timer is set when the last one fires.
+            let mut set_at = Duration::ZERO;
+            if k > 0 {
+                script.fire_latest(id, |_| true);
+                set_at = script.now();
+            }
+            let Some((at, _)) = script.pending(id).last().cloned() else {
+                return Err(script.failure(format!(
+                    "expected: node {id} has an election timer pending (set with ctx.set_timer)\n\
+                     got:      none"
+                )));
+            };
+            timeouts.push(at - set_at);
+        }
+    }
+    let did = format!(
+        "did:      started {NODES} nodes, and fired each node's latest election timer {} times \
+         (each election sets a new one)",
+        TIMERS - 1
+    );
+    let show = |timeouts: &[Duration]| {
+        let shown: Vec<String> = timeouts.iter().map(|t| format!("{t:?}")).collect();
+        shown.join(", ")
+    };
+    for (id, timeouts) in drawn.iter().enumerate() {
+        if timeouts.iter().all(|t| *t == timeouts[0]) {
+            return fail(format!(
+                "{did}\nexpected: node {id}'s {TIMERS} election timeouts differ: each is drawn at \
+                 random from ELECTION_TIMEOUT_MS (150..300 ms), so that two nodes rarely time out \
+                 together\ngot:      {}",
+                show(timeouts)
+            ));
+        }
+    }
+    let first: Vec<Duration> = drawn.iter().map(|timeouts| timeouts[0]).collect();
+    expect(
+        first.iter().any(|t| *t != first[0]),
+        format!(
+            "{did}\nexpected: the {NODES} nodes' first election timeouts differ: each node draws \
+             its own at random from ELECTION_TIMEOUT_MS (150..300 ms)\ngot:      {}",
+            show(&first)
+        ),
+    )
 }
 
 /// The term a message (as the trace shows it) carries.

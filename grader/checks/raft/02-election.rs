@@ -53,6 +53,12 @@ pub fn suite() -> Suite {
             vote_resets_timer,
         )
         .check(
+            "only a granted vote resets the election timer: a node that refuses a request \
+             (already voted, or of an older term) sets no timer, and the one it had still \
+             starts its election",
+            refusal_keeps_timer,
+        )
+        .check(
             "once the network heals, a new leader is elected within 1.5 s",
             progress,
         )
@@ -398,6 +404,90 @@ fn leads_again(_: &mut Ctx) -> CheckResult {
     expect_state(&script, 0, 4, Role::Candidate)?;
     script.deliver(4, 0, vote(4, true));
     expect_state(&script, 0, 4, Role::Leader)
+}
+
+/// Hands node `id` a request of `term` from node `from`, which it must refuse (with its own
+/// term, `current`) without setting a timer; then fires the election timer it had before,
+/// which must start its election of the next term.
+fn refuse_and_stand(
+    script: &mut Hand,
+    from: NodeId,
+    id: NodeId,
+    term: u64,
+    current: u64,
+    why: &str,
+) -> CheckResult {
+    let Some((_, before)) = script
+        .pending(id)
+        .iter()
+        .rev()
+        .find(|(_, t)| matches!(t, Timer::Election(_)))
+        .cloned()
+    else {
+        return Err(script.failure(format!(
+            "expected: node {id} has an election timer pending (set with ctx.set_timer)\n\
+             got:      none"
+        )));
+    };
+    let message = request(term);
+    let (_, effects) = script.act(
+        format!("node {id} got {message:?} from node {from} ({why})"),
+        id,
+        move |node, ctx| node.on_message(from, message, ctx),
+    );
+    script.expect_sent(&effects.sends, &[(from, vote(current, false))])?;
+    if !effects.timers.is_empty() {
+        let set: Vec<String> = effects
+            .timers
+            .iter()
+            .map(|(delay, timer)| format!("{timer:?} in {delay:?}"))
+            .collect();
+        return Err(script.failure(format!(
+            "expected: refusing the vote sets no timer: only a granted vote resets the election \
+             timer, so that no refused candidate holds back node {id}'s own election\n\
+             got:      it set {}",
+            set.join(", ")
+        )));
+    }
+    let what = format!(
+        "node {id}'s timer {before:?} fired (the election timer it had before the refused \
+         request)"
+    );
+    script.act(what, id, move |node, ctx| node.on_timer(before, ctx));
+    let node = script.node(id);
+    let got = (node.term(), node.role());
+    script.expect(
+        got == (current + 1, Role::Candidate),
+        format!(
+            "expected: that timer still counts: node {id} stands, in term {}, Candidate\n\
+             got:      node {id} in term {}, {:?}",
+            current + 1,
+            got.0,
+            got.1
+        ),
+    )
+}
+
+fn refusal_keeps_timer(_: &mut Ctx) -> CheckResult {
+    // A follower that voted in term 1 refuses a second candidate of term 1.
+    let mut script = Hand::new(3);
+    script.deliver(1, 0, request(1));
+    expect_state(&script, 0, 1, Role::Follower)?;
+    refuse_and_stand(&mut script, 2, 0, 1, 1, "it voted for node 1 in term 1")?;
+
+    // A candidate of term 1 refuses a rival of its term, then (in term 2) a late request of
+    // term 1.
+    let mut script = Hand::new(3);
+    fire_pending(&mut script, 0)?;
+    expect_state(&script, 0, 1, Role::Candidate)?;
+    refuse_and_stand(&mut script, 2, 0, 1, 1, "it voted for itself in term 1")?;
+    refuse_and_stand(&mut script, 1, 0, 1, 2, "an older term")?;
+
+    // A follower of term 6 that has not voted refuses a candidate of term 5.
+    let mut script = Hand::new(3);
+    script.deliver(2, 1, vote(6, false));
+    expect_state(&script, 1, 6, Role::Follower)?;
+    refuse_and_stand(&mut script, 0, 1, 5, 6, "an older term")
 }
 
 fn view(node: &Node) -> NodeView {

@@ -11,13 +11,15 @@ use raft_heartbeats::{HEARTBEAT_INTERVAL, Message, Node, Role, Timer};
 pub fn suite() -> Suite {
     Suite::new()
         .check(
-            "a leader deposed by a reply of a higher term runs an election timer again; elected \
-             once more, it keeps its place against late messages of older terms of every kind, \
-             and its timers of the old term (heartbeat, and election as a candidate) do nothing",
+            "a leader deposed by a reply of a higher term runs a new election timer (the one it \
+             set as a candidate does nothing); elected once more, it keeps its place against late \
+             messages of older terms of every kind, and a heartbeat timer of its old term that \
+             fires late does nothing",
             deposed_and_back,
         )
         .check(
-            "a new leader at once sends an AppendEntries of its term to every peer",
+            "a new leader at once sends an AppendEntries of its term to every peer, and names \
+             itself as the leader (leader_hint() is its own id)",
             announces_at_once,
         )
         .check(
@@ -29,6 +31,18 @@ pub fn suite() -> Suite {
             "an AppendEntries of an older term is refused with the receiver's term, and neither \
              makes it follow nor holds back its election",
             stale_leader_is_refused,
+        )
+        .check(
+            "only a granted vote or an AppendEntries of the node's term resets its election \
+             timer: after refusing a RequestVote (already voted, or of an older term) or a stale \
+             AppendEntries, the timer a node had still starts its election",
+            refusals_keep_the_timer,
+        )
+        .check(
+            "leader_hint() names the leader of the current term only: it is None right after a \
+             node (follower or leader) adopts a higher term, from any kind of message, and right \
+             after it starts an election",
+            hint_is_of_the_current_term,
         )
         .check(
             "on a steady network the leader keeps its place: a heartbeat every \
@@ -124,10 +138,19 @@ fn deposed_and_back(_: &mut Ctx) -> CheckResult {
     let sent = script.deliver(2, 0, reply(2, false));
     expect_state(&script, 0, 2, Role::Follower)?;
     script.expect_sent(&sent, &[])?;
-    // The heartbeat timer of term 1 still fires: it must send nothing.
-    let sent = fire_pending(&mut script, 0, "heartbeat", is_heartbeat)?;
-    script.expect_sent(&sent, &[])?;
-    // So does the election timer it set as a candidate of term 1: stale too.
+    // The heartbeat timer of term 1 is still pending: it fires below, once the node leads again.
+    let Some((_, old_heartbeat)) = script
+        .pending(0)
+        .iter()
+        .rev()
+        .find(|(_, t)| is_heartbeat(t))
+        .cloned()
+    else {
+        return Err(script.failure(
+            "expected: the leader of term 1 has a heartbeat timer pending\ngot:      none",
+        ));
+    };
+    // The election timer it set as a candidate of term 1 may still fire: it is stale.
     for timer in script.stale(0, is_election) {
         let sent = script.fire(0, timer);
         script.expect_sent(&sent, &[])?;
@@ -146,6 +169,22 @@ fn deposed_and_back(_: &mut Ctx) -> CheckResult {
     );
     expect_state(&script, 0, 3, Role::Leader)?;
     script.expect_sent(&sent, &[(1, append(3)), (2, append(3))])?;
+    // The heartbeat timer it set as the leader of term 1 fires only now: it is not of this term.
+    let what = format!(
+        "node 0's timer {old_heartbeat:?}, set while it led term 1, fired only now (late: it \
+         leads term 3)"
+    );
+    let (_, effects) = script.act(what, 0, move |node, ctx| node.on_timer(old_heartbeat, ctx));
+    script.expect_sent(&effects.sends, &[])?;
+    expect_state(&script, 0, 3, Role::Leader)?;
+    script.expect(
+        effects.timers.is_empty(),
+        format!(
+            "expected: a heartbeat timer of an old term sets no timer (the leader of term 3 \
+             already runs its own heartbeats)\ngot:      it set {:?}",
+            effects.timers
+        ),
+    )?;
     // Late messages of older terms, of every kind.
     let sent = script.deliver(
         1,
@@ -181,6 +220,173 @@ fn deposed_and_back(_: &mut Ctx) -> CheckResult {
     // Its heartbeats go on, in its term.
     let sent = fire_pending(&mut script, 0, "heartbeat", is_heartbeat)?;
     script.expect_sent(&sent, &[(1, append(3)), (2, append(3))])
+}
+
+/// Hands node `id` `message` from node `from`, which it must refuse with `reply` and without
+/// setting a timer; then fires the election timer it had before, which must start its election
+/// of the next term.
+fn refuse_and_stand(
+    script: &mut Hand,
+    from: NodeId,
+    id: NodeId,
+    message: Message,
+    reply: Message,
+    why: &str,
+) -> CheckResult {
+    let Some((_, before)) = script
+        .pending(id)
+        .iter()
+        .rev()
+        .find(|(_, t)| is_election(t))
+        .cloned()
+    else {
+        return Err(script.failure(format!(
+            "expected: node {id} has an election timer pending (set with ctx.set_timer)\n\
+             got:      none"
+        )));
+    };
+    let term = script.node(id).term();
+    let (_, effects) = script.act(
+        format!("node {id} got {message:?} from node {from} ({why})"),
+        id,
+        move |node, ctx| node.on_message(from, message, ctx),
+    );
+    script.expect_sent(&effects.sends, &[(from, reply)])?;
+    if !effects.timers.is_empty() {
+        let set: Vec<String> = effects
+            .timers
+            .iter()
+            .map(|(delay, timer)| format!("{timer:?} in {delay:?}"))
+            .collect();
+        return Err(script.failure(format!(
+            "expected: a refusal sets no timer: only a granted vote or an AppendEntries of its \
+             term resets node {id}'s election timer, so that no stale or refused node holds \
+             back its election\ngot:      it set {}",
+            set.join(", ")
+        )));
+    }
+    let what = format!(
+        "node {id}'s timer {before:?} fired (the election timer it had before that message)"
+    );
+    script.act(what, id, move |node, ctx| node.on_timer(before, ctx));
+    let node = script.node(id);
+    let got = (node.term(), node.role());
+    script.expect(
+        got == (term + 1, Role::Candidate),
+        format!(
+            "expected: that timer still counts: node {id} stands, in term {}, Candidate\n\
+             got:      node {id} in term {}, {:?}",
+            term + 1,
+            got.0,
+            got.1
+        ),
+    )
+}
+
+fn refusals_keep_the_timer(_: &mut Ctx) -> CheckResult {
+    let vote = |term, granted| Message::Vote { term, granted };
+    let mut script = Hand::new(3);
+    // Node 1 votes for node 0 in term 1, and follows it once it leads.
+    script.deliver(0, 1, Message::RequestVote { term: 1 });
+    script.deliver(0, 1, Message::AppendEntries { term: 1 });
+    expect_state(&script, 1, 1, Role::Follower)?;
+    refuse_and_stand(
+        &mut script,
+        2,
+        1,
+        Message::RequestVote { term: 1 },
+        vote(1, false),
+        "it voted for node 0 in term 1",
+    )?;
+    // Now a candidate of term 2.
+    refuse_and_stand(
+        &mut script,
+        2,
+        1,
+        Message::RequestVote { term: 1 },
+        vote(2, false),
+        "an older term",
+    )?;
+    // Now a candidate of term 3.
+    refuse_and_stand(
+        &mut script,
+        0,
+        1,
+        Message::AppendEntries { term: 2 },
+        Message::AppendReply {
+            term: 3,
+            success: false,
+        },
+        "an older term",
+    )
+}
+
+/// Fails unless node `id`'s leader_hint() is `expected`, saying why (`because`).
+fn expect_hint(script: &Hand, id: NodeId, expected: Option<NodeId>, because: &str) -> CheckResult {
+    let got = script.node(id).leader_hint();
+    script.expect(
+        got == expected,
+        format!("expected: node {id}'s leader_hint() = {expected:?}: {because}\ngot:      {got:?}"),
+    )
+}
+
+fn hint_is_of_the_current_term(_: &mut Ctx) -> CheckResult {
+    let higher = [
+        Message::RequestVote { term: 2 },
+        Message::Vote {
+            term: 2,
+            granted: false,
+        },
+        Message::AppendReply {
+            term: 2,
+            success: false,
+        },
+    ];
+    let unknown = "it names the leader of the current term, and the node has heard from no \
+                   leader of term 2";
+    for message in higher {
+        // A follower that knows the leader of term 1.
+        let mut script = Hand::new(3);
+        script.deliver(0, 1, Message::AppendEntries { term: 1 });
+        expect_state(&script, 1, 1, Role::Follower)?;
+        expect_hint(
+            &script,
+            1,
+            Some(0),
+            "it follows node 0, the leader of term 1",
+        )?;
+        script.deliver(2, 1, message.clone());
+        expect_state(&script, 1, 2, Role::Follower)?;
+        expect_hint(&script, 1, None, unknown)?;
+
+        // The leader of term 1 itself.
+        let mut script = Hand::new(3);
+        fire_pending(&mut script, 0, "election", is_election)?;
+        script.deliver(
+            1,
+            0,
+            Message::Vote {
+                term: 1,
+                granted: true,
+            },
+        );
+        expect_state(&script, 0, 1, Role::Leader)?;
+        script.deliver(2, 0, message);
+        expect_state(&script, 0, 2, Role::Follower)?;
+        expect_hint(&script, 0, None, unknown)?;
+    }
+    // A follower of node 0 that times out.
+    let mut script = Hand::new(3);
+    script.deliver(0, 1, Message::AppendEntries { term: 1 });
+    expect_state(&script, 1, 1, Role::Follower)?;
+    fire_pending(&mut script, 1, "election", is_election)?;
+    expect_state(&script, 1, 2, Role::Candidate)?;
+    expect_hint(
+        &script,
+        1,
+        None,
+        "it names the leader of the current term, and node 1 stands for term 2 itself",
+    )
 }
 
 fn steady() -> Faults {
