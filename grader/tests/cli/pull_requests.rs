@@ -225,5 +225,6 @@ fn check_classroom(result: &Value, status: &str) {
             assert!(test.get(key).is_some(), "a test lacks {key}: {test}");
         }
         assert!(matches!(test["status"].as_str(), Some("pass" | "fail")));
+        assert!(test["line_no"].is_u64(), "line_no is not a number: {test}");
     }
 }

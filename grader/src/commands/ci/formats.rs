@@ -275,7 +275,8 @@ pub fn classroom(report: &Report) -> serde_json::Value {
                 "name": scene.id,
                 "status": if scene.passed { "pass" } else { "fail" },
                 "message": if scene.passed { serde_json::Value::Null } else { scene.summary.clone().into() },
-                "line_no": if scene.passed { serde_json::Value::Null } else { scene.location.1.into() },
+                // A number always, as GitHub's own graders write it: 0 where no line is to blame.
+                "line_no": if scene.passed { 0 } else { scene.location.1 },
                 "execution_time": format!("{}ms", (scene.seconds * 1000.0).round() as u64),
                 "score": scene.score(),
             })
