@@ -41,3 +41,37 @@ pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<std::path::PathBuf>> 
     found.sort();
     Ok(found)
 }
+
+/// Takes the lock of `dir`, a directory one run at a time may use, for as long as the returned
+/// file is open; `what` says what this run is. If another run holds it, says who, in one line,
+/// and waits for it to end: two runs writing one directory would corrupt each other's results.
+pub fn hold(dir: &Path, what: &str) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(".lock");
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        let mut holder = String::new();
+        let _ = lock.read_to_string(&mut holder);
+        let holder = match holder.trim() {
+            "" => "another run".to_string(),
+            holder => holder.to_string(),
+        };
+        eprintln!(
+            "  waiting: {holder} is using {}; this one starts when it ends",
+            dir.display()
+        );
+    }
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", dir.display()))?;
+    lock.set_len(0)?;
+    lock.rewind()?;
+    write!(lock, "{what} (process {})", std::process::id())?;
+    Ok(lock)
+}

@@ -49,7 +49,9 @@ const ENV_FILES: [&str; 2] = ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"];
 pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     let env_files = EnvFiles::remember();
     let ci_dir = crate::build::work_dir(&workbook.root, "ci");
-    std::fs::create_dir_all(&ci_dir)?;
+    // Two gradings in one checkout share this directory (the submission, the judges, the result
+    // files): one at a time, or one grades what the other wrote.
+    let _lock = crate::files::hold(&ci_dir, &format!("the grading of {}", options.submission))?;
     // Canonical, so that the paths cargo fingerprints stay the same from run to run.
     let ci_dir = ci_dir.canonicalize()?;
     let materialized = submission::materialize(

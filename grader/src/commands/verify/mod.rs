@@ -48,11 +48,8 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
         println!("{} {stray}", ui::fail("✗"));
     }
     let base = variants::base_dir(workbook);
-    std::fs::create_dir_all(&base)?;
     // One verification at a time: they share the variants and the workspace.
-    let lock = std::fs::File::create(base.join(".lock"))?;
-    lock.lock()
-        .context("cannot lock the verification's directory")?;
+    let _lock = crate::files::hold(&base, "a verification")?;
 
     let mut plans = Vec::new();
     let mut judges = Vec::new();
