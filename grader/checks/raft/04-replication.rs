@@ -6,7 +6,9 @@ use std::time::Duration;
 use judge::prelude::*;
 use kit::consensus::{NodeView, SafetyChecker};
 use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
-use raft_replication::{AppendEntries, Entry, Message, Node, NotLeader, Role, Timer};
+use raft_replication::{
+    AppendEntries, Entry, MAX_ENTRIES_PER_MESSAGE, Message, Node, NotLeader, Role, Timer,
+};
 
 use crate::support::of_kind;
 
@@ -25,6 +27,12 @@ pub fn suite() -> Suite {
             consistency_check,
         )
         .check(
+            "a follower that accepts AppendEntries answers success with index = prev_log_index + \
+             the number of entries, not the end of its log, which may go on past what the \
+             request checked",
+            success_names_what_was_checked,
+        )
+        .check(
             "a follower deletes a conflicting entry and everything after it before appending: \
              [1, 1, 2, 2] receiving entry 3 of term 3 after (2, term 1) becomes [1, 1, 3]",
             conflicts_are_truncated,
@@ -36,9 +44,25 @@ pub fn suite() -> Suite {
         )
         .check(
             "a leader sends each follower what follows their last agreed entry: at first (its \
-             heartbeat timer set), what follows its own log; after a refusal, what follows the follower's log; after a \
-             success, what follows the match; and a proposal goes out at once",
+             heartbeat timer set), what follows its own log; after a refusal, what follows the \
+             follower's log; after a success, what follows the index it answered, even if the \
+             follower's log goes on past it; and a proposal goes out at once",
             sends_what_follows,
+        )
+        .check(
+            "no AppendEntries carries more than MAX_ENTRIES_PER_MESSAGE entries: a follower 70 \
+             entries behind gets them over several messages, and catches up",
+            batches_are_limited,
+        )
+        .check(
+            "a reply of an earlier term changes nothing: a leader re-elected in a later term \
+             sends nothing for it, and then sends that follower what it would have sent anyway",
+            stale_replies_change_nothing,
+        )
+        .check(
+            "propose() on a node that is not the leader (a candidate, a deposed leader) returns \
+             NotLeader with its leader_hint, leaves its log alone and sends nothing",
+            propose_only_on_leader,
         )
         .check(
             "a late or repeated AppendEntries whose entries agree with the log truncates nothing",
@@ -393,7 +417,7 @@ fn propose_appends_and_replicates(ctx: &mut Ctx) -> CheckResult {
 fn consistency_check(ctx: &mut Ctx) -> CheckResult {
     let log = [entry(1, "a"), entry(1, "b"), entry(2, "c")];
     let mut sim = follower_with(&log, 2, ctx.seed())?;
-    let mut held = log.to_vec();
+    let held = log.to_vec();
     // (request, expected reply as text, whether the reply must match whole, the log after it)
     let cases: Vec<(Message, String, bool, Vec<Entry>)> = vec![
         (
@@ -427,27 +451,6 @@ fn consistency_check(ctx: &mut Ctx) -> CheckResult {
                 last_log_index: 3,
             }),
             true,
-            held.clone(),
-        ),
-        (
-            append(2, (2, 1), &[]),
-            reply_prefix(2, true, 2),
-            false,
-            held.clone(),
-        ),
-        (
-            append(2, (3, 2), &[entry(2, "d")]),
-            reply_prefix(2, true, 4),
-            false,
-            {
-                held.push(entry(2, "d"));
-                held.clone()
-            },
-        ),
-        (
-            append(2, (0, 0), &[]),
-            reply_prefix(2, true, 0),
-            false,
             held.clone(),
         ),
         // From a deposed leader of term 1: refused whatever it holds, with our term, so that
@@ -493,6 +496,51 @@ fn consistency_check(ctx: &mut Ctx) -> CheckResult {
                 "did:      {did}\nexpected: its log is {}\ngot:      {}",
                 show_log(&after),
                 show_log(&log)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn success_names_what_was_checked(ctx: &mut Ctx) -> CheckResult {
+    let log = [entry(1, "a"), entry(1, "b"), entry(2, "c")];
+    // (request, the index a success reply names, the log after it)
+    let cases = [
+        (append(2, (2, 1), &[]), 2, log.to_vec()),
+        (append(2, (1, 1), &[entry(1, "b")]), 2, log.to_vec()),
+        (append(2, (0, 0), &[]), 0, log.to_vec()),
+        (append(2, (0, 0), &[entry(1, "a")]), 1, log.to_vec()),
+        (
+            append(2, (3, 2), &[entry(2, "d")]),
+            4,
+            vec![entry(1, "a"), entry(1, "b"), entry(2, "c"), entry(2, "d")],
+        ),
+    ];
+    for (request, index, after) in cases {
+        let mut sim = follower_with(&log, 2, ctx.seed())?;
+        let did = format!(
+            "node 0 took in {} from node 1, leader of term 2, then received {request:?}",
+            show_log(&log)
+        );
+        ctx.doing(&did);
+        let sent = hand(&mut sim, &request);
+        let expected = reply_prefix(2, true, index);
+        expect(
+            sent.iter()
+                .any(|(to, what)| *to == 1 && what.starts_with(&expected)),
+            format!(
+                "did:      {did}\nexpected: it answers node 1 with {expected}... (prev_log_index \
+                 + entries.len(): the request checked the log only that far; what follows may \
+                 not be the leader's)\ngot:      it sent {sent:?}"
+            ),
+        )?;
+        let got = sim.node(0).map(|n| n.log().to_vec()).unwrap_or_default();
+        expect(
+            got == after,
+            format!(
+                "did:      {did}\nexpected: its log is {}\ngot:      {}",
+                show_log(&after),
+                show_log(&got)
             ),
         )?;
     }
@@ -556,7 +604,6 @@ fn conflicts_are_truncated(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn repairs_a_conflicting_last_entry(_: &mut Ctx) -> CheckResult {
-    type Hand = crate::support::Script<Node>;
     let mut script = Hand::new(3);
     // Node 1 holds [a (1), b (1)]; node 0 holds [a (1), c (2)], from the leader of term 2.
     script.deliver(2, 1, append(1, (0, 0), &[entry(1, "a"), entry(1, "b")]));
@@ -595,7 +642,6 @@ fn repairs_a_conflicting_last_entry(_: &mut Ctx) -> CheckResult {
 }
 
 fn sends_what_follows(_: &mut Ctx) -> CheckResult {
-    type Hand = crate::support::Script<Node>;
     let mut script = Hand::new(3);
     let log = [entry(1, "a"), entry(1, "b"), entry(1, "c")];
     script.deliver(2, 0, append(1, (0, 0), &log));
@@ -650,6 +696,19 @@ fn sends_what_follows(_: &mut Ctx) -> CheckResult {
             last_log_index: 3,
         },
     );
+    // Node 2, the leader of term 1, holds an entry z that never reached anyone: its log goes on
+    // past what the heartbeat checked, and z is not the leader's.
+    script.note("(node 2, the deposed leader of term 1, holds [1:a, 1:b, 1:c, 1:z])");
+    script.deliver(
+        2,
+        0,
+        Message::AppendReply {
+            term,
+            success: true,
+            index: 3,
+            last_log_index: 4,
+        },
+    );
     let (_, effects) = script.act("node 0 was asked to propose d", 0, |node, ctx| {
         node.propose("d".to_string(), ctx)
     });
@@ -660,8 +719,286 @@ fn sends_what_follows(_: &mut Ctx) -> CheckResult {
     )
 }
 
+type Hand = crate::support::Script<Node>;
+
+fn is_election(timer: &Timer) -> bool {
+    matches!(timer, Timer::Election(_))
+}
+
+fn is_heartbeat(timer: &Timer) -> bool {
+    matches!(timer, Timer::Heartbeat(_))
+}
+
+/// Votes for node 0 from `voters` in `term`; fails unless it then leads. Returns what it sent.
+fn elect_node_0(
+    script: &mut Hand,
+    term: u64,
+    voters: &[NodeId],
+) -> Result<Vec<(NodeId, Message)>, Failure> {
+    let mut sent = Vec::new();
+    for &voter in voters {
+        sent = script.deliver(
+            voter,
+            0,
+            Message::Vote {
+                term,
+                granted: true,
+            },
+        );
+    }
+    script.expect_eq(
+        "node 0's (term, role)",
+        (script.node(0).term(), script.node(0).role()),
+        (term, Role::Leader),
+    )?;
+    Ok(sent)
+}
+
+/// The AppendEntries among `sent` addressed to `to`, if one is.
+fn append_to(sent: &[(NodeId, Message)], to: NodeId) -> Option<AppendEntries> {
+    sent.iter().rev().find_map(|(peer, message)| match message {
+        Message::AppendEntries(request) if *peer == to => Some(request.clone()),
+        _ => None,
+    })
+}
+
+/// An AppendEntries in a line: its term, the entry before, and how many entries (first .. last).
+fn brief(request: &AppendEntries) -> String {
+    let commands = match request.entries.as_slice() {
+        [] => String::new(),
+        [one] => format!(" ({})", one.command),
+        [first, .., last] => format!(" ({} .. {})", first.command, last.command),
+    };
+    format!(
+        "AppendEntries of term {} after ({}, term {}) with {} entries{commands}",
+        request.term,
+        request.prev_log_index,
+        request.prev_log_term,
+        request.entries.len()
+    )
+}
+
+/// Fails unless every AppendEntries among `sent` carries at most MAX_ENTRIES_PER_MESSAGE.
+fn within_batch(script: &Hand, from: NodeId, sent: &[(NodeId, Message)]) -> CheckResult {
+    for (to, message) in sent {
+        if let Message::AppendEntries(request) = message
+            && request.entries.len() > MAX_ENTRIES_PER_MESSAGE
+        {
+            return Err(script.failure(format!(
+                "expected: at most MAX_ENTRIES_PER_MESSAGE = {MAX_ENTRIES_PER_MESSAGE} entries in \
+                 one AppendEntries (a follower further behind gets the rest in later messages)\n\
+                 got:      node {from} sent node {to} {}",
+                brief(request)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn batches_are_limited(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    script.fire_pending(0, "an election timer", is_election)?;
+    elect_node_0(&mut script, 1, &[1])?;
+    let mut last = Vec::new();
+    for k in 0..70u64 {
+        let command = format!("c{k}");
+        let (got, effects) = script.act(
+            format!("node 0 was asked to propose {command}"),
+            0,
+            |node, ctx| node.propose(command.clone(), ctx),
+        );
+        script.did_pop();
+        let told = format!(
+            "node 0 was asked to propose c0, c1, .. {command}, one at a time (none of what it \
+             sent was delivered)"
+        );
+        if got != Ok(k + 1) || within_batch(&script, 0, &effects.sends).is_err() {
+            script.note(&told);
+            script.expect_eq(format!("propose({command:?})"), got, Ok(k + 1))?;
+            within_batch(&script, 0, &effects.sends)?;
+        }
+        if k == 69 {
+            script.note(told);
+        }
+        last = effects.sends;
+    }
+    let leader_log = script.node(0).log().to_vec();
+    // Deliver what node 0 sends node 1, and node 1's answers, heartbeat after heartbeat.
+    let mut sent = last;
+    for _ in 0..80 {
+        let mut queue: std::collections::VecDeque<(NodeId, NodeId, Message)> = sent
+            .into_iter()
+            .filter(|(to, _)| *to == 1)
+            .map(|(to, message)| (0, to, message))
+            .collect();
+        for _ in 0..20 {
+            let Some((from, to, message)) = queue.pop_front() else {
+                break;
+            };
+            let told = match &message {
+                Message::AppendEntries(request) => brief(request),
+                other => format!("{other:?}"),
+            };
+            let replies = script.deliver(from, to, message);
+            script.did_pop();
+            script.note(format!("node {to} got {told} from node {from}"));
+            if to == 1 {
+                queue.extend(replies.into_iter().map(|(next, m)| (1, next, m)));
+            } else {
+                within_batch(&script, 0, &replies)?;
+                queue.extend(
+                    replies
+                        .into_iter()
+                        .filter(|(next, _)| *next == 1)
+                        .map(|(next, m)| (0, next, m)),
+                );
+            }
+        }
+        if script.node(1).log() == leader_log {
+            return Ok(());
+        }
+        sent = script.fire_pending(0, "a heartbeat timer", is_heartbeat)?;
+        within_batch(&script, 0, &sent)?;
+    }
+    let got = script.node(1).log().len();
+    Err(script.failure(format!(
+        "expected: node 1's log becomes the leader's 70 entries, c0 .. c69\ngot:      it holds \
+         {got} entries after 80 heartbeats"
+    )))
+}
+
+fn stale_replies_change_nothing(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(5);
+    script.fire_pending(0, "an election timer", is_election)?;
+    elect_node_0(&mut script, 1, &[1, 2])?;
+    for (index, command) in (1..).zip(["a", "b", "c"]) {
+        let (got, _) = script.act(
+            format!("node 0 was asked to propose {command}"),
+            0,
+            |node, ctx| node.propose(command.to_string(), ctx),
+        );
+        script.expect_eq(format!("propose({command:?})"), got, Ok(index))?;
+    }
+    let late = Message::AppendReply {
+        term: 1,
+        success: true,
+        index: 3,
+        last_log_index: 3,
+    };
+    script.note(format!(
+        "(node 1 took in [1:a, 1:b, 1:c] and answered {late:?}; the answer is delayed)"
+    ));
+    script.note(
+        "(node 3 won term 2 with the votes of nodes 2 and 4, and replaced node 1's log with \
+         [2:y])",
+    );
+    script.deliver(3, 0, append(2, (1, 2), &[]));
+    script.fire_pending(0, "an election timer", is_election)?;
+    let mut sent = elect_node_0(&mut script, 3, &[2, 4])?;
+    // Node 1 holds [2:y]: it refuses until the leader probes index 0.
+    let mut probe = append_to(&sent, 1);
+    for _ in 0..3 {
+        let Some(request) = &probe else { break };
+        if request.prev_log_index == 0 {
+            break;
+        }
+        sent = script.deliver(
+            1,
+            0,
+            Message::AppendReply {
+                term: 3,
+                success: false,
+                index: request.prev_log_index,
+                last_log_index: 1,
+            },
+        );
+        probe = append_to(&sent, 1);
+    }
+    let Some(probe) = probe else {
+        return Err(script.failure(
+            "expected: node 0 sends node 1 AppendEntries (at once, after a refusal)\ngot:      \
+             nothing",
+        ));
+    };
+    let sent = script.deliver(1, 0, late.clone());
+    script.expect(
+        sent.is_empty(),
+        format!(
+            "expected: node 0, leader of term 3, sends nothing for a reply of term 1: it answers a \
+             request of node 0's first leadership, about a log node 1 no longer holds\ngot:      \
+             it sent {sent:?}"
+        ),
+    )?;
+    let sent = script.fire_pending(0, "a heartbeat timer", is_heartbeat)?;
+    let got = append_to(&sent, 1);
+    let expected = Message::AppendEntries(probe);
+    script.expect(
+        got.clone().map(Message::AppendEntries) == Some(expected.clone()),
+        format!(
+            "expected: node 0 sends node 1 {expected:?} again, as before the reply of term 1 (a \
+             reply of an earlier term changes nothing: node 1 no longer holds the log it \
+             speaks of)\ngot:      {}",
+            match got {
+                Some(request) => format!("{:?}", Message::AppendEntries(request)),
+                None => "no AppendEntries to node 1".to_string(),
+            }
+        ),
+    )
+}
+
+fn propose_only_on_leader(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    script.fire_pending(0, "an election timer", is_election)?;
+    let refused = |script: &mut Hand, what: &str, command: &str| -> CheckResult {
+        let before = script.node(0).log().to_vec();
+        let (got, effects) = script.act(
+            format!("node 0, {what}, was asked to propose {command}"),
+            0,
+            |node, ctx| node.propose(command.to_string(), ctx),
+        );
+        script.expect_eq(
+            format!(
+                "propose({command:?}) (only a leader takes proposals; this node knows no leader \
+                 of its term)"
+            ),
+            got,
+            Err(NotLeader { leader_hint: None }),
+        )?;
+        let after = script.node(0).log().to_vec();
+        script.expect(
+            after == before,
+            format!(
+                "expected: node 0's log unchanged, {}\ngot:      {}",
+                show_log(&before),
+                show_log(&after)
+            ),
+        )?;
+        script.expect_sent(&effects.sends, &[])
+    };
+    refused(&mut script, "a candidate of term 1", "x")?;
+    elect_node_0(&mut script, 1, &[1])?;
+    let (got, _) = script.act("node 0 was asked to propose a", 0, |node, ctx| {
+        node.propose("a".to_string(), ctx)
+    });
+    script.expect_eq("propose(\"a\")", got, Ok(1))?;
+    script.deliver(
+        2,
+        0,
+        Message::RequestVote {
+            term: 2,
+            last_log_index: 0,
+            last_log_term: 0,
+        },
+    );
+    script.expect_eq(
+        "node 0's (term, role)",
+        (script.node(0).term(), script.node(0).role()),
+        (2, Role::Follower),
+    )?;
+    refused(&mut script, "deposed by term 2 (no leader known)", "y")
+}
+
 fn stale_election_timers(_: &mut Ctx) -> CheckResult {
-    type Hand = crate::support::Script<Node>;
     let is_election = |t: &Timer| matches!(t, Timer::Election(_));
     // Fires every election timer of node 0 set before its latest: each must start nothing.
     let fire_stale = |script: &mut Hand, term: u64| -> CheckResult {
