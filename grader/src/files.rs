@@ -75,3 +75,29 @@ pub fn hold(dir: &Path, what: &str) -> Result<std::fs::File> {
     write!(lock, "{what} (process {})", std::process::id())?;
     Ok(lock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_directory_waits_for_its_holder_and_names_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = hold(dir.path(), "the grading of a").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        let second = std::thread::spawn(move || {
+            let lock = hold(&path, "the grading of b").unwrap();
+            tx.send(()).unwrap();
+            lock
+        });
+        let waited = rx.recv_timeout(std::time::Duration::from_millis(300));
+        assert!(waited.is_err(), "the second run did not wait for the first");
+        drop(first);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the second run starts once the first ends");
+        let _second = second.join().unwrap();
+        let holder = std::fs::read_to_string(dir.path().join(".lock")).unwrap();
+        assert!(holder.starts_with("the grading of b (process "), "{holder}");
+    }
+}
