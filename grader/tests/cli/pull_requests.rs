@@ -2,7 +2,7 @@
 //! student's exercise sources count, every output format has its published shape, and a
 //! submission cannot write its own results.
 
-use crate::common::classroom::{classroom_repo, crc32_that, out_dir, run_ci, write};
+use crate::common::classroom::{classroom_repo, crc32_that, head, out_dir, run_ci, write};
 use crate::common::{classroom_turn, git};
 use base64::Engine;
 use serde_json::Value;
@@ -71,11 +71,17 @@ fn only_the_students_sources_count_and_every_format_is_written() {
         std::fs::read_to_string(dir.join("step-summary.md")).unwrap(),
         std::fs::read_to_string(out.join("summary.md")).unwrap()
     );
-    check_junit(&std::fs::read_to_string(out.join("junit.xml")).unwrap());
-    check_gradescope(
-        &std::fs::read_to_string(out.join("results.json")).unwrap(),
-        0.0,
-    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    check_junit(&junit);
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    check_gradescope(&results, 0.0);
+    // Every format says what did not count, not the job summary alone.
+    for written in [&junit, &results] {
+        assert!(
+            written.contains("grader/checks/primitives/01-crc32.rs"),
+            "{written}"
+        );
+    }
     let classroom: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("autograding.json")).unwrap())
             .unwrap();
@@ -93,11 +99,27 @@ fn only_the_students_sources_count_and_every_format_is_written() {
         classroom
     );
 
-    // The real work, and it passes.
+    // The real work, and it passes; meanwhile the instructor's side moved on, and what it changed
+    // is not the student's doing.
     write(dir, "exercises/primitives/01-crc32/src/lib.rs", &solution);
     git(dir, &["commit", "-q", "-am", "done"]);
-    let (code, log) = run_ci(dir, &base);
+    git(dir, &["checkout", "-q", "-b", "instructor", &base]);
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    write(
+        dir,
+        "README.md",
+        &format!("{readme}\nA note for the class.\n"),
+    );
+    git(dir, &["commit", "-q", "-am", "instructor"]);
+    let trusted = head(dir);
+    git(dir, &["checkout", "-q", "-"]);
+    let (code, log) = run_ci(dir, &trusted);
     assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("README.md"), "{log}");
+    assert!(
+        log.contains("grader/checks/primitives/01-crc32.rs"),
+        "{log}"
+    );
     check_summary(
         &std::fs::read_to_string(out.join("summary.md")).unwrap(),
         10,
@@ -166,6 +188,8 @@ fn check_junit(xml: &str) {
             "testsuite" => (Some("testsuites"), &["name", "tests", "failures"]),
             "testcase" => (Some("testsuite"), &["name", "classname"]),
             "failure" => (Some("testcase"), &["message"]),
+            "properties" => (Some("testsuite"), &[]),
+            "property" => (Some("properties"), &["name", "value"]),
             other => panic!("unexpected element {other}"),
         };
         assert_eq!(parent, expected_parent, "{name} in the wrong place");

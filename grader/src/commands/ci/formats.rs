@@ -82,6 +82,9 @@ fn replace(path: &Path, contents: &str) -> Result<()> {
 }
 
 /// The GitHub job summary: a table per track, with points.
+/// Said above the list of a submission's changes that grading left out.
+const NOT_COUNTED: &str = "These changes are outside exercises/*/*/src/ and did not count:";
+
 pub fn summary_markdown(report: &Report) -> String {
     let mut md = format!(
         "## Grade: {} of {} points\n\nGraded with the checks of `{}`; submission `{}`.\n",
@@ -91,7 +94,11 @@ pub fn summary_markdown(report: &Report) -> String {
         report.submission
     );
     if !report.ignored.is_empty() {
-        md.push_str("\nThese changes are outside `exercises/*/*/src/` and did not count:\n\n");
+        let _ = write!(
+            md,
+            "\n{}\n\n",
+            NOT_COUNTED.replace("exercises/*/*/src/", "`exercises/*/*/src/`")
+        );
         for path in &report.ignored {
             let _ = writeln!(md, "- `{}`", markdown_escape(path));
         }
@@ -173,6 +180,17 @@ pub fn junit(report: &Report) -> String {
             scenes.iter().map(|s| failing_cases(s)).sum::<usize>(),
             scenes.iter().map(|s| s.seconds).sum::<f64>()
         );
+        if !report.ignored.is_empty() {
+            xml.push_str("    <properties>\n");
+            for path in &report.ignored {
+                let _ = writeln!(
+                    xml,
+                    "      <property name=\"not counted\" value=\"{}\"/>",
+                    xml_escape(path)
+                );
+            }
+            xml.push_str("    </properties>\n");
+        }
         for scene in scenes {
             if scene.checks.is_empty() {
                 let _ = writeln!(
@@ -256,10 +274,17 @@ pub fn gradescope(report: &Report) -> String {
             })
         })
         .collect();
+    let mut output = format!("Graded with the checks of {}.", report.trusted);
+    if !report.ignored.is_empty() {
+        let _ = write!(output, "\n\n{NOT_COUNTED}\n");
+        for path in &report.ignored {
+            let _ = write!(output, "\n- {path}");
+        }
+    }
     let results = json!({
         "score": report.score(),
         "execution_time": report.scenes.iter().map(|s| s.seconds).sum::<f64>().round() as u64,
-        "output": format!("Graded with the checks of {}.", report.trusted),
+        "output": output,
         "tests": tests,
     });
     serde_json::to_string_pretty(&results).expect("plain JSON")

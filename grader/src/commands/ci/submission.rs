@@ -9,7 +9,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
-use git2::{Delta, DiffOptions, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
+use git2::{Delta, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
 
 /// A file mode git uses for symbolic links.
 const SYMLINK: i32 = 0o120000;
@@ -47,25 +47,31 @@ pub fn materialize(
     clear_except_target(dir)?;
     write_tree(&repo, &trusted_tree, dir)?;
 
-    let mut options = DiffOptions::new();
-    let diff = repo.diff_tree_to_tree(
-        Some(&trusted_tree),
-        Some(&submission_tree),
-        Some(&mut options),
-    )?;
+    // What the student changed is what the submission changed since it left the trusted line
+    // (their merge base): files the trusted side changed since are not the student's doing.
+    let since = match repo.merge_base(trusted_commit.id(), submission_commit.id()) {
+        Ok(base) => repo.find_commit(base)?.tree()?,
+        Err(_) => trusted_tree.clone(),
+    };
     let mut ignored = Vec::new();
+    for delta in repo
+        .diff_tree_to_tree(Some(&since), Some(&submission_tree), None)?
+        .deltas()
+    {
+        let path = changed_path(&delta)?;
+        if !is_learner_source(path) {
+            ignored.push(path.display().to_string());
+        }
+    }
+
+    let diff = repo.diff_tree_to_tree(Some(&trusted_tree), Some(&submission_tree), None)?;
     for delta in diff.deltas() {
         let file = delta.new_file();
-        let path = file
-            .path()
-            .or_else(|| delta.old_file().path())
-            .context("a change without a path")?
-            .to_path_buf();
-        let shown = path.display().to_string();
+        let path = changed_path(&delta)?.to_path_buf();
         if !is_learner_source(&path) {
-            ignored.push(shown);
             continue;
         }
+        let shown = path.display().to_string();
         let target = dir.join(&path);
         match delta.status() {
             Delta::Deleted => {
@@ -83,6 +89,14 @@ pub fn materialize(
         submission: short(submission_commit.id()),
         ignored,
     })
+}
+
+fn changed_path<'a>(delta: &git2::DiffDelta<'a>) -> Result<&'a Path> {
+    delta
+        .new_file()
+        .path()
+        .or_else(|| delta.old_file().path())
+        .context("a change without a path")
 }
 
 /// `exercises/<track>/<scene>/src/...`, and nothing that climbs out of it.
