@@ -137,9 +137,31 @@ fn markdown_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// At most this many failures are annotated in the job log.
+const ANNOTATIONS: usize = 5;
+
+/// The job log's annotations: the first few failing scenes, each pointing at the code; a
+/// class-sized run of them would bury the log (and the platform drops those past its limit),
+/// so a notice sends the reader to the summary for the rest.
+pub fn annotations(report: &Report) -> Vec<String> {
+    let failing: Vec<&SceneResult> = report.scenes.iter().filter(|s| !s.passed).collect();
+    let mut lines: Vec<String> = failing
+        .iter()
+        .take(ANNOTATIONS)
+        .map(|s| annotation(s))
+        .collect();
+    if failing.len() > ANNOTATIONS {
+        lines.push(format!(
+            "::notice title=More scenes fail::{} more failing scenes are in the job summary",
+            failing.len() - ANNOTATIONS
+        ));
+    }
+    lines
+}
+
 /// A workflow command, its message escaped so that learner text cannot end it early or start
 /// another.
-pub fn annotation(scene: &SceneResult) -> String {
+fn annotation(scene: &SceneResult) -> String {
     let (file, line) = &scene.location;
     format!(
         "::error file={},line={line},title={}::{}",
@@ -319,4 +341,49 @@ pub fn classroom(report: &Report) -> serde_json::Value {
 pub fn classroom_output(report: &Report) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(classroom(report).to_string());
     format!("result={encoded}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(failing: usize) -> Report {
+        let scene = |i: usize| SceneResult {
+            id: format!("track/scene-{i}"),
+            track: "track".into(),
+            title: format!("Scene {i}"),
+            points: 10,
+            passed: i >= failing,
+            checks: Vec::new(),
+            summary: "does not build".into(),
+            location: (format!("exercises/track/{i:02}-scene/src/lib.rs"), 1),
+            seconds: 0.0,
+        };
+        Report {
+            trusted: "trusted".into(),
+            submission: "submission".into(),
+            ignored: Vec::new(),
+            scenes: (0..failing + 2).map(scene).collect(),
+        }
+    }
+
+    #[test]
+    fn a_few_failures_are_annotated_and_the_rest_counted() {
+        let lines = annotations(&report(3));
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.starts_with("::error file=")));
+
+        let lines = annotations(&report(12));
+        assert_eq!(lines.len(), ANNOTATIONS + 1);
+        assert!(
+            lines[..ANNOTATIONS]
+                .iter()
+                .all(|l| l.starts_with("::error"))
+        );
+        assert!(
+            lines[ANNOTATIONS].contains("7 more failing scenes are in the job summary"),
+            "{}",
+            lines[ANNOTATIONS]
+        );
+    }
 }

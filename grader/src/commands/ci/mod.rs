@@ -149,8 +149,8 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         ignored: materialized.ignored,
         scenes: results,
     };
-    for scene in report.scenes.iter().filter(|s| !s.passed) {
-        println!("{}", formats::annotation(scene));
+    for line in formats::annotations(&report) {
+        println!("{line}");
     }
     let out = options.out.clone().unwrap_or_else(|| ci_dir.join("out"));
     let written = formats::write_all(&report, &out)?;
