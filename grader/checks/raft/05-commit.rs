@@ -23,7 +23,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "a follower commits up to the leader's commit index, but never past the entries the \
-             leader just sent it, applies in order and exactly once, and never goes back",
+             leader just sent it, applies in order and exactly once, and never goes back (not \
+             even on a late copy of an earlier AppendEntries)",
             follower_learns_commit,
         )
         .check(
@@ -34,6 +35,11 @@ pub fn suite() -> Suite {
         .check(
             "a leader commits an entry once a majority stores it (itself included), and not before",
             leader_counts_a_majority,
+        )
+        .check(
+            "in a cluster of an even size, half is not a majority: a leader of 4 nodes commits \
+             once 3 store an entry, and a leader of 2 once both do",
+            even_clusters_need_more_than_half,
         )
         .check(
             "a leader never commits an older term's entry by counting replicas; it commits with \
@@ -329,30 +335,47 @@ fn follower_learns_commit(ctx: &mut Ctx) -> CheckResult {
     let name = "follower";
     let mut sim = crate::support::cluster!(3, Faults::reliable(), seed);
     let mut did = Vec::new();
-    let (a, b, c, d) = (entry(1, "a"), entry(1, "b"), entry(1, "c"), entry(1, "d"));
-    let mut step = |sim: &mut Sim<Node>, message, commit, applied: &[&str]| {
-        deliver(sim, 1, 0, message, &mut did);
-        expect_state(sim, 1, &did, commit, applied, name, seed)
-    };
-    step(&mut sim, append(1, (0, 0), vec![a, b, c], 0), 0, &[])?;
-    step(&mut sim, append(1, (3, 1), vec![], 2), 2, &["a", "b"])?;
-    // The same news again: nothing is applied twice.
-    step(&mut sim, append(1, (3, 1), vec![], 2), 2, &["a", "b"])?;
-    // A late heartbeat from before: the commit index never goes back.
-    step(&mut sim, append(1, (0, 0), vec![], 1), 2, &["a", "b"])?;
-    // Commit only as far as this message proves our log matches the leader's (index 4).
-    step(
-        &mut sim,
-        append(1, (3, 1), vec![d], 9),
-        4,
-        &["a", "b", "c", "d"],
-    )?;
-    step(
-        &mut sim,
-        append(1, (4, 1), vec![], 4),
-        4,
-        &["a", "b", "c", "d"],
-    )?;
+    let e = |command| entry(1, command);
+    let abcdef = ["a", "b", "c", "d", "e", "f"];
+    // (What the network did, if not the obvious; the message; the commit index expected, with
+    // everything up to it applied.)
+    let steps = [
+        (None, append(1, (0, 0), vec![e("a"), e("b"), e("c")], 0), 0),
+        (None, append(1, (3, 1), vec![], 2), 2),
+        // The same news again: nothing is applied twice.
+        (None, append(1, (3, 1), vec![], 2), 2),
+        (
+            Some("a late heartbeat from before arrives"),
+            append(1, (0, 0), vec![], 1),
+            2,
+        ),
+        // Commit only as far as this message proves our log matches the leader's (index 4).
+        (None, append(1, (3, 1), vec![e("d")], 9), 4),
+        (None, append(1, (4, 1), vec![], 4), 4),
+        (None, append(1, (4, 1), vec![e("e"), e("f")], 9), 6),
+        // It proves the logs match only up to index 4, but the follower already knows that 6
+        // is committed.
+        (
+            Some("a late copy of the message that brought d arrives"),
+            append(1, (3, 1), vec![e("d")], 9),
+            6,
+        ),
+    ];
+    for (note, message, commit) in steps {
+        if let Some(note) = note {
+            did.push(note.to_string());
+        }
+        deliver(&mut sim, 1, 0, message, &mut did);
+        expect_state(
+            &sim,
+            1,
+            &did,
+            commit,
+            &abcdef[..commit as usize],
+            name,
+            seed,
+        )?;
+    }
     Ok(())
 }
 
@@ -472,6 +495,46 @@ fn leader_counts_a_majority(ctx: &mut Ctx) -> CheckResult {
     expect_state(&sim, 0, &did, 2, &["x1", "x2"], name, seed)?;
     deliver(&mut sim, 0, 3, reply(term, 3), &mut did);
     expect_state(&sim, 0, &did, 3, &["x1", "x2", "x3"], name, seed)
+}
+
+/// A cluster of `n` nodes (an even number) where node 0 leads term 1 with the votes of just
+/// enough others, proposes one entry, and then hears followers store it one by one: it must
+/// commit at the `n / 2 + 1`-th copy (its own included), not a copy sooner.
+fn even_cluster(n: usize) -> CheckResult {
+    let mut script = Hand::new(n);
+    time_out(&mut script, 0)?;
+    for voter in 1..n / 2 + 1 {
+        script.deliver(voter, 0, vote(1, true));
+    }
+    script.expect_eq("node 0's role", script.node(0).role(), Role::Leader)?;
+    let index = hand_propose(&mut script, 0, "x")?;
+    script.expect_eq("the index propose returned", index, 1)?;
+    for (follower, stores) in (1..n).zip(2..) {
+        let commit = script.node(0).commit_index();
+        let majority = stores > n / 2;
+        let before = stores - 1;
+        if commit != 0 {
+            return Err(script.failure(format!(
+                "expected: node 0's commit index stays 0: {before} of {n} nodes store x, and a \
+                 majority of {n} is {}\ngot:      commit index {commit}",
+                n / 2 + 1
+            )));
+        }
+        script.deliver(follower, 0, reply(1, 1));
+        if majority {
+            return script.expect_eq(
+                format!("node 0's commit index, once {stores} of {n} nodes store x"),
+                script.node(0).commit_index(),
+                1,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn even_clusters_need_more_than_half(_: &mut Ctx) -> CheckResult {
+    even_cluster(4)?;
+    even_cluster(2)
 }
 
 fn figure_eight(ctx: &mut Ctx) -> CheckResult {

@@ -22,6 +22,16 @@ pub fn suite() -> Suite {
             vote_survives,
         )
         .check(
+            "a candidate keeps its new term and its vote for itself through a crash: its \
+             requests for votes went out, so restarted it refuses another candidate of that term",
+            candidacy_survives,
+        )
+        .check(
+            "a restarted node takes back its term, vote and log, and nothing else: a follower \
+             that knows no leader yet, with commit index 0 and nothing applied",
+            restart_takes_back_only_what_was_saved,
+        )
+        .check(
             "a term learned from a leader's heartbeat survives a crash",
             term_survives,
         )
@@ -359,6 +369,103 @@ fn vote_survives(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     Ok(())
+}
+
+fn candidacy_survives(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let sent = script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let term = script.node(0).term();
+    script.expect(
+        crate::support::of_kind(&sent, "RequestVote").len() == 2,
+        format!(
+            "expected: node 0 stands for election and asks nodes 1 and 2 for their votes\n\
+             got:      it sent {sent:?}"
+        ),
+    )?;
+    script.restart(0);
+    let node = script.node(0);
+    script.expect(
+        (node.term(), node.voted_for()) == (term, Some(0)),
+        format!(
+            "expected: node 0 restarts in term {term}, having voted for itself: its \
+             RequestVotes of term {term} went out before the crash, so it must keep the term \
+             and the vote they announced\ngot:      term {}, voted for {:?}",
+            node.term(),
+            node.voted_for()
+        ),
+    )?;
+    let answer = script.deliver(
+        1,
+        0,
+        Message::RequestVote {
+            term,
+            last_log_index: 0,
+            last_log_term: 0,
+        },
+    );
+    script.expect_sent(
+        &answer,
+        &[(
+            1,
+            Message::Vote {
+                term,
+                granted: false,
+            },
+        )],
+    )
+}
+
+fn restart_takes_back_only_what_was_saved(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let (a, b) = (entry(2, "a"), entry(2, "b"));
+    script.deliver(1, 2, append(2, (0, 0), vec![a.clone(), b.clone()], 1));
+    script.deliver(
+        0,
+        2,
+        Message::RequestVote {
+            term: 3,
+            last_log_index: 2,
+            last_log_term: 2,
+        },
+    );
+    script.deliver(0, 2, append(3, (2, 2), vec![], 1));
+    let state = |node: &Node| {
+        format!(
+            "term {}, voted for {:?}, {:?}, leader_hint {:?}, commit index {}, applied {:?}, \
+             log {:?}",
+            node.term(),
+            node.voted_for(),
+            node.role(),
+            node.leader_hint(),
+            node.commit_index(),
+            node.applied(),
+            node.log()
+        )
+    };
+    let log = format!("{:?}", [a, b]);
+    let before = state(script.node(2));
+    let expected = format!(
+        "term 3, voted for Some(0), Follower, leader_hint Some(0), commit index 1, applied \
+         [\"a\"], log {log}"
+    );
+    script.expect(
+        before == expected,
+        format!("expected: node 2 has {expected}\ngot:      {before}"),
+    )?;
+    script.restart(2);
+    let after = state(script.node(2));
+    let expected = format!(
+        "term 3, voted for Some(0), Follower, leader_hint None, commit index 0, applied [], \
+         log {log}"
+    );
+    script.expect(
+        after == expected,
+        format!(
+            "expected: node 2 restarts with {expected} (term, vote and log come back; it has \
+             heard from no leader since it booted, and learns the commit index again)\n\
+             got:      {after}"
+        ),
+    )
 }
 
 fn term_survives(ctx: &mut Ctx) -> CheckResult {

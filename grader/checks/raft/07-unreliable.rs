@@ -477,12 +477,27 @@ fn next_index_never_goes_back_on_success(ctx: &mut Ctx) -> CheckResult {
     if sent != [4] {
         return fail(format!(
             "did:\n  {}\nexpected: one AppendEntries to node 1 with prev_log_index 4 (it confirmed \
-             entries 1-4; it lacks only e)\ngot:      AppendEntries with prev_log_index {sent:?}{}",
+             entries 1-4; it lacks only e)\ngot:      {}{}",
             did.join("\n  "),
+            show_appends(&sent),
             picture(&sim, seed)
         ));
     }
     Ok(())
+}
+
+/// The AppendEntries of `sent` (their `prev_log_index`es), as a failure message tells them.
+fn show_appends(sent: &[u64]) -> String {
+    match sent {
+        [] => "no AppendEntries".to_string(),
+        _ => format!(
+            "AppendEntries from prev_log_index {}",
+            sent.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ),
+    }
 }
 
 fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
@@ -493,7 +508,10 @@ fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
     let old: Vec<Entry> = ["a", "b", "c", "d"].iter().map(|c| entry(1, c)).collect();
     deliver(&mut sim, 0, 2, append(1, (0, 0), old, 0), &mut did);
     let term = make_leader(&mut sim, &[1], 1, &mut did)?;
-    let e = propose(&mut sim, 0, "e", &mut did)?;
+    did.push(
+        "as leader, node 0 probes each follower with an AppendEntries from prev_log_index 4"
+            .to_string(),
+    );
     // Node 1 holds only a and b: the probe at index 4 fails.
     let probe_failed = Message::AppendReply {
         term,
@@ -501,21 +519,21 @@ fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
         index: 4,
         last_log_index: 2,
     };
-    did.push("node 1, which holds only a and b, fails the probe at index 4".to_string());
+    did.push("node 1, which holds only a and b, fails the probe".to_string());
     let start = sim.trace().events.len();
     deliver(&mut sim, 0, 1, probe_failed.clone(), &mut did);
     let sent = appends_sent(&sim, start, 0, 1);
     if sent != [2] {
         return fail(format!(
             "did:\n  {}\nexpected: the leader at once sends node 1 an AppendEntries from \
-             prev_log_index 2, where node 1 said its log ends\ngot:      AppendEntries with \
-             prev_log_index {sent:?}{}",
+             prev_log_index 2, where node 1 said its log ends\ngot:      {}{}",
             did.join("\n  "),
+            show_appends(&sent),
             picture(&sim, seed)
         ));
     }
     // Node 2 holds nothing at all: the leader starts it from the beginning.
-    did.push("node 2, which holds nothing, fails the probe at index 4".to_string());
+    did.push("node 2, which holds nothing, fails the probe".to_string());
     let start = sim.trace().events.len();
     let empty_failed = Message::AppendReply {
         term,
@@ -528,15 +546,36 @@ fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
     if sent != [0] {
         return fail(format!(
             "did:\n  {}\nexpected: the leader at once sends node 2 an AppendEntries from \
-             prev_log_index 0: its log is empty\ngot:      AppendEntries with prev_log_index \
-             {sent:?}{}",
+             prev_log_index 0: its log is empty\ngot:      {}{}",
             did.join("\n  "),
+            show_appends(&sent),
             picture(&sim, seed)
         ));
     }
-    did.push("the leader backs off; node 1 takes the missing entries, and answers success".into());
+    // A failure, then a success for the same index: the network delivers the failure a second
+    // time. It answers the probe at index 4, the one just before next_index, yet it is old news:
+    // node 1 has confirmed entries 1-4 since.
+    did.push("node 1 takes c and d, and answers success".into());
+    deliver(&mut sim, 0, 1, success(term, 4), &mut did);
+    did.push("the network delivers node 1's failure a second time, late".into());
+    let start = sim.trace().events.len();
+    deliver(&mut sim, 0, 1, probe_failed.clone(), &mut did);
+    let e = propose(&mut sim, 0, "e", &mut did)?;
+    let sent = appends_sent(&sim, start, 0, 1);
+    if sent.is_empty() || sent.iter().any(|&prev| prev < 4) {
+        return fail(format!(
+            "did:\n  {}\nexpected: AppendEntries to node 1 from prev_log_index 4 on (it \
+             confirmed entries 1-4 after it failed the probe; never go back below match_index \
+             + 1)\ngot:      {}{}",
+            did.join("\n  "),
+            show_appends(&sent),
+            picture(&sim, seed)
+        ));
+    }
+    did.push("node 1 takes e, and answers success".into());
     deliver(&mut sim, 0, 1, success(term, e), &mut did);
-    // The network delivers the failure a second time, late.
+    // Now the failure answers a probe the leader has long acted on.
+    did.push("the network delivers node 1's failure a third time, later still".into());
     let start = sim.trace().events.len();
     deliver(&mut sim, 0, 1, probe_failed, &mut did);
     propose(&mut sim, 0, "f", &mut did)?;
@@ -544,9 +583,9 @@ fn stale_failure_is_ignored(ctx: &mut Ctx) -> CheckResult {
     if sent.is_empty() || sent.iter().any(|&prev| prev < e) {
         return fail(format!(
             "did:\n  {}\nexpected: AppendEntries to node 1 from prev_log_index {e} on (it \
-             confirmed entries 1-{e}; the second copy of the failure is old news)\ngot:      \
-             AppendEntries with prev_log_index {sent:?}{}",
+             confirmed entries 1-{e}; the copy of the failure is old news)\ngot:      {}{}",
             did.join("\n  "),
+            show_appends(&sent),
             picture(&sim, seed)
         ));
     }

@@ -22,8 +22,8 @@ pub fn suite() -> Suite {
             results_of_the_latest_request,
         )
         .check(
-            "a retry of a request already in the log takes effect once, on every node, and is \
-             answered with the first outcome",
+            "a retry of a request already in the log (an append, a get or a put) takes effect \
+             once, on every node, and is answered with the first outcome",
             retries_take_effect_once,
         )
         .check(
@@ -445,7 +445,19 @@ fn retries_take_effect_once(ctx: &mut Ctx) -> CheckResult {
         .push("client 1's reply to the get was lost; it retries".into());
     let got = cluster.submit(&read)?;
     cluster.expect_outcome(&read, got, Some("xy"))?;
-    cluster.expect_stores(&[("k", "z")])
+    cluster.expect_stores(&[("k", "z")])?;
+    // A put, overwritten by another client, then retried: writing it again would undo the
+    // other client's write, which came after it.
+    let write = put(1, 4, "k", "w");
+    cluster.submit(&write)?;
+    let other = put(2, 2, "k", "v");
+    cluster.submit(&other)?;
+    cluster
+        .did
+        .push("client 1's reply to its put was lost; it retries".into());
+    let got = cluster.submit(&write)?;
+    cluster.expect_outcome(&write, got, None)?;
+    cluster.expect_stores(&[("k", "v")])
 }
 
 fn late_retry_of_an_older_request(ctx: &mut Ctx) -> CheckResult {

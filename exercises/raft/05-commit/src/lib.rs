@@ -421,7 +421,8 @@ impl Node {
 
     /// Figure 2, AppendEntries rule 5: commit what the leader has committed, but only as far
     /// as this request proved our log matches the leader's (up to `last_new`). Entries beyond
-    /// it may be leftovers of an older term that the leader's log does not have.
+    /// it may be leftovers of an older term that the leader's log does not have. The commit
+    /// index never goes down: a late request may prove less than a later one already did.
     fn learn_commit(&mut self, leader_commit: u64, last_new: u64) {
         todo!()
     }

@@ -32,8 +32,11 @@ pub const MAX_ENTRIES_PER_MESSAGE: usize = 32;
 /// An operation on the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
+    /// Sets the key's value.
     Put { key: String, value: String },
+    /// Adds `value` to the end of the key's value (a key never written counts as empty).
     Append { key: String, value: String },
+    /// Reads the key's value: `Some(value)`, or `None` for a key never written.
     Get { key: String },
 }
 
@@ -50,7 +53,7 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Session {
     seq: u64,
-    /// What a get saw; None for a put or an append.
+    /// What a get saw (None if the key had no value); None for a put or an append.
     result: Option<String>,
 }
 
