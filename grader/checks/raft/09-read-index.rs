@@ -55,6 +55,15 @@ pub fn suite() -> Suite {
             older_term_answers_confirm_nothing,
         )
         .check(
+            "a node that leads again counts only answers of its new term: answers it got while \
+             leading an earlier term confirm no read",
+            leading_again_forgets_old_answers,
+        )
+        .check(
+            "every read gets an id of its own, even after the reads before it were served",
+            read_ids_are_unique,
+        )
+        .check(
             "clients reading and writing through lost messages, partitions and crashes see a linearizable store",
             linearizable_under_faults,
         )
@@ -507,6 +516,121 @@ fn older_term_answers_confirm_nothing(_: &mut Ctx) -> CheckResult {
              read is served: Some(None), x being missing\ngot:      read_result = {got:?}"
         ),
     )
+}
+
+fn leading_again_forgets_old_answers(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    hand_elect(&mut script, 0, 1)?;
+    // A few rounds of heartbeats in term 1, round 5 answered by both followers.
+    for _ in 0..4 {
+        script.fire_latest(0, |t| matches!(t, Timer::Heartbeat(_)));
+    }
+    for follower in [1, 2] {
+        script.deliver(follower, 0, hand_reply(1, true, 1, 5));
+    }
+    // Deposed by a refusal of term 2, then elected again in term 3.
+    script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term: 2,
+            granted: false,
+        },
+    );
+    hand_elect(&mut script, 0, 1)?;
+    let term = script.node(0).term();
+    let last = script.node(0).last_log_index();
+    // Node 1 stores the new no-op: it commits and applies.
+    script.deliver(1, 0, hand_reply(term, true, last, 1));
+    script.expect_eq("node 0's commit index", script.node(0).commit_index(), last)?;
+    let (id, effects) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
+        node.read("x".to_string(), ctx)
+    });
+    let id = id.map_err(|e| {
+        script.failure(format!(
+            "expected: the leader starts the read\ngot:      Err({e:?})"
+        ))
+    })?;
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got.is_none(),
+        format!(
+            "expected: read {id:?} waits: in term {term}, the only answer node 0 has is node 1's \
+             to round 1, sent before the read; the answers of nodes 1 and 2 to round 5 came while \
+             node 0 led term 1, and say nothing of its leadership now (rounds start again at 0 \
+             in each term, and so do the answers counted)\n\
+             got:      read_result = {got:?}"
+        ),
+    )?;
+    let round = effects.sends.iter().find_map(|(_, m)| match m {
+        Message::AppendEntries(append) => Some(append.round),
+        _ => None,
+    });
+    let Some(round) = round else {
+        return Err(
+            script.failure("expected: read sends a round of AppendEntries at once\ngot:      none")
+        );
+    };
+    script.deliver(2, 0, hand_reply(term, true, last, round));
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got == Some(None),
+        format!(
+            "expected: once node 2 answers round {round} of term {term}, the one the read sent, \
+             the read is served: Some(None), x being missing\ngot:      read_result = {got:?}"
+        ),
+    )
+}
+
+fn read_ids_are_unique(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(1);
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let mut reads: Vec<(ReadId, Option<String>)> = Vec::new();
+    for seq in 1..=3 {
+        let value = seq.to_string();
+        let command = Command {
+            client_id: 1,
+            seq,
+            op: put("x", &value),
+        };
+        let (proposed, _) =
+            script.act(format!("node 0: propose(put x={value})"), 0, |node, ctx| {
+                node.propose(command, ctx)
+            });
+        if let Err(e) = proposed {
+            return Err(script.failure(format!(
+                "expected: node 0, a leader of one, takes the proposal\ngot:      Err({e:?})"
+            )));
+        }
+        let (id, _) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
+            node.read("x".to_string(), ctx)
+        });
+        let id = id.map_err(|e| {
+            script.failure(format!(
+                "expected: node 0, a leader of one, starts the read\ngot:      Err({e:?})"
+            ))
+        })?;
+        script.did_pop();
+        script.note(format!("node 0: read(\"x\") = Ok({id:?})"));
+        if reads.iter().any(|(earlier, _)| *earlier == id) {
+            return Err(script.failure(format!(
+                "expected: each read gets an id no earlier read had (a client asking about its \
+                 read would get another's answer)\ngot:      {id:?} twice"
+            )));
+        }
+        reads.push((id, Some(value)));
+        for (id, value) in &reads {
+            let got = script.node(0).read_result(*id);
+            script.expect(
+                got.as_ref() == Some(value),
+                format!(
+                    "expected: read_result({id:?}) = Some({value:?}), what x was when that read \
+                     was served (a cluster of one serves a read at once)\ngot:      {got:?}"
+                ),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn no_op_saved_and_read_round_sent_at_once(_: &mut Ctx) -> CheckResult {

@@ -8,8 +8,8 @@ use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, Operation, Verdict};
 use kit::net::{Faults, NodeId, Sim, TraceEvent};
 use raft_snapshots::{
-    AppendEntries, Command, Entry, Message, Node, NotLeader, Op, ReadId, Role, SNAPSHOT_THRESHOLD,
-    Session, Snapshot, Timer,
+    AppendEntries, AppendReply, Command, Entry, Message, Node, NotLeader, Op, ReadId, Role,
+    SNAPSHOT_THRESHOLD, Session, Snapshot, Timer,
 };
 
 pub fn suite() -> Suite {
@@ -50,9 +50,20 @@ pub fn suite() -> Suite {
             after_install,
         )
         .check(
-            "a stale snapshot changes nothing, an AppendEntries reaching into the snapshot is \
+            "a snapshot that covers no more than the node has applied changes nothing, even one \
+             past the node's own snapshot; an AppendEntries reaching into the snapshot is \
              answered with success, and a request of an older term is refused",
             stale_messages,
+        )
+        .check(
+            "after installing a snapshot, a retry of a request the snapshot covers takes effect \
+             once: the snapshot's client sessions come with its store",
+            install_takes_sessions,
+        )
+        .check(
+            "a read at a new leader waits until its no-op is applied, even once a majority has \
+             answered the read's round",
+            read_waits_for_no_op,
         )
         .check(
             "clients reading and writing through lost messages, partitions and crashes see a linearizable store",
@@ -952,6 +963,26 @@ fn stale_messages(ctx: &mut Ctx) -> CheckResult {
     deliver(
         &mut run,
         1,
+        Message::InstallSnapshot {
+            term: 1,
+            snapshot: snapshot(7, 1, "7"),
+            round: 3,
+        },
+    );
+    let got = state(&run);
+    let answer = last_answer(&run);
+    if got != expected || answer != Some((true, 7)) {
+        return run.fail(&format!(
+            "{did}; then a late InstallSnapshot up to 7 (store {{k: 7}}): past node 0's own \
+             snapshot (4), but short of what it has applied (10)\nexpected: nothing changes (its \
+             store and last_applied never go back), (snapshot_index, last_applied, \
+             last_log_index, store) = {expected:?}, and the answer (success, index) = (true, 7)\n\
+             got: {got:?}, answer {answer:?}"
+        ));
+    }
+    deliver(
+        &mut run,
+        1,
         Message::AppendEntries(AppendEntries {
             term: 1,
             prev_log_index: 2,
@@ -1327,6 +1358,182 @@ fn compacts_at_the_threshold(_: &mut Ctx) -> CheckResult {
         format!("(snapshot_index, last_applied, log().len()), {threshold} more entries applied"),
         compaction(&script),
         (2 * threshold, 2 * threshold, 0),
+    )
+}
+
+fn install_takes_sessions(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let append_a = Command {
+        client_id: 7,
+        seq: 1,
+        op: append("x", "a"),
+    };
+    let snapshot = Snapshot {
+        last_index: 4,
+        last_term: 1,
+        store: BTreeMap::from([("x".to_string(), "a".to_string())]),
+        sessions: BTreeMap::from([(
+            7,
+            Session {
+                seq: 1,
+                result: None,
+            },
+        )]),
+    };
+    script.act(
+        "node 0 got InstallSnapshot from leader 1 of term 1, up to index 4 (term 1), store \
+         {x: a}, sessions {client 7: seq 1 applied} (client 7's append x+=a is in it)",
+        0,
+        |node, ctx| {
+            let message = Message::InstallSnapshot {
+                term: 1,
+                snapshot,
+                round: 1,
+            };
+            kit::net::Process::on_message(node, 1, message, ctx)
+        },
+    );
+    let got = script.node(0).result(7, 1);
+    script.expect(
+        got == Some(None),
+        format!(
+            "expected: result(7, 1) = Some(None): the snapshot's sessions show client 7's request \
+             1 applied, and a node takes them with the store (without them, a retry of that \
+             request would be applied a second time)\ngot:      {got:?}"
+        ),
+    )?;
+    script.deliver(
+        1,
+        0,
+        Message::AppendEntries(AppendEntries {
+            term: 1,
+            prev_log_index: 4,
+            prev_log_term: 1,
+            entries: vec![Entry {
+                term: 1,
+                command: append_a,
+            }],
+            leader_commit: 5,
+            round: 2,
+        }),
+    );
+    let node = script.node(0);
+    let got = (node.last_applied(), node.store().get("x").cloned());
+    script.expect(
+        got == (5, Some("a".to_string())),
+        format!(
+            "expected: entry 5, client 7's retry of append x+=a (seq 1 again), is applied but \
+             changes nothing: (last_applied, store()[x]) = (5, Some(\"a\"))\ngot:      {got:?}"
+        ),
+    )
+}
+
+fn read_waits_for_no_op(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let put_x = Entry {
+        term: 1,
+        command: Command {
+            client_id: 1,
+            seq: 1,
+            op: put("x", "1"),
+        },
+    };
+    script.deliver(
+        1,
+        0,
+        Message::AppendEntries(AppendEntries {
+            term: 1,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: vec![put_x],
+            leader_commit: 0,
+            round: 1,
+        }),
+    );
+    script.note(
+        "(node 1, with node 0's answer, commits put x=1, tells its client, and crashes before \
+         anyone learns it is committed)",
+    );
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    let term = script.node(0).term();
+    script.deliver(
+        2,
+        0,
+        Message::Vote {
+            term,
+            granted: true,
+        },
+    );
+    script.expect_eq(
+        format!("node 0's role in term {term}"),
+        script.node(0).role(),
+        Role::Leader,
+    )?;
+    let (id, effects) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
+        node.read("x".to_string(), ctx)
+    });
+    let id = id.map_err(|e| {
+        script.failure(format!(
+            "expected: the leader starts the read\ngot:      Err({e:?})"
+        ))
+    })?;
+    let to_2 = effects.sends.iter().find_map(|(to, m)| match m {
+        Message::AppendEntries(append) if *to == 2 => Some(append.clone()),
+        _ => None,
+    });
+    let Some(sent) = to_2 else {
+        return Err(script.failure(
+            "expected: read sends a round of AppendEntries to node 2 at once\ngot:      none",
+        ));
+    };
+    // Node 2, its log empty, cannot take the entries, but it answers: it follows node 0.
+    let resent = script.deliver(
+        2,
+        0,
+        Message::AppendReply(AppendReply {
+            term,
+            success: false,
+            index: sent.prev_log_index,
+            last_log_index: 0,
+            round: sent.round,
+        }),
+    );
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got.is_none(),
+        format!(
+            "expected: read {id:?} waits: node 2 answered its round, so node 0 still leads, but \
+             node 0's no-op of term {term} is not committed yet, and until it is node 0 cannot \
+             know what node 1 committed before it (put x=1)\ngot:      read_result = {got:?}"
+        ),
+    )?;
+    let round = resent
+        .iter()
+        .find_map(|(_, m)| match m {
+            Message::AppendEntries(append) => Some(append.round),
+            _ => None,
+        })
+        .unwrap_or(sent.round);
+    let last = script.node(0).last_log_index();
+    script.deliver(
+        2,
+        0,
+        Message::AppendReply(AppendReply {
+            term,
+            success: true,
+            index: last,
+            last_log_index: last,
+            round,
+        }),
+    );
+    let got = script.node(0).read_result(id);
+    script.expect(
+        got == Some(Some("1".to_string())),
+        format!(
+            "expected: once node 2 stores node 0's whole log (to index {last}, its no-op), the \
+             no-op commits, put x=1 with it, and the read is served: Some(Some(\"1\"))\n\
+             got:      read_result = {got:?}"
+        ),
     )
 }
 
