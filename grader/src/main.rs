@@ -89,7 +89,16 @@ enum Command {
         #[arg(long, value_name = "REV", default_value = "HEAD")]
         submission: String,
         /// A track or a scene; everything when left out.
+        #[arg(conflicts_with = "assignment")]
         selector: Option<String>,
+        /// Grade an assignment of the trusted commit's classroom.toml: its scenes and points,
+        /// the last commit before its deadline, its late policy.
+        #[arg(long, value_name = "NAME")]
+        assignment: Option<String>,
+        /// When the platform says the submission was pushed (RFC 3339): the time an assignment's
+        /// deadline is held to, instead of the commit's own (which the student's machine sets).
+        #[arg(long, value_name = "TIME", value_parser = humantime::parse_rfc3339_weak)]
+        pushed_at: Option<std::time::SystemTime>,
         /// Where to write the result files (by default `ci/out` in the build directory,
         /// target/grade unless `GRADE_TARGET_DIR` names another).
         #[arg(long, value_name = "DIR")]

@@ -47,6 +47,8 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             trusted,
             submission,
             selector,
+            assignment,
+            pushed_at,
             out,
             scrub_checkout,
         }) => {
@@ -54,6 +56,8 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 trusted: &trusted,
                 submission: &submission,
                 selector: selector.as_deref(),
+                assignment: assignment.as_deref(),
+                pushed_at,
                 out,
                 scrub_checkout,
             };

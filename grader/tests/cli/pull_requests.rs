@@ -3,7 +3,7 @@
 //! submission cannot write its own results.
 
 use crate::common::classroom::{classroom_repo, crc32_that, head, out_dir, run_ci, write};
-use crate::common::{classroom_turn, git};
+use crate::common::{classroom_turn, git, grade, stdout_of};
 use base64::Engine;
 use serde_json::Value;
 
@@ -251,4 +251,63 @@ fn check_classroom(result: &Value, status: &str) {
         assert!(matches!(test["status"].as_str(), Some("pass" | "fail")));
         assert!(test["line_no"].is_u64(), "line_no is not a number: {test}");
     }
+}
+
+#[test]
+fn an_assignment_grades_its_scenes_at_its_points_less_the_late_penalty() {
+    let _turn = classroom_turn();
+    let (repo, _) = classroom_repo();
+    let dir = repo.path();
+    write(
+        dir,
+        "classroom.toml",
+        "[[assignment]]\nname = \"checksums\"\nscenes = [\"primitives/crc32\"]\n\
+         points = { \"primitives/crc32\" = 20 }\ndue = \"2026-01-10T00:00:00Z\"\n\
+         late = { penalty_per_day = 25 }\n",
+    );
+    git(dir, &["add", "classroom.toml"]);
+    git(dir, &["commit", "-q", "-m", "the class's assignments"]);
+    let trusted = head(dir);
+    let solution =
+        std::fs::read_to_string(dir.join("solutions/primitives/01-crc32/src/lib.rs")).unwrap();
+    write(dir, "exercises/primitives/01-crc32/src/lib.rs", &solution);
+    git(dir, &["commit", "-q", "-am", "done"]);
+
+    let output = grade(dir)
+        .args(["ci", "--trusted", &trusted, "--assignment", "checksums"])
+        .args(["--pushed-at", "2026-01-11T12:00:00Z", "--out"])
+        .arg(out_dir(dir))
+        .env("GITHUB_STEP_SUMMARY", dir.join("step-summary.md"))
+        .env("GITHUB_OUTPUT", dir.join("step-output.txt"))
+        .output()
+        .unwrap();
+    let log = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(log.contains("grading 1 scene"), "{log}");
+    assert!(
+        log.contains("(pushed 2026-01-11T12:00:00Z); 2 day(s) late: 50 % off"),
+        "{log}"
+    );
+    let out = out_dir(dir);
+    check_summary(
+        &std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        10,
+        20,
+    );
+    check_gradescope(
+        &std::fs::read_to_string(out.join("results.json")).unwrap(),
+        10.0,
+    );
+
+    // An assignment the trusted commit does not have is one clear line.
+    let output = grade(dir)
+        .args(["ci", "--trusted", &trusted, "--assignment", "sorting"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(r#"classroom.toml has no assignment "sorting""#),
+        "{stderr}"
+    );
 }

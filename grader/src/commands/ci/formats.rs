@@ -39,11 +39,16 @@ pub struct Report {
     pub submission: String,
     pub ignored: Vec<String>,
     pub scenes: Vec<SceneResult>,
+    /// The assignment graded, if one was: which commit, how late.
+    pub assignment: Option<super::AssignmentGrade>,
 }
 
 impl Report {
-    pub fn score(&self) -> u32 {
-        self.scenes.iter().map(SceneResult::score).sum()
+    /// The points earned, less the late penalty.
+    pub fn score(&self) -> f64 {
+        let earned: u32 = self.scenes.iter().map(SceneResult::score).sum();
+        let penalty = self.assignment.as_ref().map_or(0, |a| a.graded.penalty);
+        f64::from(earned) * f64::from(100 - penalty.min(100)) / 100.0
     }
 
     pub fn max_score(&self) -> u32 {
@@ -93,6 +98,9 @@ pub fn summary_markdown(report: &Report) -> String {
         report.trusted,
         report.submission
     );
+    if let Some(assignment) = &report.assignment {
+        let _ = writeln!(md, "\n{}.", markdown_escape(&assignment.describe()));
+    }
     if !report.ignored.is_empty() {
         let _ = write!(
             md,
@@ -297,6 +305,9 @@ pub fn gradescope(report: &Report) -> String {
         })
         .collect();
     let mut output = format!("Graded with the checks of {}.", report.trusted);
+    if let Some(assignment) = &report.assignment {
+        let _ = write!(output, "\n\n{}.", assignment.describe());
+    }
     if !report.ignored.is_empty() {
         let _ = write!(output, "\n\n{NOT_COUNTED}\n");
         for path in &report.ignored {
@@ -364,6 +375,7 @@ mod tests {
             submission: "submission".into(),
             ignored: Vec::new(),
             scenes: (0..failing + 2).map(scene).collect(),
+            assignment: None,
         }
     }
 

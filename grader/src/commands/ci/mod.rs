@@ -14,6 +14,7 @@
 //! 5. every process left behind is killed, anything written meanwhile to the CI system's
 //!    files is cut off, and only then does this process write the results.
 
+mod assignment;
 mod formats;
 mod submission;
 
@@ -38,6 +39,10 @@ pub struct Options<'a> {
     pub trusted: &'a str,
     pub submission: &'a str,
     pub selector: Option<&'a str>,
+    /// Grade this assignment of the trusted commit's classroom.toml instead of a selector.
+    pub assignment: Option<&'a str>,
+    /// When the platform says the submission's tip was pushed.
+    pub pushed_at: Option<std::time::SystemTime>,
     pub out: Option<PathBuf>,
     /// Delete the checkout's references, checks and git objects once the judges are built.
     pub scrub_checkout: bool,
@@ -54,15 +59,33 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     let _lock = crate::files::hold(&ci_dir, &format!("the grading of {}", options.submission))?;
     // Canonical, so that the paths cargo fingerprints stay the same from run to run.
     let ci_dir = ci_dir.canonicalize()?;
+    let assigned = match options.assignment {
+        Some(name) => Some(pick_commit(workbook, options, name)?),
+        None => None,
+    };
+    // An assignment grades the commit it picks; with none in time, the template as given.
+    let submission = match &assigned {
+        Some(AssignmentGrade { graded, .. }) => match graded.commit {
+            Some(commit) => commit.to_string(),
+            None => options.trusted.to_string(),
+        },
+        None => options.submission.to_string(),
+    };
     let materialized = submission::materialize(
         &workbook.root,
         options.trusted,
-        options.submission,
+        &submission,
         &ci_dir.join("workbook"),
     )?;
     let trusted = Workbook::load(&materialized.root)
         .context("the trusted commit's workbook does not load")?;
-    let scenes = trusted.select(options.selector)?;
+    let scenes = match &assigned {
+        Some(AssignmentGrade { assignment, .. }) => select_all(&trusted, &assignment.scenes)?,
+        None => trusted.select(options.selector)?,
+    };
+    if let Some(assigned) = &assigned {
+        println!("{}", assigned.describe());
+    }
     println!(
         "grading {} of submission {} with the checks of {}",
         ui::count(scenes.len(), "scene"),
@@ -127,6 +150,12 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
             _ => Outcome::DoesNotStart("the checks were not built".into()),
         };
         let mut result = scene_result(scene, &outcome, started.elapsed().as_secs_f64());
+        if let Some(points) = assigned
+            .as_ref()
+            .and_then(|a| a.assignment.points.get(&key))
+        {
+            result.points = *points;
+        }
         if let Some(seed) = failing_seed {
             result.summary = format!(
                 "{} (seed {seed}; replay: cargo grade check {key} --seed {seed})",
@@ -148,6 +177,7 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         submission: materialized.submission,
         ignored: materialized.ignored,
         scenes: results,
+        assignment: assigned,
     };
     for line in formats::annotations(&report) {
         println!("{line}");
@@ -169,6 +199,36 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
 }
 
 type Binaries = HashMap<String, Result<Binary, BuildFailure>>;
+
+pub use assignment::AssignmentGrade;
+
+/// The assignment `name` of the trusted commit, and the submission's commit it grades.
+fn pick_commit(workbook: &Workbook, options: &Options, name: &str) -> Result<AssignmentGrade> {
+    let repo =
+        git2::Repository::open(&workbook.root).context("the workbook is not a git repository")?;
+    let assignment = assignment::at(&repo, options.trusted, name)?;
+    let tip = repo
+        .revparse_single(options.submission)
+        .and_then(|o| o.peel_to_commit())
+        .with_context(|| format!("--submission {}: no such commit", options.submission))?;
+    let graded = assignment.pick(&tip, options.pushed_at);
+    Ok(AssignmentGrade { assignment, graded })
+}
+
+/// The scenes of every selector, each once, in the manifest's order.
+fn select_all<'a>(workbook: &'a Workbook, selectors: &[String]) -> Result<Vec<Scene<'a>>> {
+    let mut chosen: Vec<String> = Vec::new();
+    for selector in selectors {
+        for scene in workbook.select(Some(selector))? {
+            chosen.push(scene.id());
+        }
+    }
+    Ok(workbook
+        .select(None)?
+        .into_iter()
+        .filter(|scene| chosen.contains(&scene.id()))
+        .collect())
+}
 
 /// Every scene's judge, in one cargo run, from the trusted tree alone; each loaded at once.
 fn build_judges(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<Binaries> {
