@@ -7,8 +7,8 @@ use kit::consensus::{NodeView, SafetyChecker};
 use kit::lin::{self, KvModel, KvOp, OperationOf, Verdict};
 use kit::net::{Faults, NodeId, Sim};
 use raft_membership::{
-    AppendReply, Command, ConfigError, INITIAL_MEMBERS, Message, Node, NotLeader, Op, Role,
-    SNAPSHOT_THRESHOLD, Timer,
+    AppendEntries, AppendReply, Command, ConfigError, Entry, INITIAL_MEMBERS, Message, Node,
+    NotLeader, Op, Role, SNAPSHOT_THRESHOLD, Snapshot, Timer,
 };
 
 pub fn suite() -> Suite {
@@ -43,6 +43,11 @@ pub fn suite() -> Suite {
             leader_removes_itself,
         )
         .check(
+            "a leader that removed itself counts only the members' copies, not its own: the \
+             change commits once a majority of the remaining members store it, and not before",
+            removed_leader_counts_members_only,
+        )
+        .check(
             "a change that leaves the leader its own majority commits at once, and a leader \
              saves each change it counts itself as storing",
             lone_majority_commits_at_once,
@@ -55,6 +60,12 @@ pub fn suite() -> Suite {
             "a snapshot taken while a configuration change is uncommitted records the \
              configuration as of its last index, not the newer one",
             snapshot_config_at_its_index,
+        )
+        .check(
+            "a node that installs a snapshot uses the configuration the snapshot records: a new \
+             server learns it is a member, and a node whose log the snapshot replaces drops the \
+             configuration that log held",
+            install_takes_the_snapshot_config,
         )
         .check(
             "servers join and leave under lost messages, partitions and crashes: the cluster \
@@ -366,11 +377,14 @@ fn lone_majority_commits_at_once(_: &mut Ctx) -> CheckResult {
             "expected: remove_server(1) is accepted\ngot:      Err({e:?})"
         ))
     })?;
-    script.expect_eq(
-        "node 0's commit index at once: the configuration [0] is in effect when appended, and \
-         node 0 alone is its majority",
-        script.node(0).commit_index(),
-        second,
+    let commit = script.node(0).commit_index();
+    script.expect(
+        commit == second,
+        format!(
+            "expected: node 0's commit index = {second} at once, the index of remove_server(1): \
+             the configuration [0] takes effect when appended, and node 0 alone is a majority \
+             of it\ngot:      commit index {commit}"
+        ),
     )?;
     script.restart(0);
     let kept = script.node(0).entry(second).map(|e| e.command.op.clone());
@@ -381,6 +395,142 @@ fn lone_majority_commits_at_once(_: &mut Ctx) -> CheckResult {
         ),
         kept,
         Some(Op::Config { members: vec![0] }),
+    )
+}
+
+fn removed_leader_counts_members_only(_: &mut Ctx) -> CheckResult {
+    // Four slots: members 0, 1, 2; slot 3 waits to be added.
+    let mut script = Hand::new(4);
+    let term = lead_with_no_op(&mut script)?;
+    let (added, _) = script.act("node 0: add_server(3)", 0, |node, ctx| {
+        node.add_server(3, ctx)
+    });
+    let added = added.map_err(|e| {
+        script.failure(format!(
+            "expected: add_server(3) is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    script.deliver(1, 0, ack(term, added));
+    script.deliver(3, 0, ack(term, added));
+    script.expect_eq(
+        "node 0's commit index, nodes 0, 1 and 3 of [0, 1, 2, 3] storing the change",
+        script.node(0).commit_index(),
+        added,
+    )?;
+    let (removal, _) = script.act("node 0: remove_server(0)", 0, |node, ctx| {
+        node.remove_server(0, ctx)
+    });
+    let removal = removal.map_err(|e| {
+        script.failure(format!(
+            "expected: remove_server(0) is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    script.deliver(1, 0, ack(term, removal));
+    let got = (script.node(0).commit_index(), script.node(0).role());
+    script.expect(
+        got == (added, Role::Leader),
+        format!(
+            "expected: node 0 leaves its commit index at {added} and leads on: of the members \
+             [1, 2, 3], only node 1 stores entry {removal}, one of three; node 0 is no member \
+             of that configuration, so its own copy does not count\n\
+             got:      commit index {}, {:?}",
+            got.0, got.1
+        ),
+    )?;
+    script.deliver(3, 0, ack(term, removal));
+    let got = (script.node(0).commit_index(), script.node(0).role());
+    script.expect(
+        got == (removal, Role::Follower),
+        format!(
+            "expected: nodes 1 and 3 store entry {removal}, two of the members [1, 2, 3]: node \
+             0 commits it (commit index {removal}) and steps down, a Follower\n\
+             got:      commit index {}, {:?}",
+            got.0, got.1
+        ),
+    )
+}
+
+fn config_entry(term: u64, members: Vec<NodeId>) -> Entry {
+    Entry {
+        term,
+        command: Command {
+            client_id: 0,
+            seq: 0,
+            op: Op::Config { members },
+        },
+    }
+}
+
+fn install_takes_the_snapshot_config(_: &mut Ctx) -> CheckResult {
+    let snapshot = |last_term: u64, config: Vec<NodeId>| Snapshot {
+        last_index: 80,
+        last_term,
+        config,
+        ..Snapshot::default()
+    };
+    // Four slots: members 0, 1, 2; slot 3, empty, was added at some index up to 80.
+    let mut script = Hand::new(4);
+    script.deliver(
+        0,
+        3,
+        Message::InstallSnapshot {
+            term: 1,
+            snapshot: snapshot(1, vec![0, 1, 2, 3]),
+            round: 1,
+        },
+    );
+    expect_config(
+        &script,
+        3,
+        &[0, 1, 2, 3],
+        "the configuration the snapshot records, with no log after it",
+    )?;
+
+    // Node 2 appends a change adding 3 that is then lost: the new leader's snapshot, which
+    // replaces node 2's whole log, records [0, 1, 2].
+    let mut script = Hand::new(4);
+    script.deliver(
+        0,
+        2,
+        Message::AppendEntries(AppendEntries {
+            term: 1,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: vec![config_entry(1, vec![0, 1, 2, 3])],
+            leader_commit: 0,
+            round: 1,
+        }),
+    );
+    expect_config(
+        &script,
+        2,
+        &[0, 1, 2, 3],
+        "the latest configuration in its log, in effect once appended",
+    )?;
+    script.deliver(
+        1,
+        2,
+        Message::InstallSnapshot {
+            term: 2,
+            snapshot: snapshot(2, vec![0, 1, 2]),
+            round: 1,
+        },
+    );
+    expect_config(
+        &script,
+        2,
+        &[0, 1, 2],
+        "the snapshot's, up to index 80: past the end of its log, it replaces the whole log, \
+         and no configuration entry is left after it",
+    )
+}
+
+/// Fails unless node `id` of `script` uses the configuration `expected`, for the reason `why`.
+fn expect_config(script: &Hand, id: NodeId, expected: &[NodeId], why: &str) -> CheckResult {
+    let got = script.node(id).config().to_vec();
+    script.expect(
+        got == expected,
+        format!("expected: node {id}'s config() = {expected:?}, {why}\ngot:      {got:?}"),
     )
 }
 

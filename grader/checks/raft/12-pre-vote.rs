@@ -29,9 +29,20 @@ pub fn suite() -> Suite {
             pre_vote_for_an_equal_log,
         )
         .check(
+            "once the leader is silent, a PreVote is granted only from a log at least as up to \
+             date: a higher last term, or the same last term and a last index at least as high",
+            pre_vote_log_restriction,
+        )
+        .check(
+            "an AppendEntries of an older term, refused, is no word from a leader: a node that \
+             hears only a deposed leader still grants a PreVote",
+            stale_leader_is_not_heard,
+        )
+        .check(
             "a cluster of one elects itself at once; a pre-candidate keeps an election timer \
-             pending, counts only grants to its own question, and a late grant reaching it once \
-             it follows a leader again starts nothing",
+             pending and counts only grants to the question it asks now: a late grant to an \
+             earlier question starts nothing, nor does one reaching it once it follows a leader \
+             again",
             pre_vote_rounds,
         )
         .check(
@@ -740,6 +751,140 @@ fn pre_vote_for_an_equal_log(_: &mut Ctx) -> CheckResult {
     )
 }
 
+fn entry(term: u64, seq: u64) -> Entry {
+    Entry {
+        term,
+        command: command(1, seq, "k", &seq.to_string()),
+    }
+}
+
+fn pre_vote_log_restriction(_: &mut Ctx) -> CheckResult {
+    let log = vec![entry(1, 1), entry(1, 2), entry(2, 3)];
+    // (the asker's last log index, last log term, granted)
+    let cases = [
+        (3, 2, true),
+        (5, 2, true),
+        (1, 3, true),
+        (2, 2, false),
+        (9, 1, false),
+        (0, 0, false),
+    ];
+    for (last_log_index, last_log_term, granted) in cases {
+        let mut script = Hand::new(3);
+        script.deliver(
+            1,
+            0,
+            Message::AppendEntries(AppendEntries {
+                term: 2,
+                prev_log_index: 0,
+                prev_log_term: 0,
+                entries: log.clone(),
+                leader_commit: 0,
+                round: 1,
+            }),
+        );
+        script.advance(ms(ELECTION_TIMEOUT_MS.end));
+        script.note(format!(
+            "then {} ms passed without a word from node 1 (node 0's log ends at index 3, of term 2)",
+            ELECTION_TIMEOUT_MS.end
+        ));
+        let sent = script.deliver(
+            2,
+            0,
+            Message::PreVote {
+                term: 3,
+                last_log_index,
+                last_log_term,
+            },
+        );
+        let why = if granted {
+            "at least as up to date as node 0's"
+        } else {
+            "less up to date than node 0's"
+        };
+        script
+            .expect_sent(
+                &sent,
+                &[(
+                    2,
+                    Message::PreVoteReply {
+                        term: 2,
+                        prospective_term: 3,
+                        granted,
+                    },
+                )],
+            )
+            .map_err(|f| {
+                Failure::new(format!(
+                    "{}\n(a log ending at index {last_log_index} of term {last_log_term} is {why}, \
+                     which ends at index 3 of term 2: the later last term wins, and with the \
+                     same last term the longer log, as for votes)",
+                    f.message
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+fn stale_leader_is_not_heard(_: &mut Ctx) -> CheckResult {
+    let mut script = Hand::new(3);
+    let heartbeat = |term: u64| {
+        Message::AppendEntries(AppendEntries {
+            term,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: Vec::new(),
+            leader_commit: 0,
+            round: 1,
+        })
+    };
+    script.deliver(1, 0, heartbeat(1));
+    script.deliver(
+        2,
+        0,
+        Message::RequestVote {
+            term: 2,
+            last_log_index: 0,
+            last_log_term: 0,
+        },
+    );
+    script.advance(ms(ELECTION_TIMEOUT_MS.end));
+    script.note(format!(
+        "then {} ms passed, and no leader of term 2 showed up",
+        ELECTION_TIMEOUT_MS.end
+    ));
+    // Node 1, deposed without knowing it, still sends heartbeats of term 1.
+    script.deliver(1, 0, heartbeat(1));
+    let sent = script.deliver(
+        2,
+        0,
+        Message::PreVote {
+            term: 3,
+            last_log_index: 0,
+            last_log_term: 0,
+        },
+    );
+    script
+        .expect_sent(
+            &sent,
+            &[(
+                2,
+                Message::PreVoteReply {
+                    term: 2,
+                    prospective_term: 3,
+                    granted: true,
+                },
+            )],
+        )
+        .map_err(|f| {
+            Failure::new(format!(
+                "{}\n(node 1's heartbeat of term 1 comes from a deposed leader: node 0, in term \
+                 2, refuses it, and has never heard from a leader of term 2)",
+                f.message
+            ))
+        })
+}
+
 fn pre_vote_rounds(_: &mut Ctx) -> CheckResult {
     let mut lone = Hand::new(1);
     lone.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
@@ -800,6 +945,66 @@ fn pre_vote_rounds(_: &mut Ctx) -> CheckResult {
          heard its leader again",
         (script.node(0).term(), script.node(0).role()),
         (1, Role::Follower),
+    )?;
+
+    // A grant to an earlier question, reaching a pre-candidate that asks a newer one.
+    let mut script = Hand::new(3);
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    script.deliver(
+        1,
+        0,
+        Message::PreVoteReply {
+            term: 0,
+            prospective_term: 1,
+            granted: true,
+        },
+    );
+    script.expect_eq(
+        "node 0's (term, role), node 1 granting its PreVote for term 1",
+        (script.node(0).term(), script.node(0).role()),
+        (1, Role::Candidate),
+    )?;
+    script.note("node 0's election of term 1 got no votes");
+    script.fire_pending(0, "an election timer", |t| matches!(t, Timer::Election(_)))?;
+    script.expect_eq(
+        "node 0's (term, role), asking for term 2",
+        (script.node(0).term(), script.node(0).role()),
+        (1, Role::PreCandidate),
+    )?;
+    script.note("node 2's grant to node 0's first PreVote (for term 1) was delayed until now");
+    script.deliver(
+        2,
+        0,
+        Message::PreVoteReply {
+            term: 0,
+            prospective_term: 1,
+            granted: true,
+        },
+    );
+    let got = (script.node(0).term(), script.node(0).role());
+    script.expect(
+        got == (1, Role::PreCandidate),
+        format!(
+            "expected: node 0 stays in term 1, a PreCandidate: the grant answers its question \
+             about term 1, not the one it asks now (term 2), so it counts for nothing\n\
+             got:      term {}, {:?}",
+            got.0, got.1
+        ),
+    )?;
+    script.deliver(
+        2,
+        0,
+        Message::PreVoteReply {
+            term: 1,
+            prospective_term: 2,
+            granted: true,
+        },
+    );
+    script.expect_eq(
+        "node 0's (term, role), node 2 granting the question it asks now (with itself, a \
+         majority)",
+        (script.node(0).term(), script.node(0).role()),
+        (2, Role::Candidate),
     )
 }
 
