@@ -109,6 +109,9 @@ enum Command {
         #[arg(long)]
         scrub_checkout: bool,
     },
+    /// For instructors: a whole class at once.
+    #[command(subcommand)]
+    Classroom(Classroom),
     /// For authors: what a call across the judge/subject boundary costs, against one process.
     Bench,
     /// The author's proof: stubs fail, solutions pass, mutants are caught, seeds replay.
@@ -135,6 +138,30 @@ enum Command {
         /// mutants/equivalent.toml does not explain.
         #[arg(long)]
         mutate: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Classroom {
+    /// Grade every submission of a roster (a CSV with the columns student, repository and,
+    /// optionally, ref) and write the gradebook: grades.csv and class.html. Resumable: a
+    /// submission already graded with the same checks is kept.
+    Grade {
+        /// The roster: one row per student; the repository a git URL or a local path.
+        #[arg(long, value_name = "CSV")]
+        roster: PathBuf,
+        /// The commit whose checks, grader and manifest are trusted.
+        #[arg(long, value_name = "REV")]
+        trusted: String,
+        /// Grade this assignment of the trusted commit's classroom.toml.
+        #[arg(long, value_name = "NAME")]
+        assignment: Option<String>,
+        /// A track or a scene; everything when left out.
+        #[arg(conflicts_with = "assignment")]
+        selector: Option<String>,
+        /// Where to write the gradebook and each student's result files.
+        #[arg(long, value_name = "DIR", default_value = "gradebook")]
+        out: PathBuf,
     },
 }
 

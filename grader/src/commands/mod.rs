@@ -3,6 +3,7 @@
 mod bench;
 mod carry;
 mod ci;
+mod classroom;
 mod grade;
 mod hint;
 mod list;
@@ -16,8 +17,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::Command;
 use crate::manifest::Workbook;
+use crate::{Classroom, Command};
 
 pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
     match command {
@@ -43,6 +44,22 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
         }
         Some(Command::Solution { scene }) => solution::run(workbook, &scene),
         Some(Command::Play { track, reference }) => play::run(workbook, &track, reference),
+        Some(Command::Classroom(Classroom::Grade {
+            roster,
+            trusted,
+            assignment,
+            selector,
+            out,
+        })) => classroom::grade(
+            workbook,
+            &classroom::GradeOptions {
+                roster: &roster,
+                trusted: &trusted,
+                assignment: assignment.as_deref(),
+                selector: selector.as_deref(),
+                out: &out,
+            },
+        ),
         Some(Command::Ci {
             trusted,
             submission,

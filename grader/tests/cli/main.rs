@@ -8,6 +8,7 @@ mod common;
 
 mod curriculum;
 mod forgery;
+mod gradebook;
 mod hostile;
 mod learner;
 mod pull_requests;

@@ -301,6 +301,14 @@ pub fn gradescope(report: &Report) -> String {
                 "status": if scene.passed { "passed" } else { "failed" },
                 "output": if scene.passed { "All checks pass.".to_string() } else { scene.summary.clone() },
                 "visibility": "visible",
+                // For the gradebook: the scene's id and the checks that failed, by name.
+                "extra_data": {
+                    "scene": scene.id,
+                    "failing": scene.checks.iter()
+                        .filter(|(_, verdict)| *verdict != Verdict::Passed)
+                        .map(|(name, _)| name)
+                        .collect::<Vec<_>>(),
+                },
             })
         })
         .collect();
@@ -314,11 +322,19 @@ pub fn gradescope(report: &Report) -> String {
             let _ = write!(output, "\n- {path}");
         }
     }
+    let graded = report.assignment.as_ref().map(|a| &a.graded);
     let results = json!({
         "score": report.score(),
         "execution_time": report.scenes.iter().map(|s| s.seconds).sum::<f64>().round() as u64,
         "output": output,
         "tests": tests,
+        // For the gradebook: what was graded, and how late.
+        "extra_data": {
+            "trusted": report.trusted,
+            "submission": report.submission,
+            "days_late": graded.map_or(0, |g| g.days_late),
+            "penalty_percent": graded.map_or(0, |g| g.penalty),
+        },
     });
     serde_json::to_string_pretty(&results).expect("plain JSON")
 }

@@ -1,0 +1,107 @@
+//! An instructor grading a whole class from a roster.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::classroom::{classroom_repo, crc32_that, write};
+use crate::common::{classroom_turn, git, grade, stdout_of};
+
+/// Chromium, if this machine has it; CI installs it (`.ci/run`) and says so, so that there the
+/// test cannot pass without a browser.
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            Command::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(PathBuf::from);
+    if found.is_none() && std::env::var_os("KIT_BROWSER_REQUIRED").is_some() {
+        panic!("KIT_BROWSER_REQUIRED is set, and no chromium was found");
+    }
+    found
+}
+
+fn branch(dir: &Path, base: &str, name: &str, crc32: &str) {
+    git(dir, &["checkout", "-q", "-b", name, base]);
+    write(dir, "exercises/primitives/01-crc32/src/lib.rs", crc32);
+    git(dir, &["commit", "-q", "-am", name]);
+}
+
+#[test]
+fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
+    let _turn = classroom_turn();
+    let (repo, base) = classroom_repo();
+    let dir = repo.path();
+    let solution =
+        std::fs::read_to_string(dir.join("solutions/primitives/01-crc32/src/lib.rs")).unwrap();
+    branch(dir, &base, "ada", &solution);
+    branch(dir, &base, "bob", &crc32_that(""));
+    git(dir, &["checkout", "-q", "--detach", &base]);
+    let roster = dir.join("roster.csv");
+    std::fs::write(
+        &roster,
+        format!(
+            "student,repository,ref\nada,{d},ada\nbob,{d},bob\nzed,{d}/nowhere,main\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let output = grade(dir)
+            .args(["classroom", "grade", "--roster"])
+            .arg(&roster)
+            .args(["--trusted", &base, "--out", "book", "primitives/crc32"])
+            .output()
+            .unwrap();
+        (output.status.code(), stdout_of(&output))
+    };
+
+    let (code, log) = run();
+    assert_eq!(code, Some(1), "one student could not be graded:\n{log}");
+    assert!(log.contains("[1/3] ada: 10 of 10 points (graded)"), "{log}");
+    assert!(log.contains("[2/3] bob: 0 of 10 points (graded)"), "{log}");
+    assert!(
+        log.contains("[3/3] zed: not graded: cannot fetch main"),
+        "{log}"
+    );
+    let book = dir.join("book");
+    let csv = std::fs::read_to_string(book.join("grades.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("student,assignment,primitives/crc32,total,max,days late"),
+        "{csv}"
+    );
+    assert!(lines[1].starts_with("ada,,10,10,10,0,0,"), "{csv}");
+    assert!(lines[2].starts_with("bob,,0,0,10,0,0,"), "{csv}");
+    assert!(lines[3].starts_with("zed,,,,,,,,cannot fetch"), "{csv}");
+
+    // Run again: nothing changed, so nothing is graded again.
+    let (_, log) = run();
+    assert!(
+        log.contains("[1/3] ada: 10 of 10 points (kept from the last run)"),
+        "{log}"
+    );
+
+    let Some(browser) = chromium() else {
+        eprintln!("skipped the class page: no chromium here (CI runs this test with one)");
+        return;
+    };
+    let output = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", book.join("class.html").display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        dom.contains("<p id=\"counts\">2 students graded, 1 not graded.</p>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<td>primitives/crc32</td><td>1 of 2</td>"),
+        "{dom}"
+    );
+    assert!(dom.contains("<li>zed: cannot fetch main"), "{dom}");
+}
