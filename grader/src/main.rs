@@ -163,6 +163,20 @@ enum Classroom {
         #[arg(long, value_name = "DIR", default_value = "gradebook")]
         out: PathBuf,
     },
+    /// Write a Gradescope autograder (setup.sh, run_autograder and the trusted workbook without
+    /// its references) into a new directory, to zip and upload.
+    Gradescope {
+        dir: PathBuf,
+        /// The commit whose checks, grader and manifest are trusted.
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        trusted: String,
+        /// Grade this assignment of the trusted commit's classroom.toml.
+        #[arg(long, value_name = "NAME")]
+        assignment: Option<String>,
+        /// A track or a scene; everything when left out.
+        #[arg(conflicts_with = "assignment")]
+        selector: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {

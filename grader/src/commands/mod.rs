@@ -60,6 +60,20 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 out: &out,
             },
         ),
+        Some(Command::Classroom(Classroom::Gradescope {
+            dir,
+            trusted,
+            assignment,
+            selector,
+        })) => classroom::gradescope(
+            workbook,
+            &classroom::GradescopeOptions {
+                dir: &dir,
+                trusted: &trusted,
+                assignment: assignment.as_deref(),
+                selector: selector.as_deref(),
+            },
+        ),
         Some(Command::Ci {
             trusted,
             submission,

@@ -1,10 +1,11 @@
-//! An instructor grading a whole class from a roster.
+//! An instructor grading a whole class: from a roster, or as a Gradescope autograder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::classroom::{classroom_repo, crc32_that, write};
 use crate::common::{classroom_turn, git, grade, stdout_of};
+use assert_cmd::cargo::CommandCargoExt;
 
 /// Chromium, if this machine has it; CI installs it (`.ci/run`) and says so, so that there the
 /// test cannot pass without a browser.
@@ -104,4 +105,70 @@ fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
         "{dom}"
     );
     assert!(dom.contains("<li>zed: cannot fetch main"), "{dom}");
+}
+
+#[test]
+fn the_gradescope_autograder_grades_a_submission_where_gradescope_puts_it() {
+    let _turn = classroom_turn();
+    let (repo, base) = classroom_repo();
+    let dir = repo.path();
+    let autograder = tempfile::tempdir().unwrap();
+    let root = autograder.path();
+    let source = root.join("source");
+    let output = grade(dir)
+        .args(["classroom", "gradescope"])
+        .arg(&source)
+        .args(["--trusted", &base, "primitives/crc32"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stdout_of(&output));
+    assert!(source.join("setup.sh").exists() && source.join("run_autograder").exists());
+    assert!(
+        !source.join("solutions").exists(),
+        "the references stay out"
+    );
+    assert!(source.join("grader/checks/primitives/01-crc32.rs").exists());
+    for script in ["setup.sh", "run_autograder"] {
+        let text = std::fs::read_to_string(source.join(script)).unwrap();
+        assert!(text.contains("GRADING=('primitives/crc32')"), "{text}");
+        let syntax = Command::new("bash")
+            .arg("-n")
+            .arg(source.join(script))
+            .status();
+        assert!(syntax.unwrap().success(), "{script} is not valid bash");
+    }
+    // What setup.sh does besides installing and building: the package as the trusted commit.
+    // The build directory is the classroom tests' own, so nothing is built twice.
+    git(&source, &["init", "-q"]);
+    git(&source, &["add", "-A"]);
+    git(&source, &["commit", "-q", "-m", "the checks"]);
+    git(&source, &["tag", "trusted"]);
+    std::os::unix::fs::symlink(dir.join("target"), source.join("target")).unwrap();
+
+    // Gradescope puts a GitHub submission's files in submission/, here inside one folder.
+    let submitted = root.join("submission/my-workbook/exercises/primitives/01-crc32/src");
+    std::fs::create_dir_all(&submitted).unwrap();
+    let solution =
+        std::fs::read_to_string(dir.join("solutions/primitives/01-crc32/src/lib.rs")).unwrap();
+    std::fs::write(submitted.join("lib.rs"), solution).unwrap();
+    std::fs::create_dir_all(root.join("results")).unwrap();
+    let grader = Command::cargo_bin("grader").unwrap();
+    let output = Command::new("bash")
+        .arg(source.join("run_autograder"))
+        .env("AUTOGRADER_ROOT", root)
+        .env("GRADER", grader.get_program())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        stdout_of(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{log}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("results/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["score"].as_f64(), Some(10.0), "{results}\n{log}");
+    assert_eq!(results["tests"][0]["status"], "passed", "{results}");
 }

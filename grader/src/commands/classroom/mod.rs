@@ -5,6 +5,9 @@
 //! writes the gradebook from them: a CSV for a spreadsheet or an LMS import, and a class page.
 
 mod gradebook;
+mod gradescope;
+
+pub use gradescope::{Options as GradescopeOptions, package as gradescope};
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
