@@ -180,6 +180,14 @@ pub fn package(purpose: &str, what: &str, scene: &Scene) -> String {
 
 /// The judge of a scene: its checks, its track's shared helpers, its API.
 pub fn judge_spec(scene: &Scene, purpose: &str) -> Result<JudgeSpec> {
+    if !scene.checks_file().is_file() {
+        // A class's copy of the workbook: the instructor keeps the checks.
+        anyhow::bail!(
+            "the checks of {} are not in this copy of the workbook: your instructor keeps them. \
+             Commit your work, push it and open a pull request: it is graded there",
+            scene.id()
+        );
+    }
     let support = scene.support_file();
     Ok(JudgeSpec {
         package: package(purpose, "judge", scene),

@@ -163,6 +163,17 @@ enum Classroom {
         #[arg(long, value_name = "DIR", default_value = "gradebook")]
         out: PathBuf,
     },
+    /// Write the repository a class's students get into a new directory: the exercises, hints,
+    /// manifest, grader and kit, without the references, the hidden checks, or the project's own
+    /// tests and workflows; its grade.yml fetches the checks from this repository.
+    Export {
+        dir: PathBuf,
+        /// Only these tracks; every track when left out.
+        tracks: Vec<String>,
+        /// The commit to export.
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        rev: String,
+    },
     /// Write a Gradescope autograder (setup.sh, run_autograder and the trusted workbook without
     /// its references) into a new directory, to zip and upload.
     Gradescope {

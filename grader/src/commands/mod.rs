@@ -60,6 +60,14 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 out: &out,
             },
         ),
+        Some(Command::Classroom(Classroom::Export { dir, tracks, rev })) => classroom::export(
+            workbook,
+            &classroom::ExportOptions {
+                dir: &dir,
+                rev: &rev,
+                tracks: &tracks,
+            },
+        ),
         Some(Command::Classroom(Classroom::Gradescope {
             dir,
             trusted,

@@ -8,7 +8,7 @@ mod common;
 
 mod curriculum;
 mod forgery;
-mod gradebook;
 mod hostile;
+mod instructor;
 mod learner;
 mod pull_requests;

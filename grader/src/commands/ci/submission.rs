@@ -48,10 +48,12 @@ pub fn materialize(
     write_tree(&repo, &trusted_tree, dir)?;
 
     // What the student changed is what the submission changed since it left the trusted line
-    // (their merge base): files the trusted side changed since are not the student's doing.
+    // (their merge base): files the trusted side changed since are not the student's doing. A
+    // class's copy shares no history with the instructor's repository: there, it is what
+    // changed since the copy's first commit, the template as the student got it.
     let since = match repo.merge_base(trusted_commit.id(), submission_commit.id()) {
         Ok(base) => repo.find_commit(base)?.tree()?,
-        Err(_) => trusted_tree.clone(),
+        Err(_) => first_commit(&submission_commit).tree()?,
     };
     let mut ignored = Vec::new();
     for delta in repo
@@ -89,6 +91,15 @@ pub fn materialize(
         submission: short(submission_commit.id()),
         ignored,
     })
+}
+
+/// The first commit of `commit`'s history, along first parents.
+fn first_commit<'r>(commit: &git2::Commit<'r>) -> git2::Commit<'r> {
+    let mut first = commit.clone();
+    while let Some(parent) = first.parents().next() {
+        first = parent;
+    }
+    first
 }
 
 fn changed_path<'a>(delta: &git2::DiffDelta<'a>) -> Result<&'a Path> {

@@ -23,34 +23,8 @@ pub struct Options<'a> {
 
 pub fn package(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     let dir = options.dir;
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-        bail!("{} is not empty: name a new directory", dir.display());
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // The trusted commit's files, as git has them, less the references: grading never needs
-    // them, and nothing a submission runs should find them.
-    let archive = Command::new("git")
-        .current_dir(&workbook.root)
-        .args(["archive", "--format=tar", options.trusted])
-        .output()
-        .context("cannot start git")?;
-    if !archive.status.success() {
-        bail!(
-            "--trusted {}: {}",
-            options.trusted,
-            String::from_utf8_lossy(&archive.stderr).trim()
-        );
-    }
-    let mut untar = Command::new("tar")
-        .args(["-x", "-C"])
-        .arg(dir)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .context("cannot start tar")?;
-    std::io::Write::write_all(&mut untar.stdin.take().expect("piped"), &archive.stdout)?;
-    if !untar.wait()?.success() {
-        bail!("cannot unpack the trusted commit into {}", dir.display());
-    }
+    unpack(&workbook.root, options.trusted, dir)?;
+    // Grading never needs the references, and nothing a submission runs should find them.
     let _ = std::fs::remove_dir_all(dir.join("solutions"));
 
     let mut grading: Vec<String> = Vec::new();
@@ -77,4 +51,31 @@ pub fn package(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the files of commit `rev`, as git has them, into `dir`, a new or empty directory.
+pub(super) fn unpack(root: &Path, rev: &str, dir: &Path) -> Result<()> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        bail!("{} is not empty: name a new directory", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let archive = Command::new("git")
+        .current_dir(root)
+        .args(["archive", "--format=tar", rev])
+        .output()
+        .context("cannot start git")?;
+    if !archive.status.success() {
+        bail!("{rev}: {}", String::from_utf8_lossy(&archive.stderr).trim());
+    }
+    let mut untar = Command::new("tar")
+        .args(["-x", "-C"])
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start tar")?;
+    std::io::Write::write_all(&mut untar.stdin.take().expect("piped"), &archive.stdout)?;
+    if !untar.wait()?.success() {
+        bail!("cannot unpack {rev} into {}", dir.display());
+    }
+    Ok(())
 }

@@ -4,9 +4,11 @@
 //! is contained and locked as a pull request's grading is), keeps each one's result files, and
 //! writes the gradebook from them: a CSV for a spreadsheet or an LMS import, and a class page.
 
+mod export;
 mod gradebook;
 mod gradescope;
 
+pub use export::{Options as ExportOptions, export};
 pub use gradescope::{Options as GradescopeOptions, package as gradescope};
 
 use std::path::Path;

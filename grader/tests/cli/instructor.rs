@@ -1,4 +1,5 @@
-//! An instructor grading a whole class: from a roster, or as a Gradescope autograder.
+//! An instructor's tools: the students' repository, a gradebook from a roster, a Gradescope
+//! autograder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -171,4 +172,95 @@ fn the_gradescope_autograder_grades_a_submission_where_gradescope_puts_it() {
             .unwrap();
     assert_eq!(results["score"].as_f64(), Some(10.0), "{results}\n{log}");
     assert_eq!(results["tests"][0]["status"], "passed", "{results}");
+}
+
+#[test]
+fn the_students_repository_holds_no_check_and_is_graded_with_the_instructors() {
+    let _turn = classroom_turn();
+    let (repo, base) = classroom_repo();
+    let dir = repo.path();
+    let class = tempfile::tempdir().unwrap();
+    let students = class.path().join("students");
+    let output = grade(dir)
+        .args(["classroom", "export"])
+        .arg(&students)
+        .args(["--rev", &base, "primitives"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stdout_of(&output));
+    for gone in [
+        "solutions",
+        "grader/tests",
+        "grader/checks/primitives/01-crc32.rs",
+        "grader/checks/raft",
+        "exercises/raft",
+        ".github/workflows/tests.yml",
+    ] {
+        assert!(
+            !students.join(gone).exists(),
+            "{gone} is in the students' copy"
+        );
+    }
+    for kept in [
+        "grader/checks/primitives/01-crc32.api.rs",
+        "exercises/primitives/01-crc32/src/lib.rs",
+        "hints/primitives",
+        ".github/workflows/grade.yml",
+    ] {
+        assert!(
+            students.join(kept).exists(),
+            "{kept} is not in the students' copy"
+        );
+    }
+    let manifest = std::fs::read_to_string(students.join("curriculum.toml")).unwrap();
+    assert!(manifest.contains("name = \"primitives\"") && !manifest.contains("name = \"raft\""));
+
+    // A student's own grading says where grading happens, in one line.
+    let output = grade(&students).args(["check", "crc32"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the checks of primitives/crc32 are not in this copy of the workbook"),
+        "{stderr}"
+    );
+
+    // The student's copy starts from the template; their work is graded with the checks of
+    // the instructor's repository, and nothing the template lacks counts as theirs.
+    git(&students, &["add", "-A"]);
+    git(&students, &["commit", "-q", "-m", "the template"]);
+    let solution =
+        std::fs::read_to_string(dir.join("solutions/primitives/01-crc32/src/lib.rs")).unwrap();
+    write(
+        &students,
+        "exercises/primitives/01-crc32/src/lib.rs",
+        &solution,
+    );
+    git(&students, &["commit", "-q", "-am", "done"]);
+    git(
+        dir,
+        &[
+            "fetch",
+            "-q",
+            &students.display().to_string(),
+            "HEAD:refs/student",
+        ],
+    );
+    let output = grade(dir)
+        .args([
+            "ci",
+            "--trusted",
+            &base,
+            "--submission",
+            "refs/student",
+            "--out",
+        ])
+        .arg(class.path().join("out"))
+        .arg("primitives/crc32")
+        .env("GITHUB_STEP_SUMMARY", class.path().join("summary.md"))
+        .env("GITHUB_OUTPUT", class.path().join("output.txt"))
+        .output()
+        .unwrap();
+    let log = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(!log.contains("not counted"), "{log}");
 }
