@@ -296,6 +296,19 @@ impl<'a> Scene<'a> {
         self.content_path("solutions")
     }
 
+    /// The reference's sources; an error a learner can act on where this copy of the workbook
+    /// has none (a class's copy: the instructor keeps them).
+    pub fn reference_src(&self) -> anyhow::Result<PathBuf> {
+        let src = self.solution_dir().join("src");
+        if !src.is_dir() {
+            anyhow::bail!(
+                "the reference solutions are not in this copy of the workbook: your instructor \
+                 keeps them"
+            );
+        }
+        Ok(src)
+    }
+
     pub fn mutants_dir(&self) -> PathBuf {
         self.solution_dir().join("mutants")
     }

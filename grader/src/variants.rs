@@ -189,7 +189,7 @@ pub struct Mutant {
 /// crates it may depend on); returns them in scene order.
 pub fn write_solutions_through(workbook: &Workbook, scene: &Scene) -> Result<Vec<Variant>> {
     let mut solutions = write_earlier_solutions(workbook, scene)?;
-    let files = read_tree(&scene.solution_dir().join("src"))?;
+    let files = read_tree(&scene.reference_src()?)?;
     solutions.push(write_variant(workbook, scene, Kind::Solution, &files)?);
     Ok(solutions)
 }
@@ -200,7 +200,7 @@ fn write_earlier_solutions(workbook: &Workbook, scene: &Scene) -> Result<Vec<Var
     let mut solutions = Vec::new();
     for earlier in workbook.scenes() {
         if earlier.track.name == scene.track.name && earlier.number < scene.number {
-            let files = read_tree(&earlier.solution_dir().join("src"))?;
+            let files = read_tree(&earlier.reference_src()?)?;
             solutions.push(write_variant(workbook, &earlier, Kind::Solution, &files)?);
         }
     }

@@ -40,6 +40,8 @@ pub fn run(workbook: &Workbook, query: &str) -> Result<ExitCode> {
             scene.id()
         );
     }
+    // The reference of the scene before is the merge's common ancestor.
+    previous.reference_src()?;
     let relative = scene.relative(&scene.exercise_dir());
     let stub = committed::files(&workbook.root, Path::new(&relative))?
         .with_context(|| format!("{relative} is not in the last commit"))?;

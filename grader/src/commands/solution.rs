@@ -17,7 +17,7 @@ pub fn run(workbook: &Workbook, query: &str) -> Result<ExitCode> {
             scene.id()
         );
     }
-    let src = scene.solution_dir().join("src");
+    let src = scene.reference_src()?;
     let mut files: Vec<_> = std::fs::read_dir(&src)
         .with_context(|| format!("cannot read {}", scene.relative(&src)))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))

@@ -45,8 +45,8 @@ pub fn export(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     for path in LEFT_OUT {
         remove(&dir.join(path))?;
     }
-    // The hidden checks go; their API declarations and the tracks' shared modules' absence
-    // leave nothing that says more than a stub.
+    // The hidden checks and their tracks' shared modules go; the API declarations stay: the
+    // students' code is built against them, and they say no more than the stubs.
     let checks = dir.join("grader/checks");
     for file in crate::files::list_files(&checks, &[])? {
         if !file.to_string_lossy().ends_with(".api.rs") {
