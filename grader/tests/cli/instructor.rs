@@ -51,15 +51,16 @@ fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
         ),
     )
     .unwrap();
-    let run = || {
+    let run_with = |trusted: &str| {
         let output = grade(dir)
             .args(["classroom", "grade", "--roster"])
             .arg(&roster)
-            .args(["--trusted", &base, "--out", "book", "primitives/crc32"])
+            .args(["--trusted", trusted, "--out", "book", "primitives/crc32"])
             .output()
             .unwrap();
         (output.status.code(), stdout_of(&output))
     };
+    let run = || run_with(&base);
 
     let (code, log) = run();
     assert_eq!(code, Some(1), "one student could not be graded:\n{log}");
@@ -86,6 +87,17 @@ fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
         log.contains("[1/3] ada: 10 of 10 points (kept from the last run)"),
         "{log}"
     );
+    // A new trusted commit (a fix to the checks, say; here to the README, which builds
+    // nothing): everyone is graded again with it.
+    git(dir, &["checkout", "-q", "--detach", &base]);
+    let readme = format!(
+        "{}\nFixed.\n",
+        std::fs::read_to_string(dir.join("README.md")).unwrap()
+    );
+    write(dir, "README.md", &readme);
+    git(dir, &["commit", "-q", "-am", "a fix"]);
+    let (_, log) = run_with(&crate::common::classroom::head(dir));
+    assert!(log.contains("[1/3] ada: 10 of 10 points (graded)"), "{log}");
 
     let Some(browser) = chromium() else {
         eprintln!("skipped the class page: no chromium here (CI runs this test with one)");
