@@ -7,7 +7,8 @@ mod instance;
 mod zygote;
 
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,9 @@ pub struct Session {
     state: Mutex<State>,
     pub disk: disk::DiskTable,
     output: Arc<Mutex<Vec<u8>>>,
+    /// The pipe the subject's output comes through, and whether its reader holds bytes it has
+    /// read and not yet kept: what [`Session::end_check`] waits on.
+    output_pipe: Option<(RawFd, Arc<AtomicBool>)>,
     spares: Spares,
     /// Where the subject runs; removed at the end.
     workdir: std::path::PathBuf,
@@ -99,10 +103,13 @@ impl Session {
             &workdir,
         )
         .map_err(|e| e.to_string())?;
-        if let Some(read) = reader {
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || keep_tail(read, &output));
-        }
+        let output_pipe = reader.map(|read| {
+            let fd = read.as_raw_fd();
+            let holding = Arc::new(AtomicBool::new(false));
+            let (output, flag) = (Arc::clone(&output), Arc::clone(&holding));
+            std::thread::spawn(move || keep_tail(read, &output, &flag));
+            (fd, holding)
+        });
         let expected: Vec<u64> = units.iter().map(|u| u.fingerprint).collect();
         match zygote.fingerprints.get(handshake.variant as usize) {
             Some(found) if *found == expected => {}
@@ -132,6 +139,7 @@ impl Session {
             state: Mutex::new(State::default()),
             disk: disk::DiskTable::default(),
             output,
+            output_pipe,
             spares: Spares::default(),
             workdir,
         };
@@ -185,6 +193,9 @@ impl Session {
             Instant::now() + Duration::from_millis(if fatal.is_some() { 50 } else { 0 });
         while Instant::now() < quiet_from {
             std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some((fd, holding)) = &self.output_pipe {
+            settle(*fd, holding);
         }
         let output =
             String::from_utf8_lossy(&self.output.lock().unwrap_or_else(|p| p.into_inner()))
@@ -424,20 +435,54 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
+/// Waits until what the subject wrote before now is kept, so that a check's output is all of it
+/// and none of it lands in the next check's: the pipe is empty and its reader holds nothing, seen
+/// twice (the reader may have just taken bytes out), or 100 ms have passed (something the
+/// subject started writes without end).
+fn settle(fd: RawFd, holding: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    let mut quiet = 0;
+    while quiet < 2 && Instant::now() < deadline {
+        let mut pending: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int; the descriptor stays open while its reader runs.
+        let asked = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut pending) };
+        if asked != 0 {
+            return;
+        }
+        if pending == 0 && !holding.load(Ordering::SeqCst) {
+            quiet += 1;
+        } else {
+            quiet = 0;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 /// Reads the subject's output until it closes, keeping the last [`OUTPUT_LIMIT`] bytes.
-fn keep_tail(read: OwnedFd, output: &Mutex<Vec<u8>>) {
+fn keep_tail(read: OwnedFd, output: &Mutex<Vec<u8>>, holding: &AtomicBool) {
     let mut file = std::fs::File::from(read);
     let mut buffer = [0u8; 8192];
     while let Ok(n) = file.read(&mut buffer) {
         if n == 0 {
             return;
         }
+        holding.store(true, Ordering::SeqCst);
+        let _kept = KeptOnDrop(holding);
         let mut kept = output.lock().unwrap_or_else(|p| p.into_inner());
         kept.extend_from_slice(&buffer[..n]);
         if kept.len() > 2 * OUTPUT_LIMIT {
             let excess = kept.len() - OUTPUT_LIMIT;
             kept.drain(..excess);
         }
+    }
+}
+
+/// Clears the reader's "holding" flag once the bytes it read are kept.
+struct KeptOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for KeptOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
