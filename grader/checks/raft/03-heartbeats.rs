@@ -177,13 +177,10 @@ fn deposed_and_back(_: &mut Ctx) -> CheckResult {
     let (_, effects) = script.act(what, 0, move |node, ctx| node.on_timer(old_heartbeat, ctx));
     script.expect_sent(&effects.sends, &[])?;
     expect_state(&script, 0, 3, Role::Leader)?;
-    script.expect(
-        effects.timers.is_empty(),
-        format!(
-            "expected: a heartbeat timer of an old term sets no timer (the leader of term 3 \
-             already runs its own heartbeats)\ngot:      it set {:?}",
-            effects.timers
-        ),
+    script.expect_no_timer(
+        &effects.timers,
+        "a heartbeat timer of an old term sets no timer (the leader of term 3 already runs its \
+         own heartbeats)",
     )?;
     // Late messages of older terms, of every kind.
     let sent = script.deliver(
@@ -252,19 +249,14 @@ fn refuse_and_stand(
         move |node, ctx| node.on_message(from, message, ctx),
     );
     script.expect_sent(&effects.sends, &[(from, reply)])?;
-    if !effects.timers.is_empty() {
-        let set: Vec<String> = effects
-            .timers
-            .iter()
-            .map(|(delay, timer)| format!("{timer:?} in {delay:?}"))
-            .collect();
-        return Err(script.failure(format!(
-            "expected: a refusal sets no timer: only a granted vote or an AppendEntries of its \
-             term resets node {id}'s election timer, so that no stale or refused node holds \
-             back its election\ngot:      it set {}",
-            set.join(", ")
-        )));
-    }
+    script.expect_no_timer(
+        &effects.timers,
+        format!(
+            "a refusal sets no timer: only a granted vote or an AppendEntries of its term \
+             resets node {id}'s election timer, so that no stale or refused node holds back its \
+             election"
+        ),
+    )?;
     let what = format!(
         "node {id}'s timer {before:?} fired (the election timer it had before that message)"
     );

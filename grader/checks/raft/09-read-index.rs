@@ -407,12 +407,7 @@ fn lone_node_reads_at_once(_: &mut Ctx) -> CheckResult {
         script.node(0).commit_index(),
         1,
     )?;
-    let (id, _) = script.act("node 0: read(\"k\")", 0, |node, ctx| {
-        node.read("k".to_string(), ctx)
-    });
-    let Ok(id) = id else {
-        return Err(script.failure(format!("expected: read(\"k\") = Ok(_)\ngot:      {id:?}")));
-    };
+    let (id, _) = start_read(&mut script, "k")?;
     script.expect_eq(
         "read_result of the read, at once (no one else to ask)",
         script.node(0).read_result(id),
@@ -421,6 +416,23 @@ fn lone_node_reads_at_once(_: &mut Ctx) -> CheckResult {
 }
 
 /// Node `id`'s election timer fires and node `voter` grants its vote: it must lead.
+/// Has node 0 start a read of `key`; its id, and what node 0 did. Fails the check, with the
+/// story, if node 0 refuses.
+fn start_read(
+    script: &mut Hand,
+    key: &str,
+) -> Result<(ReadId, crate::support::Effects<Node>), Failure> {
+    let (id, effects) = script.act(format!("node 0: read({key:?})"), 0, |node, ctx| {
+        node.read(key.to_string(), ctx)
+    });
+    let id = id.map_err(|e| {
+        script.failure(format!(
+            "expected: node 0 starts the read of {key:?}\ngot:      Err({e:?})"
+        ))
+    })?;
+    Ok((id, effects))
+}
+
 fn hand_elect(
     script: &mut Hand,
     id: NodeId,
@@ -486,14 +498,7 @@ fn older_term_answers_confirm_nothing(_: &mut Ctx) -> CheckResult {
     // Node 1 stores the new no-op: it commits and applies.
     script.deliver(1, 0, hand_reply(term, true, last, 1));
     script.expect_eq("node 0's commit index", script.node(0).commit_index(), last)?;
-    let (id, _) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
-        node.read("x".to_string(), ctx)
-    });
-    let id = id.map_err(|e| {
-        script.failure(format!(
-            "expected: the leader starts the read\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (id, _) = start_read(&mut script, "x")?;
     // A late answer to a heartbeat of term 1, of a high round.
     script.deliver(2, 0, hand_reply(1, true, 1, 5));
     let got = script.node(0).read_result(id);
@@ -543,14 +548,7 @@ fn leading_again_forgets_old_answers(_: &mut Ctx) -> CheckResult {
     // Node 1 stores the new no-op: it commits and applies.
     script.deliver(1, 0, hand_reply(term, true, last, 1));
     script.expect_eq("node 0's commit index", script.node(0).commit_index(), last)?;
-    let (id, effects) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
-        node.read("x".to_string(), ctx)
-    });
-    let id = id.map_err(|e| {
-        script.failure(format!(
-            "expected: the leader starts the read\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (id, effects) = start_read(&mut script, "x")?;
     let got = script.node(0).read_result(id);
     script.expect(
         got.is_none(),
@@ -602,14 +600,7 @@ fn read_ids_are_unique(_: &mut Ctx) -> CheckResult {
                 "expected: node 0, a leader of one, takes the proposal\ngot:      Err({e:?})"
             )));
         }
-        let (id, _) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
-            node.read("x".to_string(), ctx)
-        });
-        let id = id.map_err(|e| {
-            script.failure(format!(
-                "expected: node 0, a leader of one, starts the read\ngot:      Err({e:?})"
-            ))
-        })?;
+        let (id, _) = start_read(&mut script, "x")?;
         script.did_pop();
         script.note(format!("node 0: read(\"x\") = Ok({id:?})"));
         if reads.iter().any(|(earlier, _)| *earlier == id) {
@@ -671,14 +662,7 @@ fn no_op_saved_and_read_round_sent_at_once(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(3);
     hand_elect(&mut script, 0, 1)?;
     script.deliver(1, 0, hand_reply(term, true, no_op, 1));
-    let (id, effects) = script.act("node 0: read(\"x\")", 0, |node, ctx| {
-        node.read("x".to_string(), ctx)
-    });
-    let id = id.map_err(|e| {
-        script.failure(format!(
-            "expected: the leader starts the read\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (id, effects) = start_read(&mut script, "x")?;
     let rounds: Vec<(NodeId, u64)> = effects
         .sends
         .iter()

@@ -325,6 +325,35 @@ fn lead_with_no_op(script: &mut Hand) -> Result<u64, Failure> {
     Ok(term)
 }
 
+/// A membership change asked of node 0, the leader.
+#[derive(Clone, Copy)]
+enum Change {
+    Add(NodeId),
+    Remove(NodeId),
+}
+
+/// Asks node 0 for `change`; the index of its entry, and what node 0 did. Fails the check,
+/// with the story, if node 0 refuses it.
+fn membership_change(
+    script: &mut Hand,
+    change: Change,
+) -> Result<(u64, crate::support::Effects<Node>), Failure> {
+    let what = match change {
+        Change::Add(id) => format!("add_server({id})"),
+        Change::Remove(id) => format!("remove_server({id})"),
+    };
+    let (index, effects) = script.act(format!("node 0: {what}"), 0, |node, ctx| match change {
+        Change::Add(id) => node.add_server(id, ctx),
+        Change::Remove(id) => node.remove_server(id, ctx),
+    });
+    let index = index.map_err(|e| {
+        script.failure(format!(
+            "expected: {what} is accepted\ngot:      Err({e:?})"
+        ))
+    })?;
+    Ok((index, effects))
+}
+
 fn ack(term: u64, index: u64) -> Message {
     Message::AppendReply(AppendReply {
         term,
@@ -355,28 +384,14 @@ fn propose_appends(script: &mut Hand, count: u64) -> CheckResult {
 fn lone_majority_commits_at_once(_: &mut Ctx) -> CheckResult {
     let mut script = Hand::new(3);
     let term = lead_with_no_op(&mut script)?;
-    let (first, _) = script.act("node 0: remove_server(2)", 0, |node, ctx| {
-        node.remove_server(2, ctx)
-    });
-    let first = first.map_err(|e| {
-        script.failure(format!(
-            "expected: remove_server(2) is accepted\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (first, _) = membership_change(&mut script, Change::Remove(2))?;
     script.deliver(1, 0, ack(term, first));
     script.expect_eq(
         "node 0's commit index",
         script.node(0).commit_index(),
         first,
     )?;
-    let (second, _) = script.act("node 0: remove_server(1)", 0, |node, ctx| {
-        node.remove_server(1, ctx)
-    });
-    let second = second.map_err(|e| {
-        script.failure(format!(
-            "expected: remove_server(1) is accepted\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (second, _) = membership_change(&mut script, Change::Remove(1))?;
     let commit = script.node(0).commit_index();
     script.expect(
         commit == second,
@@ -402,14 +417,7 @@ fn removed_leader_counts_members_only(_: &mut Ctx) -> CheckResult {
     // Four slots: members 0, 1, 2; slot 3 waits to be added.
     let mut script = Hand::new(4);
     let term = lead_with_no_op(&mut script)?;
-    let (added, _) = script.act("node 0: add_server(3)", 0, |node, ctx| {
-        node.add_server(3, ctx)
-    });
-    let added = added.map_err(|e| {
-        script.failure(format!(
-            "expected: add_server(3) is accepted\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (added, _) = membership_change(&mut script, Change::Add(3))?;
     script.deliver(1, 0, ack(term, added));
     script.deliver(3, 0, ack(term, added));
     script.expect_eq(
@@ -417,14 +425,7 @@ fn removed_leader_counts_members_only(_: &mut Ctx) -> CheckResult {
         script.node(0).commit_index(),
         added,
     )?;
-    let (removal, _) = script.act("node 0: remove_server(0)", 0, |node, ctx| {
-        node.remove_server(0, ctx)
-    });
-    let removal = removal.map_err(|e| {
-        script.failure(format!(
-            "expected: remove_server(0) is accepted\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (removal, _) = membership_change(&mut script, Change::Remove(0))?;
     script.deliver(1, 0, ack(term, removal));
     let got = (script.node(0).commit_index(), script.node(0).role());
     script.expect(
@@ -546,14 +547,7 @@ fn config_just_after_snapshot(_: &mut Ctx) -> CheckResult {
         script.node(0).snapshot_index(),
         SNAPSHOT_THRESHOLD,
     )?;
-    let (added, _) = script.act("node 0: add_server(3)", 0, |node, ctx| {
-        node.add_server(3, ctx)
-    });
-    let added = added.map_err(|e| {
-        script.failure(format!(
-            "expected: add_server(3) is accepted\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (added, _) = membership_change(&mut script, Change::Add(3))?;
     script.expect_eq(
         format!(
             "node 0's config(), with the change at index {added}, the first after the snapshot"
@@ -570,14 +564,7 @@ fn snapshot_config_at_its_index(_: &mut Ctx) -> CheckResult {
     let ack = |index: u64| ack(term, index);
     propose_appends(&mut script, SNAPSHOT_THRESHOLD + 5)?;
     let stored = script.node(0).last_log_index();
-    let (added, effects) = script.act("node 0: add_server(3)", 0, |node, ctx| {
-        node.add_server(3, ctx)
-    });
-    let added = added.map_err(|e| {
-        script.failure(format!(
-            "expected: add_server(3) is accepted\ngot:      Err({e:?})"
-        ))
-    })?;
+    let (added, effects) = membership_change(&mut script, Change::Add(3))?;
     let to_new: Vec<Message> = effects
         .sends
         .into_iter()

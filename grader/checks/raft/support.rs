@@ -279,6 +279,26 @@ impl<P: Process> Script<P> {
         )
     }
 
+    /// Fails unless a handler set no timer (`set`, as its [`Effects`] say); `expected` says why
+    /// it must not.
+    pub fn expect_no_timer(
+        &self,
+        set: &[(Duration, P::Timer)],
+        expected: impl std::fmt::Display,
+    ) -> CheckResult {
+        if set.is_empty() {
+            return Ok(());
+        }
+        let set: Vec<String> = set
+            .iter()
+            .map(|(delay, timer)| format!("{timer:?} in {delay:?}"))
+            .collect();
+        Err(self.failure(format!(
+            "expected: {expected}\ngot:      it set {}",
+            set.join(", ")
+        )))
+    }
+
     /// Fails unless what was sent is exactly `expected` (in any order).
     pub fn expect_sent(
         &self,
