@@ -454,7 +454,9 @@ fn settle(fd: RawFd, holding: &AtomicBool) {
         } else {
             quiet = 0;
         }
-        std::thread::sleep(Duration::from_micros(200));
+        // Long enough for a reader that has just taken bytes out to say it holds them; short,
+        // because every check ends here.
+        std::thread::sleep(Duration::from_micros(50));
     }
 }
 
