@@ -114,7 +114,15 @@ pub struct CargoRun {
     pub stderr: String,
 }
 
-pub fn run(root: &Path, dir: &Path, args: &[&str], display: Display) -> Result<CargoRun> {
+/// Runs cargo on the workspace in `dir`, building into `target`; compile errors name their files
+/// relative to `root`.
+pub fn run(
+    root: &Path,
+    target: &Path,
+    dir: &Path,
+    args: &[&str],
+    display: Display,
+) -> Result<CargoRun> {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     // SAFETY: between fork and exec, one system call on the child itself.
     unsafe {
@@ -128,7 +136,7 @@ pub fn run(root: &Path, dir: &Path, args: &[&str], display: Display) -> Result<C
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(super::target_dir(root))
+        .arg(target)
         .arg(if display.colour {
             "--message-format=json-diagnostic-rendered-ansi"
         } else {
@@ -141,10 +149,9 @@ pub fn run(root: &Path, dir: &Path, args: &[&str], display: Display) -> Result<C
         .context("cannot start cargo")?;
     let stderr = child.stderr.take().expect("piped");
     let show = display.progress;
-    let target = super::target_dir(root);
     let target = target
         .strip_prefix(root)
-        .unwrap_or(&target)
+        .unwrap_or(target)
         .display()
         .to_string();
     let stderr = std::thread::spawn(move || {

@@ -108,8 +108,37 @@ pub fn build(
     members: &[PathBuf],
     display: Display,
 ) -> Result<Built> {
+    build_in(
+        &target_dir(root),
+        root,
+        dir,
+        judges,
+        subjects,
+        members,
+        display,
+    )
+}
+
+/// [`build`], into the build directory `target` instead of `root`'s: a classroom grading builds
+/// the trusted tree in the checkout's, so that the judges and subjects of every grading there
+/// share their compiled dependencies.
+pub fn build_in(
+    target: &Path,
+    root: &Path,
+    dir: &Path,
+    judges: &[JudgeSpec],
+    subjects: &[SubjectSpec],
+    members: &[PathBuf],
+    display: Display,
+) -> Result<Built> {
     let layout = workspace::write(root, dir, judges, subjects, members)?;
-    let run = cargo::run(root, dir, &["build", "--keep-going", "--bins"], display)?;
+    let run = cargo::run(
+        root,
+        target,
+        dir,
+        &["build", "--keep-going", "--bins"],
+        display,
+    )?;
     let mut built = Built::default();
     for judge in judges {
         let outcome = match run.binaries.get(&judge.package) {
@@ -154,6 +183,7 @@ pub fn failing_crates(
     workspace::write(root, dir, &[], subjects, members)?;
     let run = cargo::run(
         root,
+        &target_dir(root),
         dir,
         &["build", "--keep-going", "--lib", "--package", packages],
         display,
@@ -181,6 +211,6 @@ pub fn lint(
         "-D",
         "warnings",
     ];
-    let run = cargo::run(root, dir, &args, display)?;
+    let run = cargo::run(root, &target_dir(root), dir, &args, display)?;
     Ok(run.errors.into_iter().map(|error| error.rendered).collect())
 }

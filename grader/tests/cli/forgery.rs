@@ -204,20 +204,35 @@ fn the_reference_and_the_checks_cannot_be_read_at_build_or_run_time() {
     assert_no_points(dir, code, &log);
     assert!(log.contains("does not compile"), "{log}");
 
-    // At run time: the reference, the checks and the repository's objects.
+    // At run time: the reference, the checks, the repository's objects, and the judges' build
+    // products (binaries and compiler caches hold the checks, compiled).
     let (repo, base) = classroom_repo();
     let dir = repo.path();
     let lib = crc32_that(&format!(
         "for path in [{:?}, {:?}, {:?}] {{\n\
              println!(\"readable {{path}}: {{}}\", std::fs::read_dir(path).is_ok() || std::fs::read(path).is_ok());\n\
-         }}",
+         }}\n\
+         fn judged(dir: &std::path::Path, found: &mut Vec<String>) {{\n\
+             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {{\n\
+                 let name = entry.file_name().to_string_lossy().into_owned();\n\
+                 if name.contains(\"ci-judge\") || name.contains(\"ci_judge\") {{ found.push(name); }}\n\
+                 else if entry.file_type().is_ok_and(|t| t.is_dir()) {{ judged(&entry.path(), found); }}\n\
+             }}\n\
+         }}\n\
+         let mut found = Vec::new();\n\
+         judged(std::path::Path::new({:?}), &mut found);\n\
+         println!(\"readable judge products: {{}}\", !found.is_empty());",
         dir.join("solutions/primitives/01-crc32/src/lib.rs"),
         dir.join("grader/checks/primitives/01-crc32.rs"),
         dir.join(".git/objects"),
+        dir.join("target/grade"),
     ));
     let (code, log) = graded(dir, &base, &lib);
     assert_no_points(dir, code, &log);
-    assert!(log.contains("readable"), "the probe did not run:\n{log}");
+    assert!(
+        log.contains("readable judge"),
+        "the probe did not run:\n{log}"
+    );
     assert!(
         !log.contains(": true"),
         "the learner read what it must not:\n{log}"

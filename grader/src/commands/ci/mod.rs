@@ -99,10 +99,17 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         );
     }
 
-    let work = crate::build::work_dir(&trusted.root, "ci-work");
+    // Built in the checkout's build directory, from the trusted tree's sources: every grading
+    // in this checkout shares the compiled dependencies. Canonical, as `ci_dir` is (it lives
+    // there, so it exists).
+    let target = build::target_dir(&workbook.root).canonicalize()?;
+    let work = Work {
+        dir: target.join("ci-work"),
+        target,
+    };
     let judges = build_judges(&trusted, &scenes, &work)?;
     if options.scrub_checkout {
-        scrub(&workbook.root, &trusted.root)?;
+        scrub(&workbook.root, &trusted.root, &work)?;
     }
     let subjects = build_subjects(&trusted, &scenes, &work)?;
     let containment = run::containment::for_this_machine(&workbook.root);
@@ -230,14 +237,32 @@ fn select_all<'a>(workbook: &'a Workbook, selectors: &[String]) -> Result<Vec<Sc
         .collect())
 }
 
+/// Where ci builds: the generated workspace, and the build directory it builds into.
+struct Work {
+    target: PathBuf,
+    dir: PathBuf,
+}
+
+/// The name every judge package of a ci run begins with (see [`grading::package`]).
+const JUDGE_PACKAGES: &str = "ci-judge-";
+
 /// Every scene's judge, in one cargo run, from the trusted tree alone; each loaded at once.
-fn build_judges(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<Binaries> {
+fn build_judges(workbook: &Workbook, scenes: &[Scene], work: &Work) -> Result<Binaries> {
     let specs: Vec<(String, JudgeSpec)> = scenes
         .iter()
         .map(|scene| Ok((scene.id(), grading::judge_spec(scene, "ci")?)))
         .collect::<Result<_>>()?;
     let judges: Vec<JudgeSpec> = specs.iter().map(|(_, spec)| spec.clone()).collect();
-    let mut built = build::build(&workbook.root, work, &judges, &[], &[], quiet())?;
+    debug_assert!(judges.iter().all(|j| j.package.starts_with(JUDGE_PACKAGES)));
+    let mut built = build::build_in(
+        &work.target,
+        &workbook.root,
+        &work.dir,
+        &judges,
+        &[],
+        &[],
+        quiet(),
+    )?;
     specs
         .into_iter()
         .map(|(id, spec)| {
@@ -248,7 +273,7 @@ fn build_judges(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<Bi
 }
 
 /// Every scene's subject around the submission's crate, in one cargo run.
-fn build_subjects(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<Binaries> {
+fn build_subjects(workbook: &Workbook, scenes: &[Scene], work: &Work) -> Result<Binaries> {
     let mut specs = Vec::new();
     for scene in scenes {
         let dir = scene.exercise_dir();
@@ -265,7 +290,15 @@ fn build_subjects(workbook: &Workbook, scenes: &[Scene], work: &Path) -> Result<
         ));
     }
     let subjects: Vec<SubjectSpec> = specs.iter().map(|(_, spec)| spec.clone()).collect();
-    let mut built = build::build(&workbook.root, work, &[], &subjects, &[], quiet())?;
+    let mut built = build::build_in(
+        &work.target,
+        &workbook.root,
+        &work.dir,
+        &[],
+        &subjects,
+        &[],
+        quiet(),
+    )?;
     specs
         .into_iter()
         .map(|(id, spec)| {
@@ -289,8 +322,12 @@ fn quiet() -> build::Display {
 }
 
 /// Deletes what the submission must not read: the checkout's references, checks and git
-/// objects, the checks copied into the trusted tree, and the judges' build products.
-fn scrub(checkout: &Path, trusted: &Path) -> Result<()> {
+/// objects, the checks copied into the trusted tree, and everything the judges' build left
+/// (their generated packages, and binaries, dependency info, fingerprints and incremental
+/// caches, which hold the checks compiled). The rest of the build directory (the kit, the judge
+/// runtime, the API declarations) is what a student's copy holds anyway, and stays for the next
+/// grading.
+fn scrub(checkout: &Path, trusted: &Path, work: &Work) -> Result<()> {
     for dir in [
         checkout.join("solutions"),
         checkout.join("grader/checks"),
@@ -310,24 +347,27 @@ fn scrub(checkout: &Path, trusted: &Path) -> Result<()> {
                 .with_context(|| format!("cannot scrub {}", file.display()))?;
         }
     }
-    let products = crate::build::target_dir(trusted).join("debug");
-    for dir in [
-        products.clone(),
-        products.join("deps"),
-        products.join(".fingerprint"),
-    ] {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let judged = ["judge-", "judge_", "api-", "libapi_", "api_"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix));
-            if judged {
+    let products = work.target.join("debug");
+    let crate_name = JUDGE_PACKAGES.replace('-', "_");
+    let judged = |name: &str| {
+        let name = name.strip_prefix("lib").unwrap_or(name);
+        name.starts_with(JUDGE_PACKAGES) || name.starts_with(&crate_name)
+    };
+    let dirs = ["", "deps", ".fingerprint", "build", "incremental"]
+        .map(|dir| products.join(dir))
+        .into_iter()
+        .chain([work.dir.clone()]);
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir).into_iter().flatten() {
+            let entry = entry?;
+            if judged(&entry.file_name().to_string_lossy()) {
                 let path = entry.path();
-                let _ = if path.is_dir() {
+                if entry.file_type()?.is_dir() {
                     std::fs::remove_dir_all(&path)
                 } else {
                     std::fs::remove_file(&path)
-                };
+                }
+                .with_context(|| format!("cannot scrub {}", path.display()))?;
             }
         }
     }

@@ -39,7 +39,8 @@ pub fn crc32_checks() -> usize {
 /// The grader, run in `dir`, without a terminal and without colour. In the workbook it builds
 /// in `target/grade-tests` (`GRADE_TARGET_DIR`), never in the learner's `target/grade`, so that
 /// `cargo test` keeps no learner waiting. (Classroom repositories build behind their own
-/// `target` link: `ci` scrubs judges from its build directory, which must be no one else's.)
+/// `target` link, shared by all of them and by the gradings in them: a grading with
+/// `--scrub-checkout` deletes its judges' products, which the proof must not lose mid-run.)
 pub fn grade(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("grader").unwrap();
     command.current_dir(dir).env("NO_COLOR", "1");
