@@ -345,9 +345,9 @@ fn watch_goes_on_to_the_next_scene_and_keeps_what_the_pass_said() {
 }
 
 /// A copy of the workbook (sharing the classroom tests' build cache) whose learner has solved
-/// crc32 with the reference.
-fn workbook_with_crc32_solved() -> tempfile::TempDir {
-    let (repo, _) = crate::common::classroom::classroom_repo();
+/// crc32 with the reference; one for the tests that build in it, which take the classroom turn.
+fn workbook_with_crc32_solved() -> crate::common::classroom::Repo {
+    let (repo, _) = crate::common::classroom::classroom_repo_named("crc32-solved");
     let solution =
         std::fs::read_to_string(workbook().join("solutions/primitives/01-crc32/src/lib.rs"))
             .unwrap();

@@ -7,10 +7,26 @@ use std::process::Command;
 use super::{git, grade, stdout_of, workbook};
 
 /// A repository holding the workbook as it is now (its tracked and new files), committed as
-/// the trusted base. Its `target/` is shared between runs, so builds are cached.
-pub fn classroom_repo() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
+/// the trusted base, at a path named after the test that asks for it.
+pub fn classroom_repo() -> (Repo, String) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("main")
+        .replace("::", "-");
+    classroom_repo_named(&test)
+}
+
+/// [`classroom_repo`], at a path named `name`. Its `target/` is shared between runs, so builds
+/// are cached; and its path and its files' times are the same from run to run and test to test,
+/// so that what is built there (the kit and the judge runtime, from its own sources) is built
+/// once, not by every test that builds there. Tests that share a name take the classroom turn.
+pub fn classroom_repo_named(name: &str) -> (Repo, String) {
     let root = workbook();
+    let dir = root.join("target/classroom-repos").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::create_dir_all(&dir).unwrap();
     let listed = Command::new("git")
         .args([
             "ls-files",
@@ -28,18 +44,34 @@ pub fn classroom_repo() -> (tempfile::TempDir, String) {
         if !source.is_file() {
             continue;
         }
-        let target = dir.path().join(relative);
+        let target = dir.join(relative);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(&source, &target).unwrap();
+        let modified = std::fs::metadata(&source).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&target)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
     }
     let cache = root.join("target/classroom-test");
     std::fs::create_dir_all(&cache).unwrap();
-    std::os::unix::fs::symlink(&cache, dir.path().join("target")).unwrap();
-    git(dir.path(), &["init", "-q"]);
-    git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["commit", "-q", "-m", "the workbook"]);
-    let base = head(dir.path());
-    (dir, base)
+    std::os::unix::fs::symlink(&cache, dir.join("target")).unwrap();
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "the workbook"]);
+    let base = head(&dir);
+    (Repo(dir), base)
+}
+
+/// A classroom repository; it stays on disk after its test, until the test runs again.
+pub struct Repo(PathBuf);
+
+impl Repo {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
 }
 
 pub fn head(dir: &Path) -> String {
