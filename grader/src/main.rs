@@ -108,6 +108,10 @@ enum Command {
         /// whose checkout is thrown away after grading.
         #[arg(long)]
         scrub_checkout: bool,
+        /// Grade under names of this number's own (its directories, packages and binaries), so
+        /// that gradings can run side by side in one checkout (`classroom grade --jobs` does).
+        #[arg(long, value_name = "N")]
+        slot: Option<usize>,
     },
     /// For instructors: a whole class at once.
     #[command(subcommand)]
@@ -162,6 +166,10 @@ enum Classroom {
         /// Where to write the gradebook and each student's result files.
         #[arg(long, value_name = "DIR", default_value = "gradebook")]
         out: PathBuf,
+        /// Submissions to grade at once (half the cores by default: each grading runs two
+        /// processes, and a check's time limit must not depend on how busy the machine is).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Write the repository a class's students get into a new directory: the exercises, hints,
     /// manifest, grader and kit, without the references, the hidden checks, or the project's own

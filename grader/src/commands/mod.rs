@@ -50,6 +50,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             assignment,
             selector,
             out,
+            jobs,
         })) => classroom::grade(
             workbook,
             &classroom::GradeOptions {
@@ -58,6 +59,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 assignment: assignment.as_deref(),
                 selector: selector.as_deref(),
                 out: &out,
+                jobs: jobs.unwrap_or_else(|| (crate::parallel::default_jobs() / 2).max(1)),
             },
         ),
         Some(Command::Classroom(Classroom::Export { dir, tracks, rev })) => classroom::export(
@@ -90,6 +92,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             pushed_at,
             out,
             scrub_checkout,
+            slot,
         }) => {
             let options = ci::Options {
                 trusted: &trusted,
@@ -99,6 +102,7 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
                 pushed_at,
                 out,
                 scrub_checkout,
+                slot,
             };
             ci::run(workbook, &options)
         }

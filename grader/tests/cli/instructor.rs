@@ -45,30 +45,33 @@ fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
     std::fs::write(
         &roster,
         format!(
-            "student,repository,ref\nada,{d},ada\nbob,{d},bob\nzed,{d}/nowhere,main\n",
+            "student,repository,ref,login\nada,{d},ada,ada.l\nbob,{d},bob,\nzed,{d}/nowhere,main,zed.z\n",
             d = dir.display()
         ),
     )
     .unwrap();
-    let run_with = |trusted: &str| {
+    let run_with = |trusted: &str, jobs: &str| {
         let output = grade(dir)
             .args(["classroom", "grade", "--roster"])
             .arg(&roster)
-            .args(["--trusted", trusted, "--out", "book", "primitives/crc32"])
+            .args(["--trusted", trusted, "--out", "book", "--jobs", jobs])
+            .arg("primitives/crc32")
             .output()
             .unwrap();
         (output.status.code(), stdout_of(&output))
     };
-    let run = || run_with(&base);
+    let run = || run_with(&base, "1");
 
-    let (code, log) = run();
+    // Two at once, each in a build directory of its own: each student gets their own grade.
+    let (code, log) = run_with(&base, "2");
     assert_eq!(code, Some(1), "one student could not be graded:\n{log}");
-    assert!(log.contains("[1/3] ada: 10 of 10 points (graded)"), "{log}");
-    assert!(log.contains("[2/3] bob: 0 of 10 points (graded)"), "{log}");
+    assert!(log.contains("] ada: 10 of 10 points (graded)"), "{log}");
+    assert!(log.contains("] bob: 0 of 10 points (graded)"), "{log}");
     assert!(
-        log.contains("[3/3] zed: not graded: cannot fetch main"),
+        log.contains("] zed: not graded: cannot fetch main"),
         "{log}"
     );
+    assert!(log.contains("[3/3] "), "{log}");
     let book = dir.join("book");
     let csv = std::fs::read_to_string(book.join("grades.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -79,6 +82,18 @@ fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
     assert!(lines[1].starts_with("ada,,10,10,10,0,0,"), "{csv}");
     assert!(lines[2].starts_with("bob,,0,0,10,0,0,"), "{csv}");
     assert!(lines[3].starts_with("zed,,,,,,,,cannot fetch"), "{csv}");
+    // What LMS gradebooks import, for the students the roster gives a login.
+    let canvas = std::fs::read_to_string(book.join("canvas.csv")).unwrap();
+    assert_eq!(
+        canvas,
+        "Student,ID,SIS User ID,SIS Login ID,Section,primitives/crc32\n    \
+         Points Possible,,,,,10\nada,,,ada.l,,10\nzed,,,zed.z,,\n"
+    );
+    let moodle = std::fs::read_to_string(book.join("moodle.csv")).unwrap();
+    assert_eq!(
+        moodle,
+        "username,student,primitives/crc32\nada.l,ada,10\nzed.z,zed,\n"
+    );
 
     // Run again: nothing changed, so nothing is graded again.
     let (_, log) = run();
@@ -95,7 +110,7 @@ fn a_roster_is_graded_into_a_gradebook_and_a_class_page() {
     );
     write(dir, "README.md", &readme);
     git(dir, &["commit", "-q", "-am", "a fix"]);
-    let (_, log) = run_with(&crate::common::classroom::head(dir));
+    let (_, log) = run_with(&crate::common::classroom::head(dir), "1");
     assert!(log.contains("[1/3] ada: 10 of 10 points (graded)"), "{log}");
 
     let Some(browser) = chromium() else {
@@ -241,6 +256,20 @@ fn the_students_repository_holds_no_check_and_is_graded_with_the_instructors() {
     }
     let manifest = std::fs::read_to_string(students.join("curriculum.toml")).unwrap();
     assert!(manifest.contains("name = \"primitives\"") && !manifest.contains("name = \"raft\""));
+    // The README speaks to students: their two commands, none of the author's or instructor's.
+    let readme = std::fs::read_to_string(students.join("README.md")).unwrap();
+    assert!(readme.contains("git push "), "{readme}");
+    for gone in [
+        "cargo test",
+        "For instructors",
+        "cargo grade verify",
+        "class's copy -->",
+    ] {
+        assert!(
+            !readme.contains(gone),
+            "{gone:?} in the students' README:\n{readme}"
+        );
+    }
 
     // A student's own grading says where grading happens, in one line.
     let output = grade(&students).args(["check", "crc32"]).output().unwrap();

@@ -46,6 +46,9 @@ pub struct Options<'a> {
     pub out: Option<PathBuf>,
     /// Delete the checkout's references, checks and git objects once the judges are built.
     pub scrub_checkout: bool,
+    /// Grade under names of this number's own, so that several gradings can run at once in
+    /// one checkout (a gradebook's).
+    pub slot: Option<usize>,
 }
 
 /// The CI system's files that grading appends to; what is in them before grading is kept.
@@ -53,7 +56,14 @@ const ENV_FILES: [&str; 2] = ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"];
 
 pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     let env_files = EnvFiles::remember();
-    let ci_dir = crate::build::work_dir(&workbook.root, "ci");
+    // A slot's gradings have names of their own (their directories, packages and binaries),
+    // so that gradings side by side share the build directory's dependencies and nothing else.
+    let purpose = match options.slot {
+        Some(slot) => format!("ci{slot}"),
+        None => "ci".to_string(),
+    };
+    let target = build::target_dir(&workbook.root);
+    let ci_dir = target.join(&purpose);
     // Two gradings in one checkout share this directory (the submission, the judges, the result
     // files): one at a time, or one grades what the other wrote.
     let _lock = crate::files::hold(&ci_dir, &format!("the grading of {}", options.submission))?;
@@ -102,10 +112,11 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     // Built in the checkout's build directory, from the trusted tree's sources: every grading
     // in this checkout shares the compiled dependencies. Canonical, as `ci_dir` is (it lives
     // there, so it exists).
-    let target = build::target_dir(&workbook.root).canonicalize()?;
+    let target = target.canonicalize()?;
     let work = Work {
-        dir: target.join("ci-work"),
+        dir: target.join(format!("{purpose}-work")),
         target,
+        purpose,
     };
     let judges = build_judges(&trusted, &scenes, &work)?;
     if options.scrub_checkout {
@@ -237,23 +248,33 @@ fn select_all<'a>(workbook: &'a Workbook, selectors: &[String]) -> Result<Vec<Sc
         .collect())
 }
 
-/// Where ci builds: the generated workspace, and the build directory it builds into.
+/// Where ci builds: the generated workspace, the build directory it builds into, and the
+/// purpose its packages are named for (see [`grading::package`]).
 struct Work {
     target: PathBuf,
     dir: PathBuf,
+    purpose: String,
 }
 
-/// The name every judge package of a ci run begins with (see [`grading::package`]).
-const JUDGE_PACKAGES: &str = "ci-judge-";
+impl Work {
+    /// What the name of every judge package of this grading begins with.
+    fn judge_packages(&self) -> String {
+        format!("{}-judge-", self.purpose)
+    }
+}
 
 /// Every scene's judge, in one cargo run, from the trusted tree alone; each loaded at once.
 fn build_judges(workbook: &Workbook, scenes: &[Scene], work: &Work) -> Result<Binaries> {
     let specs: Vec<(String, JudgeSpec)> = scenes
         .iter()
-        .map(|scene| Ok((scene.id(), grading::judge_spec(scene, "ci")?)))
+        .map(|scene| Ok((scene.id(), grading::judge_spec(scene, &work.purpose)?)))
         .collect::<Result<_>>()?;
     let judges: Vec<JudgeSpec> = specs.iter().map(|(_, spec)| spec.clone()).collect();
-    debug_assert!(judges.iter().all(|j| j.package.starts_with(JUDGE_PACKAGES)));
+    debug_assert!(
+        judges
+            .iter()
+            .all(|j| j.package.starts_with(&work.judge_packages()))
+    );
     let mut built = build::build_in(
         &work.target,
         &workbook.root,
@@ -280,7 +301,7 @@ fn build_subjects(workbook: &Workbook, scenes: &[Scene], work: &Work) -> Result<
         specs.push((
             scene.id(),
             SubjectSpec {
-                package: grading::package("ci", "subject", scene),
+                package: grading::package(&work.purpose, "subject", scene),
                 apis: vec![grading::api(scene)?],
                 variants: vec![vec![CrateRef {
                     package: grading::package_name(&dir)?,
@@ -348,10 +369,11 @@ fn scrub(checkout: &Path, trusted: &Path, work: &Work) -> Result<()> {
         }
     }
     let products = work.target.join("debug");
-    let crate_name = JUDGE_PACKAGES.replace('-', "_");
+    let package = work.judge_packages();
+    let crate_name = package.replace('-', "_");
     let judged = |name: &str| {
         let name = name.strip_prefix("lib").unwrap_or(name);
-        name.starts_with(JUDGE_PACKAGES) || name.starts_with(&crate_name)
+        name.starts_with(&package) || name.starts_with(&crate_name)
     };
     let dirs = ["", "deps", ".fingerprint", "build", "incremental"]
         .map(|dir| products.join(dir))

@@ -4,6 +4,11 @@
 //! hidden checks (their API declarations stay: they say no more than the stubs), the project's
 //! own tests and workflows. Grading fetches the checks from the instructor's repository
 //! (`grade.yml`, with a token set as a secret).
+//!
+//! The README is rewritten for students (see [`class_readme`]): what is between
+//! `<!-- not in a class's copy -->` and `<!-- end -->` goes, what is inside
+//! `<!-- in a class's copy:` ... `-->` comes in, and the command table's rows for authors and
+//! instructors go.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -57,6 +62,9 @@ pub fn export(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         keep_tracks(dir, options.tracks)?;
     }
     std::fs::write(dir.join(".github/workflows/grade.yml"), GRADE_WORKFLOW)?;
+    let readme = dir.join("README.md");
+    let text = std::fs::read_to_string(&readme).context("the README is missing")?;
+    std::fs::write(&readme, class_readme(&text).context("README.md")?)?;
     let output = Command::new("git")
         .current_dir(dir)
         .args(["init", "-q"])
@@ -73,6 +81,42 @@ pub fn export(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The README as a class's copy has it: for students, without what authors and instructors do.
+fn class_readme(text: &str) -> Result<String> {
+    let mut out = String::new();
+    let mut block: Option<(&str, usize)> = None;
+    for (number, line) in text.lines().enumerate() {
+        let number = number + 1;
+        match (block, line.trim()) {
+            (None, "<!-- not in a class's copy -->") => block = Some(("left out", number)),
+            (None, "<!-- in a class's copy:") => block = Some(("put in", number)),
+            (Some(("left out", _)), "<!-- end -->") | (Some(("put in", _)), "-->") => block = None,
+            (Some((_, start)), marker) if marker.starts_with("<!--") => {
+                bail!("line {number}: a marker inside the block that line {start} opens")
+            }
+            (Some(("left out", _)), _) => {}
+            (None, _) if is_author_row(line) => {}
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if let Some((_, start)) = block {
+        bail!("line {start}: a block that never ends");
+    }
+    Ok(out)
+}
+
+/// A row of the command table for authors or instructors.
+fn is_author_row(line: &str) -> bool {
+    let description = line.split(" | ").nth(1).unwrap_or_default();
+    line.starts_with("| `cargo grade")
+        && ["for authors", "for instructors"]
+            .iter()
+            .any(|who| description.starts_with(who))
 }
 
 fn remove(path: &Path) -> Result<()> {
@@ -123,4 +167,34 @@ fn keep_tracks(dir: &Path, tracks: &[String]) -> Result<()> {
     }
     std::fs::write(&path, manifest.to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_readme;
+
+    #[test]
+    fn the_class_readme_leaves_out_and_puts_in_its_blocks() {
+        let readme = "# W\n<!-- not in a class's copy -->\ncargo test\n<!-- end -->\n\
+                      <!-- in a class's copy:\ngit push\n-->\n\
+                      | command | what |\n|---|---|\n| `cargo grade` | grade |\n\
+                      | `cargo grade verify` | for authors: prove |\n\
+                      | `cargo grade ci` | for instructors: grade |\ntail\n";
+        assert_eq!(
+            class_readme(readme).unwrap(),
+            "# W\ngit push\n| command | what |\n|---|---|\n| `cargo grade` | grade |\ntail\n"
+        );
+    }
+
+    #[test]
+    fn an_unended_or_nested_block_is_an_error_with_its_line() {
+        let unended = class_readme("a\n<!-- not in a class's copy -->\nb\n").unwrap_err();
+        assert_eq!(unended.to_string(), "line 2: a block that never ends");
+        let nested = "<!-- not in a class's copy -->\n<!-- in a class's copy:\n-->\n<!-- end -->\n";
+        let nested = class_readme(nested).unwrap_err();
+        assert_eq!(
+            nested.to_string(),
+            "line 2: a marker inside the block that line 1 opens"
+        );
+    }
 }

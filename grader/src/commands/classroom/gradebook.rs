@@ -53,8 +53,14 @@ impl Results {
     }
 }
 
-/// Writes `grades.csv` and `class.html` into `dir`; returns their names.
-pub fn write(dir: &Path, assignment: Option<&str>, graded: &[Graded]) -> Result<Vec<&'static str>> {
+/// Writes `grades.csv` and `class.html` into `dir` and, when the roster gives logins, the
+/// imports of LMS gradebooks, with the total as `column`; returns their names.
+pub fn write(
+    dir: &Path,
+    assignment: Option<&str>,
+    column: &str,
+    graded: &[Graded],
+) -> Result<Vec<&'static str>> {
     // Every scene any student was graded on, in the order grading listed them.
     let mut scenes: Vec<String> = Vec::new();
     for (results, _) in graded.iter().filter_map(|g| g.result.as_ref().ok()) {
@@ -66,7 +72,59 @@ pub fn write(dir: &Path, assignment: Option<&str>, graded: &[Graded]) -> Result<
     }
     std::fs::write(dir.join("grades.csv"), csv(assignment, &scenes, graded)?)?;
     std::fs::write(dir.join("class.html"), page(assignment, &scenes, graded))?;
-    Ok(vec!["grades.csv", "class.html"])
+    let mut written = vec!["grades.csv", "class.html"];
+    if graded.iter().any(|g| !g.login.is_empty()) {
+        std::fs::write(dir.join("canvas.csv"), canvas(column, graded)?)?;
+        std::fs::write(dir.join("moodle.csv"), moodle(column, graded)?)?;
+        written.extend(["canvas.csv", "moodle.csv"]);
+    }
+    Ok(written)
+}
+
+/// Canvas's gradebook import: a student is matched by SIS Login ID, and a column Canvas does
+/// not know becomes a new assignment, out of the points in the "Points Possible" row. A student
+/// not graded has an empty cell, which Canvas leaves alone.
+fn canvas(column: &str, graded: &[Graded]) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        column,
+    ])?;
+    let possible = graded
+        .iter()
+        .filter_map(|g| g.result.as_ref().ok())
+        .map(|(results, _)| results.max_score())
+        .fold(0.0, f64::max);
+    let possible = possible.to_string();
+    writer.write_record(["    Points Possible", "", "", "", "", &possible])?;
+    for student in graded.iter().filter(|g| !g.login.is_empty()) {
+        let total = total(student);
+        writer.write_record([&student.student, "", "", &student.login, "", &total])?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+/// Moodle's grade import (CSV): map `username` to the user's username, and the total's column
+/// to a grade item (or a new one). An empty cell is skipped.
+fn moodle(column: &str, graded: &[Graded]) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["username", "student", column])?;
+    for student in graded.iter().filter(|g| !g.login.is_empty()) {
+        writer.write_record([&student.login, &student.student, &total(student)])?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+/// A student's points after any late penalty; empty when they could not be graded.
+fn total(student: &Graded) -> String {
+    match &student.result {
+        Ok((results, _)) => results.score.to_string(),
+        Err(_) => String::new(),
+    }
 }
 
 fn csv(assignment: Option<&str>, scenes: &[String], graded: &[Graded]) -> Result<Vec<u8>> {

@@ -13,6 +13,8 @@ pub use gradescope::{Options as GradescopeOptions, package as gradescope};
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -26,6 +28,8 @@ pub struct GradeOptions<'a> {
     pub assignment: Option<&'a str>,
     pub selector: Option<&'a str>,
     pub out: &'a Path,
+    /// Submissions graded at once, each in a slot of its own (see `ci --slot`).
+    pub jobs: usize,
 }
 
 /// One row of the roster.
@@ -37,6 +41,10 @@ struct Student {
     /// A branch, tag or commit of it; its HEAD when left empty.
     #[serde(default)]
     r#ref: String,
+    /// The student's login name in the LMS (Canvas's SIS Login ID, Moodle's username): with
+    /// it, the gradebook has files those gradebooks import.
+    #[serde(default)]
+    login: String,
 }
 
 pub fn grade(workbook: &Workbook, options: &GradeOptions) -> Result<ExitCode> {
@@ -51,10 +59,31 @@ pub fn grade(workbook: &Workbook, options: &GradeOptions) -> Result<ExitCode> {
         .with_context(|| format!("--trusted {}: no such commit", options.trusted))?;
     std::fs::create_dir_all(options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
-    let mut graded = Vec::new();
-    for (i, student) in students.iter().enumerate() {
-        let progress = format!("[{}/{}] {}", i + 1, students.len(), student.student);
-        let entry = grade_one(workbook, options, &trusted, student);
+    // Each grading takes a free slot (names of its own in the build directory) and gives it
+    // back; one job grades as a pull request's grading does.
+    let jobs = options.jobs.clamp(1, students.len().max(1));
+    let slots = Mutex::new((0..jobs).collect::<Vec<_>>());
+    let done = AtomicUsize::new(0);
+    let graded = crate::parallel::map(&students, jobs, |student| {
+        let slot = slots
+            .lock()
+            .expect("no panic holding it")
+            .pop()
+            .expect("a slot per job");
+        let entry = grade_one(
+            workbook,
+            options,
+            &trusted,
+            student,
+            (jobs > 1).then_some(slot),
+        );
+        slots.lock().expect("no panic holding it").push(slot);
+        let progress = format!(
+            "[{}/{}] {}",
+            done.fetch_add(1, Ordering::Relaxed) + 1,
+            students.len(),
+            student.student
+        );
         match &entry.result {
             Ok((results, how)) => println!(
                 "{progress}: {} of {} points ({how})",
@@ -63,9 +92,13 @@ pub fn grade(workbook: &Workbook, options: &GradeOptions) -> Result<ExitCode> {
             ),
             Err(why) => println!("{progress}: {} {why}", ui::fail("not graded:")),
         }
-        graded.push(entry);
-    }
-    let written = gradebook::write(options.out, options.assignment, &graded)?;
+        entry
+    });
+    let column = options
+        .assignment
+        .or(options.selector)
+        .unwrap_or("workbook");
+    let written = gradebook::write(options.out, options.assignment, column, &graded)?;
     println!(
         "wrote {} in {}",
         written.join(" and "),
@@ -88,7 +121,7 @@ fn read_roster(path: &Path) -> Result<Vec<Student>> {
     for (row, student) in reader.deserialize::<Student>().enumerate() {
         let student = student.with_context(|| {
             format!(
-                "{} row {}: expected the columns student,repository[,ref]",
+                "{} row {}: expected the columns student,repository[,ref][,login]",
                 path.display(),
                 row + 2
             )
@@ -122,6 +155,7 @@ fn read_roster(path: &Path) -> Result<Vec<Student>> {
 /// One student's grading: their results, and whether they were graded now or kept from before.
 pub struct Graded {
     pub student: String,
+    pub login: String,
     pub result: std::result::Result<(gradebook::Results, &'static str), String>,
 }
 
@@ -130,6 +164,7 @@ fn grade_one(
     options: &GradeOptions,
     trusted: &str,
     student: &Student,
+    slot: Option<usize>,
 ) -> Graded {
     let result = (|| -> Result<(gradebook::Results, &'static str)> {
         let submission = fetch(&workbook.root, student)?;
@@ -165,6 +200,9 @@ fn grade_one(
         if let Some(assignment) = options.assignment {
             ci.args(["--assignment", assignment]);
         }
+        if let Some(slot) = slot {
+            ci.args(["--slot", &slot.to_string()]);
+        }
         ci.args(options.selector);
         let output = ci.output().context("cannot start the grader")?;
         // 0: every scene passed, 1: some did not; anything else is a grading that did not happen.
@@ -179,12 +217,18 @@ fn grade_one(
     })();
     Graded {
         student: student.student.clone(),
+        login: student.login.clone(),
         result: result.map_err(|e| format!("{e:#}")),
     }
 }
 
-/// Fetches the student's ref into `refs/roster/<student>`; returns the commit.
+/// Fetches the student's ref into `refs/roster/<student>`; returns the commit. One fetch at a
+/// time: fetches into one repository side by side contend for its files.
 fn fetch(root: &Path, student: &Student) -> Result<String> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let wanted = if student.r#ref.is_empty() {
         "HEAD"
     } else {
