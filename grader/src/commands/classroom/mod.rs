@@ -59,8 +59,9 @@ pub fn grade(workbook: &Workbook, options: &GradeOptions) -> Result<ExitCode> {
         .with_context(|| format!("--trusted {}: no such commit", options.trusted))?;
     std::fs::create_dir_all(options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
-    // Each grading takes a free slot (names of its own in the build directory) and gives it
-    // back; one job grades as a pull request's grading does.
+    // Each grading takes a free slot and gives it back. Slot 0 grades as a pull request's
+    // grading does; each other slot under names of its own in the build directory (what a
+    // slot builds from its own copy of the trusted tree is built once per slot).
     let jobs = options.jobs.clamp(1, students.len().max(1));
     let slots = Mutex::new((0..jobs).collect::<Vec<_>>());
     let done = AtomicUsize::new(0);
@@ -75,7 +76,7 @@ pub fn grade(workbook: &Workbook, options: &GradeOptions) -> Result<ExitCode> {
             options,
             &trusted,
             student,
-            (jobs > 1).then_some(slot),
+            (slot > 0).then_some(slot),
         );
         slots.lock().expect("no panic holding it").push(slot);
         let progress = format!(
