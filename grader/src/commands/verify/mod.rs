@@ -168,7 +168,7 @@ pub fn run(workbook: &Workbook, selector: Option<&str>, options: &Options) -> Re
                     });
                     problems.extend(proof.problems.iter().cloned());
                     if options.verbose {
-                        details = proof.catches();
+                        details = proof.catches() + &proof.slowest();
                     }
                     for check in &proof.retried {
                         details.push_str(&ui::dim(&format!(

@@ -64,6 +64,8 @@ pub struct Proof {
     /// The reference's whole suite in one judge, checks one after another: what it costs on
     /// one core, judge and subject processes included.
     suite_time: Duration,
+    /// The reference's checks, slowest first, with what each took in its quickest run.
+    check_times: Vec<(String, Duration)>,
 }
 
 impl Proof {
@@ -73,6 +75,20 @@ impl Proof {
             .iter()
             .map(|(mutant, checks)| format!("      mutant {mutant}: caught by {checks:?}\n"))
             .collect()
+    }
+
+    /// The reference's slowest checks, a line: where a slow suite spends its time.
+    pub fn slowest(&self) -> String {
+        let slowest: Vec<String> = self
+            .check_times
+            .iter()
+            .take(3)
+            .map(|(name, took)| format!("{:.2} s {name:?}", took.as_secs_f64()))
+            .collect();
+        format!(
+            "      slowest checks of the solution: {}\n",
+            slowest.join(", ")
+        )
     }
 
     pub fn summary(&self) -> String {
@@ -225,6 +241,7 @@ pub fn prove(setup: &Setup) -> Proof {
             .count(),
         catches: Vec::new(),
         suite_time: Duration::ZERO,
+        check_times: Vec::new(),
     };
     for (v, variant) in setup.variants.iter().enumerate() {
         let runs: Vec<&SuiteRun> = tasks
@@ -294,6 +311,20 @@ impl Proof {
             Kind::Solution => {
                 self.solution_passing = first.len() - failing.len();
                 self.suite_time = runs.iter().map(|r| r.elapsed).min().unwrap_or_default();
+                self.check_times = first
+                    .iter()
+                    .map(|check| {
+                        let took = runs
+                            .iter()
+                            .flat_map(|run| run.checks.iter().filter(|c| c.name == check.name))
+                            .map(|c| c.elapsed)
+                            .min()
+                            .unwrap_or_default();
+                        (check.name.clone(), took)
+                    })
+                    .collect();
+                self.check_times
+                    .sort_by_key(|(_, took)| std::cmp::Reverse(*took));
                 for check in failing {
                     self.problems.push(format!(
                         "the solution fails {:?}: {}",
