@@ -481,7 +481,7 @@ impl Towers {
 
     fn draw(&mut self) -> usize {
         let mut height = 1;
-        while height < MAX_HEIGHT && self.step() % 4 == 0 {
+        while height < MAX_HEIGHT && self.step().is_multiple_of(4) {
             height += 1;
         }
         height

@@ -126,7 +126,7 @@ impl Towers {
     /// up to [`MAX_HEIGHT`] (as LevelDB does).
     fn draw(&mut self) -> usize {
         let mut height = 1;
-        while height < MAX_HEIGHT && self.step() % 4 == 0 {
+        while height < MAX_HEIGHT && self.step().is_multiple_of(4) {
             height += 1;
         }
         height
