@@ -119,29 +119,36 @@ impl Script {
 }
 
 /// A list and the calls made on it, each checked against what it must return.
-struct Scripted {
+struct Scripted<'a> {
+    ctx: &'a Ctx,
     list: SkipList,
     script: Script,
 }
 
-impl Scripted {
-    fn new(seed: u64) -> Self {
+impl<'a> Scripted<'a> {
+    fn new(ctx: &'a Ctx, seed: u64) -> Self {
         Self {
+            ctx,
             list: SkipList::new(seed),
             script: Script::new(seed),
         }
     }
 
+    /// Notes `call` before it is made: should it panic, the failure says what led up to it.
+    fn about_to(&mut self, call: impl Into<String>) -> String {
+        let did = self.script.did(call);
+        self.ctx.doing(&did);
+        did
+    }
+
     fn insert(&mut self, key: &[u8], value: &[u8], replaced: Option<&[u8]>) -> CheckResult {
-        let did = self
-            .script
-            .did(format!("insert({}, {})", show(key), show(value)));
+        let did = self.about_to(format!("insert({}, {})", show(key), show(value)));
         let got = self.list.insert(key.to_vec(), value.to_vec()).map(B);
         expect_eq(did, got, replaced.map(b))
     }
 
     fn get(&mut self, key: &[u8], expected: Option<&[u8]>) -> CheckResult {
-        let did = self.script.did(format!("get({})", show(key)));
+        let did = self.about_to(format!("get({})", show(key)));
         let got = self.list.get(key).map(b);
         expect_eq(did, got, expected.map(b))
     }
@@ -153,30 +160,30 @@ impl Scripted {
         limit: usize,
         expected: &[(&[u8], &[u8])],
     ) -> CheckResult {
-        let did = self.script.did(range_text(from, to, limit));
+        let did = self.about_to(range_text(from, to, limit));
         let got = entries(self.list.range(from, to, limit));
         let expected: Vec<(B, B)> = expected.iter().map(|(k, v)| (b(k), b(v))).collect();
         expect_eq(did, got, expected)
     }
 
     fn len(&mut self, expected: usize) -> CheckResult {
-        let did = self.script.did("len()");
+        let did = self.about_to("len()");
         expect_eq(did, self.list.len(), expected)
     }
 
     fn size_bytes(&mut self, expected: usize) -> CheckResult {
-        let did = self.script.did("size_bytes()");
+        let did = self.about_to("size_bytes()");
         expect_eq(did, self.list.size_bytes(), expected)
     }
 }
 
 fn empty(ctx: &mut Ctx) -> CheckResult {
-    let mut list = Scripted::new(ctx.seed());
+    let mut list = Scripted::new(ctx, ctx.seed());
     list.len(0)?;
-    let did = list.script.did("is_empty()");
+    let did = list.about_to("is_empty()");
     expect_eq(did, list.list.is_empty(), true)?;
     list.size_bytes(0)?;
-    let did = list.script.did("height()");
+    let did = list.about_to("height()");
     expect_eq(did, list.list.height(), 0)?;
     list.get(b"", None)?;
     list.get(b"a", None)?;
@@ -214,7 +221,7 @@ fn byte_order(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let order = Just((0..ORDERED.len()).collect::<Vec<usize>>()).prop_shuffle();
     ctx.forall_named(&["insert order"], 32, order, |order| {
-        let mut list = Scripted::new(seed);
+        let mut list = Scripted::new(ctx, seed);
         // Each key's value is its place in byte order, so a mix-up shows which keys were swapped.
         let value = |i: usize| vec![b'0' + i as u8];
         for &i in &order {
@@ -238,7 +245,7 @@ fn byte_order(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn replace(ctx: &mut Ctx) -> CheckResult {
-    let mut list = Scripted::new(ctx.seed());
+    let mut list = Scripted::new(ctx, ctx.seed());
     // The first key, a middle one and the last: a replace must find each where it is.
     list.insert(b"m", b"1", None)?;
     list.insert(b"", b"2", None)?;
@@ -266,7 +273,7 @@ fn replace(ctx: &mut Ctx) -> CheckResult {
 fn size_bytes(ctx: &mut Ctx) -> CheckResult {
     // Over 64 KiB, once each way: a value that big takes milliseconds to copy to the list.
     let big = vec![b'v'; 70_000];
-    let mut list = Scripted::new(ctx.seed());
+    let mut list = Scripted::new(ctx, ctx.seed());
     list.size_bytes(0)?;
     list.insert(b"ab", b"xyz", None)?;
     list.size_bytes(5)?;
@@ -286,7 +293,7 @@ fn size_bytes(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn range_edges(ctx: &mut Ctx) -> CheckResult {
-    let mut list = Scripted::new(ctx.seed());
+    let mut list = Scripted::new(ctx, ctx.seed());
     for (key, value) in [(b"d", b"4"), (b"b", b"2"), (b"a", b"1"), (b"c", b"3")] {
         list.insert(key, value, None)?;
     }
@@ -507,8 +514,8 @@ fn distinct_keys(most: usize) -> impl Strategy<Value = Vec<B>> {
 fn height_is_tallest_tower(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.forall_named(&["keys"], 32, distinct_keys(60), |keys| {
-        let mut list = Scripted::new(seed);
-        let did = list.script.did("height()");
+        let mut list = Scripted::new(ctx, seed);
+        let did = list.about_to("height()");
         expect_eq(did, list.list.height(), 0)?;
         let mut towers = Towers::new(seed);
         let mut drawn = Vec::new();
@@ -516,9 +523,9 @@ fn height_is_tallest_tower(ctx: &mut Ctx) -> CheckResult {
             list.insert(&key.0, b"v", None)?;
             drawn.push(towers.draw());
             let tallest = drawn.iter().copied().max().unwrap_or(0);
+            let did = list.about_to("height()");
             let got = list.list.height();
             if got != tallest {
-                let did = list.script.did("height()");
                 return fail(format!(
                     "did:      {did}\nexpected: {tallest}, the tallest of the towers \
                      Towers::draw gives for these {} new keys (one draw each, in order): \
