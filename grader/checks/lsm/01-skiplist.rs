@@ -526,11 +526,14 @@ fn height_is_tallest_tower(ctx: &mut Ctx) -> CheckResult {
             let did = list.about_to("height()");
             let got = list.list.height();
             if got != tallest {
+                let keys = match drawn.len() {
+                    1 => "the 1 new key".to_string(),
+                    n => format!("these {n} new keys"),
+                };
                 return fail(format!(
                     "did:      {did}\nexpected: {tallest}, the tallest of the towers \
-                     Towers::draw gives for these {} new keys (one draw each, in order): \
-                     {drawn:?}\ngot:      {got}",
-                    drawn.len()
+                     Towers::draw gives for {keys} (one draw each, in order, each used as \
+                     drawn): {drawn:?}\ngot:      {got}"
                 ));
             }
         }
