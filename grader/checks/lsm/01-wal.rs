@@ -183,11 +183,14 @@ fn put(seq: u64, key: &[u8], value: Vec<u8>) -> Batch {
     }
 }
 
-/// A value of 70,000 bytes that is not one byte repeated.
+/// A value over 64 KiB that is not one byte repeated.
 fn big(seed: u8) -> Vec<u8> {
-    (0..70_000u32)
-        .map(|i| (i % 251) as u8 ^ seed)
-        .collect()
+    spanning(70_000, seed)
+}
+
+/// A value of `len` bytes that is not one byte repeated.
+fn spanning(len: u32, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,7 +290,7 @@ fn round_trip(ctx: &mut Ctx) -> CheckResult {
     // A log with nothing in it, and one empty commit, before the random ones.
     check(Vec::new())?;
     check(vec![Vec::new()])?;
-    ctx.forall_named(&["commits"], 128, commits(1, 6), check)
+    ctx.forall_named(&["commits"], 64, commits(1, 6), check)
 }
 
 fn big_values(ctx: &mut Ctx) -> CheckResult {
@@ -458,14 +461,14 @@ fn run_until_crash(disk: &SimDisk, groups: &[Vec<Batch>]) -> Crashed {
 
 fn crash_everywhere(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    // A group with a value over many sectors: a crash tears it anywhere, keeping some of its
-    // sectors and zeroing or scrambling others.
+    // A group over many sectors: a crash tears it anywhere, keeping some of its sectors and
+    // zeroing or scrambling others.
     let scripted = vec![
         vec![put(1, b"a", b"1".to_vec())],
         vec![
-            put(2, b"big", big(3)),
+            put(2, b"big", spanning(3000, 3)),
             put(3, b"b", b"2".to_vec()),
-            put(4, b"c", big(4)),
+            put(4, b"c", spanning(2000, 4)),
             put(5, b"d", b"3".to_vec()),
         ],
         vec![Batch {
@@ -474,7 +477,7 @@ fn crash_everywhere(ctx: &mut Ctx) -> CheckResult {
         }],
     ];
     crash_at_every_step(seed, &scripted)?;
-    ctx.forall_named(&["commits"], 24, commits(1, 5), |groups| {
+    ctx.forall_named(&["commits"], 12, commits(1, 5), |groups| {
         crash_at_every_step(seed, &groups)
     })
 }
@@ -601,7 +604,7 @@ fn crash_at_every_step(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
 fn torn_tail(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (commits(0, 4), prop::collection::vec(batch(), 0..3));
-    ctx.forall_named(&["whole", "torn"], 48, input, |(whole, torn)| {
+    ctx.forall_named(&["whole", "torn"], 24, input, |(whole, torn)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut groups = whole.clone();
@@ -766,10 +769,10 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let scripted = vec![
         vec![put(1, b"a", b"1".to_vec())],
-        vec![put(2, b"big", big(5)), put(3, b"b", b"2".to_vec())],
+        vec![put(2, b"big", spanning(3000, 5)), put(3, b"b", b"2".to_vec())],
     ];
     sweep(seed, &scripted)?;
-    ctx.forall_named(&["commits"], 16, commits(1, 4), |groups| {
+    ctx.forall_named(&["commits"], 8, commits(1, 4), |groups| {
         sweep(seed, &groups)
     })
 }
