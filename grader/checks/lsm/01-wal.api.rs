@@ -25,5 +25,6 @@ scene_api! {
         pub fn recovered(&self) -> &[Batch];
         pub fn commit(&mut self, batches: &[Batch]) -> io::Result<()>;
         pub fn len(&self) -> u64;
+        pub fn is_empty(&self) -> bool;
     }
 }

@@ -203,8 +203,7 @@ fn filled(
     groups: &[Vec<Batch>],
     script: &mut Script,
 ) -> Result<(Wal, Vec<u64>), Failure> {
-    let mut wal =
-        Wal::create(&*disk.dir(), NAME).map_err(|e| io_failure(&script.so_far(), e))?;
+    let mut wal = Wal::create(&*disk.dir(), NAME).map_err(|e| io_failure(&script.so_far(), e))?;
     let mut ends = vec![0];
     for group in groups {
         let did = script.did(commit_call(group));
@@ -306,7 +305,9 @@ fn big_values(ctx: &mut Ctx) -> CheckResult {
                         key: big(1),
                         value: Vec::new(),
                     },
-                    Op::Delete { key: b"big".to_vec() },
+                    Op::Delete {
+                        key: b"big".to_vec(),
+                    },
                 ],
             },
             put(4, b"", big(2)),
@@ -326,6 +327,7 @@ fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
         let mut wal =
             Wal::create(&*disk.dir(), NAME).map_err(|e| io_failure(&script.so_far(), e))?;
         expect_eq(script.did("len()"), wal.len(), 0)?;
+        expect_eq(script.did("is_empty()"), wal.is_empty(), true)?;
         let mut last = 0;
         for group in &groups {
             let did = script.did(commit_call(group));
@@ -341,6 +343,7 @@ fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
                 ),
             )?;
             last = len;
+            expect_eq(script.did("is_empty()"), wal.is_empty(), len == 0)?;
         }
         drop(wal);
         let did = script.did(format!("drop the log, Wal::open(dir, {NAME:?})"));
@@ -491,11 +494,9 @@ fn crash_at_every_step(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
         .chain(groups.iter().map(|g| commit_call(g)))
         .collect();
     let workload = workload.join(", ");
-    let fingerprint = workload
-        .bytes()
-        .fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
-        });
+    let fingerprint = workload.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    });
     for step in 1..=steps {
         let disk = SimDisk::with_profile(
             seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ fingerprint,
@@ -587,11 +588,7 @@ fn crash_at_every_step(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
         ));
         let expected: Vec<Batch> = got.into_iter().chain(after).collect();
         match Wal::open(&*disk.dir(), NAME) {
-            Ok(wal) => expect_eq(
-                &story,
-                Batches(wal.recovered().to_vec()),
-                Batches(expected),
-            )?,
+            Ok(wal) => expect_eq(&story, Batches(wal.recovered().to_vec()), Batches(expected))?,
             Err(error) => return Err(io_failure(&story, error)),
         }
     }
@@ -769,7 +766,10 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let scripted = vec![
         vec![put(1, b"a", b"1".to_vec())],
-        vec![put(2, b"big", spanning(3000, 5)), put(3, b"b", b"2".to_vec())],
+        vec![
+            put(2, b"big", spanning(3000, 5)),
+            put(3, b"b", b"2".to_vec()),
+        ],
     ];
     sweep(seed, &scripted)?;
     ctx.forall_named(&["commits"], 8, commits(1, 4), |groups| {
@@ -878,10 +878,11 @@ fn fault_run(seed: u64, groups: &[Vec<Batch>], aims: &[Aim]) -> Result<FaultDir,
         }
     };
     let mut acked = Vec::new();
-    for group in groups
-        .iter()
-        .cloned()
-        .chain(std::iter::once(vec![put(90, b"last", b"z".to_vec())]))
+    for group in
+        groups
+            .iter()
+            .cloned()
+            .chain(std::iter::once(vec![put(90, b"last", b"z".to_vec())]))
     {
         let fired = faults.fired();
         match attempt(|| wal.commit(&group)) {
@@ -924,7 +925,10 @@ fn fault_run(seed: u64, groups: &[Vec<Batch>], aims: &[Aim]) -> Result<FaultDir,
                 return Err(failure(
                     &did,
                     "the log to open",
-                    format!("Err({:?}): {error}, with no fault injected in it", error.kind()),
+                    format!(
+                        "Err({:?}): {error}, with no fault injected in it",
+                        error.kind()
+                    ),
                 ));
             }
         }

@@ -114,10 +114,7 @@ impl Wal {
             self.file.truncate(self.len)?;
             self.torn = false;
         }
-        let written = self
-            .file
-            .append(&record)
-            .and_then(|_| self.file.sync());
+        let written = self.file.append(&record).and_then(|_| self.file.sync());
         if let Err(error) = written {
             // A failed write may have left part of the record behind, and a failed sync leaves
             // all of it: either would replay, or sit before the next record, unless cut.
@@ -174,7 +171,10 @@ fn encode(batches: &[Batch]) -> io::Result<Vec<u8>> {
 
 fn put_len(out: &mut Vec<u8>, len: usize) -> io::Result<()> {
     let len = u32::try_from(len).map_err(|_| {
-        io::Error::new(ErrorKind::InvalidInput, "a commit must fit in a 4 GiB record")
+        io::Error::new(
+            ErrorKind::InvalidInput,
+            "a commit must fit in a 4 GiB record",
+        )
     })?;
     out.extend_from_slice(&len.to_le_bytes());
     Ok(())
