@@ -27,7 +27,8 @@ pub fn suite() -> Suite {
             len_tracks_the_file,
         )
         .check(
-            "commit of k batches is one write and one sync, whatever k is (group commit)",
+            "commit of k batches is one write and one sync, whatever k is (group commit), after \
+             create, after open, and after a failed commit (plus, once, the cut it still owes)",
             group_commit,
         )
         .check(
@@ -359,25 +360,67 @@ fn group_commit(ctx: &mut Ctx) -> CheckResult {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (mut wal, _) = filled(&disk, &before, &mut script)?;
-        disk.reset_stats();
-        let did = script.did(commit_call(&group));
-        wal.commit(&group).map_err(|e| io_failure(&did, e))?;
-        let stats = disk.stats();
-        expect(
-            stats.writes == 1 && stats.syncs == 1,
-            format!(
-                "did:      {did}\nexpected: 1 write and 1 sync for its {} batch{}\n\
-                 got:      {} write{} and {} sync{} (a write or a sync per batch costs the disk \
-                 one each: group commit makes the whole group cost one of each)",
-                group.len(),
-                if group.len() == 1 { "" } else { "es" },
-                stats.writes,
-                if stats.writes == 1 { "" } else { "s" },
-                stats.syncs,
-                if stats.syncs == 1 { "" } else { "s" },
-            ),
-        )
-    })
+        commit_costs(&disk, &mut wal, &group, &mut script, 1, "")?;
+        drop(wal);
+        let did = script.did(format!("drop the log, Wal::open(dir, {NAME:?})"));
+        let mut wal = Wal::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+        commit_costs(&disk, &mut wal, &group, &mut script, 1, "")
+    })?;
+
+    // A failed commit whose cut failed too owes the cut once, and only once.
+    let disk = SimDisk::with_profile(
+        seed,
+        Profile {
+            failed_writes_leave_a_prefix: true,
+            ..Profile::GENTLE
+        },
+    );
+    let mut script = Script::new();
+    let first = vec![put(1, b"a", b"1".to_vec())];
+    let (mut wal, _) = filled(&disk, &[first], &mut script)?;
+    disk.fail_next(OpKind::Write, Fault::IoError);
+    disk.fail_next(OpKind::Write, Fault::IoError);
+    let failed = vec![put(2, b"b", b"2".to_vec())];
+    let did = script.did(format!(
+        "{}, whose write fails, and so does the next write (its cut)",
+        commit_call(&failed)
+    ));
+    if wal.commit(&failed).is_ok() {
+        return fail(format!("did:      {did}\nexpected: Err\ngot:      Ok"));
+    }
+    let next = vec![put(3, b"c", b"3".to_vec())];
+    let owed = " (the cut the failed commit still owes, then the record)";
+    commit_costs(&disk, &mut wal, &next, &mut script, 2, owed)?;
+    commit_costs(&disk, &mut wal, &next, &mut script, 1, "")
+}
+
+/// Commits `group`, and fails unless that took `writes` writes and one sync.
+fn commit_costs(
+    disk: &SimDisk,
+    wal: &mut Wal,
+    group: &[Batch],
+    script: &mut Script,
+    writes: u64,
+    why: &str,
+) -> CheckResult {
+    disk.reset_stats();
+    let did = script.did(commit_call(group));
+    wal.commit(group).map_err(|e| io_failure(&did, e))?;
+    let stats = disk.stats();
+    let plural =
+        |n: u64, word: &str, many: &str| format!("{n} {word}{}", if n == 1 { "" } else { many });
+    expect(
+        stats.writes == writes && stats.syncs == 1,
+        format!(
+            "did:      {did}\nexpected: {} and 1 sync for its {}{why} (a truncate counts as a \
+             write)\ngot:      {} and {} (a write or a sync per batch costs the disk one each: \
+             group commit makes the whole group cost one of each)",
+            plural(writes, "write", "s"),
+            plural(group.len() as u64, "batch", "es"),
+            plural(stats.writes, "write", "s"),
+            plural(stats.syncs, "sync", "s"),
+        ),
+    )
 }
 
 fn acknowledged_is_durable(ctx: &mut Ctx) -> CheckResult {
