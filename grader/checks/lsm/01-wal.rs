@@ -325,7 +325,7 @@ fn big_values(ctx: &mut Ctx) -> CheckResult {
 
 fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["commits"], 64, commits(1, 5), |groups| {
+    ctx.forall_named(&["commits"], 48, commits(1, 5), |groups| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut wal =
@@ -359,7 +359,7 @@ fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
 fn group_commit(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (commits(0, 3), prop::collection::vec(batch(), 1..9));
-    ctx.forall_named(&["before", "group"], 64, input, |(before, group)| {
+    ctx.forall_named(&["before", "group"], 48, input, |(before, group)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (mut wal, _) = filled(&disk, &before, &mut script)?;
@@ -433,7 +433,7 @@ fn commit_costs(
 
 fn acknowledged_is_durable(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["commits"], 64, commits(1, 5), |groups| {
+    ctx.forall_named(&["commits"], 48, commits(1, 5), |groups| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut wal =
@@ -701,7 +701,7 @@ fn zero_tail(ctx: &mut Ctx) -> CheckResult {
         commits(0, 4),
         prop_oneof![Just(1usize), Just(8), 1..64usize, Just(4096)],
     );
-    ctx.forall_named(&["commits", "zeros"], 64, input, |(groups, zeros)| {
+    ctx.forall_named(&["commits", "zeros"], 48, input, |(groups, zeros)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (wal, _) = filled(&disk, &groups, &mut script)?;
@@ -779,7 +779,7 @@ fn corruption(ctx: &mut Ctx) -> CheckResult {
     );
     ctx.forall_named(
         &["commits", "victim", "byte", "mask"],
-        128,
+        64,
         input,
         |(groups, victim, byte, mask)| {
             let disk = SimDisk::new(seed);
