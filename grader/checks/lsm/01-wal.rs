@@ -1,10 +1,13 @@
 //! Hidden checks for lsm/wal.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, ErrorKind};
+use std::sync::Arc;
 
 use judge::prelude::*;
-use kit::crash::show;
+use kit::crash::{self, KvOp, Limits, show};
+use kit::disk::Dir;
 use kit::sim::{Fault, OpKind, Profile, SimDisk};
 use lsm_wal::{Batch, Op, Wal};
 
@@ -58,6 +61,11 @@ pub fn suite() -> Suite {
             "a crash at any I/O step, even during recovery, loses no acknowledged batch, \
              brings back no half batch and nothing never committed, and the log works on",
             crash_everywhere,
+        )
+        .check(
+            "a store of puts and deletes over the log, batched until each sync, reads back \
+             after a crash at any step only what it was promised",
+            store_over_the_log,
         )
         .check(
             "a commit that fails on any I/O error, full disk or lost sync is not acknowledged, \
@@ -645,6 +653,107 @@ fn crash_at_every_step(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
         }
     }
     Ok(())
+}
+
+/// A memtable over the log, as the store of the next scenes will have: puts and deletes wait in
+/// one batch until `sync()` commits it.
+struct Store {
+    wal: Wal,
+    memtable: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pending: Vec<Op>,
+    seq: u64,
+}
+
+/// The crash driver's handle on the store.
+struct OverTheLog;
+
+impl crash::Subject for OverTheLog {
+    type Store = Store;
+
+    fn open(dir: Arc<dyn Dir>) -> io::Result<Store> {
+        let wal = match Wal::open(&*dir, NAME) {
+            Err(error) if error.kind() == ErrorKind::NotFound => Wal::create(&*dir, NAME)?,
+            opened => opened?,
+        };
+        let mut store = Store {
+            memtable: BTreeMap::new(),
+            pending: Vec::new(),
+            seq: 1,
+            wal,
+        };
+        for batch in store.wal.recovered().to_vec() {
+            store.seq = batch.seq + batch.ops.len() as u64;
+            for op in batch.ops {
+                match op {
+                    Op::Put { key, value } => store.memtable.insert(key, Some(value)),
+                    Op::Delete { key } => store.memtable.insert(key, None),
+                };
+            }
+        }
+        Ok(store)
+    }
+
+    fn apply(store: &mut Store, op: &KvOp) -> io::Result<()> {
+        match op {
+            KvOp::Put(key, value) => store.pending.push(Op::Put {
+                key: key.clone(),
+                value: value.clone(),
+            }),
+            KvOp::Delete(key) => store.pending.push(Op::Delete { key: key.clone() }),
+            KvOp::Sync => {
+                let batch = Batch {
+                    seq: store.seq,
+                    ops: std::mem::take(&mut store.pending),
+                };
+                store.wal.commit(std::slice::from_ref(&batch))?;
+                store.seq += batch.ops.len() as u64;
+                for op in batch.ops {
+                    match op {
+                        Op::Put { key, value } => store.memtable.insert(key, Some(value)),
+                        Op::Delete { key } => store.memtable.insert(key, None),
+                    };
+                }
+            }
+            KvOp::Maintain | KvOp::Reopen => {}
+        }
+        Ok(())
+    }
+
+    fn get(store: &mut Store, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        Ok(store.memtable.get(key).cloned().flatten())
+    }
+}
+
+fn store_over_the_log(ctx: &mut Ctx) -> CheckResult {
+    let key = prop::sample::select(vec![b"a".to_vec(), b"b".to_vec(), Vec::new()]);
+    let value = prop_oneof![
+        6 => prop::collection::vec(b'a'..=b'z', 1..12),
+        1 => Just(Vec::new()),
+        1 => Just(spanning(2000, 7)),
+    ];
+    let op = prop_oneof![
+        4 => (key.clone(), value).prop_map(|(k, v)| KvOp::Put(k, v)),
+        1 => key.prop_map(KvOp::Delete),
+        2 => Just(KvOp::Sync),
+    ];
+    let seed = ctx.seed();
+    let limits = Limits {
+        crash_points: 32,
+        crash_during_recovery: true,
+        profile: Profile::HARSH,
+    };
+    let never = [b"never written".to_vec()];
+    ctx.forall_named(&["ops"], 8, prop::collection::vec(op, 1..10), |ops| {
+        crash::check::<OverTheLog>(seed, &ops, &never, limits)
+            .map(drop)
+            .map_err(|failure| {
+                Failure::new(format!(
+                    "{}\n(the store keeps puts and deletes in one batch until sync(), which \
+                     commits it)",
+                    failure.message
+                ))
+            })
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
