@@ -762,7 +762,7 @@ fn store_over_the_log(ctx: &mut Ctx) -> CheckResult {
 fn torn_tail(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (commits(0, 4), prop::collection::vec(batch(), 0..3));
-    ctx.forall_named(&["whole", "torn"], 24, input, |(whole, torn)| {
+    ctx.forall_named(&["whole", "torn"], 12, input, |(whole, torn)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut groups = whole.clone();
