@@ -94,6 +94,17 @@ impl fmt::Debug for ShownOp<'_> {
 #[derive(Clone, PartialEq)]
 struct Batches(Vec<Batch>);
 
+/// The batches of several commits, as the calls that commit them.
+#[derive(Clone)]
+struct Commits(Vec<Vec<Batch>>);
+
+impl fmt::Debug for Commits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let calls: Vec<String> = self.0.iter().map(|group| commit_call(group)).collect();
+        write!(f, "[{}]", calls.join(", "))
+    }
+}
+
 impl fmt::Debug for Batches {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
@@ -181,8 +192,8 @@ fn group() -> impl Strategy<Value = Vec<Batch>> {
 }
 
 /// Between `least` and `most - 1` commits.
-fn commits(least: usize, most: usize) -> impl Strategy<Value = Vec<Vec<Batch>>> {
-    prop::collection::vec(group(), least..most)
+fn commits(least: usize, most: usize) -> impl Strategy<Value = Commits> {
+    prop::collection::vec(group(), least..most).prop_map(Commits)
 }
 
 fn put(seq: u64, key: &[u8], value: Vec<u8>) -> Batch {
@@ -275,7 +286,7 @@ fn disk_holding(seed: u64, bytes: &[u8]) -> Result<SimDisk, Failure> {
 
 fn round_trip(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let check = |groups: Vec<Vec<Batch>>| {
+    let check = |Commits(groups): Commits| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (wal, _) = filled(&disk, &groups, &mut script)?;
@@ -299,8 +310,8 @@ fn round_trip(ctx: &mut Ctx) -> CheckResult {
         reopen_expecting(&disk, &all, &mut script, "drop the log, ").map(drop)
     };
     // A log with nothing in it, and one empty commit, before the random ones.
-    check(Vec::new())?;
-    check(vec![Vec::new()])?;
+    check(Commits(Vec::new()))?;
+    check(Commits(vec![Vec::new()]))?;
     ctx.forall_named(&["commits"], 64, commits(1, 6), check)
 }
 
@@ -333,7 +344,7 @@ fn big_values(ctx: &mut Ctx) -> CheckResult {
 
 fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["commits"], 48, commits(1, 5), |groups| {
+    ctx.forall_named(&["commits"], 48, commits(1, 5), |Commits(groups)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut wal =
@@ -366,8 +377,12 @@ fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
 
 fn group_commit(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let input = (commits(0, 3), prop::collection::vec(batch(), 1..9));
-    ctx.forall_named(&["before", "group"], 48, input, |(before, group)| {
+    let input = (
+        commits(0, 3),
+        prop::collection::vec(batch(), 1..9).prop_map(Batches),
+    );
+    let names = ["before", "group"];
+    ctx.forall_named(&names, 48, input, |(Commits(before), Batches(group))| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let (mut wal, _) = filled(&disk, &before, &mut script)?;
@@ -441,7 +456,7 @@ fn commit_costs(
 
 fn acknowledged_is_durable(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["commits"], 48, commits(1, 5), |groups| {
+    ctx.forall_named(&["commits"], 48, commits(1, 5), |Commits(groups)| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut wal =
@@ -539,7 +554,7 @@ fn crash_everywhere(ctx: &mut Ctx) -> CheckResult {
         }],
     ];
     crash_at_every_step(seed, &scripted)?;
-    ctx.forall_named(&["commits"], 12, commits(1, 5), |groups| {
+    ctx.forall_named(&["commits"], 12, commits(1, 5), |Commits(groups)| {
         crash_at_every_step(seed, &groups)
     })
 }
@@ -761,8 +776,12 @@ fn store_over_the_log(ctx: &mut Ctx) -> CheckResult {
 
 fn torn_tail(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    let input = (commits(0, 4), prop::collection::vec(batch(), 0..3));
-    ctx.forall_named(&["whole", "torn"], 12, input, |(whole, torn)| {
+    let input = (
+        commits(0, 4),
+        prop::collection::vec(batch(), 0..3).prop_map(Batches),
+    );
+    let names = ["whole", "torn"];
+    ctx.forall_named(&names, 12, input, |(Commits(whole), Batches(torn))| {
         let disk = SimDisk::new(seed);
         let mut script = Script::new();
         let mut groups = whole.clone();
@@ -825,30 +844,35 @@ fn zero_tail(ctx: &mut Ctx) -> CheckResult {
         commits(0, 4),
         prop_oneof![Just(1usize), Just(8), 1..64usize, Just(4096)],
     );
-    ctx.forall_named(&["commits", "zeros"], 48, input, |(groups, zeros)| {
-        let disk = SimDisk::new(seed);
-        let mut script = Script::new();
-        let (wal, _) = filled(&disk, &groups, &mut script)?;
-        let end = wal.len();
-        drop(wal);
-        let raw = disk
-            .dir()
-            .open(NAME)
-            .and_then(|file| file.append(&vec![0; zeros]).and_then(|_| file.sync()));
-        raw.map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
-        script.note(format!(
-            "drop the log, {zeros} zero bytes appended to the file (space a file system \
+    ctx.forall_named(
+        &["commits", "zeros"],
+        48,
+        input,
+        |(Commits(groups), zeros)| {
+            let disk = SimDisk::new(seed);
+            let mut script = Script::new();
+            let (wal, _) = filled(&disk, &groups, &mut script)?;
+            let end = wal.len();
+            drop(wal);
+            let raw = disk
+                .dir()
+                .open(NAME)
+                .and_then(|file| file.append(&vec![0; zeros]).and_then(|_| file.sync()));
+            raw.map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
+            script.note(format!(
+                "drop the log, {zeros} zero bytes appended to the file (space a file system \
              preallocated)"
-        ));
-        let mut wal = reopen_expecting(&disk, &flat(&groups), &mut script, "")?;
-        expect_eq(script.did("len()"), wal.len(), end)?;
-        let next = vec![put(77, b"next", b"n".to_vec())];
-        let did = script.did(commit_call(&next));
-        wal.commit(&next).map_err(|e| io_failure(&did, e))?;
-        drop(wal);
-        let all: Vec<Batch> = flat(&groups).into_iter().chain(next).collect();
-        reopen_expecting(&disk, &all, &mut script, "drop the log, ").map(drop)
-    })
+            ));
+            let mut wal = reopen_expecting(&disk, &flat(&groups), &mut script, "")?;
+            expect_eq(script.did("len()"), wal.len(), end)?;
+            let next = vec![put(77, b"next", b"n".to_vec())];
+            let did = script.did(commit_call(&next));
+            wal.commit(&next).map_err(|e| io_failure(&did, e))?;
+            drop(wal);
+            let all: Vec<Batch> = flat(&groups).into_iter().chain(next).collect();
+            reopen_expecting(&disk, &all, &mut script, "drop the log, ").map(drop)
+        },
+    )
 }
 
 /// Opens a log damaged before its last record: it must fail with `InvalidData`.
@@ -905,7 +929,7 @@ fn corruption(ctx: &mut Ctx) -> CheckResult {
         &["commits", "victim", "byte", "mask"],
         64,
         input,
-        |(groups, victim, byte, mask)| {
+        |(Commits(groups), victim, byte, mask)| {
             let disk = SimDisk::new(seed);
             let mut script = Script::new();
             let (wal, ends) = filled(&disk, &groups, &mut script)?;
@@ -948,7 +972,7 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
         ],
     ];
     sweep(seed, &scripted)?;
-    ctx.forall_named(&["commits"], 8, commits(1, 4), |groups| {
+    ctx.forall_named(&["commits"], 8, commits(1, 4), |Commits(groups)| {
         sweep(seed, &groups)
     })
 }
