@@ -6,6 +6,7 @@
 //! kit, the manifest, a Cargo.toml, a build script, the workflows) takes part in grading. Those
 //! changes are listed, so a student sees why they did not count.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -44,8 +45,7 @@ pub fn materialize(
     let trusted_tree = trusted_commit.tree()?;
     let submission_tree = submission_commit.tree()?;
 
-    clear_except_target(dir)?;
-    write_tree(&repo, &trusted_tree, dir)?;
+    let mut files = tree_files(&trusted_tree)?;
 
     // What the student changed is what the submission changed since it left the trusted line
     // (their merge base): files the trusted side changed since are not the student's doing. A
@@ -74,17 +74,19 @@ pub fn materialize(
             continue;
         }
         let shown = path.display().to_string();
-        let target = dir.join(&path);
         match delta.status() {
             Delta::Deleted => {
-                let _ = std::fs::remove_file(&target);
+                files.remove(&path);
             }
             _ if i32::from(file.mode()) == SYMLINK => {
                 ignored.push(format!("{shown} (a symbolic link)"))
             }
-            _ => write_blob(&repo, file.id(), &target)?,
+            _ => {
+                files.insert(path, file.id());
+            }
         }
     }
+    sync(&repo, dir, &files)?;
     Ok(Materialized {
         root: dir.to_path_buf(),
         trusted: short(trusted_commit.id()),
@@ -123,49 +125,69 @@ fn short(id: Oid) -> String {
     id.to_string()[..12].to_string()
 }
 
-/// Empties `dir` but for its `target/`, where the builds of earlier gradings are cached.
-fn clear_except_target(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_name() == "target" {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(&path)?;
-        } else {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    Ok(())
-}
-
-fn write_tree(repo: &Repository, tree: &Tree, dir: &Path) -> Result<()> {
-    let mut files = Vec::new();
+/// The files of `tree` to grade with, by path: not `solutions/` (grading does not need them
+/// and a submission must not read them), `target/`, or symbolic links.
+fn tree_files(tree: &Tree) -> Result<BTreeMap<PathBuf, Oid>> {
+    let mut files = BTreeMap::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
         let name = entry.name().unwrap_or_default();
         if parent.is_empty() && ["solutions", "target"].contains(&name) {
             return TreeWalkResult::Skip;
         }
         if entry.kind() == Some(ObjectType::Blob) && entry.filemode() != SYMLINK {
-            files.push((format!("{parent}{name}"), entry.id()));
+            files.insert(PathBuf::from(format!("{parent}{name}")), entry.id());
         }
         TreeWalkResult::Ok
     })?;
+    Ok(files)
+}
+
+/// Makes `dir` (but for its `target/`, where the builds of earlier gradings are cached) hold
+/// exactly `files`: what is not among them goes, what differs is written, and a file already
+/// as it should be is left alone, with its time, so that cargo rebuilds only what changed since
+/// the last grading here (not the kit and the judge runtime every time).
+fn sync(repo: &Repository, dir: &Path, files: &BTreeMap<PathBuf, Oid>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    prune(dir, Path::new(""), files)?;
     for (path, id) in files {
-        write_blob(repo, id, &dir.join(path))?;
+        let target = dir.join(path);
+        let blob = repo.find_blob(*id)?;
+        let same = std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file())
+            && std::fs::read(&target).is_ok_and(|there| there == blob.content());
+        if !same {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&target, blob.content())
+                .with_context(|| format!("cannot write {}", target.display()))?;
+        }
     }
     Ok(())
 }
 
-fn write_blob(repo: &Repository, id: Oid, target: &Path) -> Result<()> {
-    let blob = repo.find_blob(id)?;
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
+/// Removes from `dir/relative` whatever `files` does not hold there: other files, symbolic
+/// links (never followed), and directories with no wanted file inside.
+fn prune(dir: &Path, relative: &Path, files: &BTreeMap<PathBuf, Oid>) -> Result<()> {
+    for entry in std::fs::read_dir(dir.join(relative))? {
+        let entry = entry?;
+        if relative.as_os_str().is_empty() && entry.file_name() == "target" {
+            continue;
+        }
+        let name = relative.join(entry.file_name());
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() && !files.contains_key(&name) {
+            prune(dir, &name, files)?;
+            if !files.keys().any(|file| file.starts_with(&name)) {
+                std::fs::remove_dir_all(&path)?;
+            }
+        } else if kind.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else if kind.is_symlink() || !files.contains_key(&name) {
+            std::fs::remove_file(&path)?;
+        }
     }
-    std::fs::write(target, blob.content())
-        .with_context(|| format!("cannot write {}", target.display()))
+    Ok(())
 }
 
 #[cfg(test)]
