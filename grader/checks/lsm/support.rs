@@ -1,6 +1,9 @@
 //! Helpers the lsm checks share: a directory that fails chosen operations and remembers the
 //! order of every operation, for sweeps that fail each operation of a workload in turn.
 
+// Every judge of the track includes this module, and a scene uses only what it needs of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
