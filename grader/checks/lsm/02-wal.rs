@@ -236,6 +236,12 @@ fn filled(
     Ok((wal, ends))
 }
 
+/// Opens the log again, `how` saying what came before (`"drop the log, "`), in the script.
+fn reopen(disk: &SimDisk, script: &mut Script, how: &str) -> Result<Wal, Failure> {
+    let did = script.did(format!("{how}Wal::open(dir, {NAME:?})"));
+    Wal::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))
+}
+
 /// Opens the log again and checks that it replays `expected`.
 fn reopen_expecting(
     disk: &SimDisk,
@@ -243,8 +249,7 @@ fn reopen_expecting(
     script: &mut Script,
     how: &str,
 ) -> Result<Wal, Failure> {
-    let did = script.did(format!("{how}Wal::open(dir, {NAME:?})"));
-    let wal = Wal::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+    let wal = reopen(disk, script, how)?;
     expect_eq(
         script.did("recovered()"),
         Batches(wal.recovered().to_vec()),
@@ -369,8 +374,7 @@ fn len_tracks_the_file(ctx: &mut Ctx) -> CheckResult {
             expect_eq(script.did("is_empty()"), wal.is_empty(), len == 0)?;
         }
         drop(wal);
-        let did = script.did(format!("drop the log, Wal::open(dir, {NAME:?})"));
-        let wal = Wal::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+        let wal = reopen(&disk, &mut script, "drop the log, ")?;
         expect_eq(script.did("len()"), wal.len(), last)
     })
 }
@@ -388,8 +392,7 @@ fn group_commit(ctx: &mut Ctx) -> CheckResult {
         let (mut wal, _) = filled(&disk, &before, &mut script)?;
         commit_costs(&disk, &mut wal, &group, &mut script, 1, "")?;
         drop(wal);
-        let did = script.did(format!("drop the log, Wal::open(dir, {NAME:?})"));
-        let mut wal = Wal::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+        let mut wal = reopen(&disk, &mut script, "drop the log, ")?;
         commit_costs(&disk, &mut wal, &group, &mut script, 1, "")
     })?;
 
@@ -801,8 +804,7 @@ fn torn_tail(ctx: &mut Ctx) -> CheckResult {
                  to {}: a torn write)",
                 bytes.len()
             ));
-            let did = script.did(format!("Wal::open(dir, {NAME:?})"));
-            let mut wal = Wal::open(&*disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+            let mut wal = reopen(&disk, &mut script, "")?;
             let got = wal.recovered().to_vec();
             if got != kept {
                 return fail(format!(
