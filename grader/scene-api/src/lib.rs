@@ -19,7 +19,14 @@ pub fn judge_api(input: TokenStream) -> TokenStream {
     expand(input, judge::expand)
 }
 
-/// The subject's side: mirrors, conversions to and from the learner's types, and a dispatcher.
+/// The subject's side, once per subject: the mirrors of the value types, which cross the wire.
+#[proc_macro]
+pub fn subject_mirrors(input: TokenStream) -> TokenStream {
+    expand(input, subject::mirrors)
+}
+
+/// The subject's side, once per implementation it holds: conversions between the mirrors (in
+/// scope, from [`subject_mirrors!`]) and the learner's types, and a dispatcher.
 #[proc_macro]
 pub fn subject_api(input: TokenStream) -> TokenStream {
     expand(input, subject::expand)

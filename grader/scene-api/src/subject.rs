@@ -12,6 +12,41 @@ use crate::model::Decl;
 use crate::plan::{self, Callable, Owner, Plan, Receiver, Trait};
 use crate::types::{Known, Param, SelfIs, result_parts};
 
+/// The mirrors of the value types (and the carriers of objects' views), which cross the wire:
+/// generated once per subject, however many implementations of the declaration it holds, and
+/// brought into each implementation's module by a glob import. (Their serialisation is most of
+/// a dispatcher's code: a copy per implementation made the proof's subjects slow to build.)
+pub fn mirrors(plan: &Plan) -> syn::Result<TokenStream> {
+    let mut out = TokenStream::new();
+    for item in &plan.items {
+        out.extend(match item {
+            Decl::Use(item) => quote!(#[allow(unused_imports)] #item),
+            Decl::Alias(item) => quote!(#[allow(dead_code)] #item),
+            Decl::Struct(item) => {
+                let mut mirror = item.clone();
+                mirror.attrs = serde_attrs();
+                quote!(#mirror)
+            }
+            Decl::Enum(item) => {
+                let mut mirror = item.clone();
+                mirror.attrs = serde_attrs();
+                for variant in &mut mirror.variants {
+                    variant.attrs.clear();
+                }
+                quote!(#mirror)
+            }
+            Decl::Const(_) | Decl::Object(_) => quote!(),
+            Decl::Function(_) | Decl::Impl(_) => unreachable!("numbered in the plan"),
+        });
+    }
+    for views in &plan.views {
+        out.extend(carrier(plan, views)?);
+    }
+    Ok(out)
+}
+
+/// One implementation's side: conversions between the mirrors (in scope) and the learner's
+/// types, and a dispatcher that calls the learner's items.
 pub fn expand(plan: &Plan) -> syn::Result<TokenStream> {
     let k = &plan.known;
     let krate = &k.krate;
@@ -26,8 +61,8 @@ pub fn expand(plan: &Plan) -> syn::Result<TokenStream> {
                 // The constant must still exist with its type; its value is the stub's.
                 quote_spanned!(name.span()=> const _: #ty = #krate::#name;)
             }
-            Decl::Struct(item) => mirror_struct(k, item),
-            Decl::Enum(item) => mirror_enum(k, item),
+            Decl::Struct(item) => struct_conversions(k, item),
+            Decl::Enum(item) => enum_conversions(k, item),
             Decl::Object(_) => quote!(),
             Decl::Function(_) | Decl::Impl(_) => unreachable!("numbered in the plan"),
         });
@@ -37,7 +72,6 @@ pub fn expand(plan: &Plan) -> syn::Result<TokenStream> {
         arms.push(arm(plan, call)?);
     }
     for views in &plan.views {
-        out.extend(carrier(plan, views)?);
         arms.push(views_arm(plan, views)?);
     }
     for process in &plan.processes {
@@ -48,6 +82,11 @@ pub fn expand(plan: &Plan) -> syn::Result<TokenStream> {
     }
     let fingerprint = plan.fingerprint;
     out.extend(quote! {
+        /// Names this implementation in its conversions: two implementations may share a type
+        /// (one an earlier scene's crate re-exports), and each converts it with its own `impl`.
+        #[allow(dead_code)]
+        struct __Implementation;
+
         #[doc(hidden)]
         pub static __UNIT: ::subject::Unit = ::subject::Unit {
             fingerprint: #fingerprint,
@@ -69,17 +108,15 @@ pub fn expand(plan: &Plan) -> syn::Result<TokenStream> {
 
 const SERDE: &str = "::subject::serde";
 
-fn serde_attrs() -> TokenStream {
-    quote! {
+fn serde_attrs() -> Vec<syn::Attribute> {
+    syn::parse_quote! {
         #[derive(::subject::serde::Serialize, ::subject::serde::Deserialize)]
         #[serde(crate = #SERDE)]
         #[allow(dead_code)]
     }
 }
 
-fn mirror_struct(k: &Known, item: &ItemStruct) -> TokenStream {
-    let mut mirror = item.clone();
-    mirror.attrs.clear();
+fn struct_conversions(k: &Known, item: &ItemStruct) -> TokenStream {
     let name = &item.ident;
     let krate = &k.krate;
     let this = SelfIs::Nothing;
@@ -116,11 +153,10 @@ fn mirror_struct(k: &Known, item: &ItemStruct) -> TokenStream {
         }
         Fields::Unit => (quote!(#krate::#name), quote!(Self)),
     };
-    let attrs = serde_attrs();
-    let conversions = respan(
+    respan(
         quote! {
-            #[allow(dead_code, clippy::all)]
-            impl #name {
+            #[allow(clippy::all)]
+            impl ::subject::Mirror<#krate::#name, __Implementation> for #name {
                 fn into_learner(self) -> #krate::#name {
                     #into
                 }
@@ -131,20 +167,10 @@ fn mirror_struct(k: &Known, item: &ItemStruct) -> TokenStream {
             }
         },
         name.span(),
-    );
-    quote! {
-        #attrs
-        #mirror
-        #conversions
-    }
+    )
 }
 
-fn mirror_enum(k: &Known, item: &ItemEnum) -> TokenStream {
-    let mut mirror = item.clone();
-    mirror.attrs.clear();
-    for variant in &mut mirror.variants {
-        variant.attrs.clear();
-    }
+fn enum_conversions(k: &Known, item: &ItemEnum) -> TokenStream {
     let name = &item.ident;
     let krate = &k.krate;
     let this = SelfIs::Nothing;
@@ -193,11 +219,10 @@ fn mirror_enum(k: &Known, item: &ItemEnum) -> TokenStream {
             }
         }
     }
-    let attrs = serde_attrs();
-    let conversions = respan(
+    respan(
         quote! {
-            #[allow(dead_code, clippy::all)]
-            impl #name {
+            #[allow(clippy::all)]
+            impl ::subject::Mirror<#krate::#name, __Implementation> for #name {
                 fn into_learner(self) -> #krate::#name {
                     match self { #(#into,)* }
                 }
@@ -208,12 +233,7 @@ fn mirror_enum(k: &Known, item: &ItemEnum) -> TokenStream {
             }
         },
         name.span(),
-    );
-    quote! {
-        #attrs
-        #mirror
-        #conversions
-    }
+    )
 }
 
 /// The wire form of what an object-returning call hands back: the object kept, its id sent.
@@ -312,7 +332,7 @@ fn arm(plan: &Plan, call: &Callable) -> syn::Result<TokenStream> {
         names.push(format_ident!("__self"));
         wires.push(k.wire(ty, SelfIs::Nothing));
         let learner = k.learner(ty, SelfIs::Nothing);
-        preps.push(quote!(let mut __this: #learner = __self.into_learner();));
+        preps.push(quote!(let mut __this: #learner = ::subject::Mirror::<_, __Implementation>::into_learner(__self);));
         if receiver == Receiver::Exclusive {
             extras.push(k.to_wire(ty, quote!(&__this), SelfIs::Nothing));
         }
@@ -461,8 +481,8 @@ fn carrier(plan: &Plan, views: &plan::Views) -> syn::Result<TokenStream> {
     });
     let attrs = serde_attrs();
     Ok(quote! {
-        #attrs
-        struct #name { #(#fields,)* }
+        #(#attrs)*
+        pub struct #name { #(pub #fields,)* }
     })
 }
 
@@ -591,7 +611,7 @@ fn trait_arm(plan: &Plan, imp: &plan::TraitImpl) -> TokenStream {
                 quote! {
                     #id => {
                         let (__self,): (#wire,) = __call.args()?;
-                        let __reply = ::std::format!("{}", __self.into_learner());
+                        let __reply = ::std::format!("{}", ::subject::Mirror::<#learner, __Implementation>::into_learner(__self));
                         __call.reply(&__reply)
                     }
                 }

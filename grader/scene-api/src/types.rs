@@ -328,7 +328,10 @@ impl Known {
                     .map(|(ty, n)| self.to_learner(ty, quote!(#n), this));
                 quote!({ let (#(#names,)*) = #e; (#(#parts,)*) })
             }
-            Type::Path(_) if self.is_value(ty, this) => quote!(#e.into_learner()),
+            Type::Path(_) if self.is_value(ty, this) => {
+                let learner = self.learner(ty, this);
+                quote!(::subject::Mirror::<#learner, __Implementation>::into_learner(#e))
+            }
             Type::Path(_) => {
                 let name = last_name(ty).unwrap_or_default();
                 let args = type_args(ty);
@@ -394,7 +397,10 @@ impl Known {
             Type::Path(_) if last_name(ty).as_deref() == Some("str") => {
                 quote!(::std::string::ToString::to_string(#e))
             }
-            Type::Path(_) if self.is_value(ty, this) => quote!(<#wire>::from_learner(#e)),
+            Type::Path(_) if self.is_value(ty, this) => {
+                let learner = self.learner(ty, this);
+                quote!(<#wire as ::subject::Mirror<#learner, __Implementation>>::from_learner(#e))
+            }
             Type::Path(_) if is_io_error(ty) => quote!(::subject::wire_error(#e)),
             Type::Path(_) if !self.converts(ty, this) && !has_refs(ty) => {
                 quote!(::subject::own::<#wire>(#e))

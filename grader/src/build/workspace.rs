@@ -2,7 +2,7 @@
 //! judge and a package per subject. Everything is rewritten on every run, but only files whose
 //! contents change are touched, so cargo rebuilds only what changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -145,17 +145,33 @@ pub fn write(
             runtime("wire"),
         );
         let mut modules = String::new();
+        for (a, api) in subject.apis.iter().enumerate() {
+            modules.push_str(&format!(
+                "mod mirrors_{a} {{\n    use scene_api::subject_mirrors as scene_api;\n\n    \
+                 include!({:?});\n}}\n\n",
+                api.declaration
+            ));
+        }
         let mut variants = Vec::new();
+        // A crate that several implementations share (an earlier scene's solution, under each
+        // of the proof's variants) gets one dispatcher, not one per implementation.
+        let mut dispatchers: HashMap<(usize, &str), String> = HashMap::new();
         for (v, crates) in subject.variants.iter().enumerate() {
             let mut units = Vec::new();
             for (a, (api, krate)) in subject.apis.iter().zip(crates).enumerate() {
+                if let Some(alias) = dispatchers.get(&(a, krate.package.as_str())) {
+                    units.push(format!("&{alias}::__UNIT"));
+                    continue;
+                }
                 let alias = format!("variant_{v}_{a}");
+                dispatchers.insert((a, &krate.package), alias.clone());
                 manifest.push_str(&format!(
                     "{alias} = {{ path = {:?}, package = {:?} }}\n",
                     krate.dir, krate.package
                 ));
                 modules.push_str(&format!(
                     "mod {alias} {{\n    use ::{alias} as {};\n    \
+                     use super::mirrors_{a}::*;\n    \
                      use scene_api::subject_api as scene_api;\n\n    \
                      include!({:?});\n}}\n\n",
                     api.crate_name, api.declaration

@@ -24,6 +24,14 @@ pub fn main(variants: &'static [&'static [&'static Unit]]) -> ! {
     zygote::run(variants)
 }
 
+/// The subject's copy of a value type the declaration names, which crosses the wire, converted
+/// to and from the learner's own `Learner`. One mirror serves every implementation a subject
+/// holds, each with an `impl` of its own, told apart by `Implementation` (a type of its module).
+pub trait Mirror<Learner, Implementation> {
+    fn into_learner(self) -> Learner;
+    fn from_learner(learner: &Learner) -> Self;
+}
+
 /// A learner's value of a plain type, copied for the wire.
 pub fn own<T: Clone>(value: &T) -> T {
     value.clone()
