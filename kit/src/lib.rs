@@ -4,6 +4,8 @@
 //!   implementation on `std::fs` ([`disk::RealDir`]).
 //! - [`sim`]: a deterministic simulated disk that loses, tears and corrupts unsynced writes the
 //!   way real disks do on power loss, fails operations on purpose, and counts the work done.
+//! - [`fault`]: a directory that fails chosen operations and remembers what was done, for
+//!   sweeps that fail every operation of a workload in turn.
 //! - [`crash`]: a driver that runs a workload, crashes it at every I/O step, recovers, and checks
 //!   what came back against a model of what was promised.
 //! - [`net`]: a deterministic network simulator for sans-IO nodes: virtual time, one seeded
@@ -16,6 +18,7 @@ pub mod consensus;
 pub mod crash;
 pub mod diagram;
 pub mod disk;
+pub mod fault;
 pub mod lin;
 pub mod net;
 pub mod runtime;

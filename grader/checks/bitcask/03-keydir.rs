@@ -9,6 +9,7 @@ use bitcask_keydir::{LOG_NAME, Store};
 use judge::prelude::*;
 use kit::crash::{KvOp, Subject};
 use kit::disk::Dir;
+use kit::fault::{FaultDir, attempt};
 use kit::sim::{Fault, OpKind, SimDisk, Stats};
 
 use crate::support::{self, Shape};
@@ -544,7 +545,7 @@ fn failed_open(ctx: &mut Ctx) -> CheckResult {
     }
     let before = disk.contents(LOG_NAME);
     // The operations a clean open makes: each is failed in turn below.
-    let golden = support::FaultDir::new(&disk.fork());
+    let golden = FaultDir::new(&disk.fork(), &[]);
     Store::open(golden.dir())
         .map_err(|e| Failure::new(format!("{setup}, Store::open(dir) again: failed: {e}")))?;
     for kind in support::KINDS {
@@ -556,9 +557,9 @@ fn failed_open(ctx: &mut Ctx) -> CheckResult {
             };
             for &fault in faults {
                 let disk = disk.fork();
-                let dir = support::FaultDir::new(&disk);
+                let dir = FaultDir::new(&disk, &[]);
                 dir.arm(kind, n, fault);
-                let result = support::attempt(|| Store::open(dir.dir()));
+                let result = attempt(|| Store::open(dir.dir()));
                 if dir.fired() == 0 {
                     continue;
                 }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits, show};
 use kit::disk::Dir;
+use kit::fault::{Aim, FaultDir, attempt};
 use kit::sim::{Fault, OpKind, Profile, SimDisk};
 use lsm_wal::{Batch, Op, Wal};
 
-use crate::support::{Aim, FaultDir, KINDS, attempt};
+use crate::support::KINDS;
 
 pub fn suite() -> Suite {
     Suite::new()
