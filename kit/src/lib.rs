@@ -4,6 +4,8 @@
 //!   implementation on `std::fs` ([`disk::RealDir`]).
 //! - [`sim`]: a deterministic simulated disk that loses, tears and corrupts unsynced writes the
 //!   way real disks do on power loss, fails operations on purpose, and counts the work done.
+//! - [`checksum`]: the CRC-32 the storage scenes' records carry, for checks that write or read
+//!   them byte for byte.
 //! - [`fault`]: a directory that fails chosen operations and remembers what was done, for
 //!   sweeps that fail every operation of a workload in turn.
 //! - [`crash`]: a driver that runs a workload, crashes it at every I/O step, recovers, and checks
@@ -14,6 +16,7 @@
 //! - [`consensus`]: the safety properties of a replicated log, checked after every step.
 //! - [`diagram`]: space-time diagrams of simulated runs, as SVG.
 
+pub mod checksum;
 pub mod consensus;
 pub mod crash;
 pub mod diagram;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use bitcask_record::{DecodeError, HEADER_LEN, Record, TOMBSTONE, decode};
 use judge::prelude::*;
+use kit::checksum::crc32;
 use kit::crash::show;
 
 pub fn suite() -> Suite {
@@ -56,22 +57,6 @@ pub fn suite() -> Suite {
             "zeros are not a record: an all-zero header (and a run of zeros) is Corrupt",
             all_zero_header,
         )
-}
-
-/// The crc32 everyone agrees on, one bit at a time.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// The layout, written out field by field.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bitcask_keydir::{LOG_NAME, Store};
 use judge::prelude::*;
+use kit::checksum::crc32;
 use kit::crash::{KvOp, Subject};
 use kit::disk::Dir;
 use kit::fault::{FaultDir, attempt};
@@ -495,8 +496,8 @@ fn colliding_keys(ctx: &mut Ctx) -> CheckResult {
     let (first, second) = (&b"plumless"[..], &b"buckeroo"[..]);
     expect_eq(
         "the check's own premise: crc32(b\"plumless\") == crc32(b\"buckeroo\")",
-        support::crc32(first),
-        support::crc32(second),
+        crc32(first),
+        crc32(second),
     )?;
     for (a, b) in [(first, second), (second, first)] {
         let disk = SimDisk::new(ctx.seed());
@@ -518,7 +519,7 @@ fn colliding_keys(ctx: &mut Ctx) -> CheckResult {
                 },
                 show(a),
                 show(b),
-                support::crc32(a)
+                crc32(a)
             ));
         }
         get(&store, &mut script, b, Some(b"second"))?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bitcask_delete::{LOG_NAME, Store};
 use judge::prelude::*;
+use kit::checksum::crc32;
 use kit::crash::{KvOp, Subject};
 use kit::disk::Dir;
 use kit::sim::{Fault, OpKind, SimDisk};
@@ -177,21 +178,6 @@ impl fmt::Debug for Entry {
             Entry::Tombstone(key) => write!(f, "tombstone {}", String::from_utf8_lossy(key)),
         }
     }
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// Every record of the log, in order; an error if any byte is not part of an intact record.

@@ -9,6 +9,7 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use judge::prelude::*;
+use kit::checksum::crc32;
 use kit::crash::{KvOp, Subject, show};
 use kit::disk::{Dir, File};
 use kit::fault::{FaultDir, attempt};
@@ -477,22 +478,6 @@ pub fn workload(most: usize, shape: Shape) -> impl Strategy<Value = Vec<KvOp>> {
         if shape.maintain { 2 } else { 0 } => Just(KvOp::Maintain),
     ];
     prop::collection::vec(op, 1..most)
-}
-
-/// The crc32 of `bytes`, one bit at a time.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// The bytes of a put record, in the record scene's layout.
