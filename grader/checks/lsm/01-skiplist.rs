@@ -1,6 +1,6 @@
 //! Hidden checks for lsm/skiplist.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -40,8 +40,8 @@ pub fn suite() -> Suite {
             matches_model,
         )
         .check(
-            "height() is the tallest tower drawn so far: 0 when empty, and one Towers::draw for \
-             each new key",
+            "height() is the tallest tower drawn so far: 0 when empty, one Towers::draw for \
+             each new key and none for a key replaced, and a draw of MAX_HEIGHT kept whole",
             height_is_tallest_tower,
         )
         .check(
@@ -504,41 +504,62 @@ impl Towers {
     }
 }
 
-/// Distinct keys, in the order they are inserted.
-fn distinct_keys(most: usize) -> impl Strategy<Value = Vec<B>> {
-    prop::collection::btree_set(prop::collection::vec(any::<u8>(), 0..4), 1..most)
-        .prop_map(|keys| keys.into_iter().map(B).collect::<Vec<B>>())
-        .prop_shuffle()
+/// Keys in the order they are inserted, new ones and (drawn from a few letters) repeats.
+fn keys_with_repeats(most: usize) -> impl Strategy<Value = Vec<B>> {
+    let key = prop_oneof![
+        prop::collection::vec(b'a'..=b'c', 0..2),
+        prop::collection::vec(any::<u8>(), 0..4),
+    ];
+    prop::collection::vec(key.prop_map(B), 1..most)
 }
+
+/// A seed whose first tower is MAX_HEIGHT tall (one in 4^11 seeds is; this one was searched
+/// for with the generator above).
+const TALLEST_FIRST: u64 = 2_643_349;
 
 fn height_is_tallest_tower(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["keys"], 32, distinct_keys(60), |keys| {
-        let mut list = Scripted::new(ctx, seed);
-        let did = list.about_to("height()");
-        expect_eq(did, list.list.height(), 0)?;
-        let mut towers = Towers::new(seed);
-        let mut drawn = Vec::new();
-        for key in &keys {
-            list.insert(&key.0, b"v", None)?;
+    ctx.forall_named(&["keys"], 32, keys_with_repeats(60), |keys| {
+        tallest_tower_after(ctx, seed, &keys)
+    })?;
+    expect_eq(
+        "the check's own premise: the first tower drawn from seed TALLEST_FIRST",
+        Towers::new(TALLEST_FIRST).draw(),
+        MAX_HEIGHT,
+    )?;
+    tallest_tower_after(ctx, TALLEST_FIRST, &[B(b"k".to_vec())])
+}
+
+/// Inserts `keys` into a list made from `seed`, and checks its height after each insert.
+fn tallest_tower_after(ctx: &Ctx, seed: u64, keys: &[B]) -> CheckResult {
+    let mut list = Scripted::new(ctx, seed);
+    let did = list.about_to("height()");
+    expect_eq(did, list.list.height(), 0)?;
+    let mut towers = Towers::new(seed);
+    let mut held = BTreeSet::new();
+    let mut drawn = Vec::new();
+    for key in keys {
+        let replaced = (!held.insert(key.0.clone())).then_some(&b"v"[..]);
+        list.insert(&key.0, b"v", replaced)?;
+        if replaced.is_none() {
             drawn.push(towers.draw());
-            let tallest = drawn.iter().copied().max().unwrap_or(0);
-            let did = list.about_to("height()");
-            let got = list.list.height();
-            if got != tallest {
-                let keys = match drawn.len() {
-                    1 => "the 1 new key".to_string(),
-                    n => format!("these {n} new keys"),
-                };
-                return fail(format!(
-                    "did:      {did}\nexpected: {tallest}, the tallest of the towers \
-                     Towers::draw gives for {keys} (one draw each, in order, each used as \
-                     drawn): {drawn:?}\ngot:      {got}"
-                ));
-            }
         }
-        Ok(())
-    })
+        let tallest = drawn.iter().copied().max().unwrap_or(0);
+        let did = list.about_to("height()");
+        let got = list.list.height();
+        if got != tallest {
+            let new = match drawn.len() {
+                1 => "the 1 new key".to_string(),
+                n => format!("these {n} new keys"),
+            };
+            return fail(format!(
+                "did:      {did}\nexpected: {tallest}, the tallest of the towers Towers::draw \
+                 gives for {new} (one draw each, in order, each used as drawn; a key replaced \
+                 keeps its tower and draws none): {drawn:?}\ngot:      {got}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Key `i` of the big lists: long, with a long shared prefix, so that comparing two costs what

@@ -26,6 +26,11 @@ pub fn suite() -> Suite {
             big_values,
         )
         .check(
+            "each commit is one record laid out as the README draws it, byte for byte (an \
+             empty commit too), and open reads a log written to that layout by anyone",
+            the_layout,
+        )
+        .check(
             "len is where the next record goes: 0 when created, the file's length after each \
              commit, and open knows it",
             len_tracks_the_file,
@@ -48,6 +53,11 @@ pub fn suite() -> Suite {
             "a log cut at any byte of its last record replays the batches before it; open cuts \
              the rest, durably, and the next commit follows the last whole record",
             torn_tail,
+        )
+        .check(
+            "open fails when it cannot cut a torn tail or sync the cut (a commit after it would \
+             follow garbage), and opens once the disk is well again",
+            open_cannot_cut,
         )
         .check(
             "an all-zero tail (a preallocated file) is a torn tail: cut, and the log works on",
@@ -99,10 +109,17 @@ struct Batches(Vec<Batch>);
 #[derive(Clone)]
 struct Commits(Vec<Vec<Batch>>);
 
+impl Commits {
+    /// The calls that commit them, in order.
+    fn calls(&self) -> String {
+        let calls: Vec<String> = self.0.iter().map(|group| commit_call(group)).collect();
+        calls.join(", ")
+    }
+}
+
 impl fmt::Debug for Commits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let calls: Vec<String> = self.0.iter().map(|group| commit_call(group)).collect();
-        write!(f, "[{}]", calls.join(", "))
+        write!(f, "[{}]", self.calls())
     }
 }
 
@@ -510,6 +527,143 @@ fn create_is_durable(ctx: &mut Ctx) -> CheckResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The layout.
+
+/// The record of one commit, as the README lays it out, with the name of each field and the
+/// bytes it takes, for saying where a learner's record first differs.
+struct Record {
+    bytes: Vec<u8>,
+    fields: Vec<(usize, String)>,
+}
+
+impl Record {
+    fn of(batches: &[Batch]) -> Record {
+        let mut body = Record {
+            bytes: Vec::new(),
+            fields: Vec::new(),
+        };
+        body.u32("count", batches.len());
+        for (b, batch) in batches.iter().enumerate() {
+            body.push(&format!("batch {b}: seq"), &batch.seq.to_le_bytes());
+            body.u32(&format!("batch {b}: ops"), batch.ops.len());
+            for (o, op) in batch.ops.iter().enumerate() {
+                let at = format!("batch {b}, op {o}");
+                match op {
+                    Op::Put { key, value } => {
+                        body.push(&format!("{at}: the tag (1, a put)"), &[1]);
+                        body.u32(&format!("{at}: key_len"), key.len());
+                        body.push(&format!("{at}: key"), key);
+                        body.u32(&format!("{at}: value_len"), value.len());
+                        body.push(&format!("{at}: value"), value);
+                    }
+                    Op::Delete { key } => {
+                        body.push(&format!("{at}: the tag (2, a delete)"), &[2]);
+                        body.u32(&format!("{at}: key_len"), key.len());
+                        body.push(&format!("{at}: key"), key);
+                    }
+                }
+            }
+        }
+        let len = (body.bytes.len() as u32).to_le_bytes();
+        let covered: Vec<u8> = len.iter().chain(&body.bytes).copied().collect();
+        let mut record = Record {
+            bytes: Vec::new(),
+            fields: Vec::new(),
+        };
+        record.push(
+            "crc (of len and body)",
+            &kit::checksum::crc32(&covered).to_le_bytes(),
+        );
+        record.push("len (of the body)", &len);
+        for (start, name) in body.fields {
+            record.fields.push((start + 8, name));
+        }
+        record.bytes.extend(body.bytes);
+        record
+    }
+
+    fn push(&mut self, name: &str, bytes: &[u8]) {
+        self.fields.push((self.bytes.len(), name.to_string()));
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    fn u32(&mut self, name: &str, n: usize) {
+        self.push(name, &(n as u32).to_le_bytes());
+    }
+
+    /// The field that byte `offset` of the record belongs to.
+    fn field_at(&self, offset: usize) -> &str {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= offset)
+            .map_or("past the end of the record", |(_, name)| name)
+    }
+}
+
+/// `bytes` as hex, a space between bytes, `...` past the first 48.
+fn hex(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(48).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > 48 { " ..." } else { "" };
+    format!("[{}{more}] ({} bytes)", shown.join(" "), bytes.len())
+}
+
+fn the_layout(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let check = |Commits(groups): Commits| {
+        let disk = SimDisk::new(seed);
+        let mut script = Script::new();
+        let mut wal =
+            Wal::create(&*disk.dir(), NAME).map_err(|e| io_failure(&script.so_far(), e))?;
+        let mut file = Vec::new();
+        for group in &groups {
+            let did = script.did(commit_call(group));
+            wal.commit(group).map_err(|e| io_failure(&did, e))?;
+            let record = Record::of(group);
+            let got = disk.contents(NAME).unwrap_or_default();
+            let mine = got.get(file.len()..).unwrap_or_default();
+            if mine != record.bytes {
+                // Past the crc first: a crc differs whenever anything it covers does.
+                let differs = |from: usize| {
+                    (from..mine.len().max(record.bytes.len()))
+                        .find(|&i| mine.get(i) != record.bytes.get(i))
+                };
+                let first = differs(4).or_else(|| differs(0)).unwrap_or(0);
+                return fail(format!(
+                    "did:      {did}\nexpected: the record {}\ngot:      {}\n(they first \
+                     differ at byte {first} of the record: {}; all integers little-endian)",
+                    hex(&record.bytes),
+                    hex(mine),
+                    record.field_at(first),
+                ));
+            }
+            file.extend(record.bytes);
+        }
+        drop(wal);
+        // A log the checks wrote, in the README's layout, opens to the same batches.
+        let disk = disk_holding(seed, &file)?;
+        let mut script = Script { calls: Vec::new() };
+        script.note(format!(
+            "a file written by hand in the README's layout, holding the records of {}",
+            Commits(groups.clone()).calls()
+        ));
+        reopen_expecting(&disk, &flat(&groups), &mut script, "").map(drop)
+    };
+    check(Commits(vec![Vec::new()]))?;
+    check(Commits(vec![vec![Batch {
+        seq: 0x0102_0304_0506_0708,
+        ops: vec![
+            Op::Put {
+                key: b"key".to_vec(),
+                value: b"value".to_vec(),
+            },
+            Op::Delete { key: b"k".to_vec() },
+        ],
+    }]]))?;
+    ctx.forall_named(&["commits"], 32, commits(1, 5), check)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Crashes.
 
 /// What a run up to a crash got done.
@@ -841,6 +995,75 @@ fn torn_tail(ctx: &mut Ctx) -> CheckResult {
     })
 }
 
+fn open_cannot_cut(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let groups = vec![
+        vec![put(1, b"a", b"1".to_vec())],
+        vec![put(2, b"b", b"2".to_vec())],
+    ];
+    let mut setup = Script::new();
+    let disk = SimDisk::new(seed);
+    let (wal, ends) = filled(&disk, &groups, &mut setup)?;
+    drop(wal);
+    let bytes = disk.contents(NAME).unwrap_or_default();
+    let (start, end) = (ends[1] as usize, ends[2] as usize);
+    let torn = &bytes[..(start + end) / 2];
+    setup.note(format!(
+        "drop the log, the file cut to its first {} bytes (the last record is bytes {start} to \
+         {end}: a torn write)",
+        torn.len()
+    ));
+    let kept = groups[0].clone();
+
+    let golden = FaultDir::new(&disk_holding(seed, torn)?, &[]);
+    Wal::open(&*golden.dir(), NAME).map_err(|e| io_failure(&setup.so_far(), e))?;
+    for kind in KINDS {
+        for n in 1..=golden.count(kind) {
+            let mut faults = vec![Fault::IoError, Fault::DiskFull];
+            if kind == OpKind::Sync {
+                faults.push(Fault::SyncLosesData);
+            }
+            for fault in faults {
+                let disk = disk_holding(seed, torn)?;
+                let aimed = FaultDir::new(&disk, &[Aim { kind, n, fault }]);
+                let mut script = Script {
+                    calls: setup.calls.clone(),
+                };
+                let opened = attempt(|| Wal::open(&*aimed.dir(), NAME));
+                let did = script.did(format!(
+                    "Wal::open(dir, {NAME:?}), whose operation {n} of kind {kind:?} fails with \
+                     Fault::{fault:?}"
+                ));
+                if let Ok(wal) = opened {
+                    let (len, durable) = file_lens(&disk);
+                    expect(
+                        len == start as u64 && durable == start as u64,
+                        format!(
+                            "did:      {did}\nexpected: Err, or Ok with the torn tail cut \
+                             durably (a file of {start} bytes, all durable)\ngot:      Ok, with \
+                             a file of {len} bytes, {durable} of them durable: a commit now \
+                             would follow garbage"
+                        ),
+                    )?;
+                    expect_eq(
+                        script.did("recovered()"),
+                        Batches(wal.recovered().to_vec()),
+                        Batches(kept.clone()),
+                    )?;
+                }
+                let mut wal = reopen_expecting(&disk, &kept, &mut script, "drop the log, ")?;
+                let next = vec![put(77, b"next", b"n".to_vec())];
+                let did = script.did(commit_call(&next));
+                wal.commit(&next).map_err(|e| io_failure(&did, e))?;
+                drop(wal);
+                let all: Vec<Batch> = kept.iter().cloned().chain(next).collect();
+                reopen_expecting(&disk, &all, &mut script, "drop the log, ")?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn zero_tail(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let input = (
@@ -921,6 +1144,38 @@ fn corruption(ctx: &mut Ctx) -> CheckResult {
             expect_corrupt(&disk, &did)?;
         }
     }
+    // A damaged record over 64 KiB: the whole record after it is far from where the damage is,
+    // and after that, a torn tail (the crash that made someone look at the log).
+    let groups = vec![
+        vec![put(1, b"big", big(7))],
+        vec![put(2, b"b", b"2".to_vec())],
+    ];
+    let mut script = Script::new();
+    let disk = SimDisk::new(seed);
+    let (wal, ends) = filled(&disk, &groups, &mut script)?;
+    drop(wal);
+    let bytes = disk.contents(NAME).unwrap_or_default();
+    let first = ends[1] as usize;
+    let torn = Record::of(&[put(3, b"c", b"3".to_vec())]).bytes;
+    for offset in [0, 4, 8, 30, first / 2, first - 1] {
+        for tail in [0, torn.len() / 2] {
+            let mut damaged = bytes.clone();
+            damaged[offset] ^= 0x10;
+            damaged.extend_from_slice(&torn[..tail]);
+            let disk = disk_holding(seed, &damaged)?;
+            let did = format!(
+                "{}, drop the log, the byte at offset {offset} (in the first record, bytes 0 to \
+                 {first}) xored with 0x10{}, Wal::open(dir, {NAME:?})",
+                script.so_far(),
+                if tail > 0 {
+                    format!(", and {tail} bytes of a torn record after the last one")
+                } else {
+                    String::new()
+                }
+            );
+            expect_corrupt(&disk, &did)?;
+        }
+    }
     // Any byte of any record but the last, in random logs.
     let input = (
         commits(2, 6),
@@ -981,7 +1236,8 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
 }
 
 /// Fails every operation of the workload in turn (with an I/O error and a full disk, and a
-/// sync with lost data too), and a commit's write or sync together with the cut after it.
+/// sync with lost data too), and a commit's write or sync together with the cut after it (and
+/// with the cut the next commit owes).
 fn sweep(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
     let golden = fault_run(seed, groups, &[])?;
     let mut plans = Vec::new();
@@ -1016,18 +1272,23 @@ fn sweep(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
         if kind == OpKind::Sync && n == golden.count(kind) {
             continue;
         }
-        plans.push(vec![
-            Aim {
-                kind,
-                n,
-                fault: Fault::IoError,
-            },
-            Aim {
-                kind: OpKind::Write,
-                n: writes + 1,
-                fault: Fault::IoError,
-            },
-        ]);
+        let failed = |n| Aim {
+            kind: OpKind::Write,
+            n,
+            fault: Fault::IoError,
+        };
+        let first = Aim {
+            kind,
+            n,
+            fault: Fault::IoError,
+        };
+        plans.push(vec![first, failed(writes + 1)]);
+        // And the cut the next commit still owes fails too: that commit must fail, not write
+        // after the garbage. (After a failed write, that is: a failed sync leaves a whole
+        // record, which a reopen that nothing cut may replay, as it may after a crash.)
+        if kind == OpKind::Write {
+            plans.push(vec![first, failed(writes + 1), failed(writes + 2)]);
+        }
     }
     for plan in plans {
         fault_run(seed, groups, &plan)?;
@@ -1081,6 +1342,7 @@ fn fault_run(seed: u64, groups: &[Vec<Batch>], aims: &[Aim]) -> Result<FaultDir,
         }
     };
     let mut acked = Vec::new();
+    let mut logical = 0;
     for group in
         groups
             .iter()
@@ -1091,6 +1353,7 @@ fn fault_run(seed: u64, groups: &[Vec<Batch>], aims: &[Aim]) -> Result<FaultDir,
         match attempt(|| wal.commit(&group)) {
             Ok(()) => {
                 did.push(commit_call(&group));
+                logical += Record::of(&group).bytes.len() as u64;
                 acked.extend(group);
             }
             Err(error) if faults.fired() > fired => {
@@ -1105,6 +1368,19 @@ fn fault_run(seed: u64, groups: &[Vec<Batch>], aims: &[Aim]) -> Result<FaultDir,
                 ));
             }
         }
+        did.push("len()".into());
+        let len = wal.len();
+        if len != logical {
+            return Err(failure(
+                &did,
+                &format!(
+                    "{logical}: where the next record goes, after the acknowledged records \
+                     (whatever a failed commit left in the file)"
+                ),
+                len.to_string(),
+            ));
+        }
+        did.pop();
     }
     drop(wal);
 

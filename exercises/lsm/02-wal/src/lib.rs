@@ -48,7 +48,8 @@ impl Wal {
 
     /// Opens the log called `name` and replays it: every batch of every whole record, in order
     /// (see [`Wal::recovered`]). A torn tail is cut off, and the cut synced, before this
-    /// returns; a damaged record with a whole record after it is `InvalidData`.
+    /// returns (if either fails, so does this); a damaged record with a whole record after it
+    /// is `InvalidData`.
     pub fn open(dir: &dyn Dir, name: &str) -> io::Result<Wal> {
         todo!()
     }
