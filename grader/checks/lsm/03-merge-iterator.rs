@@ -180,11 +180,7 @@ fn new_text(runs: &Runs) -> String {
 }
 
 fn get_text(runs: &Runs, key: &[u8], snapshot: u64) -> String {
-    format!(
-        "get({runs:?}, {}, {})",
-        show(key),
-        seq_text(snapshot)
-    )
+    format!("get({runs:?}, {}, {})", show(key), seq_text(snapshot))
 }
 
 fn scan_text(runs: &Runs, from: &[u8], to: Option<&[u8]>, snapshot: u64, limit: usize) -> String {
@@ -257,7 +253,11 @@ fn check_scan(
 }
 
 fn empty(ctx: &mut Ctx) -> CheckResult {
-    for runs in [Runs(vec![]), Runs(vec![vec![]]), Runs(vec![vec![], vec![], vec![]])] {
+    for runs in [
+        Runs(vec![]),
+        Runs(vec![vec![]]),
+        Runs(vec![vec![], vec![], vec![]]),
+    ] {
         let did = format!("{}, next()", new_text(&runs));
         ctx.doing(&did);
         let mut merge = MergeIter::new(runs.0.clone());
@@ -366,8 +366,12 @@ fn lsm_runs() -> impl Strategy<Value = Runs> {
 /// in the next run too.
 fn scattered_runs() -> impl Strategy<Value = Runs> {
     let deal = prop::collection::vec((0usize..16, prop::bool::weighted(0.15)), 20);
-    (history(20), prop_oneof![3 => 1usize..4, 1 => 4usize..12], deal).prop_map(
-        |(history, count, deal)| {
+    (
+        history(20),
+        prop_oneof![3 => 1usize..4, 1 => 4usize..12],
+        deal,
+    )
+        .prop_map(|(history, count, deal)| {
             let mut runs = vec![Vec::new(); count];
             for (entry, (to, copy)) in history.into_iter().zip(deal) {
                 let run = to % count;
@@ -382,8 +386,7 @@ fn scattered_runs() -> impl Strategy<Value = Runs> {
                 table_order(run);
             }
             Runs(runs)
-        },
-    )
+        })
 }
 
 fn merge_order(ctx: &mut Ctx) -> CheckResult {
@@ -423,7 +426,11 @@ fn edges(ctx: &mut Ctx) -> CheckResult {
     ctx.doing(&did);
     let expected = runs.merged();
     let mut merge = MergeIter::new(runs.0.clone());
-    expect_eq(did, read_to_end(&mut merge, expected.len()), entries(&expected))?;
+    expect_eq(
+        did,
+        read_to_end(&mut merge, expected.len()),
+        entries(&expected),
+    )?;
     for key in [&b""[..], b"a", b"\xff", b"\x00\x00", b"ab", b"\xff\xff"] {
         for snapshot in [0, 1, max - 1, max] {
             check_get(&runs, key, snapshot)?;
@@ -461,7 +468,11 @@ fn ties(ctx: &mut Ctx) -> CheckResult {
     ctx.doing(&did);
     let expected = runs.merged();
     let mut merge = MergeIter::new(runs.0.clone());
-    expect_eq(did, read_to_end(&mut merge, expected.len()), entries(&expected))?;
+    expect_eq(
+        did,
+        read_to_end(&mut merge, expected.len()),
+        entries(&expected),
+    )?;
     for key in [b"a", b"b", b"c", b"d"] {
         check_get(&runs, key, 10)?;
     }
@@ -473,7 +484,11 @@ fn ties(ctx: &mut Ctx) -> CheckResult {
     ctx.doing(&did);
     let expected = runs.merged();
     let mut merge = MergeIter::new(runs.0.clone());
-    expect_eq(did, read_to_end(&mut merge, expected.len()), entries(&expected))?;
+    expect_eq(
+        did,
+        read_to_end(&mut merge, expected.len()),
+        entries(&expected),
+    )?;
     for key in [b"a", b"b", b"c", b"d"] {
         check_get(&runs, key, 10)?;
     }
@@ -489,14 +504,14 @@ fn seek_positions(ctx: &mut Ctx) -> CheckResult {
             show(&key)
         );
         ctx.doing(&did);
-        let expected: Vec<Entry> = runs
-            .merged()
-            .into_iter()
-            .filter(|e| e.key >= key)
-            .collect();
+        let expected: Vec<Entry> = runs.merged().into_iter().filter(|e| e.key >= key).collect();
         let mut merge = MergeIter::new(runs.0.clone());
         merge.seek(&key);
-        expect_eq(did, read_to_end(&mut merge, expected.len()), entries(&expected))
+        expect_eq(
+            did,
+            read_to_end(&mut merge, expected.len()),
+            entries(&expected),
+        )
     })
 }
 
@@ -561,7 +576,23 @@ fn tombstones(_: &mut Ctx) -> CheckResult {
             entry(b"m", 10, Some(b"m1")),
         ],
     ]);
-    for snapshot in [0, 4, 5, 10, 19, 20, 39, 40, 41, 42, 44, 45, 49, 50, u64::MAX] {
+    for snapshot in [
+        0,
+        4,
+        5,
+        10,
+        19,
+        20,
+        39,
+        40,
+        41,
+        42,
+        44,
+        45,
+        49,
+        50,
+        u64::MAX,
+    ] {
         for key in [b"j", b"k", b"l", b"m"] {
             check_get(&runs, key, snapshot)?;
         }
