@@ -17,18 +17,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "next yields every entry of every run once, in table order: by key (bytewise), then \
-             by seq from the newest down",
+             by seq from the newest down, then by run (the run given first, first)",
             merge_order,
-        )
-        .check(
-            "the empty key, keys that are prefixes of others, bytes 0x00 and 0xFF, and seqs 0 and \
-             u64::MAX are merged, got and scanned in order",
-            edges,
-        )
-        .check(
-            "the same key and seq in two runs: the entry of the run given first comes first, and \
-             get and scan return its value",
-            ties,
         )
         .check(
             "seek places every run at its first key at or above the one given (present, absent, \
@@ -41,11 +31,6 @@ pub fn suite() -> Suite {
             seek_back,
         )
         .check(
-            "a tombstone hides its key, and every older version in any run, from readers at or \
-             after its seq but not before, and a later put shows the key again",
-            tombstones,
-        )
-        .check(
             "get at every snapshot returns the newest version at or below it, and nothing where \
              that is a tombstone",
             get_matches_history,
@@ -54,6 +39,21 @@ pub fn suite() -> Suite {
             "scan at every snapshot returns the keys live in from..to (to left out), in order, at \
              most limit of them (0, 1, usize::MAX), tombstones not counted",
             scan_matches_history,
+        )
+        .check(
+            "a tombstone hides its key, and every older version in any run, from readers at or \
+             after its seq but not before, and a later put shows the key again",
+            tombstones,
+        )
+        .check(
+            "the same key and seq in two runs: the entry of the run given first comes first, and \
+             get and scan return its value",
+            ties,
+        )
+        .check(
+            "the empty key, keys that are prefixes of others, bytes 0x00 and 0xFF, and seqs 0 and \
+             u64::MAX are merged, got and scanned in order",
+            edges,
         )
         .check(
             "next takes O(log k): merging 10,000 runs costs about as much per entry as merging 2",
@@ -72,10 +72,10 @@ impl fmt::Debug for B {
 }
 
 fn seq_text(seq: u64) -> String {
-    if seq == u64::MAX {
-        "u64::MAX".into()
-    } else {
-        seq.to_string()
+    match u64::MAX - seq {
+        0 => "u64::MAX".into(),
+        below if below < 1_000 => format!("u64::MAX - {below}"),
+        _ => seq.to_string(),
     }
 }
 
@@ -287,9 +287,9 @@ fn key() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Any key a seek, a get or a bound of a scan may name: one a run may hold, or one none does.
-fn probe() -> impl Strategy<Value = Vec<u8>> {
+fn probe() -> impl Strategy<Value = B> {
     let absent = ABSENT.map(<[u8]>::to_vec).to_vec();
-    prop_oneof![2 => key(), 1 => prop::sample::select(absent)]
+    prop_oneof![2 => key(), 1 => prop::sample::select(absent)].prop_map(B)
 }
 
 /// A put of a short value (now and then an empty one, which is no tombstone), or a tombstone.
@@ -501,12 +501,16 @@ fn seek_positions(ctx: &mut Ctx) -> CheckResult {
         let did = format!(
             "{}, seek({}), then next() until None",
             new_text(&runs),
-            show(&key)
+            show(&key.0)
         );
         ctx.doing(&did);
-        let expected: Vec<Entry> = runs.merged().into_iter().filter(|e| e.key >= key).collect();
+        let expected: Vec<Entry> = runs
+            .merged()
+            .into_iter()
+            .filter(|e| e.key >= key.0)
+            .collect();
         let mut merge = MergeIter::new(runs.0.clone());
-        merge.seek(&key);
+        merge.seek(&key.0);
         expect_eq(
             did,
             read_to_end(&mut merge, expected.len()),
@@ -518,7 +522,7 @@ fn seek_positions(ctx: &mut Ctx) -> CheckResult {
 #[derive(Clone)]
 enum Step {
     Next,
-    Seek(Vec<u8>),
+    Seek(B),
 }
 
 /// Written as the call, so a shrunk failure reads as code.
@@ -526,7 +530,7 @@ impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Next => f.write_str("next()"),
-            Step::Seek(key) => write!(f, "seek({})", show(key)),
+            Step::Seek(key) => write!(f, "seek({key:?})"),
         }
     }
 }
@@ -545,8 +549,8 @@ fn seek_back(ctx: &mut Ctx) -> CheckResult {
             match step {
                 Step::Seek(key) => {
                     ctx.doing(&did);
-                    merge.seek(&key);
-                    at = all.partition_point(|e| e.key < key);
+                    merge.seek(&key.0);
+                    at = all.partition_point(|e| e.key < key.0);
                 }
                 Step::Next => {
                     ctx.doing(&did);
@@ -632,7 +636,8 @@ fn scan_matches_history(ctx: &mut Ctx) -> CheckResult {
             for snapshot in runs.snapshots() {
                 check_scan(&runs, b"", None, snapshot, usize::MAX)?;
                 for (from, to, limit) in &ranges {
-                    check_scan(&runs, from, to.as_deref(), snapshot, *limit)?;
+                    let to = to.as_ref().map(|to| to.0.as_slice());
+                    check_scan(&runs, &from.0, to, snapshot, *limit)?;
                 }
             }
             Ok(())
@@ -700,13 +705,14 @@ impl Stopwatch {
                 .is_none_or(|e| e.seq != i as u64 || e.key != timed_key(i))
             {
                 return fail(format!(
-                    "did:      MergeIter::new(runs) of {count} runs holding keys 0..{ENTRIES} (key \
+                    "did:      MergeIter::new(runs) of {count} runs holding keys 0..{entries} (key \
                      i, seq i, is in run i % {count}; key 0 is {}), then next() {} times\n\
                      expected: key {i}, seq {i}\ngot:      {:?}",
                     show(&timed_key(0)),
                     i + 1,
                     got.map(E),
                     count = self.count,
+                    entries = thousands(ENTRIES),
                 ));
             }
         }
@@ -716,8 +722,10 @@ impl Stopwatch {
 }
 
 fn logarithmic(ctx: &mut Ctx) -> CheckResult {
+    let (runs, entries) = (thousands(MANY), thousands(ENTRIES));
     ctx.doing(format!(
-        "MergeIter::new of {FEW} runs and of {MANY} runs, {ENTRIES} entries in each merge, then next()"
+        "MergeIter::new of {FEW} runs and of {runs} runs, {entries} entries in each merge, \
+         then next()"
     ));
     let mut few = Stopwatch::new(FEW);
     let mut many = Stopwatch::new(MANY);
@@ -733,12 +741,25 @@ fn logarithmic(ctx: &mut Ctx) -> CheckResult {
     expect(
         ratio <= SLOWER_AT_MOST,
         format!(
-            "did:      timed next() on merges of {FEW} runs and of {MANY} runs, {ENTRIES} entries \
+            "did:      timed next() on merges of {FEW} runs and of {runs} runs, {entries} entries \
              in each merge\n\
              expected: about as fast on both (at most {SLOWER_AT_MOST}x slower per call with \
-             {MANY} runs): a heap of the runs' first entries gives the smallest in O(log k)\n\
-             got:      more than {SLOWER_AT_MOST}x slower per call with {MANY} runs, as if each \
+             {runs} runs): a heap of the runs' first entries gives the smallest in O(log k)\n\
+             got:      more than {SLOWER_AT_MOST}x slower per call with {runs} runs, as if each \
              next() looked at every run's first entry"
         ),
     )
+}
+
+/// `n` as the messages write it: 10,500.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
