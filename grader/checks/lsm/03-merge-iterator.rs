@@ -492,7 +492,58 @@ fn ties(ctx: &mut Ctx) -> CheckResult {
     for key in [b"a", b"b", b"c", b"d"] {
         check_get(&runs, key, 10)?;
     }
-    check_scan(&runs, b"", None, 10, usize::MAX)
+    check_scan(&runs, b"", None, 10, usize::MAX)?;
+    many_ties(ctx)
+}
+
+/// Runs, keys and versions of the merge where every entry has a twin in every other run.
+const TWIN_RUNS: usize = 3;
+const TWIN_KEYS: usize = 30;
+const TWIN_SEQS: u64 = 2;
+
+/// Many entries, each in every run: few entries hide an unstable order (sorts put short
+/// slices in order by insertion, which keeps ties as they came).
+fn many_ties(ctx: &mut Ctx) -> CheckResult {
+    let runs: Vec<Vec<Entry>> = (0..TWIN_RUNS)
+        .map(|run| {
+            let value = format!("run {run}").into_bytes();
+            (0..TWIN_KEYS)
+                .flat_map(|i| {
+                    let value = value.clone();
+                    (1..=TWIN_SEQS).rev().map(move |seq| Entry {
+                        key: format!("k{i:02}").into_bytes(),
+                        seq,
+                        value: Some(value.clone()),
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let runs = Runs(runs);
+    let did = format!(
+        "MergeIter::new(runs) of {TWIN_RUNS} runs each holding the same {} entries (keys \"k00\" \
+         to \"k{:02}\", each at seqs {TWIN_SEQS} down to 1), with the value \"run r\" in run r, \
+         then next() until None",
+        TWIN_KEYS as u64 * TWIN_SEQS,
+        TWIN_KEYS - 1
+    );
+    ctx.doing(&did);
+    let expected = entries(&runs.merged());
+    let mut merge = MergeIter::new(runs.0.clone());
+    let got = read_to_end(&mut merge, expected.len());
+    // The first difference alone: the whole merge is hundreds of entries.
+    if let Some(at) = (0..expected.len().max(got.len())).find(|&i| got.get(i) != expected.get(i)) {
+        let entry_at = |entries: &[E]| match entries.get(at) {
+            Some(entry) => format!("{entry:?}"),
+            None => format!("None: the merge ends after {at} entries"),
+        };
+        return fail(format!(
+            "did:      {did}\nexpected: {} as entry {at} (counting from 0)\ngot:      {}",
+            entry_at(&expected),
+            entry_at(&got)
+        ));
+    }
+    Ok(())
 }
 
 fn seek_positions(ctx: &mut Ctx) -> CheckResult {
