@@ -196,6 +196,12 @@ fn scan_text(runs: &Runs, from: &[u8], to: Option<&[u8]>, snapshot: u64, limit: 
     )
 }
 
+/// Says, before a scripted check's gets and scans, which runs they read: should one panic, the
+/// failure tells. (The gets and scans themselves are written out only when they fail.)
+fn reading(ctx: &Ctx, runs: &Runs) {
+    ctx.doing(format!("get and scan of the runs {runs:?}"));
+}
+
 fn pairs(found: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(B, B)> {
     found.into_iter().map(|(k, v)| (B(k), B(v))).collect()
 }
@@ -267,6 +273,7 @@ fn empty(ctx: &mut Ctx) -> CheckResult {
         let mut merge = MergeIter::new(runs.0.clone());
         merge.seek(b"a");
         expect_eq(&did, merge.next().map(E), None)?;
+        reading(ctx, &runs);
         for snapshot in [0, u64::MAX] {
             check_get(&runs, b"", snapshot)?;
             check_scan(&runs, b"", None, snapshot, usize::MAX)?;
@@ -431,6 +438,7 @@ fn edges(ctx: &mut Ctx) -> CheckResult {
         read_to_end(&mut merge, expected.len()),
         entries(&expected),
     )?;
+    reading(ctx, &runs);
     for key in [&b""[..], b"a", b"\xff", b"\x00\x00", b"ab", b"\xff\xff"] {
         for snapshot in [0, 1, max - 1, max] {
             check_get(&runs, key, snapshot)?;
@@ -473,6 +481,7 @@ fn ties(ctx: &mut Ctx) -> CheckResult {
         read_to_end(&mut merge, expected.len()),
         entries(&expected),
     )?;
+    reading(ctx, &runs);
     for key in [b"a", b"b", b"c", b"d"] {
         check_get(&runs, key, 10)?;
     }
@@ -489,6 +498,7 @@ fn ties(ctx: &mut Ctx) -> CheckResult {
         read_to_end(&mut merge, expected.len()),
         entries(&expected),
     )?;
+    reading(ctx, &runs);
     for key in [b"a", b"b", b"c", b"d"] {
         check_get(&runs, key, 10)?;
     }
@@ -619,9 +629,9 @@ fn seek_back(ctx: &mut Ctx) -> CheckResult {
     })
 }
 
-fn tombstones(_: &mut Ctx) -> CheckResult {
-    // k is put at 20, deleted at 40 and put again at 50, each in another run; m is put at 10
-    // and deleted at 45, three runs apart; l is deleted at 42 and never put.
+fn tombstones(ctx: &mut Ctx) -> CheckResult {
+    // k is put at 20, deleted at 40 and put again at 50, each in another run; m is put at 10 in
+    // the last run and deleted at 45 in the first; l is deleted at 42 and never put.
     let runs = Runs(vec![
         vec![entry(b"k", 50, Some(b"k3")), entry(b"m", 45, None)],
         vec![entry(b"k", 40, None), entry(b"l", 42, None)],
@@ -631,6 +641,7 @@ fn tombstones(_: &mut Ctx) -> CheckResult {
             entry(b"m", 10, Some(b"m1")),
         ],
     ]);
+    reading(ctx, &runs);
     for snapshot in [
         0,
         4,
