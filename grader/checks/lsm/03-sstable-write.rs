@@ -150,7 +150,10 @@ fn writing(options: Options, entries: &[TableEntry]) -> String {
     let adds = match entries.len() {
         0 => String::new(),
         1 => format!(", add({})", shown(&entries[0])),
-        n => format!(", add each of the {n} entries {:?} in order", Entries(entries.to_vec())),
+        n => format!(
+            ", add each of the {n} entries {:?} in order",
+            Entries(entries.to_vec())
+        ),
     };
     format!("{}{adds}, finish()", create_call(options))
 }
@@ -245,7 +248,8 @@ fn write(
 ) -> Result<(SimDisk, TableMeta), Failure> {
     let disk = SimDisk::new(seed);
     let did = writing(options, entries);
-    let mut writer = TableWriter::create(disk.dir(), NAME, options).map_err(|e| io_failure(&did, e))?;
+    let mut writer =
+        TableWriter::create(disk.dir(), NAME, options).map_err(|e| io_failure(&did, e))?;
     for entry in entries {
         writer.add(&proxy(entry)).map_err(|e| io_failure(&did, e))?;
     }
@@ -271,12 +275,18 @@ fn expect_file(disk: &SimDisk, options: Options, entries: &[TableEntry], did: &s
         .position(|(a, b)| a != b)
         .unwrap_or(got.len().min(expected.len()));
     let what = match parse_table(&got, table_options(options)) {
-        Err(error) => format!("a file of {} bytes that breaks the format {error}", got.len()),
+        Err(error) => format!(
+            "a file of {} bytes that breaks the format {error}",
+            got.len()
+        ),
         Ok(table) if table.entries() != entries => format!(
             "a well-formed table of other entries: {:?}",
             Entries(table.entries())
         ),
-        Ok(_) => format!("a well-formed table of {} bytes, yet not the expected bytes", got.len()),
+        Ok(_) => format!(
+            "a well-formed table of {} bytes, yet not the expected bytes",
+            got.len()
+        ),
     };
     fail(format!(
         "did:      {did}\nexpected: the table file of these entries ({} bytes)\ngot:      \
@@ -447,7 +457,7 @@ fn meta(ctx: &mut Ctx) -> CheckResult {
         |(Entries(entries), options)| {
             let (disk, meta) = write(seed, options, &entries)?;
             let expected_bytes = write_table(&entries, table_options(options));
-            let blocks = crate::support::parse_table(&expected_bytes, table_options(options))
+            let blocks = parse_table(&expected_bytes, table_options(options))
                 .map_or(0, |table| table.blocks.len() as u64);
             let size = disk.contents(NAME).map_or(0, |c| c.len() as u64);
             let expected = TableMeta {
@@ -524,8 +534,8 @@ fn out_of_order_panics(ctx: &mut Ctx) -> CheckResult {
         let disk = SimDisk::new(seed);
         let options = options(1, 16);
         let mut did = create_call(options);
-        let mut writer = TableWriter::create(disk.dir(), NAME, options)
-            .map_err(|e| io_failure(&did, e))?;
+        let mut writer =
+            TableWriter::create(disk.dir(), NAME, options).map_err(|e| io_failure(&did, e))?;
         for entry in &before {
             did.push_str(&format!(", add({})", shown(entry)));
             writer.add(&proxy(entry)).map_err(|e| io_failure(&did, e))?;
@@ -573,8 +583,8 @@ fn streams_blocks(ctx: &mut Ctx) -> CheckResult {
             let expected = full_blocks(&entries, options);
             let disk = SimDisk::new(seed);
             let mut did = create_call(options);
-            let mut writer = TableWriter::create(disk.dir(), NAME, options)
-                .map_err(|e| io_failure(&did, e))?;
+            let mut writer =
+                TableWriter::create(disk.dir(), NAME, options).map_err(|e| io_failure(&did, e))?;
             disk.reset_stats();
             for (i, entry) in entries.iter().enumerate() {
                 did.push_str(&format!(", add({})", shown(entry)));
@@ -630,8 +640,15 @@ fn finish_is_durable(ctx: &mut Ctx) -> CheckResult {
         drop(writer);
         let trace = faults.trace();
         let last = |kind: OpKind| trace.iter().rposition(|&k| k == kind);
-        let (write, sync, dir_sync) = (last(OpKind::Write), last(OpKind::Sync), last(OpKind::DirSync));
-        let in_order = matches!((write, sync, dir_sync), (Some(w), Some(s), Some(d)) if w < s && s < d && s >= before);
+        let (write, sync, dir_sync) = (
+            last(OpKind::Write),
+            last(OpKind::Sync),
+            last(OpKind::DirSync),
+        );
+        let in_order = matches!(
+            (write, sync, dir_sync),
+            (Some(w), Some(s), Some(d)) if w < s && s < d && s >= before
+        );
         expect(
             in_order,
             format!(
@@ -666,12 +683,22 @@ fn crash_before_finish(ctx: &mut Ctx) -> CheckResult {
     )
 }
 
-/// Crashes the writing of `entries` at every I/O step, and parses what the disk kept.
+/// Crashes the writing of `entries` at every I/O step, and parses what the disk kept: a
+/// complete table must be the one the writer makes without a crash. (Whether that one is right
+/// is for the checks of the format to say.)
 fn crash_everywhere(seed: u64, options: Options, entries: &[TableEntry]) -> CheckResult {
     let (golden, _) = write(seed, options, entries)?;
     let steps = golden.steps();
+    let whole = golden.contents(NAME).unwrap_or_default();
+    let Ok(whole) = parse_table(&whole, table_options(options)) else {
+        return Ok(());
+    };
+    let whole = whole.entries();
     for step in 1..=steps {
-        let disk = SimDisk::with_profile(seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15), Profile::HARSH);
+        let disk = SimDisk::with_profile(
+            seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            Profile::HARSH,
+        );
         disk.crash_at_step(step);
         let finished = attempt(|| {
             let mut writer = TableWriter::create(disk.dir(), NAME, options)?;
@@ -685,21 +712,26 @@ fn crash_everywhere(seed: u64, options: Options, entries: &[TableEntry]) -> Chec
         let Some(bytes) = disk.contents(NAME) else {
             continue;
         };
-        if let Ok(table) = parse_table(&bytes, table_options(options)) {
-            let got = table.entries();
-            if got != entries {
-                return fail(format!(
-                    "did:      {}\n          the power failed at I/O step {step} of {steps} \
-                     (finish {}); on restart {aftermath}\nexpected: no file, a file that is not \
-                     a complete table, or the table of all {} entries\ngot:      a complete \
-                     table of {} entries: {:?}",
-                    writing(options, entries),
-                    if finished { "returned Ok" } else { "did not return Ok" },
-                    entries.len(),
-                    got.len(),
-                    Entries(got.clone())
-                ));
-            }
+        let Ok(table) = parse_table(&bytes, table_options(options)) else {
+            continue;
+        };
+        let got = table.entries();
+        if got != whole {
+            return fail(format!(
+                "did:      {}\n          the power failed at I/O step {step} of {steps} (finish \
+                 {}); on restart {aftermath}\nexpected: no file, a file that is not a complete \
+                 table, or the whole table of {} entries\ngot:      a complete table of {} \
+                 entries: {:?} (is the footer written last, after every block?)",
+                writing(options, entries),
+                if finished {
+                    "returned Ok"
+                } else {
+                    "did not return Ok"
+                },
+                whole.len(),
+                got.len(),
+                Entries(got.clone())
+            ));
         }
     }
     Ok(())
@@ -713,10 +745,7 @@ fn faults_are_errors(ctx: &mut Ctx) -> CheckResult {
     let scripted: Vec<TableEntry> = (0..5u8)
         .map(|i| entry(&[b'k', b'0' + i], 1, Some(&[b'v'; 20])))
         .collect();
-    for (options, entries) in [
-        (options(1, 16), Vec::new()),
-        (options(40, 2), scripted),
-    ] {
+    for (options, entries) in [(options(1, 16), Vec::new()), (options(40, 2), scripted)] {
         let golden = fault_run(seed, options, &entries, &[])?;
         for kind in KINDS {
             for n in 1..=golden.count(kind) {
@@ -790,10 +819,14 @@ fn fault_run(
         return Ok(faults);
     };
     for entry in entries {
-        if !step(&mut did, format!("add({})", shown(entry)), &mut || writer.add(&proxy(entry)))? {
+        if !step(&mut did, format!("add({})", shown(entry)), &mut || {
+            writer.add(&proxy(entry))
+        })? {
             return Ok(faults);
         }
     }
-    step(&mut did, "finish()".into(), &mut || writer.finish().map(drop))?;
+    step(&mut did, "finish()".into(), &mut || {
+        writer.finish().map(drop)
+    })?;
     Ok(faults)
 }

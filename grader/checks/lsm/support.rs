@@ -276,7 +276,7 @@ fn write_block(entries: &[(Vec<u8>, u64, Vec<u8>)], interval: usize) -> Vec<u8> 
     let mut out = Vec::new();
     let mut restarts = Vec::new();
     for (i, (key, trailer, value)) in entries.iter().enumerate() {
-        let shared = if i % interval == 0 {
+        let shared = if i.is_multiple_of(interval) {
             restarts.push(out.len() as u32);
             0
         } else {
@@ -414,7 +414,10 @@ fn varint(bytes: &[u8], at: &mut usize, base: u64, field: &str) -> Result<u64, F
             return Ok(value);
         }
     }
-    broken(base + start as u64, format!("the {field} varint is longer than 10 bytes"))
+    broken(
+        base + start as u64,
+        format!("the {field} varint is longer than 10 bytes"),
+    )
 }
 
 /// Decodes the block `block` (at file offset `base`, without its crc): its entries, with every
@@ -428,13 +431,22 @@ fn parse_block(
 ) -> Result<(Vec<BlockEntry>, usize), FormatError> {
     let end = base + block.len() as u64;
     if block.len() < 4 {
-        return broken(base, format!("a block of {} bytes is too short for its restart count (4 bytes)", block.len()));
+        return broken(
+            base,
+            format!(
+                "a block of {} bytes is too short for its restart count (4 bytes)",
+                block.len()
+            ),
+        );
     }
     let n = u32_at(block, block.len() - 4) as usize;
     let Some(entries_len) = block.len().checked_sub(4 + 4 * n) else {
         return broken(
             end - 4,
-            format!("the block's restart count is {n}, more restarts than its {} bytes hold", block.len()),
+            format!(
+                "the block's restart count is {n}, more restarts than its {} bytes hold",
+                block.len()
+            ),
         );
     };
     let restarts: Vec<u32> = (0..n).map(|i| u32_at(block, entries_len + 4 * i)).collect();
@@ -449,9 +461,14 @@ fn parse_block(
         let unshared = varint(region, &mut at, base, "unshared")? as usize;
         let value_len = varint(region, &mut at, base, "value_len")? as usize;
         let previous: &[u8] = entries.last().map_or(&[], |e| &e.key);
-        let restart = i % interval == 0;
+        let restart = i.is_multiple_of(interval);
         if restart && shared != 0 {
-            return broken(offset, format!("entry {i} of the block is a restart point, but its shared is {shared}, not 0"));
+            return broken(
+                offset,
+                format!(
+                    "entry {i} of the block is a restart point, but its shared is {shared}, not 0"
+                ),
+            );
         }
         if shared > previous.len() {
             return broken(
@@ -464,7 +481,13 @@ fn parse_block(
             );
         }
         let Some(suffix) = region.get(at..at + unshared) else {
-            return broken(offset, format!("entry {i}'s key suffix ({unshared} bytes) runs past the end of the block's entries"));
+            return broken(
+                offset,
+                format!(
+                    "entry {i}'s key suffix ({unshared} bytes) runs past the end of the block's \
+                     entries"
+                ),
+            );
         };
         at += unshared;
         let mut key = previous[..shared.min(previous.len())].to_vec();
@@ -473,25 +496,43 @@ fn parse_block(
             return broken(
                 offset,
                 format!(
-                    "entry {i}'s shared is {shared}, but its key shares {} bytes with the previous entry's key (shared counts every byte in common with the previous key)",
+                    "entry {i}'s shared is {shared}, but its key shares {} bytes with the previous \
+                     entry's key (shared counts every byte in common with the previous key)",
                     common_prefix(previous, &key)
                 ),
             );
         }
         let Some(trailer) = region.get(at..at + 8) else {
-            return broken(base + at as u64, format!("entry {i}'s trailer runs past the end of the block's entries"));
+            return broken(
+                base + at as u64,
+                format!("entry {i}'s trailer runs past the end of the block's entries"),
+            );
         };
         let trailer = u64::from_le_bytes(trailer.try_into().expect("8 bytes"));
         let kind = trailer & 0xFF;
         if kind > 1 {
-            return broken(base + at as u64, format!("entry {i}'s trailer {trailer:#x} has kind {kind}: only 1 (a put) and 0 (a tombstone) are kinds"));
+            return broken(
+                base + at as u64,
+                format!(
+                    "entry {i}'s trailer {trailer:#x} has kind {kind}: only 1 (a put) and 0 (a \
+                     tombstone) are kinds"
+                ),
+            );
         }
         if kind == 0 && value_len != 0 && !is_index {
-            return broken(offset, format!("entry {i} is a tombstone (kind 0) with value_len {value_len}, not 0"));
+            return broken(
+                offset,
+                format!("entry {i} is a tombstone (kind 0) with value_len {value_len}, not 0"),
+            );
         }
         at += 8;
         let Some(value) = region.get(at..at + value_len) else {
-            return broken(base + at as u64, format!("entry {i}'s value ({value_len} bytes) runs past the end of the block's entries"));
+            return broken(
+                base + at as u64,
+                format!(
+                    "entry {i}'s value ({value_len} bytes) runs past the end of the block's entries"
+                ),
+            );
         };
         at += value_len;
         entries.push(BlockEntry {
@@ -504,14 +545,16 @@ fn parse_block(
     let expected: Vec<u32> = entries
         .iter()
         .enumerate()
-        .filter(|(i, _)| i % interval == 0)
+        .filter(|(i, _)| i.is_multiple_of(interval))
         .map(|(_, e)| (e.offset - base) as u32)
         .collect();
     if restarts != expected {
         return broken(
             base + entries_len as u64,
             format!(
-                "the restart array is {restarts:?}: with {} entries and a restart interval of {interval}, it is the offsets in the block of entries 0, {interval}, ...: {expected:?}",
+                "the restart array is {restarts:?}: with {} entries and a restart interval of \
+                 {interval}, it is the offsets in the block of entries 0, {interval}, ...: \
+                 {expected:?}",
                 entries.len()
             ),
         );
@@ -524,22 +567,51 @@ fn parse_block(
 pub fn parse_table(file: &[u8], options: TableOptions) -> Result<ParsedTable, FormatError> {
     let len = file.len();
     if len < TABLE_FOOTER_LEN {
-        return broken(0, format!("the file is {len} bytes, shorter than the {TABLE_FOOTER_LEN}-byte footer"));
+        return broken(
+            0,
+            format!("the file is {len} bytes, shorter than the {TABLE_FOOTER_LEN}-byte footer"),
+        );
     }
     let footer = len - TABLE_FOOTER_LEN;
     let magic = u64_at(file, len - 8);
     if magic != TABLE_MAGIC {
-        return broken((len - 8) as u64, format!("the footer's magic (the last 8 bytes) is {magic:#018x}, not {TABLE_MAGIC:#018x}"));
+        return broken(
+            (len - 8) as u64,
+            format!(
+                "the footer's magic (the last 8 bytes) is {magic:#018x}, not {TABLE_MAGIC:#018x}"
+            ),
+        );
     }
     let [index_offset, index_size, filter_offset, filter_size] =
         [0, 8, 16, 24].map(|at| u64_at(file, footer + at));
     if (filter_offset, filter_size) != (0, 0) {
-        return broken((footer + 16) as u64, format!("the footer's filter offset and size are {filter_offset} and {filter_size}: a table without a filter has 0 and 0"));
+        return broken(
+            (footer + 16) as u64,
+            format!(
+                "the footer's filter offset and size are {filter_offset} and {filter_size}: a \
+                 table without a filter has 0 and 0"
+            ),
+        );
     }
-    if index_offset.checked_add(index_size).and_then(|end| end.checked_add(4)) != Some(footer as u64) {
-        return broken(footer as u64, format!("the footer says the index block is at byte {index_offset}, {index_size} bytes long: with its crc it must end where the footer starts, at byte {footer}"));
+    if index_offset
+        .checked_add(index_size)
+        .and_then(|end| end.checked_add(4))
+        != Some(footer as u64)
+    {
+        return broken(
+            footer as u64,
+            format!(
+                "the footer says the index block is at byte {index_offset}, {index_size} bytes \
+                 long: with its crc it must end where the footer starts, at byte {footer}"
+            ),
+        );
     }
-    let index = block_with_crc(file, index_offset as usize, index_size as usize, "the index block")?;
+    let index = block_with_crc(
+        file,
+        index_offset as usize,
+        index_size as usize,
+        "the index block",
+    )?;
     let (index, _) = parse_block(index, index_offset, 1, true)?;
 
     let mut blocks = Vec::new();
@@ -550,21 +622,63 @@ pub fn parse_table(file: &[u8], options: TableOptions) -> Result<ParsedTable, Fo
         let offset = varint(&handle.value, &mut h, handle.offset, "block offset")?;
         let size = varint(&handle.value, &mut h, handle.offset, "block size")?;
         if h != handle.value.len() {
-            return broken(handle.offset, format!("index entry {b}'s value is {} bytes: a handle is two varints, offset and size, and nothing else", handle.value.len()));
+            return broken(
+                handle.offset,
+                format!(
+                    "index entry {b}'s value is {} bytes: a handle is two varints, offset and \
+                     size, and nothing else",
+                    handle.value.len()
+                ),
+            );
         }
         if offset != at {
-            return broken(handle.offset, format!("index entry {b} says data block {b} is at byte {offset}: blocks follow each other from byte 0, each with its crc, so it is at byte {at}"));
+            return broken(
+                handle.offset,
+                format!(
+                    "index entry {b} says data block {b} is at byte {offset}: blocks follow each \
+                     other from byte 0, each with its crc, so it is at byte {at}"
+                ),
+            );
         }
         if size == 0 || offset + size + 4 > index_offset {
-            return broken(handle.offset, format!("index entry {b} says data block {b} is {size} bytes at byte {offset}: it must hold at least its restart count, and end, with its crc, before the index at byte {index_offset}"));
+            return broken(
+                handle.offset,
+                format!(
+                    "index entry {b} says data block {b} is {size} bytes at byte {offset}: it must \
+                     hold at least its restart count, and end, with its crc, before the index at \
+                     byte {index_offset}"
+                ),
+            );
         }
-        let bytes = block_with_crc(file, offset as usize, size as usize, &format!("data block {b}"))?;
+        let bytes = block_with_crc(
+            file,
+            offset as usize,
+            size as usize,
+            &format!("data block {b}"),
+        )?;
         let (decoded, entries_len) = parse_block(bytes, offset, options.restart_interval, false)?;
         let Some(last) = decoded.last() else {
-            return broken(offset, format!("data block {b} has no entries: an empty table has no data block, and every other block holds at least one entry"));
+            return broken(
+                offset,
+                format!(
+                    "data block {b} has no entries: an empty table has no data block, and every \
+                     other block holds at least one entry"
+                ),
+            );
         };
         if (&last.key, last.trailer) != (&handle.key, handle.trailer) {
-            return broken(handle.offset, format!("index entry {b} has key {} and trailer {:#x}, but the last entry of data block {b} has key {} and trailer {:#x}: the index holds each block's last key and trailer", kit::crash::show(&handle.key), handle.trailer, kit::crash::show(&last.key), last.trailer));
+            return broken(
+                handle.offset,
+                format!(
+                    "index entry {b} has key {} and trailer {:#x}, but the last entry of data \
+                     block {b} has key {} and trailer {:#x}: the index holds each block's last key \
+                     and trailer",
+                    kit::crash::show(&handle.key),
+                    handle.trailer,
+                    kit::crash::show(&last.key),
+                    last.trailer
+                ),
+            );
         }
         // The block was finished at its first entry that brought it to block_size.
         for (i, entry) in decoded.iter().enumerate() {
@@ -605,30 +719,64 @@ pub fn parse_table(file: &[u8], options: TableOptions) -> Result<ParsedTable, Fo
                 seq: entry.trailer >> 8,
                 value: (entry.trailer & 0xFF == 1).then_some(entry.value),
             };
-            if let Some(before) = &previous {
-                if table_order((&before.key, before.seq), (&table_entry.key, table_entry.seq)) != std::cmp::Ordering::Less {
-                    return broken(entry.offset, format!("the entry with key {} and seq {} does not come after the one before it (key {}, seq {}): keys ascend, and a key's seqs descend", kit::crash::show(&table_entry.key), table_entry.seq, kit::crash::show(&before.key), before.seq));
-                }
+            if let Some(before) = &previous
+                && table_order(
+                    (&before.key, before.seq),
+                    (&table_entry.key, table_entry.seq),
+                ) != std::cmp::Ordering::Less
+            {
+                return broken(
+                    entry.offset,
+                    format!(
+                        "the entry with key {} and seq {} does not come after the one before it \
+                         (key {}, seq {}): keys ascend, and a key's seqs descend",
+                        kit::crash::show(&table_entry.key),
+                        table_entry.seq,
+                        kit::crash::show(&before.key),
+                        before.seq
+                    ),
+                );
             }
             previous = Some(table_entry.clone());
             entries.push(table_entry);
         }
-        blocks.push(DataBlock { offset, size, entries });
+        blocks.push(DataBlock {
+            offset,
+            size,
+            entries,
+        });
         at = offset + size + 4;
     }
     if at != index_offset {
-        return broken(at, format!("the data blocks end at byte {at}, but the index block starts at byte {index_offset}: the index block follows the last data block's crc"));
+        return broken(
+            at,
+            format!(
+                "the data blocks end at byte {at}, but the index block starts at byte \
+                 {index_offset}: the index block follows the last data block's crc"
+            ),
+        );
     }
     Ok(ParsedTable { blocks })
 }
 
 /// The `size` bytes at `offset`, once the crc after them matches.
-fn block_with_crc<'a>(file: &'a [u8], offset: usize, size: usize, what: &str) -> Result<&'a [u8], FormatError> {
+fn block_with_crc<'a>(
+    file: &'a [u8],
+    offset: usize,
+    size: usize,
+    what: &str,
+) -> Result<&'a [u8], FormatError> {
     let bytes = &file[offset..offset + size];
     let stored = u32_at(file, offset + size);
     let crc = table_crc(bytes);
     if stored != crc {
-        return broken((offset + size) as u64, format!("{what}'s crc is {stored:#010x}, but the crc32 of its {size} bytes (at byte {offset}) is {crc:#010x}"));
+        return broken(
+            (offset + size) as u64,
+            format!(
+                "{what}'s crc is {stored:#010x}, but the crc32 of its {size} bytes (at byte \
+                 {offset}) is {crc:#010x}"
+            ),
+        );
     }
     Ok(bytes)
 }

@@ -117,7 +117,7 @@ struct Block {
     interval: usize,
     buf: Vec<u8>,
     restarts: Vec<u32>,
-    /// Entries in the block.
+    /// Entries in this block.
     count: usize,
     last_key: Vec<u8>,
     last_trailer: u64,
@@ -144,10 +144,13 @@ impl Block {
         todo!()
     }
 
+    /// Appends an entry. Entry 0 of the block, and every `interval`-th after it, is a restart
+    /// point: its key is written whole. Any other shares what it can with the key before it.
     fn add(&mut self, key: &[u8], trailer: u64, value: &[u8]) {
         todo!()
     }
 
+    /// The key and trailer of the entry added last: what the index keeps for this block.
     fn last_entry(&self) -> (Vec<u8>, u64) {
         todo!()
     }

@@ -110,7 +110,10 @@ impl TableWriter {
         assert!(entry.seq <= MAX_SEQ, "seq {} is 2^56 or more", entry.seq);
         if let Some((key, seq)) = &self.last {
             let after = entry.key > *key || (entry.key == *key && entry.seq < *seq);
-            assert!(after, "entries must be added in order: key ascending, seq descending");
+            assert!(
+                after,
+                "entries must be added in order: key ascending, seq descending"
+            );
         }
         let (trailer, value) = match &entry.value {
             Some(value) => (entry.seq << 8 | PUT, value.as_slice()),
@@ -178,7 +181,7 @@ struct Block {
     interval: usize,
     buf: Vec<u8>,
     restarts: Vec<u32>,
-    /// Entries in the block.
+    /// Entries in this block.
     count: usize,
     last_key: Vec<u8>,
     last_trailer: u64,
@@ -205,8 +208,10 @@ impl Block {
         self.buf.len() + 4 * self.restarts.len() + 4
     }
 
+    /// Appends an entry. Entry 0 of the block, and every `interval`-th after it, is a restart
+    /// point: its key is written whole. Any other shares what it can with the key before it.
     fn add(&mut self, key: &[u8], trailer: u64, value: &[u8]) {
-        let shared = if self.count % self.interval == 0 {
+        let shared = if self.count.is_multiple_of(self.interval) {
             self.restarts.push(self.buf.len() as u32);
             0
         } else {
@@ -226,6 +231,7 @@ impl Block {
         self.last_trailer = trailer;
     }
 
+    /// The key and trailer of the entry added last: what the index keeps for this block.
     fn last_entry(&self) -> (Vec<u8>, u64) {
         (self.last_key.clone(), self.last_trailer)
     }
