@@ -456,14 +456,16 @@ fn meta(ctx: &mut Ctx) -> CheckResult {
         (entries(16), any_options()),
         |(Entries(entries), options)| {
             let (disk, meta) = write(seed, options, &entries)?;
-            let expected_bytes = write_table(&entries, table_options(options));
-            let blocks = parse_table(&expected_bytes, table_options(options))
-                .map_or(0, |table| table.blocks.len() as u64);
-            let size = disk.contents(NAME).map_or(0, |c| c.len() as u64);
+            // Held to the file the writer wrote, right or wrong: whether the file is right is
+            // for the checks of the format to say. Its blocks are counted only if it parses.
+            let file = disk.contents(NAME).unwrap_or_default();
+            let size = file.len() as u64;
+            let blocks = parse_table(&file, table_options(options))
+                .map_or(meta.data_blocks, |table| table.blocks.len() as u64);
             let expected = TableMeta {
                 entries: entries.len() as u64,
                 data_blocks: blocks,
-                size: expected_bytes.len() as u64,
+                size,
                 first_key: entries.first().map(|e| e.key.clone()).unwrap_or_default(),
                 last_key: entries.last().map(|e| e.key.clone()).unwrap_or_default(),
             };
@@ -586,12 +588,19 @@ fn streams_blocks(ctx: &mut Ctx) -> CheckResult {
             let mut writer =
                 TableWriter::create(disk.dir(), NAME, options).map_err(|e| io_failure(&did, e))?;
             disk.reset_stats();
-            for (i, entry) in entries.iter().enumerate() {
+            let mut seen = Vec::new();
+            for entry in &entries {
                 did.push_str(&format!(", add({})", shown(entry)));
                 writer.add(&proxy(entry)).map_err(|e| io_failure(&did, e))?;
-                let (blocks, end) = expected[i + 1];
-                let writes = disk.stats().writes;
                 let len = disk.contents(NAME).map_or(0, |c| c.len() as u64);
+                seen.push((did.clone(), disk.stats().writes, len));
+            }
+            did.push_str(", finish()");
+            writer.finish().map_err(|e| io_failure(&did, e))?;
+            // A file cut in the wrong places is told by the checks of the format first.
+            expect_file(&disk, options, &entries, &writing(options, &entries))?;
+            for (i, (did, writes, len)) in seen.into_iter().enumerate() {
+                let (blocks, end) = expected[i + 1];
                 expect(
                     writes == blocks && len == end,
                     format!(
@@ -602,9 +611,7 @@ fn streams_blocks(ctx: &mut Ctx) -> CheckResult {
                     ),
                 )?;
             }
-            did.push_str(", finish()");
-            writer.finish().map_err(|e| io_failure(&did, e))?;
-            expect_file(&disk, options, &entries, &writing(options, &entries))
+            Ok(())
         },
     )
 }
@@ -657,14 +664,32 @@ fn finish_is_durable(ctx: &mut Ctx) -> CheckResult {
                 &trace[before.min(trace.len())..]
             ),
         )?;
+        let written = disk.contents(NAME).unwrap_or_default();
         disk.crash();
         disk.restart_losing_unsynced();
-        expect_file(
-            &disk,
-            options,
-            &entries,
-            &format!("{did}, the power failed, losing everything unsynced"),
-        )?;
+        let did = format!("{did}, the power failed, losing everything unsynced");
+        match disk.contents(NAME) {
+            None => {
+                return fail(format!(
+                    "did:      {did}\nexpected: the file {NAME:?}, all {} bytes of it\ngot:      \
+                     no such file (a new name is durable once the directory is synced)",
+                    written.len()
+                ));
+            }
+            Some(kept) => expect(
+                kept == written,
+                format!(
+                    "did:      {did}\nexpected: all {} bytes of the file, as finish left them\n\
+                     got:      {} bytes{} (was the file synced after its last write?)",
+                    written.len(),
+                    kept.len(),
+                    kept.iter()
+                        .zip(&written)
+                        .position(|(a, b)| a != b)
+                        .map_or(String::new(), |at| format!(", different from byte {at}"))
+                ),
+            )?,
+        }
     }
     Ok(())
 }
