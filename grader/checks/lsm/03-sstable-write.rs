@@ -27,15 +27,15 @@ pub fn suite() -> Suite {
             one_entry,
         )
         .check(
+            "a block is finished by the entry that brings it to block_size, not before: \
+             block_size 1 gives one entry per block, and a value over 64 KiB is a block of its own",
+            cutting_blocks,
+        )
+        .check(
             "prefix compression: shared counts the bytes in common with the previous entry's \
              key, 0 at each restart, and restarts fall every restart_interval entries, counted \
              afresh in each block",
             restarts,
-        )
-        .check(
-            "a block is finished by the entry that brings it to block_size, not before: \
-             block_size 1 gives one entry per block, and a value over 64 KiB is a block of its own",
-            cutting_blocks,
         )
         .check(
             "the index holds each block's last key and seq: a key's versions split across \
