@@ -242,11 +242,12 @@ pub fn trailer(entry: &TableEntry) -> u64 {
     entry.seq << 8 | u64::from(entry.value.is_some())
 }
 
-/// Whether `a` comes before `b` in a table: key ascending, then seq descending.
+/// How two (key, seq) compare in table order: key ascending, then seq descending.
 pub fn table_order(a: (&[u8], u64), b: (&[u8], u64)) -> std::cmp::Ordering {
     a.0.cmp(b.0).then(b.1.cmp(&a.1))
 }
 
+/// LEB128: 7 bits a byte, low bits first, the top bit set on every byte but the last.
 pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
@@ -480,7 +481,7 @@ fn parse_block(
                 ),
             );
         }
-        let Some(suffix) = region.get(at..at + unshared) else {
+        let Some(suffix) = region.get(at..at.saturating_add(unshared)) else {
             return broken(
                 offset,
                 format!(
@@ -526,7 +527,7 @@ fn parse_block(
             );
         }
         at += 8;
-        let Some(value) = region.get(at..at + value_len) else {
+        let Some(value) = region.get(at..at.saturating_add(value_len)) else {
             return broken(
                 base + at as u64,
                 format!(
@@ -640,7 +641,7 @@ pub fn parse_table(file: &[u8], options: TableOptions) -> Result<ParsedTable, Fo
                 ),
             );
         }
-        if size == 0 || offset + size + 4 > index_offset {
+        if size == 0 || size.saturating_add(offset + 4) > index_offset {
             return broken(
                 handle.offset,
                 format!(
