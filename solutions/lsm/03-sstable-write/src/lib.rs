@@ -62,7 +62,8 @@ const MAX_SEQ: u64 = (1 << 56) - 1;
 const PUT: u64 = 1;
 const TOMBSTONE: u64 = 0;
 
-/// Writes one table, front to back.
+/// Writes one table, front to back. After an error the table is incomplete for good: drop the
+/// writer, and the caller removes the file.
 pub struct TableWriter {
     dir: Arc<dyn Dir>,
     file: Box<dyn File>,
@@ -81,7 +82,8 @@ pub struct TableWriter {
 }
 
 impl TableWriter {
-    /// Creates the file `name` in `dir`. Panics if an option is 0.
+    /// Creates the file `name` in `dir`, and keeps `dir` to sync it in `finish`. Panics if an
+    /// option is 0.
     pub fn create(dir: Arc<dyn Dir>, name: &str, options: Options) -> io::Result<TableWriter> {
         assert!(options.block_size > 0, "block_size must be at least 1");
         assert!(
