@@ -65,7 +65,7 @@ pub fn suite() -> Suite {
             depth_limit,
         )
         .check(
-            "values over 64 KiB: a bulk string and a simple string of 100,000 bytes are written, \
+            "values over 64 KiB: a bulk string and a simple string of 70,000 bytes are written, \
              read back and waited for like any other",
             big_values,
         )
@@ -130,8 +130,8 @@ impl fmt::Display for Shown<'_> {
             f.write_str("])")
         };
         match self.0 {
-            Frame::Simple(text) => write!(f, "Simple({})", Esc(text.as_bytes())),
-            Frame::Error(text) => write!(f, "Error({})", Esc(text.as_bytes())),
+            Frame::Simple(text) => write!(f, "Simple({text:?})"),
+            Frame::Error(text) => write!(f, "Error({text:?})"),
             Frame::Integer(n) => write!(f, "Integer({n})"),
             Frame::Bulk(data) => write!(f, "Bulk({})", Esc(data)),
             Frame::NullBulk => f.write_str("NullBulk"),
@@ -796,6 +796,8 @@ fn malformed(_: &mut Ctx) -> CheckResult {
         (b"(\r\n", BadValue, 0),
         (b"(-\r\n", BadValue, 0),
         (b"(12a\r\n", BadValue, 0),
+        (b"(1-2\r\n", BadValue, 0),
+        (b"(--1\r\n", BadValue, 0),
         (b"+\xff\r\n", BadValue, 0),
         (b"*1\r\n*1\r\n:x\r\n", BadValue, 8),
         (b"%1\r\n+k\r\n$-5\r\n", BadValue, 8),
@@ -999,7 +1001,7 @@ fn depth_limit(_: &mut Ctx) -> CheckResult {
 
 fn big_values(ctx: &mut Ctx) -> CheckResult {
     let mut state = ctx.seed() | 1;
-    let data: Vec<u8> = (0..100_000)
+    let data: Vec<u8> = (0..70_000)
         .map(|i| {
             if i % 1000 == 0 {
                 return b'\r';
@@ -1013,7 +1015,7 @@ fn big_values(ctx: &mut Ctx) -> CheckResult {
             (state >> 24) as u8
         })
         .collect();
-    let text: String = (0..100_000)
+    let text: String = (0..70_000)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
     for frame in [
@@ -1035,7 +1037,7 @@ fn big_values(ctx: &mut Ctx) -> CheckResult {
             ),
         )?;
         expect_parse(&bytes, &DEFAULT, whole(&frame, bytes.len()))?;
-        for cut in [1, 9, 5000, 65_537, bytes.len() - 2, bytes.len() - 1] {
+        for cut in [1, 9, 65_537, bytes.len() - 2, bytes.len() - 1] {
             expect_parse(&bytes[..cut], &DEFAULT, more())?;
         }
     }
