@@ -122,8 +122,9 @@ impl std::error::Error for ParseError {}
 /// Reads the frame at the start of `buf`.
 ///
 /// `Ok(Some((frame, used)))`: a whole frame, `used` bytes long (the bytes after it are left for
-/// the next one). `Ok(None)`: `buf` is empty or the start of a frame, and more bytes are needed.
-/// `Err`: `buf` cannot be the start of any frame within `limits`. Never panics, whatever the
+/// the next one). `Ok(None)`: `buf` is empty, or stops inside a piece (a line, or data and its
+/// CRLF) that is not whole yet and may still end well: more bytes are needed. `Err`: the bytes
+/// there already break a rule of the README's "Reading" or "Limits". Never panics, whatever the
 /// bytes, and never allocates from a length or a count before the bytes are there.
 pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Frame, usize)>, ParseError> {
     todo!()
