@@ -59,6 +59,11 @@ pub fn suite() -> Suite {
             "next takes O(log k): merging 10,000 runs costs about as much per entry as merging 2",
             logarithmic,
         )
+        .check(
+            "seek finds each run's place by binary search and keeps only the runs' first entries: \
+             on runs of 100,000 entries a seek is about as fast as on runs of 50",
+            seek_is_logarithmic,
+        )
 }
 
 /// Bytes as a failure message writes them: `"ab"` when they are text, `[0, 255]` when not.
@@ -809,6 +814,91 @@ fn logarithmic(ctx: &mut Ctx) -> CheckResult {
              {runs} runs): a heap of the runs' first entries gives the smallest in O(log k)\n\
              got:      more than {SLOWER_AT_MOST}x slower per call with {runs} runs, as if each \
              next() looked at every run's first entry"
+        ),
+    )
+}
+
+/// The run lengths seeks are timed on, against each other.
+const SHORT_RUNS: usize = 50;
+const LONG_RUNS: usize = 100_000;
+
+/// A merge of two runs of `len` entries each (key i in run i % 2), timed seeking.
+struct SeekWatch {
+    merge: MergeIter,
+    len: usize,
+    fastest: Duration,
+}
+
+impl SeekWatch {
+    fn new(len: usize) -> SeekWatch {
+        let mut runs = vec![Vec::new(); 2];
+        for i in 0..2 * len {
+            runs[i % 2].push(Entry {
+                key: timed_key(i),
+                seq: i as u64,
+                value: Some(b"v".to_vec()),
+            });
+        }
+        SeekWatch {
+            merge: MergeIter::new(runs),
+            len,
+            fastest: Duration::MAX,
+        }
+    }
+
+    /// Times `CALLS` seeks to keys spread over the runs, each with the `next` after it checked,
+    /// and keeps the fastest time per seek.
+    fn time(&mut self, rng: &mut impl Rng) -> CheckResult {
+        let targets: Vec<usize> = (0..CALLS)
+            .map(|_| rng.random_range(0..2 * self.len))
+            .collect();
+        let start = Instant::now();
+        for &i in &targets {
+            self.merge.seek(&timed_key(i));
+            let got = self.merge.next();
+            if got
+                .as_ref()
+                .is_none_or(|e| e.seq != i as u64 || e.key != timed_key(i))
+            {
+                return fail(format!(
+                    "did:      MergeIter::new(runs) of 2 runs holding keys 0..{entries} (key i, \
+                     seq i, is in run i % 2; key 0 is {}), seek({}), next()\n\
+                     expected: key {i}, seq {i}\ngot:      {:?}",
+                    show(&timed_key(0)),
+                    show(&timed_key(i)),
+                    got.map(E),
+                    entries = thousands(2 * self.len),
+                ));
+            }
+        }
+        self.fastest = self.fastest.min(start.elapsed() / CALLS as u32);
+        Ok(())
+    }
+}
+
+fn seek_is_logarithmic(ctx: &mut Ctx) -> CheckResult {
+    let (short, long) = (thousands(SHORT_RUNS), thousands(LONG_RUNS));
+    ctx.doing(format!(
+        "MergeIter::new of 2 runs of {short} entries and of 2 runs of {long}, then seek and next"
+    ));
+    let mut rng = ctx.rng();
+    let mut few = SeekWatch::new(SHORT_RUNS);
+    let mut many = SeekWatch::new(LONG_RUNS);
+    for _ in 0..BATCHES {
+        few.time(&mut rng)?;
+        many.time(&mut rng)?;
+    }
+    let ratio = many.fastest.as_secs_f64() / few.fastest.as_secs_f64().max(1e-9);
+    expect(
+        ratio <= SLOWER_AT_MOST,
+        format!(
+            "did:      timed seek(key) then next() on merges of 2 runs of {short} entries and \
+             of 2 runs of {long}\n\
+             expected: about as fast on both (at most {SLOWER_AT_MOST}x slower per seek on the \
+             long runs): a binary search finds each run's place in O(log n), and only each \
+             run's first entry goes into the heap\n\
+             got:      more than {SLOWER_AT_MOST}x slower per seek on the long runs, as if a seek \
+             walked the runs from their start, or put all their entries in the heap"
         ),
     )
 }
