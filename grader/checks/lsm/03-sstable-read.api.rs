@@ -27,6 +27,7 @@ scene_api! {
 
     impl TableIter {
         pub fn seek(&mut self, key: &[u8]) -> io::Result<()>;
+        #[allow(clippy::should_implement_trait)]
         pub fn next(&mut self) -> io::Result<Option<Entry>>;
     }
 }

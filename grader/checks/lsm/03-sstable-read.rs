@@ -344,9 +344,7 @@ fn expect_get(
     script: &mut Script,
 ) -> CheckResult {
     let did = script.did(get_call(key, snapshot));
-    let got = table
-        .get(key, snapshot)
-        .map_err(|e| io_failure(&did, e))?;
+    let got = table.get(key, snapshot).map_err(|e| io_failure(&did, e))?;
     let expected = model_get(entries, key, snapshot);
     let got = got.map(E);
     if got == expected {
@@ -389,10 +387,13 @@ fn drain(iter: &mut TableIter, most: usize, did: &str) -> Result<Vec<E>, Failure
 
 fn empty_and_one(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    for options in [Options::default(), Options {
-        block_size: 1,
-        restart_interval: 1,
-    }] {
+    for options in [
+        Options::default(),
+        Options {
+            block_size: 1,
+            restart_interval: 1,
+        },
+    ] {
         let mut script = Script::new(&[], options);
         let (_disk, table) = opened(seed, &[], options, &script)?;
         for key in [&b""[..], b"a", &[0xFF; 4]] {
@@ -543,7 +544,8 @@ fn versions_across_blocks(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn big_and_odd(ctx: &mut Ctx) -> CheckResult {
-    let big = |len: usize, salt: u8| -> Vec<u8> { (0..len).map(|i| (i % 251) as u8 ^ salt).collect() };
+    let big =
+        |len: usize, salt: u8| -> Vec<u8> { (0..len).map(|i| (i % 251) as u8 ^ salt).collect() };
     let mut entries = vec![
         put(b"", 3, b"empty key"),
         put(b"", 1, &big(70_000, 1)),
@@ -557,10 +559,13 @@ fn big_and_odd(ctx: &mut Ctx) -> CheckResult {
     ];
     entries.sort_by(|a, b| (&a.key, Reverse(a.seq)).cmp(&(&b.key, Reverse(b.seq))));
     let seed = ctx.seed();
-    for options in [Options::default(), Options {
-        block_size: 100,
-        restart_interval: 2,
-    }] {
+    for options in [
+        Options::default(),
+        Options {
+            block_size: 100,
+            restart_interval: 2,
+        },
+    ] {
         let mut script = Script::new(&entries, options);
         let (_disk, table) = opened(seed, &entries, options, &script)?;
         for entry in &entries {
@@ -602,7 +607,10 @@ impl Layout {
                 let unshared = golden::varint(block, &mut at);
                 let _value_len = golden::varint(block, &mut at);
                 at += unshared as usize + 8;
-                (golden::varint(block, &mut at), golden::varint(block, &mut at))
+                (
+                    golden::varint(block, &mut at),
+                    golden::varint(block, &mut at),
+                )
             })
             .collect();
         Layout { blocks, index }
@@ -623,7 +631,13 @@ fn reads(disk: &SimDisk) -> (u64, u64) {
 
 fn counted_entries(count: u64) -> Vec<golden::Entry> {
     let mut entries: Vec<golden::Entry> = (0..count)
-        .map(|i| put(format!("key{i:05}").as_bytes(), i + 1, format!("value {i}").as_bytes()))
+        .map(|i| {
+            put(
+                format!("key{i:05}").as_bytes(),
+                i + 1,
+                format!("value {i}").as_bytes(),
+            )
+        })
         .collect();
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     entries
@@ -670,7 +684,12 @@ fn get_reads_one_block(ctx: &mut Ctx) -> CheckResult {
     let entries = counted_entries(400);
     let bytes = golden::table(&entries, options);
     let layout = Layout::of(&bytes);
-    let biggest = layout.blocks.iter().map(|&(_, size)| size + 4).max().unwrap_or(0);
+    let biggest = layout
+        .blocks
+        .iter()
+        .map(|&(_, size)| size + 4)
+        .max()
+        .unwrap_or(0);
     let mut script = Script::new(&entries, options);
     let (disk, table) = opened(seed, &entries, options, &script)?;
     let mut keys: Vec<Vec<u8>> = entries.iter().step_by(13).map(|e| e.key.clone()).collect();
@@ -710,14 +729,20 @@ fn get_reads_one_block(ctx: &mut Ctx) -> CheckResult {
 fn iteration_reads_each_block_once(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     for (count, options) in [
-        (300, Options {
-            block_size: 150,
-            restart_interval: 3,
-        }),
-        (5, Options {
-            block_size: 1,
-            restart_interval: 1,
-        }),
+        (
+            300,
+            Options {
+                block_size: 150,
+                restart_interval: 3,
+            },
+        ),
+        (
+            5,
+            Options {
+                block_size: 1,
+                restart_interval: 1,
+            },
+        ),
         (40, Options::default()),
     ] {
         let entries = counted_entries(count);
@@ -890,7 +915,10 @@ fn flipped_bits(ctx: &mut Ctx) -> CheckResult {
             None => match (offset - footer) / 8 {
                 0 | 1 => ("in the footer's index handle".to_string(), true),
                 4 => ("in the footer's magic".to_string(), true),
-                _ => ("in the footer's filter handle, which nothing reads yet".to_string(), false),
+                _ => (
+                    "in the footer's filter handle, which nothing reads yet".to_string(),
+                    false,
+                ),
             },
         };
         for mask in [0x01u8, 0x80] {
@@ -954,7 +982,10 @@ fn broken_files(ctx: &mut Ctx) -> CheckResult {
         expect_invalid(seed, &bytes[len - keep..], &entries, &did)?;
     }
     let cases = [
-        (with_word(&bytes, footer + 32, 0), "its magic zeroed".to_string()),
+        (
+            with_word(&bytes, footer + 32, 0),
+            "its magic zeroed".to_string(),
+        ),
         (
             with_word(&bytes, footer + 32, golden::MAGIC.swap_bytes()),
             "its magic written big-endian".to_string(),
@@ -1033,13 +1064,41 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
     let size = size as usize;
     let second = 3 + 2 + 8 + 1;
     let lies: [(usize, &[u8], &str); 7] = [
-        (size - 4, &[0xFF, 0xFF, 0xFF, 0xFF], "the restart count set to 2^32 - 1"),
-        (size - 4, &[2, 0, 0, 0], "the restart count set to 2, one more than the block holds"),
-        (size - 8, &[0xFF, 0, 0, 0], "the restart point set to offset 255, past the entries"),
-        (1, &[0x7F], "the first key's length set to 127, past the block"),
-        (2, &[0x7F], "the first value's length set to 127, past the block"),
-        (second, &[9], "the second key's shared prefix set to 9 bytes (the key before has 2)"),
-        (second + 1, &[0x7F], "the second key's length set to 127, past the block"),
+        (
+            size - 4,
+            &[0xFF, 0xFF, 0xFF, 0xFF],
+            "the restart count set to 2^32 - 1",
+        ),
+        (
+            size - 4,
+            &[2, 0, 0, 0],
+            "the restart count set to 2, one more than the block holds",
+        ),
+        (
+            size - 8,
+            &[0xFF, 0, 0, 0],
+            "the restart point set to offset 255, past the entries",
+        ),
+        (
+            1,
+            &[0x7F],
+            "the first key's length set to 127, past the block",
+        ),
+        (
+            2,
+            &[0x7F],
+            "the first value's length set to 127, past the block",
+        ),
+        (
+            second,
+            &[9],
+            "the second key's shared prefix set to 9 bytes (the key before has 2)",
+        ),
+        (
+            second + 1,
+            &[0x7F],
+            "the second key's length set to 127, past the block",
+        ),
     ];
     for (at, lie, what) in lies {
         let mut damaged = bytes.clone();
@@ -1080,33 +1139,59 @@ fn fault_run(
     }
     let dir = faults.dir();
     let open = format!("Table::open(dir, {NAME:?})");
-    let table = retried(&faults, &mut script, &open, || Table::open(&*dir, NAME), |_| {
-        "a table".into()
-    })?;
+    let table = retried(
+        &faults,
+        &mut script,
+        &open,
+        || Table::open(&*dir, NAME),
+        |_| "a table".into(),
+    )?;
     for key in [&entries[0].key, &entries[entries.len() - 1].key] {
         let call = get_call(key, u64::MAX);
-        let got = retried(&faults, &mut script, &call, || table.get(key, u64::MAX), |got| {
-            format!("{:?}", got.clone().map(E))
-        })?;
-        expect_eq(script.so_far(), got.map(E), model_get(entries, key, u64::MAX))?;
+        let got = retried(
+            &faults,
+            &mut script,
+            &call,
+            || table.get(key, u64::MAX),
+            |got| format!("{:?}", got.clone().map(E)),
+        )?;
+        expect_eq(
+            script.so_far(),
+            got.map(E),
+            model_get(entries, key, u64::MAX),
+        )?;
     }
     let all = model(entries);
     let mut iter = table.iter();
     script.note("iter()");
     for expected in all.iter().cloned().map(Some).chain([None]) {
-        let got = retried(&faults, &mut script, "next()", || iter.next(), |got| {
-            format!("{:?}", got.clone().map(E))
-        })?;
+        let got = retried(
+            &faults,
+            &mut script,
+            "next()",
+            || iter.next(),
+            |got| format!("{:?}", got.clone().map(E)),
+        )?;
         expect_eq(script.so_far(), got.map(E), expected)?;
     }
     let middle = &entries[entries.len() / 2].key;
     let mut iter = table.iter();
     script.note("iter()");
     let seek = format!("seek({})", short(middle));
-    retried(&faults, &mut script, &seek, || iter.seek(middle), |_| "()".into())?;
-    let got = retried(&faults, &mut script, "next()", || iter.next(), |got| {
-        format!("{:?}", got.clone().map(E))
-    })?;
+    retried(
+        &faults,
+        &mut script,
+        &seek,
+        || iter.seek(middle),
+        |_| "()".into(),
+    )?;
+    let got = retried(
+        &faults,
+        &mut script,
+        "next()",
+        || iter.next(),
+        |got| format!("{:?}", got.clone().map(E)),
+    )?;
     let expected = all.get(model_seek(entries, middle)).cloned();
     expect_eq(script.so_far(), got.map(E), expected)?;
     Ok(faults)
@@ -1215,7 +1300,11 @@ mod golden {
         let mut data = Block::new(options.restart_interval);
         for entry in entries {
             let trailer = entry.seq << 8 | u64::from(entry.value.is_some());
-            data.add(&entry.key, trailer, entry.value.as_deref().unwrap_or_default());
+            data.add(
+                &entry.key,
+                trailer,
+                entry.value.as_deref().unwrap_or_default(),
+            );
             if data.size() >= options.block_size {
                 flush(&mut out, &mut data, &mut index);
             }
@@ -1272,7 +1361,7 @@ mod golden {
         }
 
         fn add(&mut self, key: &[u8], trailer: u64, value: &[u8]) {
-            let shared = if self.count % self.interval == 0 {
+            let shared = if self.count.is_multiple_of(self.interval) {
                 self.restarts.push(self.bytes.len() as u32);
                 0
             } else {

@@ -83,7 +83,10 @@ impl TableIter {
         todo!()
     }
 
-    /// The next entry, or `None` at the end of the table.
+    /// The next entry, or `None` at the end of the table. A call that fails leaves the iterator
+    /// where it was: the next call tries the same entry again.
+    // Not `Iterator::next`: a read can fail, and an error is not an entry nor the end.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> io::Result<Option<Entry>> {
         todo!()
     }

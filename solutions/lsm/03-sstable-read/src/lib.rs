@@ -169,7 +169,10 @@ impl TableIter {
         Ok(())
     }
 
-    /// The next entry, or `None` at the end of the table.
+    /// The next entry, or `None` at the end of the table. A call that fails leaves the iterator
+    /// where it was: the next call tries the same entry again.
+    // Not `Iterator::next`: a read can fail, and an error is not an entry nor the end.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> io::Result<Option<Entry>> {
         while self.pending.is_empty() {
             let Some(block) = self.table.index.get(self.next_block) else {
@@ -239,7 +242,10 @@ impl<'a> Block<'a> {
         let restarts: Vec<usize> = (0..n).map(|i| word(restarts_at + 4 * i)).collect();
         // Entry 0 is always a restart; an empty block has no entries and no restarts.
         let first_is_zero = restarts.first().is_none_or(|&r| r == 0);
-        if restarts.iter().any(|&r| r >= restarts_at) || !first_is_zero || (n == 0) != (restarts_at == 0) {
+        if restarts.iter().any(|&r| r >= restarts_at)
+            || !first_is_zero
+            || (n == 0) != (restarts_at == 0)
+        {
             return Err(invalid("a block's restart points are out of place".into()));
         }
         Ok(Block {
@@ -339,7 +345,11 @@ impl Raw<'_> {
 /// entry starts.
 fn decode<'a>(entries: &'a [u8], mut at: usize, previous: &[u8]) -> io::Result<(Raw<'a>, usize)> {
     let start = at;
-    let bad = || invalid(format!("the entry at offset {start} of a block is malformed"));
+    let bad = || {
+        invalid(format!(
+            "the entry at offset {start} of a block is malformed"
+        ))
+    };
     let mut length = || {
         varint(entries, &mut at)
             .and_then(|n| usize::try_from(n).ok())
