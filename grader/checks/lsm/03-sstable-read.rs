@@ -71,7 +71,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "blocks whose checksum is right but whose lengths lie (restart count, key and value \
-             lengths, a shared prefix longer than the key before) are InvalidData, never a panic",
+             lengths, a shared prefix longer than the key before) are InvalidData; a restart \
+             point past the entries is never a panic nor a wrong answer",
             lying_blocks,
         )
         .check(
@@ -1110,7 +1111,13 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
              made right, Table::open(dir, {NAME:?})",
             Entries(entries.clone())
         );
-        expect_invalid(seed, &damaged, &entries, &did)?;
+        // A restart point is read only by a search that uses it: a reader that scans each block
+        // from its start never meets that lie, and answers right. It must not panic on it.
+        if at == size - 8 {
+            read_damaged(&disk_holding(seed, &damaged)?, &entries, &did)?;
+        } else {
+            expect_invalid(seed, &damaged, &entries, &did)?;
+        }
     }
     Ok(())
 }
@@ -1212,12 +1219,23 @@ fn retried<T>(
         let did = script.did(call);
         return first.map_err(|e| io_failure(&did, e));
     }
-    if let Ok(got) = &first {
-        return Err(Failure::new(format!(
-            "did:      {}\nexpected: an error: a read it made failed\ngot:      Ok({})",
-            script.did(call),
-            shown(got)
-        )));
+    match &first {
+        Ok(got) => {
+            return Err(Failure::new(format!(
+                "did:      {}\nexpected: an error: a read it made failed\ngot:      Ok({})",
+                script.did(call),
+                shown(got)
+            )));
+        }
+        Err(error) if error.kind() == ErrorKind::InvalidData => {
+            return Err(Failure::new(format!(
+                "did:      {}\nexpected: the read's own error (an I/O error), passed on: a read \
+                 that fails says nothing about the table's bytes\ngot:      Err(InvalidData): \
+                 {error}",
+                script.did(call)
+            )));
+        }
+        Err(_) => {}
     }
     script.note(format!("{call}, which failed"));
     let did = script.did(format!("{call} again"));
