@@ -36,7 +36,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "versions of one key spread over many blocks: get at every snapshot finds the right \
-             version in the right block, and seek lands on the newest",
+             version in the right block; seek lands on the newest, and a seek past the last key \
+             then finds nothing",
             versions_across_blocks,
         )
         .check(
@@ -377,7 +378,7 @@ fn drain(iter: &mut TableIter, most: usize, did: &str) -> Result<Vec<E>, Failure
             return Err(Failure::new(format!(
                 "did:      {did}\nexpected: None after {most} entries\ngot:      more than \
                  {most}, ending {:?}",
-                &got[got.len() - 3..]
+                &got[got.len().saturating_sub(3)..]
             )));
         }
     }
@@ -540,6 +541,10 @@ fn versions_across_blocks(ctx: &mut Ctx) -> CheckResult {
         iter.seek(b"k").map_err(|e| io_failure(&did, e))?;
         let got = iter.next().map_err(|e| io_failure(&did, e))?.map(E);
         expect_eq(&did, got, Some(E(api(&entries[1]))))?;
+        let did = script.did("seek(\"z\"), past the last key, next()");
+        iter.seek(b"z").map_err(|e| io_failure(&did, e))?;
+        let got = iter.next().map_err(|e| io_failure(&did, e))?.map(E);
+        expect_eq(&did, got, None)?;
     }
     Ok(())
 }
@@ -858,13 +863,15 @@ fn read_damaged(
         }
         Outcome::Failed(error) => {
             return Err(Failure::new(format!(
-                "did:      {did}\nexpected: Ok, or Err(InvalidData)\ngot:      Err({:?}): {error}",
+                "did:      {did}\nexpected: Err(InvalidData), or Ok if open reads none of the \
+                 damage\ngot:      Err({:?}): {error}",
                 error.kind()
             )));
         }
         Outcome::Panicked(text) => {
             return Err(Failure::new(format!(
-                "did:      {did}\nexpected: Ok, or Err(InvalidData)\ngot:      a panic: {text}"
+                "did:      {did}\nexpected: Err(InvalidData), or Ok if open reads none of the \
+                 damage\ngot:      a panic: {text}"
             )));
         }
     };
