@@ -183,8 +183,23 @@ impl Script {
         self.so_far()
     }
 
+    /// The calls so far, a run of the same call written once with its count: `next() x 26`.
     fn so_far(&self) -> String {
-        self.calls.join(", ")
+        let mut runs: Vec<(&str, usize)> = Vec::new();
+        for call in &self.calls {
+            match runs.last_mut() {
+                Some((last, n)) if *last == call.as_str() => *n += 1,
+                _ => runs.push((call, 1)),
+            }
+        }
+        let shown: Vec<String> = runs
+            .into_iter()
+            .map(|(call, n)| match n {
+                1 => call.to_string(),
+                n => format!("{call} x {n}"),
+            })
+            .collect();
+        shown.join(", ")
     }
 }
 
@@ -518,11 +533,11 @@ fn iter_matches_model(ctx: &mut Ctx) -> CheckResult {
                 let expected = all[from..].to_vec();
                 if got.len() + 1 == expected.len() && got[..] == expected[1..] {
                     return fail(format!(
-                        "did:      {did}\nexpected: the {} entries from {:?} on\ngot:      \
-                         the same without {:?}: the first entry at or after the key sought was \
-                         skipped",
-                        expected.len(),
+                        "did:      {did}\nexpected: every entry from {:?} on ({} in all)\n\
+                         got:      the same without {:?}: the first entry at or after the key \
+                         sought was skipped",
                         expected[0],
+                        expected.len(),
                         expected[0]
                     ));
                 }
@@ -730,8 +745,8 @@ fn get_reads_one_block(ctx: &mut Ctx) -> CheckResult {
         expect(
             reads <= 1 && bytes_read <= biggest,
             format!(
-                "did:      {}\nexpected: one read, of one data block and its crc (at most {biggest} \
-                 bytes here)\ngot:      {reads} reads of {bytes_read} bytes",
+                "did:      {}\nexpected: one read, of one data block and its crc (at most \
+                 {biggest} bytes here)\ngot:      {reads} reads of {bytes_read} bytes",
                 script.so_far()
             ),
         )?;
