@@ -78,7 +78,8 @@ pub struct TableIter {
 }
 
 impl TableIter {
-    /// Positions the iterator at the first entry whose key is >= `key` (any seq).
+    /// Positions the iterator at the first entry whose key is >= `key` (any seq). A call that
+    /// fails leaves the iterator where it was.
     pub fn seek(&mut self, key: &[u8]) -> io::Result<()> {
         todo!()
     }

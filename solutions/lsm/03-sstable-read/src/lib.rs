@@ -145,27 +145,27 @@ pub struct TableIter {
 }
 
 impl TableIter {
-    /// Positions the iterator at the first entry whose key is >= `key` (any seq).
+    /// Positions the iterator at the first entry whose key is >= `key` (any seq). A call that
+    /// fails leaves the iterator where it was.
     pub fn seek(&mut self, key: &[u8]) -> io::Result<()> {
-        self.pending.clear();
         // Seqs are below 2^56: (key, u64::MAX) comes before every version of key.
         let i = self
             .table
             .index
             .partition_point(|b| before(&b.key, b.seq, key, u64::MAX));
-        self.next_block = i;
-        let Some(block) = self.table.index.get(i) else {
-            return Ok(());
-        };
-        let bytes = self.table.read(block)?;
-        self.next_block = i + 1;
-        let block = Block::parse(&bytes)?;
-        for raw in block.scan(block.restart_for(key, u64::MAX)?) {
-            let raw = raw?;
-            if raw.key.as_slice() >= key {
-                self.pending.push_back(raw.entry()?);
+        let mut pending = VecDeque::new();
+        if let Some(block) = self.table.index.get(i) {
+            let bytes = self.table.read(block)?;
+            let block = Block::parse(&bytes)?;
+            for raw in block.scan(block.restart_for(key, u64::MAX)?) {
+                let raw = raw?;
+                if raw.key.as_slice() >= key {
+                    pending.push_back(raw.entry()?);
+                }
             }
         }
+        self.next_block = i + 1;
+        self.pending = pending;
         Ok(())
     }
 
@@ -179,10 +179,9 @@ impl TableIter {
                 return Ok(None);
             };
             let bytes = self.table.read(block)?;
+            let entries = Block::parse(&bytes)?.scan(0).map(|raw| raw?.entry());
+            self.pending = entries.collect::<io::Result<_>>()?;
             self.next_block += 1;
-            for raw in Block::parse(&bytes)?.scan(0) {
-                self.pending.push_back(raw?.entry()?);
-            }
         }
         Ok(self.pending.pop_front())
     }
