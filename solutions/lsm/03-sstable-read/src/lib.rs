@@ -179,8 +179,11 @@ impl TableIter {
                 return Ok(None);
             };
             let bytes = self.table.read(block)?;
-            let entries = Block::parse(&bytes)?.scan(0).map(|raw| raw?.entry());
-            self.pending = entries.collect::<io::Result<_>>()?;
+            let block = Block::parse(&bytes)?;
+            self.pending = block
+                .scan(0)
+                .map(|raw| raw?.entry())
+                .collect::<io::Result<_>>()?;
             self.next_block += 1;
         }
         Ok(self.pending.pop_front())
