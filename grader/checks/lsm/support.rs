@@ -46,6 +46,15 @@ pub struct TableOptions {
     pub restart_interval: usize,
 }
 
+impl Default for TableOptions {
+    fn default() -> TableOptions {
+        TableOptions {
+            block_size: 4096,
+            restart_interval: 16,
+        }
+    }
+}
+
 /// `seq << 8 | kind`: kind 1 is a put, 0 a tombstone.
 pub fn trailer(entry: &TableEntry) -> u64 {
     entry.seq << 8 | u64::from(entry.value.is_some())
