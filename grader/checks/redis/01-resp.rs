@@ -630,6 +630,13 @@ fn golden(_: &mut Ctx) -> CheckResult {
             b"%2\r\n+a\r\n:1\r\n*0\r\n_\r\n",
         ),
         (Frame::Map(Vec::new()), b"%0\r\n"),
+        (
+            Frame::Verbatim {
+                format: "é1".into(),
+                text: b"x".to_vec(),
+            },
+            b"=5\r\n\xc3\xa91:x\r\n",
+        ),
         (Frame::Set(vec![Frame::Integer(1)]), b"~1\r\n:1\r\n"),
         (
             Frame::Push(vec![Frame::Bulk(b"message".to_vec())]),
@@ -653,16 +660,29 @@ fn golden(_: &mut Ctx) -> CheckResult {
         expect_parse(bytes, &DEFAULT, whole(frame, bytes.len()))?;
     }
     // Other spellings the specification allows read as the same doubles.
-    let spellings: [(&[u8], f64); 4] = [
+    let spellings: [(&[u8], f64); 7] = [
         (b",1.5e3\r\n", 1500.0),
         (b",-1E-2\r\n", -0.01),
         (b",10\r\n", 10.0),
         (b",-inf\r\n", f64::NEG_INFINITY),
+        (b",.5\r\n", 0.5),
+        (b",+1.5\r\n", 1.5),
+        (b",Infinity\r\n", f64::INFINITY),
     ];
     for (text, x) in spellings {
         expect_parse(text, &DEFAULT, whole(&Frame::Double(x), text.len()))?;
     }
-    Ok(())
+    // A NaN is written one way, whatever its sign bit.
+    let mut out = Vec::new();
+    encode(&Frame::Double(-f64::NAN), &mut out);
+    expect(
+        out == b",nan\r\n",
+        format!(
+            "did:      encode(&Double(-f64::NAN), &mut out)\nexpected: out = {}\ngot:      out = {}",
+            Esc(b",nan\r\n"),
+            Esc(&out)
+        ),
+    )
 }
 
 fn encode_matches_reference(ctx: &mut Ctx) -> CheckResult {
@@ -790,6 +810,11 @@ fn malformed(_: &mut Ctx) -> CheckResult {
         (b"#x\r\n", BadValue, 0),
         (b"#\r\n", BadValue, 0),
         (b"#true\r\n", BadValue, 0),
+        (b"#T\r\n", BadValue, 0),
+        (b", 1.5\r\n", BadValue, 0),
+        (b",1.5 \r\n", BadValue, 0),
+        (b"(+5\r\n", BadValue, 0),
+        (b"(\xd9\xa3\r\n", BadValue, 0),
         (b"_x\r\n", BadValue, 0),
         (b",\r\n", BadValue, 0),
         (b",abc\r\n", BadValue, 0),
