@@ -401,7 +401,18 @@ fn restarts(ctx: &mut Ctx) -> CheckResult {
         // carry a count over from one block into the next.
         expect_table(seed, options(150, interval), &keys)?;
     }
-    Ok(())
+    // Keys sharing 300 bytes (more than a byte can count), and a block over 64 KiB whose
+    // restarts lie past offset 65,535 (more than 16 bits can hold).
+    let long = [b'a'; 300];
+    let shared = vec![
+        entry(&[&long[..], b"1"].concat(), 1, Some(b"x")),
+        entry(&[&long[..], b"2"].concat(), 1, Some(b"y")),
+    ];
+    expect_table(seed, options(4096, 16), &shared)?;
+    let wide: Vec<TableEntry> = (0..3u8)
+        .map(|i| entry(&[b'k', i], 1, Some(&[b'v'; 40_000])))
+        .collect();
+    expect_table(seed, options(1 << 20, 1), &wide)
 }
 
 fn cutting_blocks(ctx: &mut Ctx) -> CheckResult {

@@ -931,6 +931,16 @@ fn read_damaged(
             )?;
         }
     }
+    for entry in entries {
+        let call = format!("{did}, iter(), seek({}), next()", short(&entry.key));
+        let expected = all.get(model_seek(entries, &entry.key)).cloned();
+        let mut iter = table.iter();
+        let got = guarded(|| {
+            iter.seek(&entry.key)?;
+            iter.next().map(|e| e.map(E))
+        });
+        damaged.judge(&call, got, &expected)?;
+    }
     Ok((false, damaged.noticed))
 }
 
@@ -1106,7 +1116,8 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
     let (_, size) = Layout::of(&bytes).blocks[0];
     let size = size as usize;
     let second = 3 + 2 + 8 + 1;
-    let lies: [(usize, &[u8], &str); 7] = [
+    let end_of_entries = (size as u32 - 8).to_le_bytes();
+    let lies: [(usize, &[u8], &str); 8] = [
         (
             size - 4,
             &[0xFF, 0xFF, 0xFF, 0xFF],
@@ -1121,6 +1132,11 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
             size - 8,
             &[0xFF, 0, 0, 0],
             "the restart point set to offset 255, past the entries",
+        ),
+        (
+            size - 8,
+            &end_of_entries,
+            "the restart point set to the end of the entries, where the restart array starts",
         ),
         (
             1,
@@ -1161,7 +1177,40 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
             expect_invalid(seed, &damaged, &entries, &did)?;
         }
     }
-    Ok(())
+    // A second restart point at the end of the entries: a search that decodes from there reads
+    // the restart array as an entry.
+    let entries = vec![put(b"a", 1, b"x"), put(b"b", 1, b"y")];
+    let block = write_table(&entries, Options::default());
+    let (_, size) = Layout::of(&block).blocks[0];
+    let end = size as usize - 8;
+    let mut data = block[..end].to_vec();
+    for word in [0, end as u32, 2] {
+        data.extend_from_slice(&word.to_le_bytes());
+    }
+    data.extend_from_slice(&crc32(&data).to_le_bytes());
+    let mut index = Vec::new();
+    let mut handle = Vec::new();
+    put_varint(&mut handle, 0);
+    put_varint(&mut handle, data.len() as u64 - 4);
+    for field in [0, 1, handle.len() as u64] {
+        put_varint(&mut index, field);
+    }
+    index.push(b'b');
+    index.extend_from_slice(&(1u64 << 8 | 1).to_le_bytes());
+    index.extend_from_slice(&handle);
+    index.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+    let mut table = data.clone();
+    table.extend_from_slice(&index);
+    table.extend_from_slice(&crc32(&index).to_le_bytes());
+    for word in [data.len() as u64, index.len() as u64, 0, 0, TABLE_MAGIC] {
+        table.extend_from_slice(&word.to_le_bytes());
+    }
+    let did = format!(
+        "a table of {:?} whose one data block lists two restart points, 0 and {end} (the end \
+         of its entries), its crc right, Table::open(dir, {NAME:?})",
+        Entries(entries.clone())
+    );
+    read_damaged(&disk_holding(seed, &table)?, &entries, &did).map(drop)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1223,17 +1272,62 @@ fn fault_run(
         )?;
         expect_eq(script.so_far(), got.map(E), expected)?;
     }
+    // A seek whose read fails leaves the iterator where it was: after the first entry.
     let middle = &entries[entries.len() / 2].key;
     let mut iter = table.iter();
     script.note("iter()");
-    let seek = format!("seek({})", short(middle));
-    retried(
+    let first = retried(
         &faults,
         &mut script,
-        &seek,
-        || iter.seek(middle),
-        |_| "()".into(),
+        "next()",
+        || iter.next(),
+        |got| format!("{:?}", got.clone().map(E)),
     )?;
+    expect_eq(script.so_far(), first.map(E), all.first().cloned())?;
+    let seek = format!("seek({})", short(middle));
+    let fired = faults.fired();
+    let sought = iter.seek(middle);
+    if faults.fired() == fired {
+        sought.map_err(|e| io_failure(&script.did(&seek), e))?;
+    } else {
+        match sought {
+            Ok(()) => {
+                return Err(Failure::new(format!(
+                    "did:      {}\nexpected: an error: a read it made failed\ngot:      Ok(())",
+                    script.did(&seek)
+                )));
+            }
+            Err(error) if error.kind() == ErrorKind::InvalidData => {
+                return Err(Failure::new(format!(
+                    "did:      {}\nexpected: the read's own error (an I/O error), passed on\n\
+                     got:      Err(InvalidData): {error}",
+                    script.did(&seek)
+                )));
+            }
+            Err(_) => {}
+        }
+        script.note(format!("{seek}, which failed"));
+        for expected in all.iter().skip(1).cloned().map(Some).chain([None]) {
+            let got = retried(
+                &faults,
+                &mut script,
+                "next()",
+                || iter.next(),
+                |got| format!("{:?}", got.clone().map(E)),
+            )?;
+            expect_eq(
+                format!(
+                    "{} (a call that fails leaves the iterator where it was: after the first \
+                     entry)",
+                    script.so_far()
+                ),
+                got.map(E),
+                expected,
+            )?;
+        }
+        let did = script.did(format!("{seek} again"));
+        iter.seek(middle).map_err(|e| io_failure(&did, e))?;
+    }
     let got = retried(
         &faults,
         &mut script,
