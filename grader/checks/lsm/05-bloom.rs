@@ -121,7 +121,9 @@ fn ref_build(keys: &[Vec<u8>], bits_per_key: usize) -> Vec<u8> {
 }
 
 fn ref_may_contain(filter: &[u8], key: &[u8]) -> bool {
-    let (&k, array) = filter.split_last().expect("a reference filter is never empty");
+    let (&k, array) = filter
+        .split_last()
+        .expect("a reference filter is never empty");
     ref_probes(key, usize::from(k), array.len() * 8)
         .into_iter()
         .all(|bit| array[bit / 8] & (1 << (bit % 8)) != 0)
@@ -270,7 +272,9 @@ fn filter_bytes_random(ctx: &mut Ctx) -> CheckResult {
         &["keys", "bits_per_key"],
         128,
         (prop::collection::vec(key(), 0..40), bits_per_key()),
-        |(keys, bits_per_key)| expect_filter(&keys, bits_per_key, &build_filter(&keys, bits_per_key)),
+        |(keys, bits_per_key)| {
+            expect_filter(&keys, bits_per_key, &build_filter(&keys, bits_per_key))
+        },
     )
 }
 
@@ -477,7 +481,11 @@ fn reads_counted(ctx: &mut Ctx) -> CheckResult {
     let disk = disk_holding(ctx.seed(), &bytes)?;
     let footer = bytes.len() - 40;
     let word = |i: usize| {
-        u64::from_le_bytes(bytes[footer + 8 * i..footer + 8 * i + 8].try_into().expect("8"))
+        u64::from_le_bytes(
+            bytes[footer + 8 * i..footer + 8 * i + 8]
+                .try_into()
+                .expect("8"),
+        )
     };
     let (index_size, filter_size) = (word(1), word(3));
     disk.reset_stats();
@@ -620,7 +628,10 @@ fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
             let part = if byte < filter_at + filter.len() {
                 format!("byte {} of the filter block", byte - filter_at)
             } else {
-                format!("byte {} of the filter block's crc", byte - filter_at - filter.len())
+                format!(
+                    "byte {} of the filter block's crc",
+                    byte - filter_at - filter.len()
+                )
             };
             damaged.push((format!("bit {bit} of {part} flipped"), copy));
         }

@@ -40,10 +40,7 @@ pub const MIN_FILTER_BITS: usize = 64;
 pub fn build_filter(keys: &[Vec<u8>], bits_per_key: usize) -> Vec<u8> {
     let k = (bits_per_key as f64 * std::f64::consts::LN_2).round() as usize;
     let k = k.clamp(1, 30);
-    let bits = keys
-        .len()
-        .saturating_mul(bits_per_key)
-        .max(MIN_FILTER_BITS);
+    let bits = keys.len().saturating_mul(bits_per_key).max(MIN_FILTER_BITS);
     let bytes = bits.div_ceil(8);
     let bits = bytes * 8;
     let mut filter = vec![0u8; bytes + 1];
@@ -96,7 +93,9 @@ impl FilteredTable {
         let len = file.len()?;
         // Table::open checked the length and the magic, but the file is read again here.
         if len < FOOTER_LEN {
-            return Err(invalid(format!("the file is {len} bytes, shorter than a footer")));
+            return Err(invalid(format!(
+                "the file is {len} bytes, shorter than a footer"
+            )));
         }
         let mut footer = [0; FOOTER_LEN as usize];
         file.read_exact_at(len - FOOTER_LEN, &mut footer)?;
