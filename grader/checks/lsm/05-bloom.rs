@@ -24,7 +24,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "may_contain says yes to every key a filter was built from, and answers as the \
-             reference for keys it was not, reading k from the filter's last byte",
+             reference for keys it was not, reading k from the filter's last byte; a filter of \
+             fewer than 2 bytes holds no key",
             may_contain_matches_reference,
         )
         .check(
@@ -310,6 +311,16 @@ fn may_contain_matches_reference(ctx: &mut Ctx) -> CheckResult {
                     ),
                 )?;
             }
+            for short_filter in [&[][..], &[7]] {
+                expect(
+                    !may_contain(short_filter, key_or_empty(&keys)),
+                    format!(
+                        "did:      may_contain(&{short_filter:?}, {})\nexpected: false (a filter \
+                         with no bit array holds no key)\ngot:      true",
+                        short(key_or_empty(&keys))
+                    ),
+                )?;
+            }
             for key in &keys {
                 expect(
                     may_contain(&built, key),
@@ -325,6 +336,10 @@ fn may_contain_matches_reference(ctx: &mut Ctx) -> CheckResult {
             Ok(())
         },
     )
+}
+
+fn key_or_empty(keys: &[Vec<u8>]) -> &[u8] {
+    keys.first().map_or(&[], |key| key)
 }
 
 fn false_positive_rate(ctx: &mut Ctx) -> CheckResult {
@@ -642,6 +657,11 @@ fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
         (u64::MAX - 2, filter.len() as u64, "offset u64::MAX - 2"),
         (filter_at as u64, len, "size the file's length"),
         (len - 20, filter.len() as u64, "offset inside the footer"),
+        (
+            len - 5,
+            filter.len() as u64,
+            "a block that ends past the end of the file",
+        ),
     ] {
         let mut copy = bytes.clone();
         copy[footer + 16..footer + 24].copy_from_slice(&offset.to_le_bytes());

@@ -11,7 +11,7 @@
 use std::io::{self, ErrorKind};
 
 use kit::disk::Dir;
-use lsm_sstable_read::{FOOTER_LEN, MAGIC, Table};
+use lsm_sstable_read::{FOOTER_LEN, Table};
 
 pub use lsm_sstable_read::Entry;
 
@@ -47,7 +47,8 @@ pub fn build_filter(keys: &[Vec<u8>], bits_per_key: usize) -> Vec<u8> {
     todo!()
 }
 
-/// False: `key` was certainly not among the keys. True: probably was.
+/// False: `key` was certainly not among the keys. True: probably was. A filter with no bit
+/// array (fewer than 2 bytes) holds no key.
 pub fn may_contain(filter: &[u8], key: &[u8]) -> bool {
     todo!()
 }

@@ -6,7 +6,7 @@
 use std::io::{self, ErrorKind};
 
 use kit::disk::Dir;
-use lsm_sstable_read::{FOOTER_LEN, MAGIC, Table};
+use lsm_sstable_read::{FOOTER_LEN, Table};
 
 pub use lsm_sstable_read::Entry;
 
@@ -53,7 +53,8 @@ pub fn build_filter(keys: &[Vec<u8>], bits_per_key: usize) -> Vec<u8> {
     filter
 }
 
-/// False: `key` was certainly not among the keys. True: probably was.
+/// False: `key` was certainly not among the keys. True: probably was. A filter with no bit
+/// array (fewer than 2 bytes) holds no key.
 pub fn may_contain(filter: &[u8], key: &[u8]) -> bool {
     let Some((&k, array)) = filter.split_last() else {
         return false;
@@ -91,18 +92,10 @@ impl FilteredTable {
         let table = Table::open(dir, name)?;
         let file = dir.open(name)?;
         let len = file.len()?;
-        // Table::open checked the length and the magic, but the file is read again here.
-        if len < FOOTER_LEN {
-            return Err(invalid(format!(
-                "the file is {len} bytes, shorter than a footer"
-            )));
-        }
+        // Table::open has checked that the file is long enough for a footer, and its magic.
         let mut footer = [0; FOOTER_LEN as usize];
         file.read_exact_at(len - FOOTER_LEN, &mut footer)?;
         let word = |i: usize| u64::from_le_bytes(footer[i * 8..i * 8 + 8].try_into().unwrap());
-        if word(4) != MAGIC {
-            return Err(invalid(format!("the footer's magic is {:#x}", word(4))));
-        }
         let (offset, size) = (word(2), word(3));
         if size == 0 {
             return Ok(FilteredTable {
