@@ -34,14 +34,14 @@ pub fn suite() -> Suite {
             false_positive_rate,
         )
         .check(
-            "open reads the filter block once; a get of a key the filter rules out reads \
-             nothing, any other get reads at most one data block",
-            reads_counted,
-        )
-        .check(
             "the filter is over user keys: a get finds every key at every snapshot that sees \
              one of its versions, tombstones included, and nothing below them",
             user_keys_any_snapshot,
+        )
+        .check(
+            "open reads the filter block once; a get of a key the filter rules out reads \
+             nothing, any other get reads at most one data block",
+            reads_counted,
         )
         .check(
             "a table without a filter block (filter offset and size 0) opens, and every get \
