@@ -105,6 +105,25 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 
 /// The table file of `entries` (in table order) under `options`.
 pub fn write_table(entries: &[TableEntry], options: TableOptions) -> Vec<u8> {
+    write_table_with(entries, options, None)
+}
+
+/// The table file of `entries` under `options`, with `filter` as its filter block: after the
+/// data blocks and before the index, followed by its crc, and named by the footer's filter
+/// offset and size (without the crc).
+pub fn write_table_with_filter(
+    entries: &[TableEntry],
+    options: TableOptions,
+    filter: &[u8],
+) -> Vec<u8> {
+    write_table_with(entries, options, Some(filter))
+}
+
+fn write_table_with(
+    entries: &[TableEntry],
+    options: TableOptions,
+    filter: Option<&[u8]>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut index = Vec::new();
     let mut block: Vec<(Vec<u8>, u64, Vec<u8>)> = Vec::new();
@@ -129,11 +148,26 @@ pub fn write_table(entries: &[TableEntry], options: TableOptions) -> Vec<u8> {
     if !block.is_empty() {
         flush(&mut block, &mut out);
     }
+    let (filter_offset, filter_size) = match filter {
+        Some(filter) => {
+            let at = out.len() as u64;
+            out.extend_from_slice(filter);
+            out.extend_from_slice(&crc32(filter).to_le_bytes());
+            (at, filter.len() as u64)
+        }
+        None => (0, 0),
+    };
     let index = write_block(&index, 1);
     let index_offset = out.len() as u64;
     out.extend_from_slice(&index);
     out.extend_from_slice(&crc32(&index).to_le_bytes());
-    for field in [index_offset, index.len() as u64, 0, 0, TABLE_MAGIC] {
+    for field in [
+        index_offset,
+        index.len() as u64,
+        filter_offset,
+        filter_size,
+        TABLE_MAGIC,
+    ] {
         out.extend_from_slice(&field.to_le_bytes());
     }
     out
