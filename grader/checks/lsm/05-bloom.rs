@@ -439,6 +439,14 @@ fn disk_holding(seed: u64, bytes: &[u8]) -> Result<SimDisk, Failure> {
     Ok(disk)
 }
 
+/// What the disk's counters saw, as a message says it: `1 read of 200 bytes`.
+fn read_count(count: u64, bytes: u64) -> String {
+    match count {
+        1 => format!("1 read of {bytes} bytes"),
+        n => format!("{n} reads of {bytes} bytes"),
+    }
+}
+
 /// A table of `entries` with the reference's filter of their user keys, on a disk, opened.
 fn opened(
     seed: u64,
@@ -517,7 +525,8 @@ fn reads_counted(ctx: &mut Ctx) -> CheckResult {
         format!(
             "did:      {did}\nexpected: at most 4 reads of {most} bytes in all (the footer, the \
              index block and its crc, the footer again if you must, the filter block and its \
-             crc), no data block\ngot:      {count} reads of {bytes_read} bytes"
+             crc), no data block\ngot:      {}",
+            read_count(count, bytes_read)
         ),
     )?;
     let biggest = 200 * 4;
@@ -535,9 +544,9 @@ fn reads_counted(ctx: &mut Ctx) -> CheckResult {
                 count <= 1 && bytes_read <= biggest,
                 format!(
                     "did:      {did}, get({}, u64::MAX) (a false positive of the filter)\n\
-                     expected: at most one read, of one data block\ngot:      {count} reads of \
-                     {bytes_read} bytes",
-                    short(&key)
+                     expected: at most one read, of one data block\ngot:      {}",
+                    short(&key),
+                    read_count(count, bytes_read)
                 ),
             )?;
         } else {
@@ -546,9 +555,9 @@ fn reads_counted(ctx: &mut Ctx) -> CheckResult {
                 count == 0,
                 format!(
                     "did:      {did}, get({}, u64::MAX)\nexpected: no read (the filter, loaded \
-                     at open, says the key is not in the table)\ngot:      {count} reads of \
-                     {bytes_read} bytes",
-                    short(&key)
+                     at open, says the key is not in the table)\ngot:      {}",
+                    short(&key),
+                    read_count(count, bytes_read)
                 ),
             )?;
         }
@@ -565,8 +574,9 @@ fn reads_counted(ctx: &mut Ctx) -> CheckResult {
             count == 1 && bytes_read <= biggest,
             format!(
                 "did:      {did}, get({}, u64::MAX) (a key of the table)\nexpected: one read, \
-                 of the data block that holds it\ngot:      {count} reads of {bytes_read} bytes",
-                short(&entry.key)
+                 of the data block that holds it\ngot:      {}",
+                short(&entry.key),
+                read_count(count, bytes_read)
             ),
         )?;
     }
