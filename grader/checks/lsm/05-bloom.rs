@@ -5,7 +5,8 @@ use std::io::{self, ErrorKind};
 
 use judge::prelude::*;
 use kit::crash::show;
-use kit::sim::SimDisk;
+use kit::fault::{Aim, FaultDir};
+use kit::sim::{Fault, OpKind, SimDisk};
 use lsm_bloom::{Entry, FilteredTable, build_filter, may_contain};
 
 use crate::support::{TableEntry, TableOptions as Options, write_table, write_table_with_filter};
@@ -14,7 +15,7 @@ pub fn suite() -> Suite {
     Suite::new()
         .check(
             "build_filter gives the reference's bytes for 0, 1, 2 and 1,000 keys, the empty key \
-             and a key given twice, at bits_per_key 0, 1, 5, 10, 30 and 1,000: the size, every \
+             and a key given twice, at bits_per_key 0, 1, 5, 10, 30, 370, 740 and 1,000: the size, every \
              bit, and k in the last byte",
             filter_bytes_scripted,
         )
@@ -52,6 +53,11 @@ pub fn suite() -> Suite {
             "a damaged filter block (a flipped bit in it or its crc) or a filter handle outside \
              the file is InvalidData at open, never a panic nor a wrong answer",
             damaged_filter,
+        )
+        .check(
+            "a read that fails in open is passed on as its own error, not called damage \
+             (InvalidData)",
+            failed_reads,
         )
 }
 
@@ -261,7 +267,8 @@ fn filter_bytes_scripted(_: &mut Ctx) -> CheckResult {
         numbered("key", 1000),
     ];
     for keys in &sets {
-        for bits_per_key in [0, 1, 5, 10, 30, 1000] {
+        // 370 and 740 bits per key: a k that wraps in a byte before it is clamped.
+        for bits_per_key in [0, 1, 5, 10, 30, 370, 740, 1000] {
             expect_filter(keys, bits_per_key, &build_filter(keys, bits_per_key))?;
         }
     }
@@ -634,6 +641,10 @@ fn no_filter_block(ctx: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
+/// The table the damage check damages, as its messages name it.
+const THREE: &str =
+    "a table of [\"key00000\"@1, \"key00001\"@2, \"key00002\"@3] with a filter of 10 bits per key";
+
 fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
     let entries: Vec<TableEntry> = numbered("key", 3)
         .iter()
@@ -658,7 +669,7 @@ fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
                     byte - filter_at - filter.len()
                 )
             };
-            damaged.push((format!("bit {bit} of {part} flipped"), copy));
+            damaged.push((format!("{THREE}, bit {bit} of {part} flipped"), copy));
         }
     }
     let len = bytes.len() as u64;
@@ -672,21 +683,33 @@ fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
             filter.len() as u64,
             "a block that ends past the end of the file",
         ),
+        (
+            len - 10,
+            10,
+            "a block that fits in the file, and its crc that does not",
+        ),
     ] {
         let mut copy = bytes.clone();
         copy[footer + 16..footer + 24].copy_from_slice(&offset.to_le_bytes());
         copy[footer + 24..footer + 32].copy_from_slice(&size.to_le_bytes());
         damaged.push((
-            format!("the footer's filter handle set to ({offset}, {size}): {why}"),
+            format!("{THREE}, the footer's filter handle set to ({offset}, {size}): {why}"),
             copy,
         ));
     }
+    // A table of no entries: its filter block is at offset 0, and is there all the same.
+    let empty_filter = ref_build(&[], 10);
+    let mut empty = write_table_with_filter(&[], OPTIONS, &empty_filter);
+    empty[0] ^= 1;
+    damaged.push((
+        "a table of no entries with a filter of 10 bits per key, bit 0 of byte 0 of its filter \
+         block (at offset 0) flipped"
+            .to_string(),
+        empty,
+    ));
     for (what, copy) in damaged {
         let disk = disk_holding(ctx.seed(), &copy)?;
-        let did = format!(
-            "a table of [\"key00000\"@1, \"key00001\"@2, \"key00002\"@3] with a filter of 10 bits \
-             per key, {what}, FilteredTable::open(dir, {NAME:?})"
-        );
+        let did = format!("{what}, FilteredTable::open(dir, {NAME:?})");
         ctx.doing(&did);
         match FilteredTable::open(&*disk.dir(), NAME) {
             Err(e) if e.kind() == ErrorKind::InvalidData => {}
@@ -711,6 +734,47 @@ fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
                     "did:      {did}\nexpected: Err(InvalidData): the filter block's crc does \
                      not match, or its handle points outside the file\ngot:      Ok, then {}",
                     answers.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn failed_reads(ctx: &mut Ctx) -> CheckResult {
+    let entries: Vec<TableEntry> = numbered("key", 3)
+        .iter()
+        .enumerate()
+        .map(|(i, key)| put(key, i as u64 + 1, b"value"))
+        .collect();
+    let filter = ref_build(&user_keys(&entries), 10);
+    let disk = disk_holding(
+        ctx.seed(),
+        &write_table_with_filter(&entries, OPTIONS, &filter),
+    )?;
+    let golden = FaultDir::new(&disk, &[]);
+    let open = format!("{THREE}, FilteredTable::open(dir, {NAME:?})");
+    FilteredTable::open(&*golden.dir(), NAME).map_err(|e| io_failure(&open, e))?;
+    for n in 1..=golden.count(OpKind::Read) {
+        let aim = Aim {
+            kind: OpKind::Read,
+            n,
+            fault: Fault::IoError,
+        };
+        let faults = FaultDir::new(&disk, &[aim]);
+        let did = format!("{open}, whose read {n} fails with an I/O error");
+        ctx.doing(&did);
+        match FilteredTable::open(&*faults.dir(), NAME) {
+            Err(e) if e.kind() != ErrorKind::InvalidData => {}
+            Err(e) => {
+                return fail(format!(
+                    "did:      {did}\nexpected: the read's own error, passed on: a read that \
+                     fails says nothing about the table's bytes\ngot:      Err(InvalidData): {e}"
+                ));
+            }
+            Ok(_) => {
+                return fail(format!(
+                    "did:      {did}\nexpected: an error: a read it made failed\ngot:      Ok"
                 ));
             }
         }
