@@ -13,10 +13,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::disk::Dir;
+use crate::fault::attempt;
 use crate::sim::{Aftermath, Profile, SimDisk};
 
 /// One step of a workload.
@@ -472,20 +472,4 @@ fn list(ops: &[KvOp], upto: usize) -> String {
         .map(|op| format!("{op:?}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Runs `f`, turning a panic into an error (the learner's code may `unwrap` an I/O error that
-/// the crash caused).
-fn attempt<T>(f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result,
-        Err(payload) => {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into());
-            Err(io::Error::other(format!("panicked: {text}")))
-        }
-    }
 }

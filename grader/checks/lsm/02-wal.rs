@@ -12,7 +12,7 @@ use kit::fault::{Aim, FaultDir, attempt};
 use kit::sim::{Fault, OpKind, Profile, SimDisk};
 use lsm_wal::{Batch, Op, Wal};
 
-use crate::support::KINDS;
+use crate::support::{KINDS, disk_holding, faults_for};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -286,22 +286,6 @@ fn file_lens(disk: &SimDisk) -> (u64, u64) {
         .into_iter()
         .find(|f| f.name == NAME)
         .map_or((0, 0), |f| (f.len, f.durable_len))
-}
-
-/// A disk holding a file `NAME` of exactly `bytes`, durable.
-fn disk_holding(seed: u64, bytes: &[u8]) -> Result<SimDisk, Failure> {
-    let disk = SimDisk::new(seed);
-    let dir = disk.dir();
-    let setup = || -> io::Result<()> {
-        let file = dir.create(NAME)?;
-        if !bytes.is_empty() {
-            file.append(bytes)?;
-        }
-        file.sync()?;
-        dir.sync()
-    };
-    setup().map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
-    Ok(disk)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,7 +625,7 @@ fn the_layout(ctx: &mut Ctx) -> CheckResult {
         }
         drop(wal);
         // A log the checks wrote, in the README's layout, opens to the same batches.
-        let disk = disk_holding(seed, &file)?;
+        let disk = disk_holding(seed, NAME, &file)?;
         let mut script = Script { calls: Vec::new() };
         script.note(format!(
             "a file written by hand in the README's layout, holding the records of {}",
@@ -950,7 +934,7 @@ fn torn_tail(ctx: &mut Ctx) -> CheckResult {
         let start = ends[ends.len() - 2] as usize;
         let kept = flat(&whole);
         for cut in start + 1..bytes.len() {
-            let disk = disk_holding(seed, &bytes[..cut])?;
+            let disk = disk_holding(seed, NAME, &bytes[..cut])?;
             let mut script = Script {
                 calls: script.calls.clone(),
             };
@@ -1015,16 +999,12 @@ fn open_cannot_cut(ctx: &mut Ctx) -> CheckResult {
     ));
     let kept = groups[0].clone();
 
-    let golden = FaultDir::new(&disk_holding(seed, torn)?, &[]);
+    let golden = FaultDir::new(&disk_holding(seed, NAME, torn)?, &[]);
     Wal::open(&*golden.dir(), NAME).map_err(|e| io_failure(&setup.so_far(), e))?;
     for kind in KINDS {
         for n in 1..=golden.count(kind) {
-            let mut faults = vec![Fault::IoError, Fault::DiskFull];
-            if kind == OpKind::Sync {
-                faults.push(Fault::SyncLosesData);
-            }
-            for fault in faults {
-                let disk = disk_holding(seed, torn)?;
+            for fault in faults_for(kind) {
+                let disk = disk_holding(seed, NAME, torn)?;
                 let aimed = FaultDir::new(&disk, &[Aim { kind, n, fault }]);
                 let mut script = Script {
                     calls: setup.calls.clone(),
@@ -1134,7 +1114,7 @@ fn corruption(ctx: &mut Ctx) -> CheckResult {
         for mask in [0x01u8, 0x80] {
             let mut damaged = bytes.clone();
             damaged[offset] ^= mask;
-            let disk = disk_holding(seed, &damaged)?;
+            let disk = disk_holding(seed, NAME, &damaged)?;
             let did = format!(
                 "{}, drop the log, the byte at offset {offset} (in the first record, bytes 0 to \
                  {}) xored with {mask:#04x}, Wal::open(dir, {NAME:?})",
@@ -1162,7 +1142,7 @@ fn corruption(ctx: &mut Ctx) -> CheckResult {
             let mut damaged = bytes.clone();
             damaged[offset] ^= 0x10;
             damaged.extend_from_slice(&torn[..tail]);
-            let disk = disk_holding(seed, &damaged)?;
+            let disk = disk_holding(seed, NAME, &damaged)?;
             let did = format!(
                 "{}, drop the log, the byte at offset {offset} (in the first record, bytes 0 to \
                  {first}) xored with 0x10{}, Wal::open(dir, {NAME:?})",
@@ -1243,11 +1223,7 @@ fn sweep(seed: u64, groups: &[Vec<Batch>]) -> CheckResult {
     let mut plans = Vec::new();
     for kind in KINDS {
         for n in 1..=golden.count(kind) {
-            let mut faults = vec![Fault::IoError, Fault::DiskFull];
-            if kind == OpKind::Sync {
-                faults.push(Fault::SyncLosesData);
-            }
-            for fault in faults {
+            for fault in faults_for(kind) {
                 plans.push(vec![Aim { kind, n, fault }]);
             }
         }

@@ -7,11 +7,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use judge::prelude::*;
 use kit::crash::show;
 use kit::fault::{Aim, FaultDir, attempt};
-use kit::sim::{Fault, OpKind, Profile, SimDisk};
+use kit::sim::{OpKind, Profile, SimDisk};
 use lsm_sstable_write::{Entry, FOOTER_LEN, MAGIC, Options, TableMeta, TableWriter};
 
 use crate::support::{
-    KINDS, TABLE_FOOTER_LEN, TABLE_MAGIC, TableEntry, TableOptions, parse_table, write_table,
+    KINDS, TABLE_FOOTER_LEN, TABLE_MAGIC, TableEntry, TableOptions, faults_for, parse_table,
+    write_table,
 };
 
 pub fn suite() -> Suite {
@@ -785,11 +786,7 @@ fn faults_are_errors(ctx: &mut Ctx) -> CheckResult {
         let golden = fault_run(seed, options, &entries, &[])?;
         for kind in KINDS {
             for n in 1..=golden.count(kind) {
-                let mut faults = vec![Fault::IoError, Fault::DiskFull];
-                if kind == OpKind::Sync {
-                    faults.push(Fault::SyncLosesData);
-                }
-                for fault in faults {
+                for fault in faults_for(kind) {
                     fault_run(seed, options, &entries, &[Aim { kind, n, fault }])?;
                 }
             }

@@ -13,7 +13,9 @@ use kit::fault::{Aim, FaultDir};
 use kit::sim::{Fault, OpKind, SimDisk};
 use lsm_sstable_read::{Entry, Table, TableIter};
 
-use crate::support::{TABLE_MAGIC, TableEntry, TableOptions as Options, put_varint, write_table};
+use crate::support::{
+    TABLE_MAGIC, TableEntry, TableOptions as Options, disk_holding, put_varint, write_table,
+};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -325,22 +327,6 @@ fn probe_snapshots(entries: &[TableEntry], key: &[u8]) -> BTreeSet<u64> {
 // ---------------------------------------------------------------------------------------------
 // Driving the table.
 
-/// A disk holding a file `NAME` of exactly `bytes`, durable.
-fn disk_holding(seed: u64, bytes: &[u8]) -> Result<SimDisk, Failure> {
-    let disk = SimDisk::new(seed);
-    let dir = disk.dir();
-    let setup = || -> io::Result<()> {
-        let file = dir.create(NAME)?;
-        if !bytes.is_empty() {
-            file.append(bytes)?;
-        }
-        file.sync()?;
-        dir.sync()
-    };
-    setup().map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
-    Ok(disk)
-}
-
 /// A disk holding the table of `entries`, and the table opened.
 fn opened(
     seed: u64,
@@ -348,7 +334,7 @@ fn opened(
     options: Options,
     script: &Script,
 ) -> Result<(SimDisk, Table), Failure> {
-    let disk = disk_holding(seed, &write_table(entries, options))?;
+    let disk = disk_holding(seed, NAME, &write_table(entries, options))?;
     let table = Table::open(&*disk.dir(), NAME).map_err(|e| io_failure(&script.so_far(), e))?;
     Ok((disk, table))
 }
@@ -694,7 +680,7 @@ fn open_reads_two(ctx: &mut Ctx) -> CheckResult {
         let entries = counted_entries(count);
         let bytes = write_table(&entries, options);
         let layout = Layout::of(&bytes);
-        let disk = disk_holding(seed, &bytes)?;
+        let disk = disk_holding(seed, NAME, &bytes)?;
         disk.reset_stats();
         let script = Script::new(&entries, options);
         let table = Table::open(&*disk.dir(), NAME).map_err(|e| io_failure(&script.so_far(), e))?;
@@ -977,7 +963,7 @@ fn flipped_bits(ctx: &mut Ctx) -> CheckResult {
         for mask in [0x01u8, 0x80] {
             let mut damaged = bytes.clone();
             damaged[offset as usize] ^= mask;
-            let disk = disk_holding(seed, &damaged)?;
+            let disk = disk_holding(seed, NAME, &damaged)?;
             let did = format!(
                 "{}, with the byte at offset {offset} ({place}) xored with {mask:#04x}",
                 script.so_far()
@@ -1003,7 +989,7 @@ fn flipped_bits(ctx: &mut Ctx) -> CheckResult {
 
 /// Opens `bytes` as a table: it must fail with `InvalidData`, or its reads must.
 fn expect_invalid(seed: u64, bytes: &[u8], entries: &[TableEntry], did: &str) -> CheckResult {
-    let disk = disk_holding(seed, bytes)?;
+    let disk = disk_holding(seed, NAME, bytes)?;
     let (open_failed, read_failed) = read_damaged(&disk, entries, did)?;
     expect(
         open_failed || read_failed,
@@ -1172,7 +1158,7 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
         // A restart point is read only by a search that uses it: a reader that scans each block
         // from its start never meets that lie, and answers right. It must not panic on it.
         if at == size - 8 {
-            read_damaged(&disk_holding(seed, &damaged)?, &entries, &did)?;
+            read_damaged(&disk_holding(seed, NAME, &damaged)?, &entries, &did)?;
         } else {
             expect_invalid(seed, &damaged, &entries, &did)?;
         }
@@ -1210,7 +1196,7 @@ fn lying_blocks(ctx: &mut Ctx) -> CheckResult {
          of its entries), its crc right, Table::open(dir, {NAME:?})",
         Entries(entries.clone())
     );
-    read_damaged(&disk_holding(seed, &table)?, &entries, &did).map(drop)
+    read_damaged(&disk_holding(seed, NAME, &table)?, &entries, &did).map(drop)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1225,7 +1211,7 @@ fn fault_run(
     options: Options,
     aim: Option<Aim>,
 ) -> Result<FaultDir, Failure> {
-    let disk = disk_holding(seed, &write_table(entries, options))?;
+    let disk = disk_holding(seed, NAME, &write_table(entries, options))?;
     let faults = FaultDir::new(&disk, aim.as_slice());
     let mut script = Script::new(entries, options);
     script.calls.pop();

@@ -9,7 +9,9 @@ use kit::fault::{Aim, FaultDir};
 use kit::sim::{Fault, OpKind, SimDisk};
 use lsm_bloom::{Entry, FilteredTable, build_filter, may_contain};
 
-use crate::support::{TableEntry, TableOptions as Options, write_table, write_table_with_filter};
+use crate::support::{
+    TableEntry, TableOptions as Options, disk_holding, write_table, write_table_with_filter,
+};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -433,19 +435,6 @@ fn model_get(entries: &[TableEntry], key: &[u8], snapshot: u64) -> Option<Entry>
         })
 }
 
-fn disk_holding(seed: u64, bytes: &[u8]) -> Result<SimDisk, Failure> {
-    let disk = SimDisk::new(seed);
-    let dir = disk.dir();
-    let setup = || -> io::Result<()> {
-        let file = dir.create(NAME)?;
-        file.append(bytes)?;
-        file.sync()?;
-        dir.sync()
-    };
-    setup().map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
-    Ok(disk)
-}
-
 /// What the disk's counters saw, as a message says it: `1 read of 200 bytes`.
 fn read_count(count: u64, bytes: u64) -> String {
     match count {
@@ -462,7 +451,7 @@ fn opened(
 ) -> Result<(SimDisk, FilteredTable, Vec<u8>, String), Failure> {
     let filter = ref_build(&user_keys(entries), bits_per_key);
     let bytes = write_table_with_filter(entries, OPTIONS, &filter);
-    let disk = disk_holding(seed, &bytes)?;
+    let disk = disk_holding(seed, NAME, &bytes)?;
     let did = format!(
         "a table of {} entries ({} user keys, from {} to {}) with a filter of {bits_per_key} \
          bits per key, FilteredTable::open(dir, {NAME:?})",
@@ -508,7 +497,7 @@ fn reads_counted(ctx: &mut Ctx) -> CheckResult {
         .collect();
     let filter = ref_build(&user_keys(&entries), 10);
     let bytes = write_table_with_filter(&entries, OPTIONS, &filter);
-    let disk = disk_holding(ctx.seed(), &bytes)?;
+    let disk = disk_holding(ctx.seed(), NAME, &bytes)?;
     let footer = bytes.len() - 40;
     let word = |i: usize| {
         u64::from_le_bytes(
@@ -626,7 +615,7 @@ fn no_filter_block(ctx: &mut Ctx) -> CheckResult {
         .enumerate()
         .map(|(i, key)| put(key, 300 - i as u64, b"value"))
         .collect();
-    let disk = disk_holding(ctx.seed(), &write_table(&entries, OPTIONS))?;
+    let disk = disk_holding(ctx.seed(), NAME, &write_table(&entries, OPTIONS))?;
     let did = format!(
         "a table of 300 entries (\"key00000\" to \"key00299\") without a filter block (filter \
          offset and size 0 in the footer), FilteredTable::open(dir, {NAME:?})"
@@ -708,7 +697,7 @@ fn damaged_filter(ctx: &mut Ctx) -> CheckResult {
         empty,
     ));
     for (what, copy) in damaged {
-        let disk = disk_holding(ctx.seed(), &copy)?;
+        let disk = disk_holding(ctx.seed(), NAME, &copy)?;
         let did = format!("{what}, FilteredTable::open(dir, {NAME:?})");
         ctx.doing(&did);
         match FilteredTable::open(&*disk.dir(), NAME) {
@@ -750,6 +739,7 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
     let filter = ref_build(&user_keys(&entries), 10);
     let disk = disk_holding(
         ctx.seed(),
+        NAME,
         &write_table_with_filter(&entries, OPTIONS, &filter),
     )?;
     let golden = FaultDir::new(&disk, &[]);

@@ -4,9 +4,11 @@
 #![allow(dead_code)]
 
 use std::fmt;
+use std::io;
 
+use judge::prelude::*;
 use kit::checksum::crc32;
-use kit::sim::OpKind;
+use kit::sim::{Fault, OpKind, SimDisk};
 
 /// The kinds of operation a store over one file makes, and a fault can be aimed at.
 pub const KINDS: [OpKind; 7] = [
@@ -18,6 +20,33 @@ pub const KINDS: [OpKind; 7] = [
     OpKind::Open,
     OpKind::Len,
 ];
+
+/// The faults an operation of `kind` is failed with in a sweep: an I/O error and a full disk,
+/// and for a sync, one that loses the unsynced data too.
+pub fn faults_for(kind: OpKind) -> Vec<Fault> {
+    let mut faults = vec![Fault::IoError, Fault::DiskFull];
+    if kind == OpKind::Sync {
+        faults.push(Fault::SyncLosesData);
+    }
+    faults
+}
+
+/// A disk holding one file, `name`, of exactly `bytes`, durable: what a check reads back or
+/// damages by hand.
+pub fn disk_holding(seed: u64, name: &str, bytes: &[u8]) -> Result<SimDisk, Failure> {
+    let disk = SimDisk::new(seed);
+    let dir = disk.dir();
+    let setup = || -> io::Result<()> {
+        let file = dir.create(name)?;
+        if !bytes.is_empty() {
+            file.append(bytes)?;
+        }
+        file.sync()?;
+        dir.sync()
+    };
+    setup().map_err(|e| Failure::new(format!("setting up the disk failed: {e}")))?;
+    Ok(disk)
+}
 
 // ---------------------------------------------------------------------------------------------
 // The table format

@@ -1,6 +1,8 @@
 //! Hidden checks for primitives/crc32.
 
 use judge::prelude::*;
+// The slowest correct CRC-32 there is, one bit at a time, no table: the oracle.
+use kit::checksum::crc32 as reference;
 use primitives_crc32::{Crc32, crc32};
 
 pub fn suite() -> Suite {
@@ -35,22 +37,6 @@ pub fn suite() -> Suite {
             "Crc32::default() starts where Crc32::new() does",
             default_is_new,
         )
-}
-
-/// The slowest correct CRC-32 there is: one bit at a time, no table.
-fn reference(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[derive(PartialEq)]
