@@ -1249,27 +1249,15 @@ fn fault_run(
     let mut iter = table.iter();
     script.note("iter()");
     for expected in all.iter().cloned().map(Some).chain([None]) {
-        let got = retried(
-            &faults,
-            &mut script,
-            "next()",
-            || iter.next(),
-            |got| format!("{:?}", got.clone().map(E)),
-        )?;
-        expect_eq(script.so_far(), got.map(E), expected)?;
+        let got = next_retried(&faults, &mut script, &mut iter)?;
+        expect_eq(script.so_far(), got, expected)?;
     }
     // A seek whose read fails leaves the iterator where it was: after the first entry.
     let middle = &entries[entries.len() / 2].key;
     let mut iter = table.iter();
     script.note("iter()");
-    let first = retried(
-        &faults,
-        &mut script,
-        "next()",
-        || iter.next(),
-        |got| format!("{:?}", got.clone().map(E)),
-    )?;
-    expect_eq(script.so_far(), first.map(E), all.first().cloned())?;
+    let first = next_retried(&faults, &mut script, &mut iter)?;
+    expect_eq(script.so_far(), first, all.first().cloned())?;
     let seek = format!("seek({})", short(middle));
     let fired = faults.fired();
     let sought = iter.seek(middle);
@@ -1294,36 +1282,40 @@ fn fault_run(
         }
         script.note(format!("{seek}, which failed"));
         for expected in all.iter().skip(1).cloned().map(Some).chain([None]) {
-            let got = retried(
-                &faults,
-                &mut script,
-                "next()",
-                || iter.next(),
-                |got| format!("{:?}", got.clone().map(E)),
-            )?;
+            let got = next_retried(&faults, &mut script, &mut iter)?;
             expect_eq(
                 format!(
                     "{} (a call that fails leaves the iterator where it was: after the first \
                      entry)",
                     script.so_far()
                 ),
-                got.map(E),
+                got,
                 expected,
             )?;
         }
         let did = script.did(format!("{seek} again"));
         iter.seek(middle).map_err(|e| io_failure(&did, e))?;
     }
-    let got = retried(
-        &faults,
-        &mut script,
+    let got = next_retried(&faults, &mut script, &mut iter)?;
+    let expected = all.get(model_seek(entries, middle)).cloned();
+    expect_eq(script.so_far(), got, expected)?;
+    Ok(faults)
+}
+
+/// `next()` on `iter`, [`retried`], the entry it gives in the checks' own form.
+fn next_retried(
+    faults: &FaultDir,
+    script: &mut Script,
+    iter: &mut TableIter,
+) -> Result<Option<E>, Failure> {
+    retried(
+        faults,
+        script,
         "next()",
         || iter.next(),
         |got| format!("{:?}", got.clone().map(E)),
-    )?;
-    let expected = all.get(model_seek(entries, middle)).cloned();
-    expect_eq(script.so_far(), got.map(E), expected)?;
-    Ok(faults)
+    )
+    .map(|got| got.map(E))
 }
 
 /// Makes one call of the fault sweep. A call that a fault fired in must fail, and is then made
