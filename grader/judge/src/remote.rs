@@ -183,6 +183,12 @@ impl<'a> Call<'a> {
         session().disk.keep_dir(dir)
     }
 
+    /// Hands `listener` over to the learner's code (it is theirs from now on); the id returned
+    /// names it there.
+    pub fn hand_over(&mut self, listener: std::net::TcpListener) -> u64 {
+        session().hand_over(&self.instance, listener.into())
+    }
+
     /// Makes the call with `args` and decodes what it returns as `R`.
     pub fn invoke<R: DeserializeOwned>(self, args: &(impl Serialize + ?Sized)) -> Returned<R> {
         let session = session();

@@ -212,6 +212,10 @@ fn callable(plan: &Plan, call: &Callable) -> syn::Result<TokenStream> {
                 preps.push(quote!(let #local = __call.keep_dir(#name);));
                 args.push(quote!(#local));
             }
+            Param::Listener => {
+                preps.push(quote!(let #local = __call.hand_over(#name);));
+                args.push(quote!(#local));
+            }
             Param::NetCtx(node) => {
                 args.push(quote!(::judge::remote::net_context(&*#name)));
                 extras.push(effects_type(plan, node)?);

@@ -384,6 +384,10 @@ fn arm(plan: &Plan, call: &Callable) -> syn::Result<TokenStream> {
                 preps.push(quote!(let #local = ::subject::own_dir(#local);));
                 passes.push(quote!(#local));
             }
+            Param::Listener => {
+                preps.push(quote!(let #local = ::subject::take_listener(#local);));
+                passes.push(quote!(#local));
+            }
             Param::NetCtx(node) => {
                 let ctx = format_ident!("__ctx{i}");
                 preps.push(net_ctx(k, node, &ctx, &local));

@@ -41,6 +41,9 @@ pub enum Param<'a> {
     LentDir,
     /// `Arc<dyn Dir>`: handed over.
     KeptDir,
+    /// `TcpListener`: a socket the judge made and bound, handed over (the judge connects to
+    /// it as a client would, whatever network the subject's process sees).
+    Listener,
     /// `&mut Ctx<N>`: a sans-IO handler's context for node type `N`.
     NetCtx(&'a Type),
 }
@@ -167,6 +170,7 @@ impl Known {
             {
                 Param::KeptDir
             }
+            _ if last_name(ty).as_deref() == Some("TcpListener") => Param::Listener,
             _ => Param::Plain(ty),
         }
     }
@@ -216,7 +220,7 @@ impl Known {
             let ok = self.wire(ok, this);
             return quote!(::std::result::Result<#ok, ::wire::frame::WireError>);
         }
-        if matches!(self.classify(ty), Param::KeptDir) {
+        if matches!(self.classify(ty), Param::KeptDir | Param::Listener) {
             return quote!(u64);
         }
         // Any other path: the same path, its type arguments in wire form.

@@ -6,10 +6,13 @@
 //! uses the region's background lane instead, if there is one.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
-use std::sync::Mutex;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use wire::control::{self, HandedOver};
 use wire::frame::{self, DiskAnswer, DiskOp, DiskValue, Request, Response};
 use wire::lane::{Broken, End, Lane};
 use wire::region::Region;
@@ -25,8 +28,59 @@ thread_local! {
 /// The lane for callbacks from threads without one of their own.
 static BACKGROUND: Mutex<Option<Lane>> = Mutex::new(None);
 
+/// Descriptors the judge hands over, by the id a call names them with.
+static HANDS: OnceLock<Hands> = OnceLock::new();
+
+struct Hands {
+    socket: OwnedFd,
+    /// Arrived before the call that takes them asked (calls on other lanes may overtake).
+    arrived: Mutex<HashMap<u64, OwnedFd>>,
+}
+
+/// How long a call waits for a descriptor the judge says it has handed over.
+const HAND_OVER_WAIT: Duration = Duration::from_secs(10);
+
+/// The descriptor the judge handed over as `id`: it comes through the zygote, just before
+/// the call that names it, or is already here.
+pub fn handed_over(id: u64) -> OwnedFd {
+    let hands = HANDS.get().expect("an instance has its hand-over socket");
+    let started = std::time::Instant::now();
+    loop {
+        {
+            let mut arrived = hands.arrived.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(fd) = arrived.remove(&id) {
+                return fd;
+            }
+            if readable(&hands.socket, Duration::ZERO) {
+                match control::receive::<HandedOver>(&hands.socket) {
+                    Ok(Some((HandedOver { id }, Some(fd)))) => {
+                        arrived.insert(id, fd);
+                    }
+                    _ => panic!("the grader's hand-over socket closed"),
+                }
+                continue;
+            }
+        }
+        if started.elapsed() > HAND_OVER_WAIT || alive().is_err() {
+            panic!("the grader did not hand over the socket it promised (id {id})");
+        }
+        // Without the lock: another thread may take what arrives, and put it in `arrived`.
+        readable(&hands.socket, Duration::from_millis(20));
+    }
+}
+
+fn readable(socket: &OwnedFd, timeout: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polling one descriptor we own.
+    unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) > 0 }
+}
+
 /// The zygote this instance was forked from: when it is gone, so is the judge.
-static ZYGOTE: std::sync::OnceLock<libc::pid_t> = std::sync::OnceLock::new();
+static ZYGOTE: OnceLock<libc::pid_t> = OnceLock::new();
 
 fn alive() -> Result<(), String> {
     // SAFETY: getppid has no preconditions.
@@ -37,15 +91,21 @@ fn alive() -> Result<(), String> {
     }
 }
 
-/// Serves `region` until the judge goes away.
+/// Serves `region` until the judge goes away; descriptors the judge hands over arrive on
+/// `hands`.
 pub fn serve(
     region: Region,
     units: &'static [&'static Unit],
     call_lanes: usize,
     background: bool,
+    hands: OwnedFd,
     zygote: libc::pid_t,
 ) -> ! {
     let _ = ZYGOTE.set(zygote);
+    let _ = HANDS.set(Hands {
+        socket: hands,
+        arrived: Mutex::new(HashMap::new()),
+    });
     let region: &'static Region = Box::leak(Box::new(region));
     if background {
         *BACKGROUND.lock().unwrap_or_else(|p| p.into_inner()) =

@@ -32,6 +32,12 @@ pub trait Mirror<Learner, Implementation> {
     fn from_learner(learner: &Learner) -> Self;
 }
 
+/// The listening socket the judge handed over as `id` (a `TcpListener` argument): made and
+/// bound by the judge, so that the judge can connect to it, whatever network the subject sees.
+pub fn take_listener(id: u64) -> std::net::TcpListener {
+    std::net::TcpListener::from(instance::handed_over(id))
+}
+
 /// A learner's value of a plain type, copied for the wire.
 pub fn own<T: Clone>(value: &T) -> T {
     value.clone()

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use wire::control::{self, FromZygote, ToZygote};
+use wire::control::{self, FromZygote, HandedOver, ToZygote};
 use wire::frame::PROTOCOL_VERSION;
 use wire::region::{Death, Region};
 
@@ -22,6 +22,8 @@ const REAP_EVERY: Duration = Duration::from_millis(2);
 struct Child {
     pid: libc::pid_t,
     region: Region,
+    /// Where descriptors the judge hands over to this instance go.
+    hands: OwnedFd,
 }
 
 pub fn run(variants: &'static [&'static [&'static Unit]]) -> ! {
@@ -94,6 +96,14 @@ pub fn run(variants: &'static [&'static [&'static Unit]]) -> ! {
                 }
                 continue;
             }
+            ToZygote::HandOver { instance, id } => {
+                // An instance that has died takes nothing: the call that wanted it fails as
+                // the instance's death says.
+                if let (Some(child), Some(fd)) = (children.get(&instance), fd) {
+                    let _ = control::send(&child.hands, &HandedOver { id }, Some(fd.as_raw_fd()));
+                }
+                continue;
+            }
         };
         if control::send(&control, &reply, None).is_err() {
             std::process::exit(0);
@@ -130,6 +140,7 @@ fn fork_instance(
     control: &OwnedFd,
     zygote: libc::pid_t,
 ) -> std::io::Result<Child> {
+    let (hands, instance_hands) = control::pair()?;
     // SAFETY: the zygote is single-threaded, so the child may run Rust code after fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -145,9 +156,17 @@ fn fork_instance(
         if unsafe { libc::getppid() } != zygote {
             std::process::exit(0);
         }
-        instance::serve(region, units, call_lanes as usize, background, zygote);
+        drop(hands);
+        instance::serve(
+            region,
+            units,
+            call_lanes as usize,
+            background,
+            instance_hands,
+            zygote,
+        );
     }
-    Ok(Child { pid, region })
+    Ok(Child { pid, region, hands })
 }
 
 /// Waits for every instance that has died, and says so in its region.

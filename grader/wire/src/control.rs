@@ -21,6 +21,16 @@ pub enum ToZygote {
     },
     /// Kill instance `instance` now.
     Kill { instance: u64 },
+    /// Pass the descriptor that comes with this message (a socket the judge made) on to
+    /// `instance`, where the call that names it by `id` takes it.
+    HandOver { instance: u64, id: u64 },
+}
+
+/// Zygote to instance, on the instance's own socket: the descriptor that comes with it is the
+/// one the judge handed over as `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandedOver {
+    pub id: u64,
 }
 
 /// Zygote to judge.

@@ -206,4 +206,4 @@ pub fn payload<P: DeserializeOwned>(bytes: &[u8]) -> Result<P, String> {
 }
 
 /// A version both sides must share; bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;

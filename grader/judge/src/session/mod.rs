@@ -340,6 +340,17 @@ impl Session {
         })
     }
 
+    /// Hands the socket `fd` over to `instance`, for a call to take by the id returned; the
+    /// judge's copy closes, so the subject's is the only one.
+    pub fn hand_over(&self, instance: &Instance, fd: std::os::fd::OwnedFd) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(why) = self.zygote.hand_over(instance.id, id, &fd) {
+            self.fail_on(instance, why);
+        }
+        id
+    }
+
     /// Whether the zygote still runs.
     pub fn zygote_alive(&self) -> Result<(), String> {
         self.zygote.alive()

@@ -209,6 +209,17 @@ impl Zygote {
         let _ = control::send(&*control, &ToZygote::Kill { instance }, None);
     }
 
+    /// Hands `fd` over to `instance`, as `id`.
+    pub fn hand_over(&self, instance: u64, id: u64, fd: &impl AsRawFd) -> Result<(), String> {
+        let control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        control::send(
+            &*control,
+            &ToZygote::HandOver { instance, id },
+            Some(fd.as_raw_fd()),
+        )
+        .map_err(|e| format!("the subject's process is gone ({e})"))
+    }
+
     /// Whether the zygote still runs.
     pub fn alive(&self) -> Result<(), String> {
         let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
