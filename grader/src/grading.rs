@@ -196,6 +196,7 @@ pub fn judge_spec(scene: &Scene, purpose: &str) -> Result<JudgeSpec> {
             support: support.is_file().then_some(support),
         },
         apis: vec![api(scene)?],
+        kit_features: scene.track.kit_features.clone(),
         optimised: purpose != "verify",
     })
 }

@@ -29,6 +29,10 @@ pub struct Track {
     /// from their own code of that scene instead (`cargo grade carry`).
     #[serde(default)]
     pub carries_forward: bool,
+    /// Features of the kit its checks and playground build with: real systems to talk to or
+    /// compare with (`redis-client`, `sqlite`), which no other track's judges pay for.
+    #[serde(default)]
+    pub kit_features: Vec<String>,
     #[serde(default)]
     pub scenes: Vec<SceneEntry>,
 }

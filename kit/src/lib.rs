@@ -15,6 +15,10 @@
 //! - [`lin`]: a linearizability checker for client histories, which fails closed.
 //! - [`consensus`]: the safety properties of a replicated log, checked after every step.
 //! - [`diagram`]: space-time diagrams of simulated runs, as SVG.
+//!
+//! With a feature, a real system for the checks to talk to or to compare with: `redis-client`
+//! re-exports the `redis` client crate (checks drive a learner's server as real clients do),
+//! `sqlite` re-exports `rusqlite` with SQLite built in (a real database as the oracle).
 
 pub mod checksum;
 pub mod consensus;
@@ -26,3 +30,8 @@ pub mod lin;
 pub mod net;
 pub mod runtime;
 pub mod sim;
+
+#[cfg(feature = "redis-client")]
+pub use redis;
+#[cfg(feature = "sqlite")]
+pub use rusqlite;

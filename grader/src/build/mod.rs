@@ -70,6 +70,8 @@ pub struct JudgeSpec {
     pub entry: Entry,
     /// The APIs its checks call, in the order the subject lists them too.
     pub apis: Vec<Api>,
+    /// The kit's features its track asks for.
+    pub kit_features: Vec<String>,
     /// Built once and run often (a learner's scene, a classroom's): worth optimising. The
     /// proof builds many judges to run each once, and builds them faster unoptimised.
     pub optimised: bool,

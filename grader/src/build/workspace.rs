@@ -88,11 +88,12 @@ pub fn write(
     for judge in judges {
         let mut manifest = format!(
             "{}\n[[bin]]\nname = {:?}\npath = \"main.rs\"\n\n[dependencies]\n\
-             judge = {{ path = {:?} }}\nkit = {{ path = {:?} }}\n",
+             judge = {{ path = {:?} }}\nkit = {{ path = {:?}, features = {:?} }}\n",
             package_header(&judge.package),
             judge.package,
             runtime("judge"),
             kit,
+            judge.kit_features,
         );
         for api in &judge.apis {
             manifest.push_str(&format!(
@@ -262,6 +263,7 @@ mod tests {
                 declaration: PathBuf::from(format!("{api}.api.rs")),
                 crate_name: api.into(),
             }],
+            kit_features: Vec::new(),
             optimised: false,
         }
     }
@@ -277,5 +279,22 @@ mod tests {
         profiles
             .parse::<toml::Table>()
             .expect("the profiles are valid TOML");
+    }
+
+    #[test]
+    fn a_judge_builds_the_kit_with_its_tracks_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sql = judge("judge-sql", "btree_sql");
+        sql.kit_features = vec!["sqlite".into()];
+        let plain = judge("judge-plain", "bitcask_record");
+        write(Path::new("."), dir.path(), &[sql, plain], &[], &[]).unwrap();
+        let kit_of = |package: &str| {
+            let text =
+                std::fs::read_to_string(dir.path().join(package).join("Cargo.toml")).unwrap();
+            let manifest: toml::Table = text.parse().unwrap();
+            manifest["dependencies"]["kit"]["features"].clone()
+        };
+        assert_eq!(kit_of("judge-sql"), toml::Value::from(vec!["sqlite"]));
+        assert_eq!(kit_of("judge-plain"), toml::Value::Array(Vec::new()));
     }
 }

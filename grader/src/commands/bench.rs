@@ -21,6 +21,7 @@ pub fn run(workbook: &Workbook) -> Result<ExitCode> {
         package: "bench-judge".into(),
         entry: Entry::Playground(dir.join("main.rs")),
         apis: vec![api.clone()],
+        kit_features: Vec::new(),
         optimised: true,
     };
     let subject = SubjectSpec {

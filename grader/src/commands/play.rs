@@ -51,6 +51,7 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         package: format!("play-{track_name}"),
         entry: Entry::Playground(workbook.playground_file(track)),
         apis: apis.clone(),
+        kit_features: track.kit_features.clone(),
         // A playground waits on its user, not on its code.
         optimised: false,
     };

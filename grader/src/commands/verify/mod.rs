@@ -313,6 +313,7 @@ fn playground_judge(
         package: format!("verify-play-{}", track.name),
         entry: Entry::Playground(file),
         apis: apis.into_iter().map(|(_, api)| api).collect(),
+        kit_features: track.kit_features.clone(),
         optimised: false,
     }))
 }
