@@ -19,7 +19,8 @@ pub fn suite() -> Suite {
             golden,
         )
         .check(
-            "EXISTS counts a key named twice twice, and DEL counts only the keys that existed",
+            "EXISTS counts a key named twice twice, DEL counts only the keys that existed, and \
+             neither counts its own name, even when a key has that name",
             counting,
         )
         .check(
@@ -502,7 +503,15 @@ fn counting(_: &mut Ctx) -> CheckResult {
     s.line("DEL c d a", int(1))?;
     s.line("DEL a b a b", int(1))?;
     s.line("DEL a b", int(0))?;
-    s.line("EXISTS a b", int(0))
+    s.line("EXISTS a b", int(0))?;
+    // The name is not a key, even when a key has its name.
+    s.line("SET del x", ok())?;
+    s.line("SET EXISTS y", ok())?;
+    s.line("del nothing", int(0))?;
+    s.line("EXISTS nothing", int(0))?;
+    s.line("exists del EXISTS", int(2))?;
+    s.line("del del", int(1))?;
+    s.line("EXISTS del EXISTS", int(1))
 }
 
 fn names_any_case(ctx: &mut Ctx) -> CheckResult {

@@ -336,7 +336,8 @@ fn lrange(db: &mut Db, args: &[Vec<u8>]) -> Frame {
         Some(_) => return error(WRONGTYPE.into()),
     };
     let len = list.len() as i64;
-    // Negative indexes count from the end; then both are clamped to the list.
+    // Negative indexes count from the end; then both are clamped to the list. A start past
+    // the end is then past the stop too.
     let start = if start < 0 {
         (len + start).max(0)
     } else {
@@ -347,7 +348,7 @@ fn lrange(db: &mut Db, args: &[Vec<u8>]) -> Frame {
     } else {
         stop.min(len - 1)
     };
-    if start > stop || start >= len {
+    if start > stop {
         return Frame::Array(Vec::new());
     }
     let range = list.range(start as usize..=stop as usize);
