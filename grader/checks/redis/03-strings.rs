@@ -1464,34 +1464,74 @@ fn cycle_removes(ctx: &mut Ctx) -> CheckResult {
                 scene.s.send(&[&b"GET"[..], &key])?;
             }
             let left = scene.s.model.keys.len() as i64;
-            scene.s.size(left)
+            scene.s.size(left)?;
+            // Later, every key with a TTL has expired: cycles must find each one that is left,
+            // which they cannot if the keys they sample went out of step with the keyspace.
+            scene.s.wait(1_000_000);
+            let with_ttl = scene
+                .s
+                .model
+                .keys
+                .values()
+                .filter(|e| e.at.is_some())
+                .count();
+            let rounds = scene.s.db.active_expire_cycle(scene.s.now, seed ^ 1);
+            if let Err(rule) = judge_rounds(with_ttl, with_ttl, &rounds) {
+                return fail(format!(
+                    "did:      a first cycle, a read of every key, then {} ms later, when the \
+                     {with_ttl} keys with a TTL left have all expired, a second cycle\n\
+                     expected: {rule}\ngot:      {}",
+                    1_000_000,
+                    show_rounds(&rounds)
+                ));
+            }
+            let removed: usize = rounds.iter().map(|r| r.expired).sum();
+            let size = scene.s.db.execute(request(&words("DBSIZE")), scene.s.now);
+            expect_reply(
+                &format!(
+                    "DBSIZE after that second cycle, whose rounds say {}",
+                    show_rounds(&rounds)
+                ),
+                &size,
+                &int((live + with_ttl - removed) as i64),
+            )
         },
     )
 }
 
 fn cycle_random(ctx: &mut Ctx) -> CheckResult {
     // One expired key among 100 with a TTL: a round samples 20, so it finds it one time in
-    // five. Set first, in the middle and last, 100 cycles each: a sampler that always takes
-    // the same 20 finds it always or never.
+    // five. The key is set first, in the middle and last: a sampler that always takes the same
+    // 20 finds it always or never. For the first, each cycle runs on a fresh keyspace; for the
+    // others, on one keyspace where the key is set again before each cycle.
     let base = ctx.seed().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let send = |db: &mut Db, line: &str, now: i64| -> CheckResult {
+        let got = db.execute(request(&words(line)), now);
+        expect_reply(&format!("{line}    (at now = {now})"), &got, &ok())
+    };
+    let fill = |db: &mut Db, place: usize, now: i64| -> CheckResult {
+        for i in 0..100 {
+            if i != place {
+                send(db, &format!("SET k{i} v PX 100000000"), now)?;
+            } else {
+                send(db, "SET target v PX 1", now)?;
+            }
+        }
+        Ok(())
+    };
     for place in [0usize, 57, 99] {
         let mut db = Db::new();
         let mut now = START;
-        let send = |db: &mut Db, line: &str, now: i64| -> CheckResult {
-            let got = db.execute(request(&words(line)), now);
-            expect_reply(&format!("{line}    (at now = {now})"), &got, &ok())
-        };
-        for i in 0..100 {
-            if i != place {
-                send(&mut db, &format!("SET k{i} v PX 100000000"), now)?;
-            } else {
-                send(&mut db, "SET target v PX 1", now)?;
-            }
-        }
+        fill(&mut db, place, now)?;
         let mut found = 0;
         for trial in 0..100u64 {
-            // The target is set anew before each cycle, and has expired when it runs.
-            send(&mut db, "SET target v PX 1", now)?;
+            if place == 0 && trial > 0 {
+                db = Db::new();
+                fill(&mut db, place, now)?;
+            } else {
+                // The target is set anew before each cycle, and has expired when it runs.
+                send(&mut db, "SET target v PX 1", now)?;
+            }
             now += 2;
             let seed = base.wrapping_add(trial.wrapping_mul(0x2545_F491_4F6C_DD1D));
             ctx.doing(format!("cycle {trial} with the expired key set at {place}"));
