@@ -1,0 +1,120 @@
+//! Helpers the redis checks share: how redis-cli shows bytes and requests, and how Redis words
+//! the errors every scene after the first answers.
+
+// Every judge of the track includes this module, and a scene uses only what it needs of it.
+#![allow(dead_code)]
+
+use std::fmt::Write;
+
+/// Bytes as redis-cli quotes them (`sdscatrepr`): in double quotes, `\"`, `\\`, `\n`, `\r`,
+/// `\t`, `\a`, `\b` escaped, other bytes outside printable ASCII as `\xhh`. Longer than 80
+/// bytes, the start and the end are shown with the length between them.
+pub fn quoted(bytes: &[u8]) -> String {
+    const SHOWN: usize = 32;
+    let mut out = String::from("\"");
+    let mut escape = |bytes: &[u8]| {
+        for &byte in bytes {
+            match byte {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                b'\r' => out.push_str("\\r"),
+                b'\t' => out.push_str("\\t"),
+                0x07 => out.push_str("\\a"),
+                0x08 => out.push_str("\\b"),
+                0x20..=0x7E => out.push(byte as char),
+                _ => {
+                    let _ = write!(out, "\\x{byte:02x}");
+                }
+            }
+        }
+    };
+    if bytes.len() <= 80 {
+        escape(bytes);
+    } else {
+        escape(&bytes[..SHOWN]);
+        escape(format!("...({} bytes)...", bytes.len()).as_bytes());
+        escape(&bytes[bytes.len() - SHOWN..]);
+    }
+    out.push('"');
+    out
+}
+
+/// One argument as it is typed at redis-cli: bare when that reads back the same, quoted
+/// otherwise (empty, spaces, quotes, anything not printable).
+pub fn word(bytes: &[u8]) -> String {
+    let bare = !bytes.is_empty()
+        && bytes.len() <= 80
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
+    if bare {
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        quoted(bytes)
+    }
+}
+
+/// A request as it is typed at redis-cli: `SET "a\r\nb" 1`.
+pub fn command_line<A: AsRef<[u8]>>(args: &[A]) -> String {
+    if args.is_empty() {
+        return "(an empty request)".into();
+    }
+    let words: Vec<String> = args.iter().map(|arg| word(arg.as_ref())).collect();
+    words.join(" ")
+}
+
+/// Redis's `string2ll`, which reads every integer argument: `0`, or an optional `-` then digits
+/// with no leading zero, within `i64`.
+pub fn string2ll(bytes: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let spelled = text == "0"
+        || (digits.starts_with(|c: char| ('1'..='9').contains(&c))
+            && digits.bytes().all(|b| b.is_ascii_digit()));
+    if !spelled {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// What Redis answers a command it does not know, as `commandCheckExistence` builds it in C:
+/// `'%.128s'` of the name, then `'%.*s' ` of each argument while the list is under 128 bytes,
+/// with 128 less the list's length as the precision; `%s` stops at a NUL; CR and LF become
+/// spaces. Bytes that are not UTF-8 become U+FFFD.
+pub fn unknown_command_error<A: AsRef<[u8]>>(args: &[A]) -> String {
+    /// `%.*s`: the bytes before the first NUL, at most `precision` of them.
+    fn printf_s(bytes: &[u8], precision: usize) -> &[u8] {
+        let upto_nul = bytes.split(|&b| b == 0).next().unwrap_or(&[]);
+        &upto_nul[..upto_nul.len().min(precision)]
+    }
+    let mut list: Vec<u8> = Vec::new();
+    let mut i = 1;
+    while i < args.len() && list.len() < 128 {
+        let precision = 128 - list.len();
+        let mut item = vec![b'\''];
+        item.extend_from_slice(printf_s(args[i].as_ref(), precision));
+        item.extend_from_slice(b"' ");
+        list.extend(item);
+        i += 1;
+    }
+    let mut text: Vec<u8> = Vec::new();
+    text.extend_from_slice(b"ERR unknown command '");
+    text.extend_from_slice(printf_s(args[0].as_ref(), 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend(list);
+    let text: Vec<u8> = text
+        .into_iter()
+        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// `ERR wrong number of arguments for '<name>' command`, the name as the command table has it.
+pub fn arity_error(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const SYNTAX_ERROR: &str = "ERR syntax error";
