@@ -66,6 +66,9 @@ enum Command {
         /// Play with the reference solution instead of your code.
         #[arg(long)]
         reference: bool,
+        /// For a playground that is a server (redis): the port it listens on, on 127.0.0.1.
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// The reference solution of a scene you have passed.
     Solution { scene: String },

@@ -58,6 +58,6 @@ pub fn run(workbook: &Workbook) -> Result<ExitCode> {
         }
     };
     let containment = run::containment::for_this_machine(&workbook.root);
-    let status = run::play_judge(&judge, &subject, &containment).context("cannot start")?;
+    let status = run::play_judge(&judge, &subject, &containment, &[]).context("cannot start")?;
     Ok(exit_code(status.success()))
 }

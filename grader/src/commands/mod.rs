@@ -43,7 +43,11 @@ pub fn run(workbook: &Workbook, command: Option<Command>) -> Result<ExitCode> {
             grade::one(workbook, &scene, &options)
         }
         Some(Command::Solution { scene }) => solution::run(workbook, &scene),
-        Some(Command::Play { track, reference }) => play::run(workbook, &track, reference),
+        Some(Command::Play {
+            track,
+            reference,
+            port,
+        }) => play::run(workbook, &track, reference, port),
         Some(Command::Classroom(Classroom::Grade {
             roster,
             trusted,

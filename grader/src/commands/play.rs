@@ -17,7 +17,12 @@ use crate::manifest::{Scene, Track, Workbook};
 use crate::run::{self, Binary};
 use crate::{report, ui, variants};
 
-pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<ExitCode> {
+pub fn run(
+    workbook: &Workbook,
+    track_name: &str,
+    reference: bool,
+    port: Option<u16>,
+) -> Result<ExitCode> {
     let Some(track) = workbook.tracks.iter().find(|t| t.name == track_name) else {
         bail!("no track is called {track_name:?}; `cargo grade list` shows them");
     };
@@ -87,8 +92,12 @@ pub fn run(workbook: &Workbook, track_name: &str, reference: bool) -> Result<Exi
         }
     };
     let containment = run::containment::for_this_machine(&workbook.root);
-    let status =
-        run::play_judge(&judge, &subject, &containment).context("cannot start the playground")?;
+    // What the playground is told, as its arguments.
+    let args: Vec<String> = port
+        .map(|p| vec!["--port".into(), p.to_string()])
+        .unwrap_or_default();
+    let status = run::play_judge(&judge, &subject, &containment, &args)
+        .context("cannot start the playground")?;
     Ok(exit_code(status.success()))
 }
 

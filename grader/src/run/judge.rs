@@ -153,6 +153,7 @@ pub fn play(
     judge: &Binary,
     subject: &Binary,
     containment: &protocol::Containment,
+    args: &[String],
 ) -> std::io::Result<ExitStatus> {
     let handshake = Handshake {
         task: protocol::Task::Play,
@@ -169,7 +170,7 @@ pub fn play(
         (subject.fd(), SUBJECT_FD),
     ];
     let mut command = Command::new(judge.exec_path());
-    command.env_clear();
+    command.env_clear().args(args);
     // SAFETY: between fork and exec, only descriptor moves on descriptors the parent holds open.
     unsafe {
         command.pre_exec(move || protocol::place_descriptors(&fds));
