@@ -436,3 +436,54 @@ fn carry_walks_a_learners_own_terms_into_election() {
     assert!(merged.contains(mine), "{merged}");
     assert!(merged.contains(helper), "{merged}");
 }
+
+#[test]
+fn the_redis_playground_serves_real_clients_on_the_port_asked_for() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let _turn = workbook_turn();
+    // A port free a moment ago: the playground binds it itself.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut play = Command::new(assert_cmd::cargo::cargo_bin("grader"))
+        .args(["play", "redis", "--reference", "--port", &port.to_string()])
+        .current_dir(workbook())
+        .env("NO_COLOR", "1")
+        .env("CARGO_INCREMENTAL", "0")
+        .env("GRADE_TARGET_DIR", "target/grade-tests")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut prompt = play.stdin.take().unwrap();
+    let mut shown = BufReader::new(play.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listens on") {
+        line.clear();
+        assert_ne!(
+            shown.read_line(&mut line).unwrap(),
+            0,
+            "the playground ended early"
+        );
+    }
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    let mut pong = [0u8; 7];
+    client.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+
+    prompt.write_all(b"clients\nquit\n").unwrap();
+    let mut rest = String::new();
+    shown.read_to_string(&mut rest).unwrap();
+    assert!(play.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("1 client connected"), "{rest}");
+    assert!(rest.contains("server stopped"), "{rest}");
+}
