@@ -646,3 +646,259 @@ fn block_with_crc<'a>(
     }
     Ok(bytes)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The log and the MANIFEST
+//
+// The write-ahead log's records and the MANIFEST's records share a frame: crc32 (of the length
+// and the body), the body's length, then the body; every integer little-endian. A store reads
+// the whole records from the start and stops at the first that is not whole: a torn tail.
+
+/// The bodies of the whole records at the start of `bytes`, and where the first one that is not
+/// whole starts (the length of `bytes` when every record is whole).
+pub fn framed_records(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut bodies = Vec::new();
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let crc = u32_at(header, 0);
+        let len = u32_at(header, 4) as usize;
+        let Some(covered) = bytes.get(at + 4..at + 8 + len) else {
+            break;
+        };
+        if crc32(covered) != crc {
+            break;
+        }
+        bodies.push(&covered[4..]);
+        at += 8 + len;
+    }
+    (bodies, at)
+}
+
+/// What is left of a record's body to read.
+pub struct BodyReader<'a>(pub &'a [u8]);
+
+impl<'a> BodyReader<'a> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    pub fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    pub fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    /// A u32 length, then that many bytes.
+    pub fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        Some(self.take(n)?.to_vec())
+    }
+}
+
+/// One write of the log: a key and its value, `None` for a delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedWrite {
+    pub seq: u64,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Every write of a log's whole records, in order, each op with its own seq (the batch's seq,
+/// plus its place in the batch); an error names the first malformed body.
+pub fn parse_wal(bytes: &[u8]) -> Result<Vec<LoggedWrite>, String> {
+    let (bodies, _) = framed_records(bytes);
+    let mut writes = Vec::new();
+    for (r, body) in bodies.into_iter().enumerate() {
+        let mut reader = BodyReader(body);
+        let malformed = || format!("record {r} of the log has a malformed body");
+        let count = reader.u32().ok_or_else(malformed)?;
+        for _ in 0..count {
+            let seq = reader.u64().ok_or_else(malformed)?;
+            let ops = reader.u32().ok_or_else(malformed)?;
+            for i in 0..u64::from(ops) {
+                let kind = reader.take(1).ok_or_else(malformed)?[0];
+                let key = reader.bytes().ok_or_else(malformed)?;
+                let value = match kind {
+                    1 => Some(reader.bytes().ok_or_else(malformed)?),
+                    2 => None,
+                    _ => return Err(malformed()),
+                };
+                writes.push(LoggedWrite {
+                    seq: seq + i,
+                    key,
+                    value,
+                });
+            }
+        }
+        if !reader.0.is_empty() {
+            return Err(malformed());
+        }
+    }
+    Ok(writes)
+}
+
+/// A table as a MANIFEST record lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTable {
+    pub level: u32,
+    pub number: u64,
+    pub size: u64,
+    pub first_key: Vec<u8>,
+    pub last_key: Vec<u8>,
+}
+
+/// One MANIFEST record: the whole state of the database after an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub last_seq: u64,
+    pub next_file: u64,
+    pub wal: u64,
+    pub tables: Vec<ListedTable>,
+}
+
+/// The MANIFEST's file name.
+pub const MANIFEST_NAME: &str = "MANIFEST";
+
+pub fn table_file(number: u64) -> String {
+    format!("{number:06}.sst")
+}
+
+pub fn wal_file(number: u64) -> String {
+    format!("{number:06}.log")
+}
+
+/// The body of a MANIFEST record for `record`.
+pub fn manifest_body(record: &ManifestRecord) -> Vec<u8> {
+    let mut body = Vec::new();
+    for word in [record.last_seq, record.next_file, record.wal] {
+        body.extend_from_slice(&word.to_le_bytes());
+    }
+    body.extend_from_slice(&(record.tables.len() as u32).to_le_bytes());
+    for table in &record.tables {
+        body.extend_from_slice(&table.level.to_le_bytes());
+        body.extend_from_slice(&table.number.to_le_bytes());
+        body.extend_from_slice(&table.size.to_le_bytes());
+        for key in [&table.first_key, &table.last_key] {
+            body.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            body.extend_from_slice(key);
+        }
+    }
+    body
+}
+
+/// A whole framed record of `body`: crc32 of the length and the body, the length, the body.
+pub fn framed(body: &[u8]) -> Vec<u8> {
+    let mut covered = (body.len() as u32).to_le_bytes().to_vec();
+    covered.extend_from_slice(body);
+    let mut record = crc32(&covered).to_le_bytes().to_vec();
+    record.extend_from_slice(&covered);
+    record
+}
+
+/// The MANIFEST's whole records, in order, and the length of the whole ones (a torn tail
+/// follows them when it is less than the file's); an error names the first malformed body.
+pub fn parse_manifest(bytes: &[u8]) -> Result<(Vec<ManifestRecord>, usize), String> {
+    let (bodies, whole) = framed_records(bytes);
+    let mut records = Vec::new();
+    for (r, body) in bodies.into_iter().enumerate() {
+        let malformed = |what: &str| {
+            format!(
+                "MANIFEST record {r} (its body is {} bytes) is malformed: {what}",
+                body.len()
+            )
+        };
+        let mut reader = BodyReader(body);
+        let mut word = |what: &str| reader.u64().ok_or_else(|| malformed(what));
+        let (last_seq, next_file, wal) = (word("last seq")?, word("next file")?, word("log")?);
+        let count = reader
+            .u32()
+            .ok_or_else(|| malformed("no table count after the log number"))?;
+        let mut tables = Vec::new();
+        for t in 0..count {
+            let short = || malformed(&format!("it ends inside table {t} of {count}"));
+            tables.push(ListedTable {
+                level: reader.u32().ok_or_else(short)?,
+                number: reader.u64().ok_or_else(short)?,
+                size: reader.u64().ok_or_else(short)?,
+                first_key: reader.bytes().ok_or_else(short)?,
+                last_key: reader.bytes().ok_or_else(short)?,
+            });
+        }
+        if !reader.0.is_empty() {
+            return Err(malformed(&format!(
+                "{} bytes follow its last table",
+                reader.0.len()
+            )));
+        }
+        records.push(ManifestRecord {
+            last_seq,
+            next_file,
+            wal,
+            tables,
+        });
+    }
+    Ok((records, whole))
+}
+
+/// Keys and their values: what a database holds.
+pub type KeyValues = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// What a directory holds, rebuilt the way a recovery would: the MANIFEST's last whole record,
+/// every table it lists (oldest first), then the log it names. `files` reads a file's bytes.
+/// `Ok(None)` when there is no MANIFEST or it has no whole record; an error says which file
+/// breaks which rule.
+pub fn rebuild(
+    files: impl Fn(&str) -> Option<Vec<u8>>,
+    options: TableOptions,
+) -> Result<Option<KeyValues>, String> {
+    let Some(manifest) = files(MANIFEST_NAME) else {
+        return Ok(None);
+    };
+    let (records, _) = parse_manifest(&manifest)?;
+    let Some(record) = records.last() else {
+        return Ok(None);
+    };
+    let mut state = KeyValues::new();
+    for listed in record.tables.iter().rev() {
+        let name = table_file(listed.number);
+        let bytes = files(&name).ok_or_else(|| {
+            format!("the MANIFEST's last record lists table {name}, which is not on the disk")
+        })?;
+        let parsed = parse_table(&bytes, options)
+            .map_err(|e| format!("table {name}, listed by the MANIFEST, breaks the format {e}"))?;
+        if bytes.len() as u64 != listed.size {
+            return Err(format!(
+                "the MANIFEST lists table {name} as {} bytes, but it is {} bytes",
+                listed.size,
+                bytes.len()
+            ));
+        }
+        let mut seen: Option<Vec<u8>> = None;
+        for entry in parsed.entries() {
+            // Only a key's newest version in a table counts.
+            if seen.as_ref() == Some(&entry.key) {
+                continue;
+            }
+            seen = Some(entry.key.clone());
+            match entry.value {
+                Some(value) => state.insert(entry.key, value),
+                None => state.remove(&entry.key),
+            };
+        }
+    }
+    let name = wal_file(record.wal);
+    let log = files(&name).ok_or_else(|| {
+        format!("the MANIFEST's last record names the log {name}, which is not on the disk")
+    })?;
+    for write in parse_wal(&log).map_err(|e| format!("{name}: {e}"))? {
+        match write.value {
+            Some(value) => state.insert(write.key, value),
+            None => state.remove(&write.key),
+        };
+    }
+    Ok(Some(state))
+}

@@ -1,0 +1,1364 @@
+//! Hidden checks for lsm/flush.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{self, ErrorKind};
+
+use judge::prelude::*;
+use kit::crash::show;
+use kit::fault::{Aim, FaultDir, attempt};
+use kit::sim::{Fault, OpKind, Profile, SimDisk};
+use lsm_flush::{Db, MANIFEST, Options, TableInfo};
+
+use crate::support::{
+    KINDS, ListedTable, LoggedWrite, MANIFEST_NAME, ManifestRecord, TableEntry, TableOptions,
+    faults_for, framed, manifest_body, parse_manifest, parse_table, parse_wal, rebuild, table_file,
+    wal_file, write_table,
+};
+
+pub fn suite() -> Suite {
+    Suite::new()
+        .check(
+            "open on an empty directory creates log 000001.log and a MANIFEST of one record \
+             (last seq 0, next file 2, log 1, no tables), byte for byte, both durable; open on a \
+             directory that holds a MANIFEST is InvalidInput and changes nothing",
+            open_layout,
+        )
+        .check(
+            "flush writes the memtable to the next table number, every key's newest version \
+             with its seq, tombstones kept; the MANIFEST gains one record listing it with its \
+             size and key range, the new log takes the number after, the old log is removed, \
+             and the n-th write has seq n across flushes",
+            flush_writes_files,
+        )
+        .check(
+            "a flush of an empty memtable does nothing: no table, no MANIFEST record, the same \
+             log",
+            empty_flush,
+        )
+        .check(
+            "before a write, a memtable holding memtable_bytes or more (key + value + 9 bytes a \
+             key, a replaced value's bytes taken off) is flushed first; one byte under is not",
+            auto_flush_boundary,
+        )
+        .check(
+            "puts, deletes, gets, scans and flushes in any order agree with a BTreeMap; \
+             tables() and last_seq() follow every write, and the disk holds exactly the \
+             MANIFEST, the log and the tables a model says",
+            agrees_with_model,
+        )
+        .check(
+            "a get answered by the memtable reads nothing; any other get reads at most one \
+             data block of each table, newest first, whose key range holds the key, up to the \
+             first that has it, and nothing of the others",
+            get_reads,
+        )
+        .check(
+            "a crash at any I/O step (in a write, a flush or an automatic flush) leaves a \
+             MANIFEST whose last record, with the tables and the log it names, rebuilds every \
+             acknowledged write and nothing else",
+            crash_at_every_step,
+        )
+        .check(
+            "a flush that fails writing its table or creating its new log returns the error, \
+             removes its new files, and the database carries on: later writes and flushes work",
+            usable_after_failed_flush,
+        )
+        .check(
+            "every I/O operation failed in turn (I/O error, full disk, a sync that loses data): \
+             an error, never a panic nor a wrong answer; the database works on or refuses every \
+             later write; and the disk rebuilds exactly what was acknowledged",
+            faults_everywhere,
+        )
+}
+
+/// Bytes a memtable counts for each key besides the key's and the value's: the seq and kind.
+const PER_KEY: usize = 9;
+
+// ---------------------------------------------------------------------------------------------
+// Showing what was done.
+
+/// Bytes as `show` writes them, or their length and first bytes when they are long.
+fn short(bytes: &[u8]) -> String {
+    if bytes.len() <= 32 {
+        show(bytes)
+    } else {
+        format!("<{} bytes: {}...>", bytes.len(), show(&bytes[..8]))
+    }
+}
+
+/// One call a check makes on the database.
+#[derive(Clone, PartialEq, Eq)]
+enum Step {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    Get(Vec<u8>),
+    Scan(Vec<u8>, Option<Vec<u8>>, usize),
+    Flush,
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Put(k, v) => write!(f, "put({}, {})", short(k), short(v)),
+            Step::Delete(k) => write!(f, "delete({})", short(k)),
+            Step::Get(k) => write!(f, "get({})", short(k)),
+            Step::Scan(from, to, limit) => {
+                let to = to.as_ref().map_or("None".to_string(), |to| short(to));
+                let limit = if *limit == usize::MAX {
+                    "usize::MAX".to_string()
+                } else {
+                    limit.to_string()
+                };
+                write!(f, "scan({}, {to}, {limit})", short(from))
+            }
+            Step::Flush => write!(f, "flush()"),
+        }
+    }
+}
+
+/// A table as a message shows it.
+struct Info<'a>(&'a TableInfo);
+
+impl fmt::Debug for Info<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "#{} {}..={} {} bytes",
+            t.number,
+            short(&t.first_key),
+            short(&t.last_key),
+            t.size
+        )
+    }
+}
+
+fn infos(tables: &[TableInfo]) -> String {
+    let shown: Vec<String> = tables.iter().map(|t| format!("{:?}", Info(t))).collect();
+    format!("[{}]", shown.join(", "))
+}
+
+fn pairs(found: &[(Vec<u8>, Vec<u8>)]) -> String {
+    let shown: Vec<String> = found
+        .iter()
+        .map(|(k, v)| format!("({}, {})", short(k), short(v)))
+        .collect();
+    format!("[{}]", shown.join(", "))
+}
+
+fn value_text(value: &Option<Vec<u8>>) -> String {
+    value
+        .as_ref()
+        .map_or("None".to_string(), |v| format!("Some({})", short(v)))
+}
+
+/// The calls made so far.
+struct Script(Vec<String>);
+
+impl Script {
+    fn open(options: Options) -> Script {
+        Script(vec![format!("Db::open(dir, {options:?})")])
+    }
+
+    fn did(&mut self, call: impl Into<String>) -> String {
+        self.0.push(call.into());
+        self.so_far()
+    }
+
+    fn so_far(&self) -> String {
+        self.0.join(", ")
+    }
+}
+
+fn io_failure(did: &str, error: io::Error) -> Failure {
+    Failure::new(format!(
+        "did:      {did}\nexpected: success\ngot:      Err({:?}): {error}",
+        error.kind()
+    ))
+}
+
+fn table_options(options: Options) -> TableOptions {
+    TableOptions {
+        block_size: options.block_size,
+        restart_interval: options.restart_interval,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model: what the database and its directory hold after each call.
+
+#[derive(Clone)]
+struct ModelTable {
+    info: TableInfo,
+    entries: Vec<TableEntry>,
+}
+
+#[derive(Clone)]
+struct Model {
+    options: Options,
+    /// Key -> the seq and value (None: a tombstone) of its newest version since the last flush.
+    memtable: BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)>,
+    /// Level 0, newest first.
+    tables: Vec<ModelTable>,
+    wal: u64,
+    next_file: u64,
+    last_seq: u64,
+    /// Every MANIFEST record written, in order.
+    records: Vec<ManifestRecord>,
+    /// The writes in the current log.
+    logged: Vec<LoggedWrite>,
+}
+
+impl Model {
+    fn new(options: Options) -> Model {
+        let mut model = Model {
+            options,
+            memtable: BTreeMap::new(),
+            tables: Vec::new(),
+            wal: 1,
+            next_file: 2,
+            last_seq: 0,
+            records: Vec::new(),
+            logged: Vec::new(),
+        };
+        model.records.push(model.record());
+        model
+    }
+
+    /// The memtable's size: key, value and the seq and kind, for each key.
+    fn size(&self) -> usize {
+        self.memtable
+            .iter()
+            .map(|(k, (_, v))| k.len() + v.as_ref().map_or(0, Vec::len) + PER_KEY)
+            .sum()
+    }
+
+    /// Whether the next write flushes first.
+    fn full(&self) -> bool {
+        self.size() >= self.options.memtable_bytes
+    }
+
+    fn write(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if self.full() {
+            self.flush();
+        }
+        self.last_seq += 1;
+        let value = value.map(<[u8]>::to_vec);
+        self.memtable
+            .insert(key.to_vec(), (self.last_seq, value.clone()));
+        self.logged.push(LoggedWrite {
+            seq: self.last_seq,
+            key: key.to_vec(),
+            value,
+        });
+    }
+
+    fn flush(&mut self) {
+        if self.memtable.is_empty() {
+            return;
+        }
+        let entries: Vec<TableEntry> = std::mem::take(&mut self.memtable)
+            .into_iter()
+            .map(|(key, (seq, value))| TableEntry { key, seq, value })
+            .collect();
+        let size = write_table(&entries, table_options(self.options)).len() as u64;
+        let info = TableInfo {
+            number: self.next_file,
+            size,
+            first_key: entries[0].key.clone(),
+            last_key: entries[entries.len() - 1].key.clone(),
+        };
+        self.wal = self.next_file + 1;
+        self.next_file += 2;
+        self.tables.insert(0, ModelTable { info, entries });
+        self.logged.clear();
+        self.records.push(self.record());
+    }
+
+    fn record(&self) -> ManifestRecord {
+        ManifestRecord {
+            last_seq: self.last_seq,
+            next_file: self.next_file,
+            wal: self.wal,
+            tables: self
+                .tables
+                .iter()
+                .map(|t| ListedTable {
+                    level: 0,
+                    number: t.info.number,
+                    size: t.info.size,
+                    first_key: t.info.first_key.clone(),
+                    last_key: t.info.last_key.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn infos(&self) -> Vec<TableInfo> {
+        self.tables.iter().map(|t| t.info.clone()).collect()
+    }
+
+    /// What a reader sees: the tables oldest first, then the memtable.
+    fn state(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut state = BTreeMap::new();
+        let newest = self
+            .tables
+            .iter()
+            .rev()
+            .flat_map(|t| t.entries.iter().map(|e| (e.key.clone(), e.value.clone())));
+        let memtable = self
+            .memtable
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.clone()));
+        for (key, value) in newest.chain(memtable) {
+            match value {
+                Some(value) => state.insert(key, value),
+                None => state.remove(&key),
+            };
+        }
+        state
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.state().get(key).cloned()
+    }
+
+    fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.state()
+            .into_iter()
+            .filter(|(k, _)| k.as_slice() >= from && to.is_none_or(|to| k.as_slice() < to))
+            .take(limit)
+            .collect()
+    }
+
+    /// Applies a step the database acknowledged.
+    fn apply(&mut self, step: &Step) {
+        match step {
+            Step::Put(k, v) => self.write(k, Some(v)),
+            Step::Delete(k) => self.write(k, None),
+            Step::Flush => self.flush(),
+            Step::Get(_) | Step::Scan(..) => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving the database and comparing.
+
+/// Makes `step` on `db` and the model, and compares what it returned and, after a write or a
+/// flush, `tables()` and `last_seq()`.
+fn step_both(db: &mut Db, model: &mut Model, step: &Step, script: &mut Script) -> CheckResult {
+    step_compared(db, model, step, script, true)
+}
+
+/// As [`step_both`]; `tables()` and `last_seq()` are compared only when `layout` is true (a
+/// flush that failed may have used file numbers the model did not).
+fn step_compared(
+    db: &mut Db,
+    model: &mut Model,
+    step: &Step,
+    script: &mut Script,
+    layout: bool,
+) -> CheckResult {
+    let did = script.did(format!("{step:?}"));
+    match step {
+        Step::Get(key) => {
+            let got = db.get(key).map_err(|e| io_failure(&did, e))?;
+            let expected = model.get(key);
+            if got != expected {
+                return fail(format!(
+                    "did:      {did}\nexpected: {}\ngot:      {}",
+                    value_text(&expected),
+                    value_text(&got)
+                ));
+            }
+            return Ok(());
+        }
+        Step::Scan(from, to, limit) => {
+            let got = db
+                .scan(from, to.as_deref(), *limit)
+                .map_err(|e| io_failure(&did, e))?;
+            let expected = model.scan(from, to.as_deref(), *limit);
+            if got != expected {
+                return fail(format!(
+                    "did:      {did}\nexpected: {}\ngot:      {}",
+                    pairs(&expected),
+                    pairs(&got)
+                ));
+            }
+            return Ok(());
+        }
+        Step::Put(key, value) => db.put(key, value),
+        Step::Delete(key) => db.delete(key),
+        Step::Flush => db.flush(),
+    }
+    .map_err(|e| io_failure(&did, e))?;
+    let before = model.size();
+    let flushed_first = !matches!(step, Step::Flush) && model.full();
+    model.apply(step);
+    if !layout {
+        return Ok(());
+    }
+    let got = db.tables();
+    let expected = model.infos();
+    if got != expected {
+        let why = if flushed_first {
+            format!(
+                "\n(before this write the memtable held {before} bytes, at least memtable_bytes \
+                 = {}: the write flushes it first)",
+                model.options.memtable_bytes
+            )
+        } else if !matches!(step, Step::Flush) {
+            format!(
+                "\n(before this write the memtable held {before} bytes, under memtable_bytes = \
+                 {}: no flush)",
+                model.options.memtable_bytes
+            )
+        } else {
+            String::new()
+        };
+        return fail(format!(
+            "did:      {did}, tables()\nexpected: {}\ngot:      {}{why}",
+            infos(&expected),
+            infos(&got)
+        ));
+    }
+    expect_eq(
+        format!("{did}, last_seq() (the n-th write has seq n)"),
+        db.last_seq(),
+        model.last_seq,
+    )
+}
+
+/// Holds the directory to the model: exactly the MANIFEST, the log and the tables, all
+/// durable; the MANIFEST's records, each table's entries and the log's writes as the model has
+/// them.
+fn check_disk(disk: &SimDisk, model: &Model, did: &str) -> CheckResult {
+    let files = disk.files();
+    let wal = wal_file(model.wal);
+    let mut expected: BTreeSet<String> = model
+        .tables
+        .iter()
+        .map(|t| table_file(t.info.number))
+        .collect();
+    expected.insert(MANIFEST_NAME.to_string());
+    expected.insert(wal.clone());
+    let got: BTreeSet<String> = files.iter().map(|f| f.name.clone()).collect();
+    if got != expected {
+        return fail(format!(
+            "did:      {did}, then listed the directory\nexpected: {expected:?} (the MANIFEST, \
+             the log its last record names, the tables it lists: a flush removes the log it \
+             replaces)\ngot:      {got:?}"
+        ));
+    }
+    for file in &files {
+        expect(
+            file.durable_name && file.durable_len == file.len,
+            format!(
+                "did:      {did}, then looked at {} on the disk\nexpected: the file and its \
+                 name durable (every write acknowledged is synced, and every new file's name \
+                 too)\ngot:      {} of its {} bytes durable, its name {}",
+                file.name,
+                file.durable_len,
+                file.len,
+                if file.durable_name {
+                    "durable"
+                } else {
+                    "not durable"
+                }
+            ),
+        )?;
+    }
+
+    let manifest = disk.contents(MANIFEST_NAME).unwrap_or_default();
+    let (records, whole) = parse_manifest(&manifest).map_err(|e| {
+        Failure::new(format!(
+            "did:      {did}, then read the MANIFEST\nexpected: records as the README lays \
+             them out\ngot:      {e}"
+        ))
+    })?;
+    if whole != manifest.len() || records != model.records {
+        let at = records
+            .iter()
+            .zip(&model.records)
+            .take_while(|(g, e)| g == e)
+            .count();
+        return fail(format!(
+            "did:      {did}, then read the MANIFEST ({} bytes, {} whole records)\nexpected: \
+             {} records (one at open, one a flush), record {at} being {:?}\ngot:      record \
+             {at} {:?}{}",
+            manifest.len(),
+            records.len(),
+            model.records.len(),
+            model.records.get(at),
+            records.get(at),
+            if whole != manifest.len() {
+                format!(
+                    ", then {} bytes that are no whole record",
+                    manifest.len() - whole
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+
+    let options = table_options(model.options);
+    for table in &model.tables {
+        let name = table_file(table.info.number);
+        let bytes = disk.contents(&name).unwrap_or_default();
+        let parsed = parse_table(&bytes, options).map_err(|e| {
+            Failure::new(format!(
+                "did:      {did}, then read {name}\nexpected: a table in the format of the \
+                 table scenes, written with {options:?}\ngot:      {e}"
+            ))
+        })?;
+        let got = parsed.entries();
+        if got != table.entries {
+            let at = got
+                .iter()
+                .zip(&table.entries)
+                .take_while(|(g, e)| g == e)
+                .count();
+            let why = match (table.entries.get(at), got.get(at)) {
+                (Some(e), Some(g)) if e.key == g.key && e.seq != g.seq => {
+                    "\n(the n-th write of the database has seq n, whatever the flushes before it)"
+                }
+                (Some(e), _) if e.value.is_none() => {
+                    "\n(a tombstone is flushed too: an older table may hold the key it deletes)"
+                }
+                _ => "",
+            };
+            return fail(format!(
+                "did:      {did}, then read {name}\nexpected: {} entries (each key of the \
+                 memtable once, its newest version), entry {at} being {:?}\ngot:      {} \
+                 entries, entry {at} {:?}{why}",
+                table.entries.len(),
+                table.entries.get(at),
+                got.len(),
+                got.get(at)
+            ));
+        }
+    }
+
+    let log = disk.contents(&wal).unwrap_or_default();
+    let got = parse_wal(&log).map_err(|e| {
+        Failure::new(format!(
+            "did:      {did}, then read {wal}\nexpected: the log's records\ngot:      {e}"
+        ))
+    })?;
+    expect_eq(
+        format!(
+            "{did}, then read the writes in {wal} (each a batch of one op, its seq the write's)"
+        ),
+        got,
+        model.logged.clone(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs.
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::sample::select(vec![
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"c".to_vec(),
+            b"ab".to_vec(),
+            Vec::new(),
+        ]),
+        1 => prop::collection::vec(prop::sample::select(vec![0x00, 0xFF, b'a']), 0..4),
+        1 => prop::collection::vec(any::<u8>(), 0..12),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::collection::vec(b'a'..=b'z', 0..6),
+        1 => Just(Vec::new()),
+        1 => prop::collection::vec(any::<u8>(), 0..300),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let limit = prop_oneof![Just(usize::MAX), 0..4usize];
+    prop_oneof![
+        5 => (key(), value()).prop_map(|(k, v)| Step::Put(k, v)),
+        2 => key().prop_map(Step::Delete),
+        3 => key().prop_map(Step::Get),
+        2 => (key(), prop::option::of(key()), limit).prop_map(|(f, t, l)| Step::Scan(f, t, l)),
+        2 => Just(Step::Flush),
+    ]
+}
+
+fn options() -> impl Strategy<Value = Options> {
+    let memtable = prop_oneof![
+        2 => Just(usize::MAX),
+        3 => 0..80usize,
+        1 => Just(4 << 20),
+    ];
+    let block = prop_oneof![Just(1usize), 2..120usize, Just(4096)];
+    let restart = prop_oneof![Just(1usize), Just(2), Just(16)];
+    (memtable, block, restart).prop_map(|(memtable_bytes, block_size, restart_interval)| Options {
+        memtable_bytes,
+        block_size,
+        restart_interval,
+    })
+}
+
+fn put(key: &str, value: &[u8]) -> Step {
+    Step::Put(key.as_bytes().to_vec(), value.to_vec())
+}
+
+fn delete(key: &str) -> Step {
+    Step::Delete(key.as_bytes().to_vec())
+}
+
+fn get(key: &str) -> Step {
+    Step::Get(key.as_bytes().to_vec())
+}
+
+fn scan_all() -> Step {
+    Step::Scan(Vec::new(), None, usize::MAX)
+}
+
+fn opened(disk: &SimDisk, options: Options, script: &Script) -> Result<Db, Failure> {
+    Db::open(disk.dir(), options).map_err(|e| io_failure(&script.so_far(), e))
+}
+
+/// Runs `steps` on a new database and the model, comparing after each, then the disk.
+fn run_model(seed: u64, options: Options, steps: &[Step]) -> CheckResult {
+    let disk = SimDisk::new(seed);
+    let mut script = Script::open(options);
+    let mut db = opened(&disk, options, &script)?;
+    let mut model = Model::new(options);
+    for step in steps {
+        step_both(&mut db, &mut model, step, &mut script)?;
+    }
+    check_disk(&disk, &model, &script.so_far())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour.
+
+fn open_layout(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let options = Options::default();
+    let mut script = Script::open(options);
+    let db = opened(&disk, options, &script)?;
+    let model = Model::new(options);
+    check_disk(&disk, &model, &script.so_far())?;
+    let expected = framed(&manifest_body(&model.records[0]));
+    expect_eq(
+        format!("{}, then read the MANIFEST's bytes", script.so_far()),
+        disk.contents(MANIFEST),
+        Some(expected),
+    )?;
+    expect_eq(
+        format!("{}, tables()", script.so_far()),
+        db.tables(),
+        Vec::new(),
+    )?;
+    expect_eq(format!("{}, last_seq()", script.so_far()), db.last_seq(), 0)?;
+
+    let before = disk.files();
+    let did = script.did(format!("Db::open(dir, {options:?}) again"));
+    match Db::open(disk.dir(), options) {
+        Err(error) if error.kind() == ErrorKind::InvalidInput => {}
+        Err(error) => {
+            return fail(format!(
+                "did:      {did}\nexpected: Err(InvalidInput): the directory holds a database \
+                 already\ngot:      Err({:?}): {error}",
+                error.kind()
+            ));
+        }
+        Ok(_) => {
+            return fail(format!(
+                "did:      {did}\nexpected: Err(InvalidInput): the directory holds a database \
+                 already\ngot:      Ok"
+            ));
+        }
+    }
+    expect_eq(
+        format!("{did}, then listed the directory (open must change nothing)"),
+        disk.files(),
+        before,
+    )
+}
+
+fn flush_writes_files(ctx: &mut Ctx) -> CheckResult {
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 48,
+        restart_interval: 2,
+    };
+    let big = vec![b'x'; 3000];
+    let huge: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let rounds = [
+        vec![
+            put("b", b"1"),
+            put("a", b"2"),
+            put("b", b"3"),
+            delete("c"),
+            put("", b"empty key"),
+            put("d", &big),
+            delete("a"),
+            put("huge", &huge),
+        ],
+        vec![put("a", b"again"), delete("b"), put("e", b"")],
+        vec![delete("a"), delete("e"), put("z", b"last")],
+    ];
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::open(options);
+    let mut db = opened(&disk, options, &script)?;
+    let mut model = Model::new(options);
+    for round in &rounds {
+        for step in round {
+            step_both(&mut db, &mut model, step, &mut script)?;
+        }
+        step_both(&mut db, &mut model, &Step::Flush, &mut script)?;
+        check_disk(&disk, &model, &script.so_far())?;
+        for key in ["", "a", "b", "c", "d", "e", "huge", "z"] {
+            step_both(&mut db, &mut model, &get(key), &mut script)?;
+        }
+        step_both(&mut db, &mut model, &scan_all(), &mut script)?;
+    }
+    Ok(())
+}
+
+fn empty_flush(ctx: &mut Ctx) -> CheckResult {
+    let options = Options::default();
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::open(options);
+    let mut db = opened(&disk, options, &script)?;
+    let mut model = Model::new(options);
+    for step in [Step::Flush, put("a", b"1"), Step::Flush, Step::Flush] {
+        step_both(&mut db, &mut model, &step, &mut script)?;
+        check_disk(&disk, &model, &script.so_far())?;
+    }
+    Ok(())
+}
+
+fn auto_flush_boundary(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let m = 50;
+    let options = |memtable_bytes| Options {
+        memtable_bytes,
+        block_size: 4096,
+        restart_interval: 16,
+    };
+    let v = |n: usize| vec![b'v'; n];
+    let scripts: Vec<(Options, Vec<Step>)> = vec![
+        // 1 + 40 + 9 = 50: the next write flushes first.
+        (options(m), vec![put("a", &v(40)), put("b", b""), get("a")]),
+        // 49: no flush; then 49 + 10 = 59: the next one flushes a and b.
+        (
+            options(m),
+            vec![put("a", &v(39)), put("b", b""), put("c", b""), get("b")],
+        ),
+        // A replace takes the old value's bytes off: 40, then 11, then 11 + 39 = 50.
+        (
+            options(m),
+            vec![
+                put("a", &v(30)),
+                put("a", b"x"),
+                put("b", &v(29)),
+                put("c", b""),
+                put("d", b""),
+            ],
+        ),
+        // A tombstone counts its key and 9: 10 + 10 + 10 + 10 + 10 = 50.
+        (
+            options(m),
+            vec![
+                delete("a"),
+                delete("b"),
+                delete("c"),
+                delete("d"),
+                put("e", b""),
+                put("f", b""),
+                get("a"),
+            ],
+        ),
+        // 0: every write flushes the one before it; 1: the same.
+        (
+            options(0),
+            vec![put("a", b"1"), put("b", b"2"), delete("a"), get("a")],
+        ),
+        (
+            options(1),
+            vec![put("a", b""), put("a", b"x"), put("b", b""), get("a")],
+        ),
+    ];
+    for (options, steps) in scripts {
+        run_model(seed, options, &steps)?;
+    }
+    Ok(())
+}
+
+fn agrees_with_model(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    ctx.forall_named(
+        &["options", "steps"],
+        96,
+        (options(), prop::collection::vec(step(), 0..30)),
+        |(options, steps)| run_model(seed, options, &steps),
+    )
+}
+
+/// How many tables a get of `key` may read a block of: newest first, each whose key range holds
+/// the key, up to the first that has a version of it.
+fn visits(model: &Model, key: &[u8]) -> u64 {
+    let mut visits = 0;
+    for table in &model.tables {
+        let info = &table.info;
+        if key < info.first_key.as_slice() || key > info.last_key.as_slice() {
+            continue;
+        }
+        visits += 1;
+        if table.entries.iter().any(|e| e.key == key) {
+            break;
+        }
+    }
+    visits
+}
+
+fn get_reads(ctx: &mut Ctx) -> CheckResult {
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 128,
+        restart_interval: 4,
+    };
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::open(options);
+    let mut db = opened(&disk, options, &script)?;
+    let mut model = Model::new(options);
+    let key = |prefix: &str, i: u32| format!("{prefix}{i:03}");
+    // Three tables: "b000".."b199", "c000".."c199", then one across both, every third key, and
+    // a memtable of a few keys.
+    let mut writes = Vec::new();
+    for i in 0..200 {
+        writes.push(put(&key("b", i), format!("b{i}").as_bytes()));
+    }
+    writes.push(Step::Flush);
+    for i in 0..200 {
+        writes.push(put(&key("c", i), format!("c{i}").as_bytes()));
+    }
+    writes.push(Step::Flush);
+    for i in (100..200).step_by(3) {
+        writes.push(put(&key("b", i), b"newer"));
+    }
+    writes.push(delete("c050"));
+    writes.push(Step::Flush);
+    writes.extend([put("b150", b"in memory"), put("m", b"in memory")]);
+    script.0.push(format!(
+        "put(\"b000\") ... put(\"b199\"), flush(), put(\"c000\") ... put(\"c199\"), flush(), \
+         put of every third key from \"b100\" to \"b199\", delete(\"c050\"), flush(), \
+         put(\"b150\"), put(\"m\") (block_size {}: many blocks a table)",
+        options.block_size
+    ));
+    for step in &writes {
+        match step {
+            Step::Put(k, v) => db.put(k, v),
+            Step::Delete(k) => db.delete(k),
+            _ => db.flush(),
+        }
+        .map_err(|e| io_failure(&format!("{}, {step:?}", script.so_far()), e))?;
+        model.apply(step);
+    }
+    let biggest = model
+        .tables
+        .iter()
+        .flat_map(|t| {
+            let bytes = write_table(&t.entries, table_options(options));
+            parse_table(&bytes, table_options(options))
+                .expect("the reference writes tables the parser reads")
+                .blocks
+                .into_iter()
+                .map(|b| b.size + 4)
+                .collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap_or(0);
+
+    let mut probes: Vec<Vec<u8>> = ["b150", "m", "a", "", "b", "b000", "b007", "b099", "b100"]
+        .iter()
+        .chain(&[
+            "b101", "b103", "b150x", "b199", "b1995", "c000", "c050", "c100", "c199",
+        ])
+        .chain(&["c2", "bz", "d", "zzz"])
+        .map(|k| k.as_bytes().to_vec())
+        .collect();
+    probes.push(vec![0xFF; 3]);
+    for probe in probes {
+        let did = script.did(format!("{:?}", Step::Get(probe.clone())));
+        disk.reset_stats();
+        let got = db.get(&probe).map_err(|e| io_failure(&did, e))?;
+        let stats = disk.stats();
+        let expected = model.get(&probe);
+        if got != expected {
+            return fail(format!(
+                "did:      {did}\nexpected: {}\ngot:      {}",
+                value_text(&expected),
+                value_text(&got)
+            ));
+        }
+        let in_memtable = model.memtable.contains_key(&probe);
+        let most = if in_memtable {
+            0
+        } else {
+            visits(&model, &probe)
+        };
+        let why = if in_memtable {
+            "the memtable holds the key: no table is asked".to_string()
+        } else {
+            format!(
+                "one data block (at most {biggest} bytes with its crc) of each table whose \
+                 first and last keys hold the key, newest first, until one has it: {most} here, \
+                 of the {} tables {}",
+                model.tables.len(),
+                infos(&model.infos())
+            )
+        };
+        expect(
+            stats.reads <= most && stats.bytes_read <= most * biggest,
+            format!(
+                "did:      {did}, counting the disk's reads\nexpected: at most {most} reads ({why})\
+                 \ngot:      {} reads of {} bytes",
+                stats.reads, stats.bytes_read
+            ),
+        )?;
+        script.0.pop();
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crashes.
+
+/// What a run cut short by a crash got done.
+struct Cut {
+    opened: bool,
+    acknowledged: Model,
+    /// The write the power failed in, if it was one: it may or may not have happened.
+    in_flight: Option<Step>,
+    calls: Vec<String>,
+}
+
+fn run_until_crash(disk: &SimDisk, options: Options, steps: &[Step]) -> Cut {
+    let mut cut = Cut {
+        opened: false,
+        acknowledged: Model::new(options),
+        in_flight: None,
+        calls: vec![format!("Db::open(dir, {options:?})")],
+    };
+    let Ok(mut db) = attempt(|| Db::open(disk.dir(), options)) else {
+        return cut;
+    };
+    cut.opened = true;
+    for step in steps {
+        cut.calls.push(format!("{step:?}"));
+        let done = attempt(|| match step {
+            Step::Put(k, v) => db.put(k, v),
+            Step::Delete(k) => db.delete(k),
+            Step::Flush => db.flush(),
+            Step::Get(k) => db.get(k).map(drop),
+            Step::Scan(f, t, l) => db.scan(f, t.as_deref(), *l).map(drop),
+        });
+        if done.is_err() {
+            if matches!(step, Step::Put(..) | Step::Delete(_)) {
+                cut.in_flight = Some(step.clone());
+            }
+            break;
+        }
+        cut.acknowledged.apply(step);
+    }
+    cut
+}
+
+fn state_text(state: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
+    let shown: Vec<String> = state
+        .iter()
+        .map(|(k, v)| format!("{}: {}", short(k), short(v)))
+        .collect();
+    format!("{{{}}}", shown.join(", "))
+}
+
+/// Holds what the directory rebuilds to after a crash to what was acknowledged.
+fn judge_crash(disk: &SimDisk, cut: &Cut, options: Options, story: &str) -> CheckResult {
+    if !cut.opened {
+        return Ok(());
+    }
+    let rebuilt = rebuild(|name| disk.contents(name), table_options(options));
+    let state = match rebuilt {
+        Err(why) => {
+            return fail(format!(
+                "{story}\nexpected: the MANIFEST's last whole record, the tables it lists and \
+                 the log it names, to rebuild every acknowledged write\ngot:      {why}"
+            ));
+        }
+        Ok(None) => {
+            return fail(format!(
+                "{story}\nexpected: a MANIFEST with a whole record (open returned: it must \
+                 have made one durable)\ngot:      none"
+            ));
+        }
+        Ok(Some(state)) => state,
+    };
+    let acknowledged = cut.acknowledged.state();
+    if state == acknowledged {
+        return Ok(());
+    }
+    if let Some(step) = &cut.in_flight {
+        let mut with = cut.acknowledged.clone();
+        with.apply(step);
+        if state == with.state() {
+            return Ok(());
+        }
+    }
+    fail(format!(
+        "{story}\nexpected: {}{}\ngot:      {} (rebuilt from the MANIFEST's last record: {:?})",
+        state_text(&acknowledged),
+        cut.in_flight.as_ref().map_or(String::new(), |s| format!(
+            ", or that after {s:?} in flight"
+        )),
+        state_text(&state),
+        parse_manifest(&disk.contents(MANIFEST_NAME).unwrap_or_default())
+            .ok()
+            .and_then(|(records, _)| records.last().cloned()),
+    ))
+}
+
+fn crash_everywhere(seed: u64, options: Options, steps: &[Step]) -> CheckResult {
+    let golden = SimDisk::new(seed);
+    let mut script = Script::open(options);
+    let mut db = opened(&golden, options, &script)?;
+    let mut model = Model::new(options);
+    for step in steps {
+        step_both(&mut db, &mut model, step, &mut script)?;
+    }
+    drop(db);
+    let total = golden.steps();
+    for step in 1..=total {
+        let disk = SimDisk::with_profile(
+            seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            Profile::HARSH,
+        );
+        disk.crash_at_step(step);
+        let cut = run_until_crash(&disk, options, steps);
+        let did = cut.calls.join(", ");
+        for fork in 0..3u64 {
+            let trial = disk.fork_reseeded(seed ^ step ^ (fork << 32));
+            let aftermath = trial.restart_disk_only();
+            let story = format!(
+                "did:      {did}\n          the power failed in the last call, at I/O step \
+                 {step} of {total}; on restart {aftermath}"
+            );
+            judge_crash(&trial, &cut, options, &story)?;
+        }
+        let trial = disk.fork();
+        trial.restart_losing_unsynced();
+        let story = format!(
+            "did:      {did}\n          the power failed in the last call, at I/O step {step} \
+             of {total}; on restart every unsynced write and name operation was lost"
+        );
+        judge_crash(&trial, &cut, options, &story)?;
+    }
+    Ok(())
+}
+
+fn crash_at_every_step(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: 60,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let sectors = vec![b's'; 1500];
+    let scripted = vec![
+        put("a", b"1"),
+        put("b", &sectors),
+        delete("a"),
+        Step::Flush,
+        put("c", b"2"),
+        put("a", b"3"),
+        put("d", b"4"),
+        put("e", b"5"),
+        get("b"),
+        delete("c"),
+        put("b", b"6"),
+        Step::Flush,
+        put("f", b"7"),
+    ];
+    crash_everywhere(seed, options, &scripted)?;
+    ctx.forall_named(
+        &["options", "steps"],
+        6,
+        (options_for_crashes(), prop::collection::vec(step(), 0..12)),
+        |(options, steps)| crash_everywhere(seed, options, &steps),
+    )
+}
+
+fn options_for_crashes() -> impl Strategy<Value = Options> {
+    (prop_oneof![Just(usize::MAX), 0..60usize], 1..100usize).prop_map(
+        |(memtable_bytes, block_size)| Options {
+            memtable_bytes,
+            block_size,
+            restart_interval: 2,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults.
+
+/// Fails with a message if `error` is a panic that `attempt` caught.
+fn no_panic(did: &str, error: &io::Error) -> CheckResult {
+    let text = error.to_string();
+    expect(
+        !text.starts_with("panicked"),
+        format!("did:      {did}\nexpected: an error, or success\ngot:      a panic: {text}"),
+    )
+}
+
+fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let aims = [
+        (OpKind::Create, 1, "creating the table"),
+        (OpKind::Write, 1, "the table's first write"),
+        (OpKind::Sync, 1, "syncing the table"),
+        (OpKind::DirSync, 1, "syncing the directory after the table"),
+        (OpKind::Create, 2, "creating the new log"),
+        (
+            OpKind::DirSync,
+            2,
+            "syncing the directory after the new log",
+        ),
+    ];
+    for (kind, n, what) in aims {
+        for fault in [Fault::IoError, Fault::DiskFull] {
+            let disk = SimDisk::new(seed);
+            let faults = FaultDir::new(&disk, &[]);
+            let mut script = Script::open(options);
+            let mut db =
+                Db::open(faults.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
+            let mut model = Model::new(options);
+            for step in [put("a", b"1"), put("b", b"2"), delete("c")] {
+                step_both(&mut db, &mut model, &step, &mut script)?;
+            }
+            faults.arm(kind, n, fault);
+            let did = script.did(format!(
+                "flush() with the {n}th {kind:?} of the flush failing with {fault:?} ({what})"
+            ));
+            match attempt(|| db.flush()) {
+                Ok(()) => {
+                    return fail(format!(
+                        "did:      {did}\nexpected: Err: the flush could not be made\ngot:      \
+                         Ok{}",
+                        if faults.fired() == 0 {
+                            " (and the flush never made the operation that was to fail)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                Err(error) => no_panic(&did, &error)?,
+            }
+            // Nothing was flushed: the model stays as it was, and the files too.
+            check_disk(&disk, &model, &script.so_far())?;
+            for step in [
+                get("a"),
+                get("b"),
+                put("d", b"3"),
+                Step::Flush,
+                put("e", b"4"),
+                get("a"),
+                get("d"),
+                scan_all(),
+            ] {
+                step_compared(&mut db, &mut model, &step, &mut script, false)?;
+            }
+            let got: Vec<u64> = db.tables().iter().map(|t| t.number).collect();
+            expect(
+                got.len() == 1,
+                format!(
+                    "did:      {}, tables()\nexpected: one table, the flush that worked\ngot:      \
+                     {got:?}",
+                    script.so_far()
+                ),
+            )?;
+            drop(db);
+            disk.crash();
+            disk.restart_losing_unsynced();
+            expect_rebuilt(&disk, &model, &script.so_far())?;
+        }
+    }
+    Ok(())
+}
+
+/// After the worst crash: the MANIFEST, its tables and its log rebuild what the model holds.
+fn expect_rebuilt(disk: &SimDisk, model: &Model, did: &str) -> CheckResult {
+    let did =
+        format!("{did}, then the power failed, losing every unsynced write and name operation");
+    match rebuild(|name| disk.contents(name), table_options(model.options)) {
+        Ok(Some(state)) if state == model.state() => Ok(()),
+        Ok(Some(state)) => fail(format!(
+            "did:      {did}\nexpected: the MANIFEST, tables and log to rebuild what was \
+             acknowledged: {}\ngot:      {}",
+            state_text(&model.state()),
+            state_text(&state)
+        )),
+        Ok(None) => fail(format!(
+            "did:      {did}\nexpected: a MANIFEST with a whole record\ngot:      none"
+        )),
+        Err(why) => fail(format!(
+            "did:      {did}\nexpected: the MANIFEST, tables and log to rebuild what was \
+             acknowledged\ngot:      {why}"
+        )),
+    }
+}
+
+/// Runs `steps` with one fault aimed, holding every answer to the model.
+fn faulted_run(seed: u64, options: Options, steps: &[Step], aim: Aim) -> CheckResult {
+    let disk = SimDisk::with_profile(
+        seed,
+        Profile {
+            failed_writes_leave_a_prefix: true,
+            name_operations_reorder: false,
+        },
+    );
+    let faults = FaultDir::new(&disk, &[aim]);
+    let mut script = Script::open(options);
+    script.0[0] = format!(
+        "with the {} {:?} failing with {:?}: {}",
+        ordinal(aim.n),
+        aim.kind,
+        aim.fault,
+        script.0[0]
+    );
+    let mut db = match attempt(|| Db::open(faults.dir(), options)) {
+        Ok(db) => db,
+        Err(error) => return no_panic(&script.so_far(), &error),
+    };
+    let mut model = Model::new(options);
+    let mut failed_before = false;
+    for step in steps {
+        let did = script.did(format!("{step:?}"));
+        let fired = faults.fired();
+        let result = attempt(|| match step {
+            Step::Put(k, v) => db.put(k, v).map(|()| None),
+            Step::Delete(k) => db.delete(k).map(|()| None),
+            Step::Flush => db.flush().map(|()| None),
+            Step::Get(k) => db.get(k).map(|v| Some(value_text(&v))),
+            Step::Scan(f, t, l) => db.scan(f, t.as_deref(), *l).map(|p| Some(pairs(&p))),
+        });
+        let hit = faults.fired() > fired;
+        match result {
+            Ok(answer) => {
+                let expected = match step {
+                    Step::Get(k) => Some(value_text(&model.get(k))),
+                    Step::Scan(f, t, l) => Some(pairs(&model.scan(f, t.as_deref(), *l))),
+                    _ => None,
+                };
+                if answer != expected {
+                    return fail(format!(
+                        "did:      {did}\nexpected: {}\ngot:      {}",
+                        expected.unwrap_or_default(),
+                        answer.unwrap_or_default()
+                    ));
+                }
+                model.apply(step);
+            }
+            Err(error) => {
+                no_panic(&did, &error)?;
+                let last = script.0.last_mut().expect("a call was noted");
+                last.push_str(&format!(" -> Err({:?})", error.kind()));
+                let write = !matches!(step, Step::Get(_) | Step::Scan(..));
+                if !(hit || write && failed_before) {
+                    return fail(format!(
+                        "did:      {did}\nexpected: success: no fault hit this call{}\ngot:      \
+                         Err({:?}): {error}",
+                        if write {
+                            ", and no write or flush failed before it"
+                        } else {
+                            " (a read may fail only when its own I/O does)"
+                        },
+                        error.kind()
+                    ));
+                }
+                failed_before |= write;
+            }
+        }
+    }
+    drop(db);
+    disk.crash();
+    disk.restart_losing_unsynced();
+    expect_rebuilt(&disk, &model, &script.so_far())
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: 40,
+        block_size: 32,
+        restart_interval: 2,
+    };
+    // Two explicit flushes and automatic ones, so that a flush follows a failed one; gets and
+    // scans over the tables between them.
+    let steps = vec![
+        put("a", b"1"),
+        put("b", b"2"),
+        delete("a"),
+        Step::Flush,
+        get("b"),
+        put("c", b"3"),
+        put("a", b"4"),
+        put("d", &[b'd'; 20]),
+        scan_all(),
+        put("e", b"5"),
+        delete("b"),
+        get("b"),
+        get("a"),
+        Step::Flush,
+        put("f", b"6"),
+        get("c"),
+        scan_all(),
+    ];
+    let golden = SimDisk::new(seed);
+    let counter = FaultDir::new(&golden, &[]);
+    let mut script = Script::open(options);
+    let mut db = Db::open(counter.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
+    let mut model = Model::new(options);
+    for step in &steps {
+        step_both(&mut db, &mut model, step, &mut script)?;
+    }
+    drop(db);
+    let mut kinds = KINDS.to_vec();
+    kinds.extend([OpKind::Remove, OpKind::List]);
+    for kind in kinds {
+        for n in 1..=counter.count(kind) {
+            for fault in faults_for(kind) {
+                faulted_run(seed, options, &steps, Aim { kind, n, fault })?;
+            }
+        }
+    }
+    Ok(())
+}
