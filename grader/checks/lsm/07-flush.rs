@@ -54,6 +54,11 @@ pub fn suite() -> Suite {
             get_reads,
         )
         .check(
+            "a scan reads nothing of a table whose key range lies wholly before from or at and \
+             after to",
+            scan_skips_tables,
+        )
+        .check(
             "a crash at any I/O step (in a write, a flush or an automatic flush) leaves a \
              MANIFEST whose last record, with the tables and the log it names, rebuilds every \
              acknowledged write and nothing else",
@@ -825,19 +830,19 @@ fn visits(model: &Model, key: &[u8]) -> u64 {
     visits
 }
 
-fn get_reads(ctx: &mut Ctx) -> CheckResult {
+/// Three tables, many blocks each: "b000".."b199", "c000".."c199", then one across both, every
+/// third key of "b100".."b199" and a tombstone of "c050"; then a memtable of a few keys.
+fn three_tables(seed: u64) -> Result<(SimDisk, Db, Model, Script), Failure> {
     let options = Options {
         memtable_bytes: usize::MAX,
         block_size: 128,
         restart_interval: 4,
     };
-    let disk = SimDisk::new(ctx.seed());
+    let disk = SimDisk::new(seed);
     let mut script = Script::open(options);
     let mut db = opened(&disk, options, &script)?;
     let mut model = Model::new(options);
     let key = |prefix: &str, i: u32| format!("{prefix}{i:03}");
-    // Three tables: "b000".."b199", "c000".."c199", then one across both, every third key, and
-    // a memtable of a few keys.
     let mut writes = Vec::new();
     for i in 0..200 {
         writes.push(put(&key("b", i), format!("b{i}").as_bytes()));
@@ -868,6 +873,12 @@ fn get_reads(ctx: &mut Ctx) -> CheckResult {
         .map_err(|e| io_failure(&format!("{}, {step:?}", script.so_far()), e))?;
         model.apply(step);
     }
+    Ok((disk, db, model, script))
+}
+
+fn get_reads(ctx: &mut Ctx) -> CheckResult {
+    let (disk, db, model, mut script) = three_tables(ctx.seed())?;
+    let options = model.options;
     let biggest = model
         .tables
         .iter()
@@ -1359,6 +1370,47 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
                 faulted_run(seed, options, &steps, Aim { kind, n, fault })?;
             }
         }
+    }
+    Ok(())
+}
+
+fn scan_skips_tables(ctx: &mut Ctx) -> CheckResult {
+    let (disk, db, model, mut script) = three_tables(ctx.seed())?;
+    let ranges: [(&[u8], Option<&[u8]>); 5] = [
+        (b"", Some(b"b000")),
+        (b"a", Some(b"b")),
+        (b"c2", None),
+        (b"d", Some(b"z")),
+        (b"c1995", Some(b"c2")),
+    ];
+    for (from, to) in ranges {
+        let step = Step::Scan(from.to_vec(), to.map(<[u8]>::to_vec), usize::MAX);
+        let did = script.did(format!("{step:?}"));
+        disk.reset_stats();
+        let got = db
+            .scan(from, to, usize::MAX)
+            .map_err(|e| io_failure(&did, e))?;
+        let reads = disk.stats().reads;
+        let expected = model.scan(from, to, usize::MAX);
+        if got != expected {
+            return fail(format!(
+                "did:      {did}\nexpected: {}\ngot:      {}",
+                pairs(&expected),
+                pairs(&got)
+            ));
+        }
+        expect_eq(
+            format!(
+                "{did}, counting the disk's reads (no table's key range meets the scan's: the \
+                 tables are {}, and the keys scanned run from {} up to, not including, {})",
+                infos(&model.infos()),
+                short(from),
+                to.map_or("the end".to_string(), short)
+            ),
+            reads,
+            0,
+        )?;
+        script.0.pop();
     }
     Ok(())
 }
