@@ -1,20 +1,40 @@
 //! Hidden checks for lsm/flush.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::io::{self, ErrorKind};
+use std::io::ErrorKind;
 
 use judge::prelude::*;
-use kit::crash::show;
 use kit::fault::{Aim, FaultDir, attempt};
 use kit::sim::{Fault, OpKind, Profile, SimDisk};
 use lsm_flush::{Db, MANIFEST, Options, TableInfo};
 
 use crate::support::{
-    KINDS, ListedTable, LoggedWrite, MANIFEST_NAME, ManifestRecord, TableEntry, TableOptions,
-    faults_for, framed, manifest_body, parse_manifest, parse_table, parse_wal, rebuild, table_file,
-    wal_file, write_table,
+    DbOptions, DbTable, KINDS, MANIFEST_NAME, Model, Script, Step, check_disk, delete,
+    expect_rebuilt, faults_for, framed, get, infos, io_failure, manifest_body, no_panic, ordinal,
+    pairs, parse_manifest, parse_table, put, rebuild, scan_all, short, state_text, step,
+    table_options, value_text, write_table,
 };
+
+/// The scene's options, as the model takes them.
+fn ours(options: Options) -> DbOptions {
+    DbOptions {
+        memtable_bytes: options.memtable_bytes,
+        block_size: options.block_size,
+        restart_interval: options.restart_interval,
+    }
+}
+
+/// `tables()`, as the model lists them.
+fn tables_of(db: &Db) -> Vec<DbTable> {
+    db.tables()
+        .into_iter()
+        .map(|t: TableInfo| DbTable {
+            number: t.number,
+            size: t.size,
+            first_key: t.first_key,
+            last_key: t.last_key,
+        })
+        .collect()
+}
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -77,277 +97,6 @@ pub fn suite() -> Suite {
         )
 }
 
-/// Bytes a memtable counts for each key besides the key's and the value's: the seq and kind.
-const PER_KEY: usize = 9;
-
-// ---------------------------------------------------------------------------------------------
-// Showing what was done.
-
-/// Bytes as `show` writes them, or their length and first bytes when they are long.
-fn short(bytes: &[u8]) -> String {
-    if bytes.len() <= 32 {
-        show(bytes)
-    } else {
-        format!("<{} bytes: {}...>", bytes.len(), show(&bytes[..8]))
-    }
-}
-
-/// One call a check makes on the database.
-#[derive(Clone, PartialEq, Eq)]
-enum Step {
-    Put(Vec<u8>, Vec<u8>),
-    Delete(Vec<u8>),
-    Get(Vec<u8>),
-    Scan(Vec<u8>, Option<Vec<u8>>, usize),
-    Flush,
-}
-
-impl fmt::Debug for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Put(k, v) => write!(f, "put({}, {})", short(k), short(v)),
-            Step::Delete(k) => write!(f, "delete({})", short(k)),
-            Step::Get(k) => write!(f, "get({})", short(k)),
-            Step::Scan(from, to, limit) => {
-                let to = to.as_ref().map_or("None".to_string(), |to| short(to));
-                let limit = if *limit == usize::MAX {
-                    "usize::MAX".to_string()
-                } else {
-                    limit.to_string()
-                };
-                write!(f, "scan({}, {to}, {limit})", short(from))
-            }
-            Step::Flush => write!(f, "flush()"),
-        }
-    }
-}
-
-/// A table as a message shows it.
-struct Info<'a>(&'a TableInfo);
-
-impl fmt::Debug for Info<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "#{} {}..={} {} bytes",
-            t.number,
-            short(&t.first_key),
-            short(&t.last_key),
-            t.size
-        )
-    }
-}
-
-fn infos(tables: &[TableInfo]) -> String {
-    let shown: Vec<String> = tables.iter().map(|t| format!("{:?}", Info(t))).collect();
-    format!("[{}]", shown.join(", "))
-}
-
-fn pairs(found: &[(Vec<u8>, Vec<u8>)]) -> String {
-    let shown: Vec<String> = found
-        .iter()
-        .map(|(k, v)| format!("({}, {})", short(k), short(v)))
-        .collect();
-    format!("[{}]", shown.join(", "))
-}
-
-fn value_text(value: &Option<Vec<u8>>) -> String {
-    value
-        .as_ref()
-        .map_or("None".to_string(), |v| format!("Some({})", short(v)))
-}
-
-/// The calls made so far.
-struct Script(Vec<String>);
-
-impl Script {
-    fn open(options: Options) -> Script {
-        Script(vec![format!("Db::open(dir, {options:?})")])
-    }
-
-    fn did(&mut self, call: impl Into<String>) -> String {
-        self.0.push(call.into());
-        self.so_far()
-    }
-
-    fn so_far(&self) -> String {
-        self.0.join(", ")
-    }
-}
-
-fn io_failure(did: &str, error: io::Error) -> Failure {
-    Failure::new(format!(
-        "did:      {did}\nexpected: success\ngot:      Err({:?}): {error}",
-        error.kind()
-    ))
-}
-
-fn table_options(options: Options) -> TableOptions {
-    TableOptions {
-        block_size: options.block_size,
-        restart_interval: options.restart_interval,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The model: what the database and its directory hold after each call.
-
-#[derive(Clone)]
-struct ModelTable {
-    info: TableInfo,
-    entries: Vec<TableEntry>,
-}
-
-#[derive(Clone)]
-struct Model {
-    options: Options,
-    /// Key -> the seq and value (None: a tombstone) of its newest version since the last flush.
-    memtable: BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)>,
-    /// Level 0, newest first.
-    tables: Vec<ModelTable>,
-    wal: u64,
-    next_file: u64,
-    last_seq: u64,
-    /// Every MANIFEST record written, in order.
-    records: Vec<ManifestRecord>,
-    /// The writes in the current log.
-    logged: Vec<LoggedWrite>,
-}
-
-impl Model {
-    fn new(options: Options) -> Model {
-        let mut model = Model {
-            options,
-            memtable: BTreeMap::new(),
-            tables: Vec::new(),
-            wal: 1,
-            next_file: 2,
-            last_seq: 0,
-            records: Vec::new(),
-            logged: Vec::new(),
-        };
-        model.records.push(model.record());
-        model
-    }
-
-    /// The memtable's size: key, value and the seq and kind, for each key.
-    fn size(&self) -> usize {
-        self.memtable
-            .iter()
-            .map(|(k, (_, v))| k.len() + v.as_ref().map_or(0, Vec::len) + PER_KEY)
-            .sum()
-    }
-
-    /// Whether the next write flushes first.
-    fn full(&self) -> bool {
-        self.size() >= self.options.memtable_bytes
-    }
-
-    fn write(&mut self, key: &[u8], value: Option<&[u8]>) {
-        if self.full() {
-            self.flush();
-        }
-        self.last_seq += 1;
-        let value = value.map(<[u8]>::to_vec);
-        self.memtable
-            .insert(key.to_vec(), (self.last_seq, value.clone()));
-        self.logged.push(LoggedWrite {
-            seq: self.last_seq,
-            key: key.to_vec(),
-            value,
-        });
-    }
-
-    fn flush(&mut self) {
-        if self.memtable.is_empty() {
-            return;
-        }
-        let entries: Vec<TableEntry> = std::mem::take(&mut self.memtable)
-            .into_iter()
-            .map(|(key, (seq, value))| TableEntry { key, seq, value })
-            .collect();
-        let size = write_table(&entries, table_options(self.options)).len() as u64;
-        let info = TableInfo {
-            number: self.next_file,
-            size,
-            first_key: entries[0].key.clone(),
-            last_key: entries[entries.len() - 1].key.clone(),
-        };
-        self.wal = self.next_file + 1;
-        self.next_file += 2;
-        self.tables.insert(0, ModelTable { info, entries });
-        self.logged.clear();
-        self.records.push(self.record());
-    }
-
-    fn record(&self) -> ManifestRecord {
-        ManifestRecord {
-            last_seq: self.last_seq,
-            next_file: self.next_file,
-            wal: self.wal,
-            tables: self
-                .tables
-                .iter()
-                .map(|t| ListedTable {
-                    level: 0,
-                    number: t.info.number,
-                    size: t.info.size,
-                    first_key: t.info.first_key.clone(),
-                    last_key: t.info.last_key.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    fn infos(&self) -> Vec<TableInfo> {
-        self.tables.iter().map(|t| t.info.clone()).collect()
-    }
-
-    /// What a reader sees: the tables oldest first, then the memtable.
-    fn state(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        let mut state = BTreeMap::new();
-        let newest = self
-            .tables
-            .iter()
-            .rev()
-            .flat_map(|t| t.entries.iter().map(|e| (e.key.clone(), e.value.clone())));
-        let memtable = self
-            .memtable
-            .iter()
-            .map(|(k, (_, v))| (k.clone(), v.clone()));
-        for (key, value) in newest.chain(memtable) {
-            match value {
-                Some(value) => state.insert(key, value),
-                None => state.remove(&key),
-            };
-        }
-        state
-    }
-
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.state().get(key).cloned()
-    }
-
-    fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.state()
-            .into_iter()
-            .filter(|(k, _)| k.as_slice() >= from && to.is_none_or(|to| k.as_slice() < to))
-            .take(limit)
-            .collect()
-    }
-
-    /// Applies a step the database acknowledged.
-    fn apply(&mut self, step: &Step) {
-        match step {
-            Step::Put(k, v) => self.write(k, Some(v)),
-            Step::Delete(k) => self.write(k, None),
-            Step::Flush => self.flush(),
-            Step::Get(_) | Step::Scan(..) => {}
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Driving the database and comparing.
 
@@ -405,7 +154,7 @@ fn step_compared(
     if !layout {
         return Ok(());
     }
-    let got = db.tables();
+    let got = tables_of(db);
     let expected = model.infos();
     if got != expected {
         let why = if flushed_first {
@@ -436,167 +185,8 @@ fn step_compared(
     )
 }
 
-/// Holds the directory to the model: exactly the MANIFEST, the log and the tables, all
-/// durable; the MANIFEST's records, each table's entries and the log's writes as the model has
-/// them.
-fn check_disk(disk: &SimDisk, model: &Model, did: &str) -> CheckResult {
-    let files = disk.files();
-    let wal = wal_file(model.wal);
-    let mut expected: BTreeSet<String> = model
-        .tables
-        .iter()
-        .map(|t| table_file(t.info.number))
-        .collect();
-    expected.insert(MANIFEST_NAME.to_string());
-    expected.insert(wal.clone());
-    let got: BTreeSet<String> = files.iter().map(|f| f.name.clone()).collect();
-    if got != expected {
-        return fail(format!(
-            "did:      {did}, then listed the directory\nexpected: {expected:?} (the MANIFEST, \
-             the log its last record names, the tables it lists: a flush removes the log it \
-             replaces)\ngot:      {got:?}"
-        ));
-    }
-    for file in &files {
-        expect(
-            file.durable_name && file.durable_len == file.len,
-            format!(
-                "did:      {did}, then looked at {} on the disk\nexpected: the file and its \
-                 name durable (every write acknowledged is synced, and every new file's name \
-                 too)\ngot:      {} of its {} bytes durable, its name {}",
-                file.name,
-                file.durable_len,
-                file.len,
-                if file.durable_name {
-                    "durable"
-                } else {
-                    "not durable"
-                }
-            ),
-        )?;
-    }
-
-    let manifest = disk.contents(MANIFEST_NAME).unwrap_or_default();
-    let (records, whole) = parse_manifest(&manifest).map_err(|e| {
-        Failure::new(format!(
-            "did:      {did}, then read the MANIFEST\nexpected: records as the README lays \
-             them out\ngot:      {e}"
-        ))
-    })?;
-    if whole != manifest.len() || records != model.records {
-        let at = records
-            .iter()
-            .zip(&model.records)
-            .take_while(|(g, e)| g == e)
-            .count();
-        return fail(format!(
-            "did:      {did}, then read the MANIFEST ({} bytes, {} whole records)\nexpected: \
-             {} records (one at open, one a flush), record {at} being {:?}\ngot:      record \
-             {at} {:?}{}",
-            manifest.len(),
-            records.len(),
-            model.records.len(),
-            model.records.get(at),
-            records.get(at),
-            if whole != manifest.len() {
-                format!(
-                    ", then {} bytes that are no whole record",
-                    manifest.len() - whole
-                )
-            } else {
-                String::new()
-            }
-        ));
-    }
-
-    let options = table_options(model.options);
-    for table in &model.tables {
-        let name = table_file(table.info.number);
-        let bytes = disk.contents(&name).unwrap_or_default();
-        let parsed = parse_table(&bytes, options).map_err(|e| {
-            Failure::new(format!(
-                "did:      {did}, then read {name}\nexpected: a table in the format of the \
-                 table scenes, written with {options:?}\ngot:      {e}"
-            ))
-        })?;
-        let got = parsed.entries();
-        if got != table.entries {
-            let at = got
-                .iter()
-                .zip(&table.entries)
-                .take_while(|(g, e)| g == e)
-                .count();
-            let why = match (table.entries.get(at), got.get(at)) {
-                (Some(e), Some(g)) if e.key == g.key && e.seq != g.seq => {
-                    "\n(the n-th write of the database has seq n, whatever the flushes before it)"
-                }
-                (Some(e), _) if e.value.is_none() => {
-                    "\n(a tombstone is flushed too: an older table may hold the key it deletes)"
-                }
-                _ => "",
-            };
-            return fail(format!(
-                "did:      {did}, then read {name}\nexpected: {} entries (each key of the \
-                 memtable once, its newest version), entry {at} being {:?}\ngot:      {} \
-                 entries, entry {at} {:?}{why}",
-                table.entries.len(),
-                table.entries.get(at),
-                got.len(),
-                got.get(at)
-            ));
-        }
-    }
-
-    let log = disk.contents(&wal).unwrap_or_default();
-    let got = parse_wal(&log).map_err(|e| {
-        Failure::new(format!(
-            "did:      {did}, then read {wal}\nexpected: the log's records\ngot:      {e}"
-        ))
-    })?;
-    expect_eq(
-        format!(
-            "{did}, then read the writes in {wal} (each a batch of one op, its seq the write's)"
-        ),
-        got,
-        model.logged.clone(),
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Inputs.
-
-fn key() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        6 => prop::sample::select(vec![
-            b"a".to_vec(),
-            b"b".to_vec(),
-            b"c".to_vec(),
-            b"ab".to_vec(),
-            Vec::new(),
-        ]),
-        1 => prop::collection::vec(prop::sample::select(vec![0x00, 0xFF, b'a']), 0..4),
-        1 => prop::collection::vec(any::<u8>(), 0..12),
-    ]
-}
-
-fn value() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        6 => prop::collection::vec(b'a'..=b'z', 0..6),
-        1 => Just(Vec::new()),
-        1 => prop::collection::vec(any::<u8>(), 0..300),
-    ]
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    let limit = prop_oneof![Just(usize::MAX), 0..4usize];
-    prop_oneof![
-        5 => (key(), value()).prop_map(|(k, v)| Step::Put(k, v)),
-        2 => key().prop_map(Step::Delete),
-        3 => key().prop_map(Step::Get),
-        2 => (key(), prop::option::of(key()), limit).prop_map(|(f, t, l)| Step::Scan(f, t, l)),
-        2 => Just(Step::Flush),
-    ]
-}
 
 fn options() -> impl Strategy<Value = Options> {
     let memtable = prop_oneof![
@@ -613,22 +203,6 @@ fn options() -> impl Strategy<Value = Options> {
     })
 }
 
-fn put(key: &str, value: &[u8]) -> Step {
-    Step::Put(key.as_bytes().to_vec(), value.to_vec())
-}
-
-fn delete(key: &str) -> Step {
-    Step::Delete(key.as_bytes().to_vec())
-}
-
-fn get(key: &str) -> Step {
-    Step::Get(key.as_bytes().to_vec())
-}
-
-fn scan_all() -> Step {
-    Step::Scan(Vec::new(), None, usize::MAX)
-}
-
 fn opened(disk: &SimDisk, options: Options, script: &Script) -> Result<Db, Failure> {
     Db::open(disk.dir(), options).map_err(|e| io_failure(&script.so_far(), e))
 }
@@ -636,9 +210,9 @@ fn opened(disk: &SimDisk, options: Options, script: &Script) -> Result<Db, Failu
 /// Runs `steps` on a new database and the model, comparing after each, then the disk.
 fn run_model(seed: u64, options: Options, steps: &[Step]) -> CheckResult {
     let disk = SimDisk::new(seed);
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let mut db = opened(&disk, options, &script)?;
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     for step in steps {
         step_both(&mut db, &mut model, step, &mut script)?;
     }
@@ -651,9 +225,9 @@ fn run_model(seed: u64, options: Options, steps: &[Step]) -> CheckResult {
 fn open_layout(ctx: &mut Ctx) -> CheckResult {
     let disk = SimDisk::new(ctx.seed());
     let options = Options::default();
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let db = opened(&disk, options, &script)?;
-    let model = Model::new(options);
+    let model = Model::new(ours(options));
     check_disk(&disk, &model, &script.so_far())?;
     let expected = framed(&manifest_body(&model.records[0]));
     expect_eq(
@@ -716,9 +290,9 @@ fn flush_writes_files(ctx: &mut Ctx) -> CheckResult {
         vec![delete("a"), delete("e"), put("z", b"last")],
     ];
     let disk = SimDisk::new(ctx.seed());
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let mut db = opened(&disk, options, &script)?;
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     for round in &rounds {
         for step in round {
             step_both(&mut db, &mut model, step, &mut script)?;
@@ -736,9 +310,9 @@ fn flush_writes_files(ctx: &mut Ctx) -> CheckResult {
 fn empty_flush(ctx: &mut Ctx) -> CheckResult {
     let options = Options::default();
     let disk = SimDisk::new(ctx.seed());
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let mut db = opened(&disk, options, &script)?;
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     for step in [Step::Flush, put("a", b"1"), Step::Flush, Step::Flush] {
         step_both(&mut db, &mut model, &step, &mut script)?;
         check_disk(&disk, &model, &script.so_far())?;
@@ -839,9 +413,9 @@ fn three_tables(seed: u64) -> Result<(SimDisk, Db, Model, Script), Failure> {
         restart_interval: 4,
     };
     let disk = SimDisk::new(seed);
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let mut db = opened(&disk, options, &script)?;
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     let key = |prefix: &str, i: u32| format!("{prefix}{i:03}");
     let mut writes = Vec::new();
     for i in 0..200 {
@@ -961,7 +535,7 @@ struct Cut {
 fn run_until_crash(disk: &SimDisk, options: Options, steps: &[Step]) -> Cut {
     let mut cut = Cut {
         opened: false,
-        acknowledged: Model::new(options),
+        acknowledged: Model::new(ours(options)),
         in_flight: None,
         calls: vec![format!("Db::open(dir, {options:?})")],
     };
@@ -989,20 +563,12 @@ fn run_until_crash(disk: &SimDisk, options: Options, steps: &[Step]) -> Cut {
     cut
 }
 
-fn state_text(state: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
-    let shown: Vec<String> = state
-        .iter()
-        .map(|(k, v)| format!("{}: {}", short(k), short(v)))
-        .collect();
-    format!("{{{}}}", shown.join(", "))
-}
-
 /// Holds what the directory rebuilds to after a crash to what was acknowledged.
 fn judge_crash(disk: &SimDisk, cut: &Cut, options: Options, story: &str) -> CheckResult {
     if !cut.opened {
         return Ok(());
     }
-    let rebuilt = rebuild(|name| disk.contents(name), table_options(options));
+    let rebuilt = rebuild(|name| disk.contents(name), table_options(ours(options)));
     let state = match rebuilt {
         Err(why) => {
             return fail(format!(
@@ -1044,9 +610,9 @@ fn judge_crash(disk: &SimDisk, cut: &Cut, options: Options, story: &str) -> Chec
 
 fn crash_everywhere(seed: u64, options: Options, steps: &[Step]) -> CheckResult {
     let golden = SimDisk::new(seed);
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let mut db = opened(&golden, options, &script)?;
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     for step in steps {
         step_both(&mut db, &mut model, step, &mut script)?;
     }
@@ -1125,15 +691,6 @@ fn options_for_crashes() -> impl Strategy<Value = Options> {
 // ---------------------------------------------------------------------------------------------
 // Faults.
 
-/// Fails with a message if `error` is a panic that `attempt` caught.
-fn no_panic(did: &str, error: &io::Error) -> CheckResult {
-    let text = error.to_string();
-    expect(
-        !text.starts_with("panicked"),
-        format!("did:      {did}\nexpected: an error, or success\ngot:      a panic: {text}"),
-    )
-}
-
 fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let options = Options {
@@ -1157,10 +714,10 @@ fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
         for fault in [Fault::IoError, Fault::DiskFull] {
             let disk = SimDisk::new(seed);
             let faults = FaultDir::new(&disk, &[]);
-            let mut script = Script::open(options);
+            let mut script = Script::open(&options);
             let mut db =
                 Db::open(faults.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
-            let mut model = Model::new(options);
+            let mut model = Model::new(ours(options));
             for step in [put("a", b"1"), put("b", b"2"), delete("c")] {
                 step_both(&mut db, &mut model, &step, &mut script)?;
             }
@@ -1214,28 +771,6 @@ fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
-/// After the worst crash: the MANIFEST, its tables and its log rebuild what the model holds.
-fn expect_rebuilt(disk: &SimDisk, model: &Model, did: &str) -> CheckResult {
-    let did =
-        format!("{did}, then the power failed, losing every unsynced write and name operation");
-    match rebuild(|name| disk.contents(name), table_options(model.options)) {
-        Ok(Some(state)) if state == model.state() => Ok(()),
-        Ok(Some(state)) => fail(format!(
-            "did:      {did}\nexpected: the MANIFEST, tables and log to rebuild what was \
-             acknowledged: {}\ngot:      {}",
-            state_text(&model.state()),
-            state_text(&state)
-        )),
-        Ok(None) => fail(format!(
-            "did:      {did}\nexpected: a MANIFEST with a whole record\ngot:      none"
-        )),
-        Err(why) => fail(format!(
-            "did:      {did}\nexpected: the MANIFEST, tables and log to rebuild what was \
-             acknowledged\ngot:      {why}"
-        )),
-    }
-}
-
 /// Runs `steps` with one fault aimed, holding every answer to the model.
 fn faulted_run(seed: u64, options: Options, steps: &[Step], aim: Aim) -> CheckResult {
     let disk = SimDisk::with_profile(
@@ -1246,7 +781,7 @@ fn faulted_run(seed: u64, options: Options, steps: &[Step], aim: Aim) -> CheckRe
         },
     );
     let faults = FaultDir::new(&disk, &[aim]);
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     script.0[0] = format!(
         "with the {} {:?} failing with {:?}: {}",
         ordinal(aim.n),
@@ -1258,7 +793,7 @@ fn faulted_run(seed: u64, options: Options, steps: &[Step], aim: Aim) -> CheckRe
         Ok(db) => db,
         Err(error) => return no_panic(&script.so_far(), &error),
     };
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     let mut failed_before = false;
     for step in steps {
         let did = script.did(format!("{step:?}"));
@@ -1314,17 +849,6 @@ fn faulted_run(seed: u64, options: Options, steps: &[Step], aim: Aim) -> CheckRe
     expect_rebuilt(&disk, &model, &script.so_far())
 }
 
-fn ordinal(n: u64) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (1, 11) | (2, 12) | (3, 13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
 fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let options = Options {
@@ -1355,9 +879,9 @@ fn faults_everywhere(ctx: &mut Ctx) -> CheckResult {
     ];
     let golden = SimDisk::new(seed);
     let counter = FaultDir::new(&golden, &[]);
-    let mut script = Script::open(options);
+    let mut script = Script::open(&options);
     let mut db = Db::open(counter.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
-    let mut model = Model::new(options);
+    let mut model = Model::new(ours(options));
     for step in &steps {
         step_both(&mut db, &mut model, step, &mut script)?;
     }
