@@ -85,6 +85,11 @@ pub fn suite() -> Suite {
             crash_at_every_step,
         )
         .check(
+            "a write whose log record cannot be written or synced fails, is not applied, and \
+             leaves its seq to the next write",
+            failed_write_not_applied,
+        )
+        .check(
             "a flush that fails writing its table or creating its new log returns the error, \
              removes its new files, and the database carries on: later writes and flushes work",
             usable_after_failed_flush,
@@ -691,6 +696,70 @@ fn options_for_crashes() -> impl Strategy<Value = Options> {
 // ---------------------------------------------------------------------------------------------
 // Faults.
 
+fn failed_write_not_applied(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let aims = [
+        (OpKind::Write, Fault::IoError, "its log record's write"),
+        (OpKind::Write, Fault::DiskFull, "its log record's write"),
+        (OpKind::Sync, Fault::IoError, "its log record's sync"),
+        (OpKind::Sync, Fault::SyncLosesData, "its log record's sync"),
+    ];
+    for (kind, fault, what) in aims {
+        for failing in [put("a", b"new"), delete("a"), put("b", b"new")] {
+            let disk = SimDisk::with_profile(
+                seed,
+                Profile {
+                    failed_writes_leave_a_prefix: true,
+                    name_operations_reorder: false,
+                },
+            );
+            let faults = FaultDir::new(&disk, &[]);
+            let mut script = Script::open(&options);
+            let mut db =
+                Db::open(faults.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
+            let mut model = Model::new(ours(options));
+            for step in [put("a", b"old"), Step::Flush, put("c", b"1")] {
+                step_both(&mut db, &mut model, &step, &mut script)?;
+            }
+            faults.arm(kind, 1, fault);
+            let did = script.did(format!("{failing:?} with {what} failing with {fault:?}"));
+            let result = attempt(|| match &failing {
+                Step::Put(k, v) => db.put(k, v),
+                Step::Delete(k) => db.delete(k),
+                _ => unreachable!("only writes fail here"),
+            });
+            match result {
+                Ok(()) => {
+                    return fail(format!(
+                        "did:      {did}\nexpected: Err: the write could not be made durable\n\
+                         got:      Ok"
+                    ));
+                }
+                Err(error) => no_panic(&did, &error)?,
+            }
+            // Not applied, and its seq free: the next write takes it.
+            for step in [
+                get("a"),
+                get("b"),
+                scan_all(),
+                put("d", b"2"),
+                get("a"),
+                Step::Flush,
+                get("a"),
+            ] {
+                step_both(&mut db, &mut model, &step, &mut script)?;
+            }
+            check_disk(&disk, &model, &script.so_far())?;
+        }
+    }
+    Ok(())
+}
+
 fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let options = Options {
@@ -723,7 +792,8 @@ fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
             }
             faults.arm(kind, n, fault);
             let did = script.did(format!(
-                "flush() with the {n}th {kind:?} of the flush failing with {fault:?} ({what})"
+                "flush() with the {} {kind:?} of the flush failing with {fault:?} ({what})",
+                ordinal(n)
             ));
             match attempt(|| db.flush()) {
                 Ok(()) => {
