@@ -95,6 +95,11 @@ pub fn suite() -> Suite {
             usable_after_failed_flush,
         )
         .check(
+            "a MANIFEST record whose write or sync fails: flush returns the error, and every \
+             later write and flush is refused, while gets and scans still answer",
+            refuses_after_failed_edit,
+        )
+        .check(
             "every I/O operation failed in turn (I/O error, full disk, a sync that loses data): \
              an error, never a panic nor a wrong answer; the database works on or refuses every \
              later write; and the disk rebuilds exactly what was acknowledged",
@@ -832,6 +837,98 @@ fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
                     script.so_far()
                 ),
             )?;
+            drop(db);
+            disk.crash();
+            disk.restart_losing_unsynced();
+            expect_rebuilt(&disk, &model, &script.so_far())?;
+        }
+    }
+    Ok(())
+}
+
+fn refuses_after_failed_edit(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let setup = [put("a", b"1"), Step::Flush, put("b", b"2"), delete("a")];
+    // Which write and which sync of a flush are its MANIFEST record's: the last of each.
+    let golden = SimDisk::new(seed);
+    let counter = FaultDir::new(&golden, &[]);
+    let mut script = Script::open(&options);
+    let mut db = Db::open(counter.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
+    let mut model = Model::new(ours(options));
+    for step in &setup {
+        step_both(&mut db, &mut model, step, &mut script)?;
+    }
+    let (writes, syncs) = (counter.count(OpKind::Write), counter.count(OpKind::Sync));
+    step_both(&mut db, &mut model, &Step::Flush, &mut script)?;
+    let aims = [
+        (
+            OpKind::Write,
+            counter.count(OpKind::Write) - writes,
+            "its write",
+        ),
+        (
+            OpKind::Sync,
+            counter.count(OpKind::Sync) - syncs,
+            "its sync",
+        ),
+    ];
+    drop(db);
+    for (kind, n, what) in aims {
+        for fault in faults_for(kind) {
+            let disk = SimDisk::with_profile(
+                seed,
+                Profile {
+                    failed_writes_leave_a_prefix: true,
+                    name_operations_reorder: false,
+                },
+            );
+            let faults = FaultDir::new(&disk, &[]);
+            let mut script = Script::open(&options);
+            let mut db =
+                Db::open(faults.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
+            let mut model = Model::new(ours(options));
+            for step in &setup {
+                step_both(&mut db, &mut model, step, &mut script)?;
+            }
+            faults.arm(kind, n, fault);
+            let did = script.did(format!(
+                "flush() with the MANIFEST record's {what} (the flush's {} {kind:?}) failing \
+                 with {fault:?}",
+                ordinal(n)
+            ));
+            if attempt(|| db.flush()).is_ok() {
+                return fail(format!(
+                    "did:      {did}\nexpected: Err: the record may or may not be on the disk\n\
+                     got:      Ok"
+                ));
+            }
+            for step in [put("c", b"3"), delete("b"), Step::Flush] {
+                let did = script.did(format!("{step:?}"));
+                let refused = attempt(|| match &step {
+                    Step::Put(k, v) => db.put(k, v),
+                    Step::Delete(k) => db.delete(k),
+                    _ => db.flush(),
+                });
+                match refused {
+                    Ok(()) => {
+                        return fail(format!(
+                            "did:      {did}\nexpected: Err: after a MANIFEST record fails, \
+                             nobody knows whether it is on the disk, and the database takes no \
+                             more writes until it is reopened\ngot:      Ok"
+                        ));
+                    }
+                    Err(error) => no_panic(&did, &error)?,
+                }
+            }
+            // Reads still answer, from what the database holds.
+            for step in [get("a"), get("b"), get("c"), scan_all()] {
+                step_compared(&mut db, &mut model, &step, &mut script, false)?;
+            }
             drop(db);
             disk.crash();
             disk.restart_losing_unsynced();
