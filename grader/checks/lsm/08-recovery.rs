@@ -27,8 +27,9 @@ pub fn suite() -> Suite {
             reopen_goes_on,
         )
         .check(
-            "puts, deletes, gets, scans, flushes and reopens in any order agree with a BTreeMap, \
-             and the disk holds exactly the MANIFEST, the log and the tables a model says",
+            "puts, deletes, gets, scans, flushes, reopens and crashes in any order agree with a \
+             BTreeMap (every write is synced: a crash loses none), and the disk holds exactly the \
+             MANIFEST, the log and the tables a model says",
             agrees_with_model,
         )
         .check(
@@ -92,6 +93,8 @@ fn tables_of(db: &Db) -> Vec<DbTable> {
 enum Call {
     Step(Step),
     Reopen,
+    /// The power fails, losing everything unsynced, and the database is opened again.
+    Crash,
 }
 
 impl fmt::Debug for Call {
@@ -99,12 +102,17 @@ impl fmt::Debug for Call {
         match self {
             Call::Step(step) => step.fmt(f),
             Call::Reopen => write!(f, "reopen()"),
+            Call::Crash => write!(f, "crash(), reopen()"),
         }
     }
 }
 
 fn call() -> impl Strategy<Value = Call> {
-    prop_oneof![6 => step().prop_map(Call::Step), 1 => Just(Call::Reopen)]
+    prop_oneof![
+        12 => step().prop_map(Call::Step),
+        2 => Just(Call::Reopen),
+        1 => Just(Call::Crash),
+    ]
 }
 
 fn options() -> impl Strategy<Value = Options> {
@@ -145,6 +153,11 @@ fn call_both(
                      remove, and recovery only reads\ngot:      {writes} writes and {syncs} syncs"
                 ),
             )?;
+        }
+        Call::Crash => {
+            disk.crash();
+            disk.restart_losing_unsynced();
+            *db = opened(disk.dir(), db_options(model), &did)?;
         }
         Call::Step(Step::Get(key)) => {
             let got = db.get(key).map_err(|e| io_failure(&did, e))?;
