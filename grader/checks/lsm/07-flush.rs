@@ -1,6 +1,6 @@
 //! Hidden checks for lsm/flush.
 
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
 
 use judge::prelude::*;
 use kit::fault::{Aim, FaultDir, attempt};
@@ -8,10 +8,10 @@ use kit::sim::{Fault, OpKind, Profile, SimDisk};
 use lsm_flush::{Db, MANIFEST, Options, TableInfo};
 
 use crate::support::{
-    DbOptions, DbTable, KINDS, MANIFEST_NAME, Model, Script, Step, check_disk, delete,
-    expect_rebuilt, faults_for, framed, get, infos, io_failure, manifest_body, no_panic, ordinal,
-    pairs, parse_manifest, parse_table, put, rebuild, scan_all, short, state_text, step,
-    table_options, value_text, write_table,
+    Answer, DbOptions, DbTable, KINDS, MANIFEST_NAME, Model, Script, Step, check_disk, delete,
+    expect_answer, expect_layout, expect_rebuilt, faults_for, framed, get, infos, io_failure,
+    manifest_body, no_panic, ordinal, pairs, parse_manifest, parse_table, put, rebuild, scan_all,
+    short, state_text, step, table_options, value_text, write_table,
 };
 
 /// The scene's options, as the model takes them.
@@ -110,6 +110,17 @@ pub fn suite() -> Suite {
 // ---------------------------------------------------------------------------------------------
 // Driving the database and comparing.
 
+/// Makes `step` on the database: what it returned.
+fn call(db: &mut Db, step: &Step) -> io::Result<Answer> {
+    Ok(match step {
+        Step::Put(key, value) => db.put(key, value).map(|()| Answer::Done)?,
+        Step::Delete(key) => db.delete(key).map(|()| Answer::Done)?,
+        Step::Flush => db.flush().map(|()| Answer::Done)?,
+        Step::Get(key) => Answer::Value(db.get(key)?),
+        Step::Scan(from, to, limit) => Answer::Pairs(db.scan(from, to.as_deref(), *limit)?),
+    })
+}
+
 /// Makes `step` on `db` and the model, and compares what it returned and, after a write or a
 /// flush, `tables()` and `last_seq()`.
 fn step_both(db: &mut Db, model: &mut Model, step: &Step, script: &mut Script) -> CheckResult {
@@ -126,73 +137,17 @@ fn step_compared(
     layout: bool,
 ) -> CheckResult {
     let did = script.did(format!("{step:?}"));
-    match step {
-        Step::Get(key) => {
-            let got = db.get(key).map_err(|e| io_failure(&did, e))?;
-            let expected = model.get(key);
-            if got != expected {
-                return fail(format!(
-                    "did:      {did}\nexpected: {}\ngot:      {}",
-                    value_text(&expected),
-                    value_text(&got)
-                ));
-            }
-            return Ok(());
-        }
-        Step::Scan(from, to, limit) => {
-            let got = db
-                .scan(from, to.as_deref(), *limit)
-                .map_err(|e| io_failure(&did, e))?;
-            let expected = model.scan(from, to.as_deref(), *limit);
-            if got != expected {
-                return fail(format!(
-                    "did:      {did}\nexpected: {}\ngot:      {}",
-                    pairs(&expected),
-                    pairs(&got)
-                ));
-            }
-            return Ok(());
-        }
-        Step::Put(key, value) => db.put(key, value),
-        Step::Delete(key) => db.delete(key),
-        Step::Flush => db.flush(),
+    let got = call(db, step).map_err(|e| io_failure(&did, e))?;
+    expect_answer(&did, &got, &model.answer(step))?;
+    if got != Answer::Done {
+        return Ok(());
     }
-    .map_err(|e| io_failure(&did, e))?;
-    let before = model.size();
-    let flushed_first = !matches!(step, Step::Flush) && model.full();
+    let note = model.flush_note(step);
     model.apply(step);
     if !layout {
         return Ok(());
     }
-    let got = tables_of(db);
-    let expected = model.infos();
-    if got != expected {
-        let why = if flushed_first {
-            format!(
-                "\n(before this write the memtable held {before} bytes, at least memtable_bytes \
-                 = {}: the write flushes it first)",
-                model.options.memtable_bytes
-            )
-        } else if !matches!(step, Step::Flush) {
-            format!(
-                "\n(before this write the memtable held {before} bytes, under memtable_bytes = \
-                 {}: no flush)",
-                model.options.memtable_bytes
-            )
-        } else {
-            String::new()
-        };
-        return fail(format!(
-            "did:      {did}, tables()\nexpected: {}\ngot:      {}{why}",
-            infos(&expected),
-            infos(&got)
-        ));
-    }
-    expect_eq(
-        format!("{did}, last_seq() (the n-th write has seq n)"),
-        db.last_seq(),
-        model.last_seq,
-    )
+    expect_layout(&did, model, &tables_of(db), db.last_seq(), &note)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,12 +404,8 @@ fn three_tables(seed: u64) -> Result<(SimDisk, Db, Model, Script), Failure> {
         options.block_size
     ));
     for step in &writes {
-        match step {
-            Step::Put(k, v) => db.put(k, v),
-            Step::Delete(k) => db.delete(k),
-            _ => db.flush(),
-        }
-        .map_err(|e| io_failure(&format!("{}, {step:?}", script.so_far()), e))?;
+        call(&mut db, step)
+            .map_err(|e| io_failure(&format!("{}, {step:?}", script.so_far()), e))?;
         model.apply(step);
     }
     Ok((disk, db, model, script))
@@ -555,13 +506,7 @@ fn run_until_crash(disk: &SimDisk, options: Options, steps: &[Step]) -> Cut {
     cut.opened = true;
     for step in steps {
         cut.calls.push(format!("{step:?}"));
-        let done = attempt(|| match step {
-            Step::Put(k, v) => db.put(k, v),
-            Step::Delete(k) => db.delete(k),
-            Step::Flush => db.flush(),
-            Step::Get(k) => db.get(k).map(drop),
-            Step::Scan(f, t, l) => db.scan(f, t.as_deref(), *l).map(drop),
-        });
+        let done = attempt(|| call(&mut db, step));
         if done.is_err() {
             if matches!(step, Step::Put(..) | Step::Delete(_)) {
                 cut.in_flight = Some(step.clone());
@@ -733,13 +678,9 @@ fn failed_write_not_applied(ctx: &mut Ctx) -> CheckResult {
             }
             faults.arm(kind, 1, fault);
             let did = script.did(format!("{failing:?} with {what} failing with {fault:?}"));
-            let result = attempt(|| match &failing {
-                Step::Put(k, v) => db.put(k, v),
-                Step::Delete(k) => db.delete(k),
-                _ => unreachable!("only writes fail here"),
-            });
+            let result = attempt(|| call(&mut db, &failing));
             match result {
-                Ok(()) => {
+                Ok(_) => {
                     return fail(format!(
                         "did:      {did}\nexpected: Err: the write could not be made durable\n\
                          got:      Ok"
@@ -909,13 +850,9 @@ fn refuses_after_failed_edit(ctx: &mut Ctx) -> CheckResult {
             }
             for step in [put("c", b"3"), delete("b"), Step::Flush] {
                 let did = script.did(format!("{step:?}"));
-                let refused = attempt(|| match &step {
-                    Step::Put(k, v) => db.put(k, v),
-                    Step::Delete(k) => db.delete(k),
-                    _ => db.flush(),
-                });
+                let refused = attempt(|| call(&mut db, &step));
                 match refused {
-                    Ok(()) => {
+                    Ok(_) => {
                         return fail(format!(
                             "did:      {did}\nexpected: Err: after a MANIFEST record fails, \
                              nobody knows whether it is on the disk, and the database takes no \
@@ -965,28 +902,11 @@ fn faulted_run(seed: u64, options: Options, steps: &[Step], aim: Aim) -> CheckRe
     for step in steps {
         let did = script.did(format!("{step:?}"));
         let fired = faults.fired();
-        let result = attempt(|| match step {
-            Step::Put(k, v) => db.put(k, v).map(|()| None),
-            Step::Delete(k) => db.delete(k).map(|()| None),
-            Step::Flush => db.flush().map(|()| None),
-            Step::Get(k) => db.get(k).map(|v| Some(value_text(&v))),
-            Step::Scan(f, t, l) => db.scan(f, t.as_deref(), *l).map(|p| Some(pairs(&p))),
-        });
+        let result = attempt(|| call(&mut db, step));
         let hit = faults.fired() > fired;
         match result {
             Ok(answer) => {
-                let expected = match step {
-                    Step::Get(k) => Some(value_text(&model.get(k))),
-                    Step::Scan(f, t, l) => Some(pairs(&model.scan(f, t.as_deref(), *l))),
-                    _ => None,
-                };
-                if answer != expected {
-                    return fail(format!(
-                        "did:      {did}\nexpected: {}\ngot:      {}",
-                        expected.unwrap_or_default(),
-                        answer.unwrap_or_default()
-                    ));
-                }
+                expect_answer(&did, &answer, &model.answer(step))?;
                 model.apply(step);
             }
             Err(error) => {

@@ -13,10 +13,10 @@ use kit::sim::{OpKind, Profile, SimDisk};
 use lsm_recovery::{Db, Options, TableInfo};
 
 use crate::support::{
-    DbOptions, DbTable, KINDS, MANIFEST_NAME, ManifestRecord, Model, Script, Step, check_disk,
-    delete, expect_rebuilt, faults_for, framed, get, infos, io_failure, manifest_body, no_panic,
-    ordinal, pairs, parse_manifest, put, rebuild, scan_all, state_text, step, table_file,
-    table_options, value_text, wal_file,
+    Answer, DbOptions, DbTable, KINDS, MANIFEST_NAME, ManifestRecord, Model, Script, Step,
+    check_disk, delete, expect_answer, expect_layout, expect_rebuilt, faults_for, framed, get,
+    io_failure, manifest_body, no_panic, ordinal, parse_manifest, put, rebuild, scan_all,
+    state_text, step, table_file, table_options, wal_file,
 };
 
 pub fn suite() -> Suite {
@@ -107,7 +107,7 @@ impl fmt::Debug for Call {
     }
 }
 
-fn call() -> impl Strategy<Value = Call> {
+fn any_call() -> impl Strategy<Value = Call> {
     prop_oneof![
         12 => step().prop_map(Call::Step),
         2 => Just(Call::Reopen),
@@ -129,17 +129,17 @@ fn opened(dir: Arc<dyn Dir>, options: Options, did: &str) -> Result<Db, Failure>
     Db::open(dir, options).map_err(|e| io_failure(did, e))
 }
 
-/// Makes `call` on the database and the model and compares what it returned; after a write, a
-/// flush or a reopen, `tables()` and `last_seq()` too.
+/// Makes `what` on the database and the model and compares what it returned; after a write, a
+/// flush, a reopen or a crash, `tables()` and `last_seq()` too.
 fn call_both(
     disk: &SimDisk,
     db: &mut Db,
     model: &mut Model,
-    call: &Call,
+    what: &Call,
     script: &mut Script,
 ) -> CheckResult {
-    let did = script.did(format!("{call:?}"));
-    match call {
+    let did = script.did(format!("{what:?}"));
+    match what {
         Call::Reopen => {
             disk.reset_stats();
             *db = opened(disk.dir(), db_options(model), &did)?;
@@ -159,59 +159,29 @@ fn call_both(
             disk.restart_losing_unsynced();
             *db = opened(disk.dir(), db_options(model), &did)?;
         }
-        Call::Step(Step::Get(key)) => {
-            let got = db.get(key).map_err(|e| io_failure(&did, e))?;
-            let expected = model.get(key);
-            if got != expected {
-                return fail(format!(
-                    "did:      {did}\nexpected: {}\ngot:      {}",
-                    value_text(&expected),
-                    value_text(&got)
-                ));
-            }
-            return Ok(());
-        }
-        Call::Step(Step::Scan(from, to, limit)) => {
-            let got = db
-                .scan(from, to.as_deref(), *limit)
-                .map_err(|e| io_failure(&did, e))?;
-            let expected = model.scan(from, to.as_deref(), *limit);
-            if got != expected {
-                return fail(format!(
-                    "did:      {did}\nexpected: {}\ngot:      {}",
-                    pairs(&expected),
-                    pairs(&got)
-                ));
-            }
-            return Ok(());
-        }
         Call::Step(step) => {
-            match step {
-                Step::Put(key, value) => db.put(key, value),
-                Step::Delete(key) => db.delete(key),
-                _ => db.flush(),
+            let got = call(db, step).map_err(|e| io_failure(&did, e))?;
+            expect_answer(&did, &got, &model.answer(step))?;
+            if got != Answer::Done {
+                return Ok(());
             }
-            .map_err(|e| io_failure(&did, e))?;
+            let note = model.flush_note(step);
             model.apply(step);
+            return expect_layout(&did, model, &tables_of(db), db.last_seq(), &note);
         }
     }
-    let got = tables_of(db);
-    let expected = model.infos();
-    if got != expected {
-        return fail(format!(
-            "did:      {did}, tables()\nexpected: {}\ngot:      {}",
-            infos(&expected),
-            infos(&got)
-        ));
-    }
-    expect_eq(
-        format!(
-            "{did}, last_seq() (seqs go on across reopens: the last is the newest in the log, \
-             or the MANIFEST's if the log is empty)"
-        ),
-        db.last_seq(),
-        model.last_seq,
-    )
+    expect_layout(&did, model, &tables_of(db), db.last_seq(), "")
+}
+
+/// Makes `step` on the database: what it returned.
+fn call(db: &mut Db, step: &Step) -> io::Result<Answer> {
+    Ok(match step {
+        Step::Put(key, value) => db.put(key, value).map(|()| Answer::Done)?,
+        Step::Delete(key) => db.delete(key).map(|()| Answer::Done)?,
+        Step::Flush => db.flush().map(|()| Answer::Done)?,
+        Step::Get(key) => Answer::Value(db.get(key)?),
+        Step::Scan(from, to, limit) => Answer::Pairs(db.scan(from, to.as_deref(), *limit)?),
+    })
 }
 
 fn db_options(model: &Model) -> Options {
@@ -279,7 +249,7 @@ fn agrees_with_model(ctx: &mut Ctx) -> CheckResult {
     ctx.forall_named(
         &["options", "calls"],
         64,
-        (options(), prop::collection::vec(call(), 0..30)),
+        (options(), prop::collection::vec(any_call(), 0..30)),
         |(options, calls)| run_model(seed, options, &calls),
     )
 }
@@ -433,11 +403,7 @@ fn orphans_removed(ctx: &mut Ctx) -> CheckResult {
             let disk = SimDisk::with_profile(seed ^ at, Profile::HARSH);
             let mut db = Db::open(disk.dir(), options).map_err(|e| io_failure("open", e))?;
             for s in &before {
-                match s {
-                    Step::Put(k, v) => db.put(k, v),
-                    _ => db.flush(),
-                }
-                .map_err(|e| io_failure(&script.so_far(), e))?;
+                call(&mut db, s).map_err(|e| io_failure(&script.so_far(), e))?;
             }
             disk.crash_at_step(at);
             let _ = attempt(|| db.flush());

@@ -1190,6 +1190,34 @@ impl Model {
             .collect()
     }
 
+    /// What `step` returns from the database the model holds, before it is applied.
+    pub fn answer(&self, step: &Step) -> Answer {
+        match step {
+            Step::Get(key) => Answer::Value(self.get(key)),
+            Step::Scan(from, to, limit) => Answer::Pairs(self.scan(from, to.as_deref(), *limit)),
+            Step::Put(..) | Step::Delete(_) | Step::Flush => Answer::Done,
+        }
+    }
+
+    /// Whether a write flushes first, said for a failure message, before it is applied.
+    pub fn flush_note(&self, step: &Step) -> String {
+        if matches!(step, Step::Flush | Step::Get(_) | Step::Scan(..)) {
+            return String::new();
+        }
+        let (size, limit) = (self.size(), self.options.memtable_bytes);
+        if self.full() {
+            format!(
+                "\n(before this write the memtable held {size} bytes, at least memtable_bytes = \
+                 {limit}: the write flushes it first)"
+            )
+        } else {
+            format!(
+                "\n(before this write the memtable held {size} bytes, under memtable_bytes = \
+                 {limit}: no flush)"
+            )
+        }
+    }
+
     /// Applies a step the database acknowledged.
     pub fn apply(&mut self, step: &Step) {
         match step {
@@ -1424,4 +1452,61 @@ pub fn ordinal(n: u64) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
+}
+
+/// What a call returned: nothing for a write or a flush, a value for a get, pairs for a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Done,
+    Value(Option<Vec<u8>>),
+    Pairs(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+impl Answer {
+    /// As a failure message writes it.
+    pub fn text(&self) -> String {
+        match self {
+            Answer::Done => "Ok".to_string(),
+            Answer::Value(value) => value_text(value),
+            Answer::Pairs(found) => pairs(found),
+        }
+    }
+}
+
+/// Holds what a call returned to what the model says.
+pub fn expect_answer(did: &str, got: &Answer, expected: &Answer) -> CheckResult {
+    if got == expected {
+        return Ok(());
+    }
+    fail(format!(
+        "did:      {did}\nexpected: {}\ngot:      {}",
+        expected.text(),
+        got.text()
+    ))
+}
+
+/// Holds `tables()` and `last_seq()` to the model after a write or a flush; `note` says whether
+/// the write flushed first (see [`Model::flush_note`]).
+pub fn expect_layout(
+    did: &str,
+    model: &Model,
+    tables: &[DbTable],
+    last_seq: u64,
+    note: &str,
+) -> CheckResult {
+    let expected = model.infos();
+    if tables != expected {
+        return fail(format!(
+            "did:      {did}, tables()\nexpected: {}\ngot:      {}{note}",
+            infos(&expected),
+            infos(tables)
+        ));
+    }
+    expect_eq(
+        format!(
+            "{did}, last_seq() (the n-th write has seq n, across flushes, reopens and crashes)"
+        ),
+        last_seq,
+        model.last_seq,
+    )
 }
