@@ -331,7 +331,7 @@ fn crash_everywhere(ctx: &mut Ctx) -> CheckResult {
         KvOp::Maintain,
         p("f", b"7"),
     ];
-    crash_check(seed, &scripted, 64)?;
+    crash_check(seed, &scripted, 40)?;
     let key = prop::sample::select(vec![
         b"a".to_vec(),
         b"b".to_vec(),
@@ -349,7 +349,7 @@ fn crash_everywhere(ctx: &mut Ctx) -> CheckResult {
         1 => Just(KvOp::Reopen),
     ];
     ctx.forall_named(&["ops"], 6, prop::collection::vec(op, 1..14), |ops| {
-        crash_check(seed, &ops, 40)
+        crash_check(seed, &ops, 16)
     })
 }
 
