@@ -3,11 +3,13 @@
 // Every judge of the track includes this module, and a scene uses only what it needs of it.
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 
 use judge::prelude::*;
 use kit::checksum::crc32;
+use kit::crash::show;
 use kit::sim::{Fault, OpKind, SimDisk};
 
 /// The kinds of operation a store over one file makes, and a fault can be aimed at.
@@ -645,4 +647,866 @@ fn block_with_crc<'a>(
         );
     }
     Ok(bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The log and the MANIFEST
+//
+// The write-ahead log's records and the MANIFEST's records share a frame: crc32 (of the length
+// and the body), the body's length, then the body; every integer little-endian. A store reads
+// the whole records from the start and stops at the first that is not whole: a torn tail.
+
+/// The bodies of the whole records at the start of `bytes`, and where the first one that is not
+/// whole starts (the length of `bytes` when every record is whole).
+pub fn framed_records(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut bodies = Vec::new();
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let crc = u32_at(header, 0);
+        let len = u32_at(header, 4) as usize;
+        let Some(covered) = bytes.get(at + 4..at + 8 + len) else {
+            break;
+        };
+        if crc32(covered) != crc {
+            break;
+        }
+        bodies.push(&covered[4..]);
+        at += 8 + len;
+    }
+    (bodies, at)
+}
+
+/// What is left of a record's body to read.
+pub struct BodyReader<'a>(pub &'a [u8]);
+
+impl<'a> BodyReader<'a> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    pub fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    pub fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    /// A u32 length, then that many bytes.
+    pub fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        Some(self.take(n)?.to_vec())
+    }
+}
+
+/// One write of the log: a key and its value, `None` for a delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedWrite {
+    pub seq: u64,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Every write of a log's whole records, in order, each op with its own seq (the batch's seq,
+/// plus its place in the batch); an error names the first malformed body.
+pub fn parse_wal(bytes: &[u8]) -> Result<Vec<LoggedWrite>, String> {
+    let (bodies, _) = framed_records(bytes);
+    let mut writes = Vec::new();
+    for (r, body) in bodies.into_iter().enumerate() {
+        let mut reader = BodyReader(body);
+        let malformed = || format!("record {r} of the log has a malformed body");
+        let count = reader.u32().ok_or_else(malformed)?;
+        for _ in 0..count {
+            let seq = reader.u64().ok_or_else(malformed)?;
+            let ops = reader.u32().ok_or_else(malformed)?;
+            for i in 0..u64::from(ops) {
+                let kind = reader.take(1).ok_or_else(malformed)?[0];
+                let key = reader.bytes().ok_or_else(malformed)?;
+                let value = match kind {
+                    1 => Some(reader.bytes().ok_or_else(malformed)?),
+                    2 => None,
+                    _ => return Err(malformed()),
+                };
+                writes.push(LoggedWrite {
+                    seq: seq + i,
+                    key,
+                    value,
+                });
+            }
+        }
+        if !reader.0.is_empty() {
+            return Err(malformed());
+        }
+    }
+    Ok(writes)
+}
+
+/// A table as a MANIFEST record lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTable {
+    pub level: u32,
+    pub number: u64,
+    pub size: u64,
+    pub first_key: Vec<u8>,
+    pub last_key: Vec<u8>,
+}
+
+/// One MANIFEST record: the whole state of the database after an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub last_seq: u64,
+    pub next_file: u64,
+    pub wal: u64,
+    pub tables: Vec<ListedTable>,
+}
+
+/// The MANIFEST's file name.
+pub const MANIFEST_NAME: &str = "MANIFEST";
+
+pub fn table_file(number: u64) -> String {
+    format!("{number:06}.sst")
+}
+
+pub fn wal_file(number: u64) -> String {
+    format!("{number:06}.log")
+}
+
+/// The body of a MANIFEST record for `record`.
+pub fn manifest_body(record: &ManifestRecord) -> Vec<u8> {
+    let mut body = Vec::new();
+    for word in [record.last_seq, record.next_file, record.wal] {
+        body.extend_from_slice(&word.to_le_bytes());
+    }
+    body.extend_from_slice(&(record.tables.len() as u32).to_le_bytes());
+    for table in &record.tables {
+        body.extend_from_slice(&table.level.to_le_bytes());
+        body.extend_from_slice(&table.number.to_le_bytes());
+        body.extend_from_slice(&table.size.to_le_bytes());
+        for key in [&table.first_key, &table.last_key] {
+            body.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            body.extend_from_slice(key);
+        }
+    }
+    body
+}
+
+/// A whole framed record of `body`: crc32 of the length and the body, the length, the body.
+pub fn framed(body: &[u8]) -> Vec<u8> {
+    let mut covered = (body.len() as u32).to_le_bytes().to_vec();
+    covered.extend_from_slice(body);
+    let mut record = crc32(&covered).to_le_bytes().to_vec();
+    record.extend_from_slice(&covered);
+    record
+}
+
+/// The MANIFEST's whole records, in order, and the length of the whole ones (a torn tail
+/// follows them when it is less than the file's); an error names the first malformed body.
+pub fn parse_manifest(bytes: &[u8]) -> Result<(Vec<ManifestRecord>, usize), String> {
+    let (bodies, whole) = framed_records(bytes);
+    let mut records = Vec::new();
+    for (r, body) in bodies.into_iter().enumerate() {
+        let malformed = |what: &str| {
+            format!(
+                "MANIFEST record {r} (its body is {} bytes) is malformed: {what}",
+                body.len()
+            )
+        };
+        let mut reader = BodyReader(body);
+        let mut word = |what: &str| reader.u64().ok_or_else(|| malformed(what));
+        let (last_seq, next_file, wal) = (word("last seq")?, word("next file")?, word("log")?);
+        let count = reader
+            .u32()
+            .ok_or_else(|| malformed("no table count after the log number"))?;
+        let mut tables = Vec::new();
+        for t in 0..count {
+            let short = || malformed(&format!("it ends inside table {t} of {count}"));
+            tables.push(ListedTable {
+                level: reader.u32().ok_or_else(short)?,
+                number: reader.u64().ok_or_else(short)?,
+                size: reader.u64().ok_or_else(short)?,
+                first_key: reader.bytes().ok_or_else(short)?,
+                last_key: reader.bytes().ok_or_else(short)?,
+            });
+        }
+        if !reader.0.is_empty() {
+            return Err(malformed(&format!(
+                "{} bytes follow its last table",
+                reader.0.len()
+            )));
+        }
+        records.push(ManifestRecord {
+            last_seq,
+            next_file,
+            wal,
+            tables,
+        });
+    }
+    Ok((records, whole))
+}
+
+/// Keys and their values: what a database holds.
+pub type KeyValues = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// What a directory holds, rebuilt the way a recovery would: the MANIFEST's last whole record,
+/// every table it lists (oldest first), then the log it names. `files` reads a file's bytes.
+/// `Ok(None)` when there is no MANIFEST or it has no whole record; an error says which file
+/// breaks which rule.
+pub fn rebuild(
+    files: impl Fn(&str) -> Option<Vec<u8>>,
+    options: TableOptions,
+) -> Result<Option<KeyValues>, String> {
+    let Some(manifest) = files(MANIFEST_NAME) else {
+        return Ok(None);
+    };
+    let (records, _) = parse_manifest(&manifest)?;
+    let Some(record) = records.last() else {
+        return Ok(None);
+    };
+    let mut state = KeyValues::new();
+    for listed in record.tables.iter().rev() {
+        let name = table_file(listed.number);
+        let bytes = files(&name).ok_or_else(|| {
+            format!("the MANIFEST's last record lists table {name}, which is not on the disk")
+        })?;
+        let parsed = parse_table(&bytes, options)
+            .map_err(|e| format!("table {name}, listed by the MANIFEST, breaks the format {e}"))?;
+        if bytes.len() as u64 != listed.size {
+            return Err(format!(
+                "the MANIFEST lists table {name} as {} bytes, but it is {} bytes",
+                listed.size,
+                bytes.len()
+            ));
+        }
+        let mut seen: Option<Vec<u8>> = None;
+        for entry in parsed.entries() {
+            // Only a key's newest version in a table counts.
+            if seen.as_ref() == Some(&entry.key) {
+                continue;
+            }
+            seen = Some(entry.key.clone());
+            match entry.value {
+                Some(value) => state.insert(entry.key, value),
+                None => state.remove(&entry.key),
+            };
+        }
+    }
+    let name = wal_file(record.wal);
+    let log = files(&name).ok_or_else(|| {
+        format!("the MANIFEST's last record names the log {name}, which is not on the disk")
+    })?;
+    for write in parse_wal(&log).map_err(|e| format!("{name}: {e}"))? {
+        match write.value {
+            Some(value) => state.insert(write.key, value),
+            None => state.remove(&write.key),
+        };
+    }
+    Ok(Some(state))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A model of the database of the flush scene and after
+//
+// What the database and its directory hold after each call, file by file: the MANIFEST's
+// records, each table's entries and the log's writes. The scenes' own `Options` and `TableInfo`
+// are met here as `DbOptions` and `DbTable`.
+
+/// The options of the database: the memtable's size, the tables' block size and restart
+/// interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbOptions {
+    pub memtable_bytes: usize,
+    pub block_size: usize,
+    pub restart_interval: usize,
+}
+
+/// A table as the database's `tables()` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTable {
+    pub number: u64,
+    pub size: u64,
+    pub first_key: Vec<u8>,
+    pub last_key: Vec<u8>,
+}
+
+/// Bytes a memtable counts for each key besides the key's and the value's: the seq and kind.
+pub const PER_KEY: usize = 9;
+
+// ---------------------------------------------------------------------------------------------
+// Showing what was done.
+
+/// Bytes as `show` writes them, or their length and first bytes when they are long.
+pub fn short(bytes: &[u8]) -> String {
+    if bytes.len() <= 32 {
+        show(bytes)
+    } else {
+        format!("<{} bytes: {}...>", bytes.len(), show(&bytes[..8]))
+    }
+}
+
+/// One call a check makes on the database.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Step {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    Get(Vec<u8>),
+    Scan(Vec<u8>, Option<Vec<u8>>, usize),
+    Flush,
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Put(k, v) => write!(f, "put({}, {})", short(k), short(v)),
+            Step::Delete(k) => write!(f, "delete({})", short(k)),
+            Step::Get(k) => write!(f, "get({})", short(k)),
+            Step::Scan(from, to, limit) => {
+                let to = to.as_ref().map_or("None".to_string(), |to| short(to));
+                let limit = if *limit == usize::MAX {
+                    "usize::MAX".to_string()
+                } else {
+                    limit.to_string()
+                };
+                write!(f, "scan({}, {to}, {limit})", short(from))
+            }
+            Step::Flush => write!(f, "flush()"),
+        }
+    }
+}
+
+/// A table as a message shows it.
+pub struct Info<'a>(&'a DbTable);
+
+impl fmt::Debug for Info<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "#{} {}..={} {} bytes",
+            t.number,
+            short(&t.first_key),
+            short(&t.last_key),
+            t.size
+        )
+    }
+}
+
+pub fn infos(tables: &[DbTable]) -> String {
+    let shown: Vec<String> = tables.iter().map(|t| format!("{:?}", Info(t))).collect();
+    format!("[{}]", shown.join(", "))
+}
+
+pub fn pairs(found: &[(Vec<u8>, Vec<u8>)]) -> String {
+    let shown: Vec<String> = found
+        .iter()
+        .map(|(k, v)| format!("({}, {})", short(k), short(v)))
+        .collect();
+    format!("[{}]", shown.join(", "))
+}
+
+pub fn value_text(value: &Option<Vec<u8>>) -> String {
+    value
+        .as_ref()
+        .map_or("None".to_string(), |v| format!("Some({})", short(v)))
+}
+
+/// The calls made so far.
+pub struct Script(pub Vec<String>);
+
+impl Script {
+    pub fn open(options: &impl fmt::Debug) -> Script {
+        Script(vec![format!("Db::open(dir, {options:?})")])
+    }
+
+    pub fn did(&mut self, call: impl Into<String>) -> String {
+        self.0.push(call.into());
+        self.so_far()
+    }
+
+    pub fn so_far(&self) -> String {
+        self.0.join(", ")
+    }
+}
+
+pub fn io_failure(did: &str, error: io::Error) -> Failure {
+    Failure::new(format!(
+        "did:      {did}\nexpected: success\ngot:      Err({:?}): {error}",
+        error.kind()
+    ))
+}
+
+pub fn table_options(options: DbOptions) -> TableOptions {
+    TableOptions {
+        block_size: options.block_size,
+        restart_interval: options.restart_interval,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model: what the database and its directory hold after each call.
+
+#[derive(Clone)]
+pub struct ModelTable {
+    pub info: DbTable,
+    pub entries: Vec<TableEntry>,
+}
+
+#[derive(Clone)]
+pub struct Model {
+    pub options: DbOptions,
+    /// Key -> the seq and value (None: a tombstone) of its newest version since the last flush.
+    pub memtable: BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)>,
+    /// Level 0, newest first.
+    pub tables: Vec<ModelTable>,
+    pub wal: u64,
+    pub next_file: u64,
+    pub last_seq: u64,
+    /// Every MANIFEST record written, in order.
+    pub records: Vec<ManifestRecord>,
+    /// The writes in the current log.
+    pub logged: Vec<LoggedWrite>,
+}
+
+impl Model {
+    pub fn new(options: DbOptions) -> Model {
+        let mut model = Model {
+            options,
+            memtable: BTreeMap::new(),
+            tables: Vec::new(),
+            wal: 1,
+            next_file: 2,
+            last_seq: 0,
+            records: Vec::new(),
+            logged: Vec::new(),
+        };
+        model.records.push(model.record());
+        model
+    }
+
+    /// The memtable's size: key, value and the seq and kind, for each key.
+    pub fn size(&self) -> usize {
+        self.memtable
+            .iter()
+            .map(|(k, (_, v))| k.len() + v.as_ref().map_or(0, Vec::len) + PER_KEY)
+            .sum()
+    }
+
+    /// Whether the next write flushes first.
+    pub fn full(&self) -> bool {
+        self.size() >= self.options.memtable_bytes
+    }
+
+    pub fn write(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if self.full() {
+            self.flush();
+        }
+        self.last_seq += 1;
+        let value = value.map(<[u8]>::to_vec);
+        self.memtable
+            .insert(key.to_vec(), (self.last_seq, value.clone()));
+        self.logged.push(LoggedWrite {
+            seq: self.last_seq,
+            key: key.to_vec(),
+            value,
+        });
+    }
+
+    pub fn flush(&mut self) {
+        if self.memtable.is_empty() {
+            return;
+        }
+        let entries: Vec<TableEntry> = std::mem::take(&mut self.memtable)
+            .into_iter()
+            .map(|(key, (seq, value))| TableEntry { key, seq, value })
+            .collect();
+        let size = write_table(&entries, table_options(self.options)).len() as u64;
+        let info = DbTable {
+            number: self.next_file,
+            size,
+            first_key: entries[0].key.clone(),
+            last_key: entries[entries.len() - 1].key.clone(),
+        };
+        self.wal = self.next_file + 1;
+        self.next_file += 2;
+        self.tables.insert(0, ModelTable { info, entries });
+        self.logged.clear();
+        self.records.push(self.record());
+    }
+
+    pub fn record(&self) -> ManifestRecord {
+        ManifestRecord {
+            last_seq: self.last_seq,
+            next_file: self.next_file,
+            wal: self.wal,
+            tables: self
+                .tables
+                .iter()
+                .map(|t| ListedTable {
+                    level: 0,
+                    number: t.info.number,
+                    size: t.info.size,
+                    first_key: t.info.first_key.clone(),
+                    last_key: t.info.last_key.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn infos(&self) -> Vec<DbTable> {
+        self.tables.iter().map(|t| t.info.clone()).collect()
+    }
+
+    /// What a reader sees: the tables oldest first, then the memtable.
+    pub fn state(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut state = BTreeMap::new();
+        let newest = self
+            .tables
+            .iter()
+            .rev()
+            .flat_map(|t| t.entries.iter().map(|e| (e.key.clone(), e.value.clone())));
+        let memtable = self
+            .memtable
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.clone()));
+        for (key, value) in newest.chain(memtable) {
+            match value {
+                Some(value) => state.insert(key, value),
+                None => state.remove(&key),
+            };
+        }
+        state
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.state().get(key).cloned()
+    }
+
+    pub fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.state()
+            .into_iter()
+            .filter(|(k, _)| k.as_slice() >= from && to.is_none_or(|to| k.as_slice() < to))
+            .take(limit)
+            .collect()
+    }
+
+    /// What `step` returns from the database the model holds, before it is applied.
+    pub fn answer(&self, step: &Step) -> Answer {
+        match step {
+            Step::Get(key) => Answer::Value(self.get(key)),
+            Step::Scan(from, to, limit) => Answer::Pairs(self.scan(from, to.as_deref(), *limit)),
+            Step::Put(..) | Step::Delete(_) | Step::Flush => Answer::Done,
+        }
+    }
+
+    /// Whether a write flushes first, said for a failure message, before it is applied.
+    pub fn flush_note(&self, step: &Step) -> String {
+        if matches!(step, Step::Flush | Step::Get(_) | Step::Scan(..)) {
+            return String::new();
+        }
+        let (size, limit) = (self.size(), self.options.memtable_bytes);
+        if self.full() {
+            format!(
+                "\n(before this write the memtable held {size} bytes, at least memtable_bytes = \
+                 {limit}: the write flushes it first)"
+            )
+        } else {
+            format!(
+                "\n(before this write the memtable held {size} bytes, under memtable_bytes = \
+                 {limit}: no flush)"
+            )
+        }
+    }
+
+    /// Applies a step the database acknowledged.
+    pub fn apply(&mut self, step: &Step) {
+        match step {
+            Step::Put(k, v) => self.write(k, Some(v)),
+            Step::Delete(k) => self.write(k, None),
+            Step::Flush => self.flush(),
+            Step::Get(_) | Step::Scan(..) => {}
+        }
+    }
+}
+
+/// Holds the directory to the model: exactly the MANIFEST, the log and the tables, all
+/// durable; the MANIFEST's records, each table's entries and the log's writes as the model has
+/// them.
+pub fn check_disk(disk: &SimDisk, model: &Model, did: &str) -> CheckResult {
+    let files = disk.files();
+    let wal = wal_file(model.wal);
+    let mut expected: BTreeSet<String> = model
+        .tables
+        .iter()
+        .map(|t| table_file(t.info.number))
+        .collect();
+    expected.insert(MANIFEST_NAME.to_string());
+    expected.insert(wal.clone());
+    let got: BTreeSet<String> = files.iter().map(|f| f.name.clone()).collect();
+    if got != expected {
+        return fail(format!(
+            "did:      {did}, then listed the directory\nexpected: {expected:?} (the MANIFEST, \
+             the log its last record names, the tables it lists: a flush removes the log it \
+             replaces)\ngot:      {got:?}"
+        ));
+    }
+    for file in &files {
+        expect(
+            file.durable_name && file.durable_len == file.len,
+            format!(
+                "did:      {did}, then looked at {} on the disk\nexpected: the file and its \
+                 name durable (every write acknowledged is synced, and every new file's name \
+                 too)\ngot:      {} of its {} bytes durable, its name {}",
+                file.name,
+                file.durable_len,
+                file.len,
+                if file.durable_name {
+                    "durable"
+                } else {
+                    "not durable"
+                }
+            ),
+        )?;
+    }
+
+    let manifest = disk.contents(MANIFEST_NAME).unwrap_or_default();
+    let (records, whole) = parse_manifest(&manifest).map_err(|e| {
+        Failure::new(format!(
+            "did:      {did}, then read the MANIFEST\nexpected: records as the README lays \
+             them out\ngot:      {e}"
+        ))
+    })?;
+    if whole != manifest.len() || records != model.records {
+        let at = records
+            .iter()
+            .zip(&model.records)
+            .take_while(|(g, e)| g == e)
+            .count();
+        return fail(format!(
+            "did:      {did}, then read the MANIFEST ({} bytes, {} whole records)\nexpected: \
+             {} records (one at open, one a flush), record {at} being {:?}\ngot:      record \
+             {at} {:?}{}",
+            manifest.len(),
+            records.len(),
+            model.records.len(),
+            model.records.get(at),
+            records.get(at),
+            if whole != manifest.len() {
+                format!(
+                    ", then {} bytes that are no whole record",
+                    manifest.len() - whole
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+
+    let options = table_options(model.options);
+    for table in &model.tables {
+        let name = table_file(table.info.number);
+        let bytes = disk.contents(&name).unwrap_or_default();
+        let parsed = parse_table(&bytes, options).map_err(|e| {
+            Failure::new(format!(
+                "did:      {did}, then read {name}\nexpected: a table in the format of the \
+                 table scenes, written with {options:?}\ngot:      {e}"
+            ))
+        })?;
+        let got = parsed.entries();
+        if got != table.entries {
+            let at = got
+                .iter()
+                .zip(&table.entries)
+                .take_while(|(g, e)| g == e)
+                .count();
+            let why = match (table.entries.get(at), got.get(at)) {
+                (Some(e), Some(g)) if e.key == g.key && e.seq != g.seq => {
+                    "\n(the n-th write of the database has seq n, whatever the flushes before it)"
+                }
+                (Some(e), _) if e.value.is_none() => {
+                    "\n(a tombstone is flushed too: an older table may hold the key it deletes)"
+                }
+                _ => "",
+            };
+            return fail(format!(
+                "did:      {did}, then read {name}\nexpected: {} entries (each key of the \
+                 memtable once, its newest version), entry {at} being {:?}\ngot:      {} \
+                 entries, entry {at} {:?}{why}",
+                table.entries.len(),
+                table.entries.get(at),
+                got.len(),
+                got.get(at)
+            ));
+        }
+    }
+
+    let log = disk.contents(&wal).unwrap_or_default();
+    let got = parse_wal(&log).map_err(|e| {
+        Failure::new(format!(
+            "did:      {did}, then read {wal}\nexpected: the log's records\ngot:      {e}"
+        ))
+    })?;
+    expect_eq(
+        format!(
+            "{did}, then read the writes in {wal} (each a batch of one op, its seq the write's)"
+        ),
+        got,
+        model.logged.clone(),
+    )
+}
+
+pub fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::sample::select(vec![
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"c".to_vec(),
+            b"ab".to_vec(),
+            Vec::new(),
+        ]),
+        1 => prop::collection::vec(prop::sample::select(vec![0x00, 0xFF, b'a']), 0..4),
+        1 => prop::collection::vec(any::<u8>(), 0..12),
+    ]
+}
+
+pub fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::collection::vec(b'a'..=b'z', 0..6),
+        1 => Just(Vec::new()),
+        1 => prop::collection::vec(any::<u8>(), 0..300),
+    ]
+}
+
+pub fn step() -> impl Strategy<Value = Step> {
+    let limit = prop_oneof![Just(usize::MAX), 0..4usize];
+    prop_oneof![
+        5 => (key(), value()).prop_map(|(k, v)| Step::Put(k, v)),
+        2 => key().prop_map(Step::Delete),
+        3 => key().prop_map(Step::Get),
+        2 => (key(), prop::option::of(key()), limit).prop_map(|(f, t, l)| Step::Scan(f, t, l)),
+        2 => Just(Step::Flush),
+    ]
+}
+
+pub fn put(key: &str, value: &[u8]) -> Step {
+    Step::Put(key.as_bytes().to_vec(), value.to_vec())
+}
+
+pub fn delete(key: &str) -> Step {
+    Step::Delete(key.as_bytes().to_vec())
+}
+
+pub fn get(key: &str) -> Step {
+    Step::Get(key.as_bytes().to_vec())
+}
+
+pub fn scan_all() -> Step {
+    Step::Scan(Vec::new(), None, usize::MAX)
+}
+
+pub fn state_text(state: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
+    let shown: Vec<String> = state
+        .iter()
+        .map(|(k, v)| format!("{}: {}", short(k), short(v)))
+        .collect();
+    format!("{{{}}}", shown.join(", "))
+}
+
+/// Fails with a message if `error` is a panic that `attempt` caught.
+pub fn no_panic(did: &str, error: &io::Error) -> CheckResult {
+    let text = error.to_string();
+    expect(
+        !text.starts_with("panicked"),
+        format!("did:      {did}\nexpected: an error, or success\ngot:      a panic: {text}"),
+    )
+}
+
+/// After the worst crash: the MANIFEST, its tables and its log rebuild what the model holds.
+pub fn expect_rebuilt(disk: &SimDisk, model: &Model, did: &str) -> CheckResult {
+    let did =
+        format!("{did}, then the power failed, losing every unsynced write and name operation");
+    match rebuild(|name| disk.contents(name), table_options(model.options)) {
+        Ok(Some(state)) if state == model.state() => Ok(()),
+        Ok(Some(state)) => fail(format!(
+            "did:      {did}\nexpected: the MANIFEST, tables and log to rebuild what was \
+             acknowledged: {}\ngot:      {}",
+            state_text(&model.state()),
+            state_text(&state)
+        )),
+        Ok(None) => fail(format!(
+            "did:      {did}\nexpected: a MANIFEST with a whole record\ngot:      none"
+        )),
+        Err(why) => fail(format!(
+            "did:      {did}\nexpected: the MANIFEST, tables and log to rebuild what was \
+             acknowledged\ngot:      {why}"
+        )),
+    }
+}
+
+pub fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// What a call returned: nothing for a write or a flush, a value for a get, pairs for a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Done,
+    Value(Option<Vec<u8>>),
+    Pairs(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+impl Answer {
+    /// As a failure message writes it.
+    pub fn text(&self) -> String {
+        match self {
+            Answer::Done => "Ok".to_string(),
+            Answer::Value(value) => value_text(value),
+            Answer::Pairs(found) => pairs(found),
+        }
+    }
+}
+
+/// Holds what a call returned to what the model says.
+pub fn expect_answer(did: &str, got: &Answer, expected: &Answer) -> CheckResult {
+    if got == expected {
+        return Ok(());
+    }
+    fail(format!(
+        "did:      {did}\nexpected: {}\ngot:      {}",
+        expected.text(),
+        got.text()
+    ))
+}
+
+/// Holds `tables()` and `last_seq()` to the model after a write or a flush; `note` says whether
+/// the write flushed first (see [`Model::flush_note`]).
+pub fn expect_layout(
+    did: &str,
+    model: &Model,
+    tables: &[DbTable],
+    last_seq: u64,
+    note: &str,
+) -> CheckResult {
+    let expected = model.infos();
+    if tables != expected {
+        return fail(format!(
+            "did:      {did}, tables()\nexpected: {}\ngot:      {}{note}",
+            infos(&expected),
+            infos(tables)
+        ));
+    }
+    expect_eq(
+        format!(
+            "{did}, last_seq() (the n-th write has seq n, across flushes, reopens and crashes)"
+        ),
+        last_seq,
+        model.last_seq,
+    )
 }

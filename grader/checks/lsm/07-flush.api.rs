@@ -1,0 +1,48 @@
+scene_api! {
+    crate lsm_flush;
+
+    use std::io;
+    use std::sync::Arc;
+
+    use kit::disk::Dir;
+
+    pub const MANIFEST: &str = "MANIFEST";
+
+    pub fn table_name(number: u64) -> String;
+    pub fn wal_name(number: u64) -> String;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Options {
+        pub memtable_bytes: usize,
+        pub block_size: usize,
+        pub restart_interval: usize,
+    }
+
+    impl Default for Options;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TableInfo {
+        pub number: u64,
+        pub size: u64,
+        pub first_key: Vec<u8>,
+        pub last_key: Vec<u8>,
+    }
+
+    pub struct Db { .. }
+
+    impl Db {
+        pub fn open(dir: Arc<dyn Dir>, options: Options) -> io::Result<Db>;
+        pub fn put(&mut self, key: &[u8], value: &[u8]) -> io::Result<()>;
+        pub fn delete(&mut self, key: &[u8]) -> io::Result<()>;
+        pub fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
+        pub fn scan(
+            &self,
+            from: &[u8],
+            to: Option<&[u8]>,
+            limit: usize,
+        ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+        pub fn flush(&mut self) -> io::Result<()>;
+        pub fn tables(&self) -> Vec<TableInfo>;
+        pub fn last_seq(&self) -> u64;
+    }
+}
