@@ -72,9 +72,9 @@ pub fn suite() -> Suite {
             first_fit,
         )
         .check(
-            "an insert whose pointer has no room left in the gap takes no freeblock: the page is \
-             defragmented, and the cell goes in the gap",
-            no_freeblock_without_room_for_the_pointer,
+            "an insert takes a freeblock only if the gap has 2 bytes for its pointer: with 0 or \
+             1, the page is defragmented, and the cell goes in the gap",
+            freeblock_needs_room_for_the_pointer,
         )
         .check(
             "an insert that would bring the fragmented bytes past 60 defragments the page instead",
@@ -436,7 +436,7 @@ impl RefPage {
                     let fragmented = self.bytes[7] as usize + rest;
                     if fragmented > MAX_FRAGMENTED {
                         self.defragment();
-                        return self.from_gap(size);
+                        return self.take_from_gap(size);
                     }
                     self.set(link, next);
                     self.bytes[block..block + 4].fill(0);
@@ -450,10 +450,10 @@ impl RefPage {
         if self.gap() < POINTER_SIZE + size {
             self.defragment();
         }
-        self.from_gap(size)
+        self.take_from_gap(size)
     }
 
-    fn from_gap(&mut self, size: usize) -> usize {
+    fn take_from_gap(&mut self, size: usize) -> usize {
         let at = self.content_start() - size;
         self.set(5, at);
         at
@@ -860,6 +860,11 @@ fn out_of_range_panics(_: &mut Ctx) -> CheckResult {
         expect_panic(&did, &why("an index at count()"), || {
             page(cells).remove(cells)
         })?;
+        // Panics on the index whether the cell fits or not.
+        let did = format!("{}, insert({}, [0; 2000])", made(cells), cells + 1);
+        expect_panic(&did, &why("an index past count()"), || {
+            page(cells).insert(cells + 1, &[0; 2000])
+        })?;
         let did = format!("{}, remove(usize::MAX)", made(cells));
         expect_panic(&did, &why("an index past count()"), || {
             page(cells).remove(usize::MAX)
@@ -1161,9 +1166,9 @@ fn first_fit(_: &mut Ctx) -> CheckResult {
     )
 }
 
-fn no_freeblock_without_room_for_the_pointer(_: &mut Ctx) -> CheckResult {
+fn freeblock_needs_room_for_the_pointer(_: &mut Ctx) -> CheckResult {
     for size in [512, 65_536] {
-        for gap in [0, 1] {
+        for gap in [0, 1, 2, 3] {
             let mut t = Tested::new(size);
             // A freeblock of 8 bytes between two cells, then a cell that leaves `gap` bytes of gap.
             t.insert(0, &[1; 100])?;
@@ -1178,8 +1183,8 @@ fn no_freeblock_without_room_for_the_pointer(_: &mut Ctx) -> CheckResult {
                 t.layout()?.gap(),
                 gap,
             )?;
-            // 8 bytes free in the freeblock, 0 or 1 in the gap: enough for an empty cell and its
-            // pointer (6), but the pointer array can only grow into the gap.
+            // 8 bytes free in the freeblock, and a few in the gap: enough for an empty cell and
+            // its pointer (6), but the pointer array can only grow into the gap.
             t.insert(1, b"")?;
             t.check_cells()?;
             t.check_bytes()?;
