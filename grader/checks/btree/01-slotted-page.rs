@@ -149,8 +149,11 @@ impl Layout {
             .map(|(at, size)| format!("{at}: {size} bytes"))
             .collect();
         format!(
-            "{} cells [{}], content start {}, freeblocks [{}], fragmented {}",
-            self.count,
+            "{} [{}], content start {}, freeblocks [{}], fragmented {}",
+            match self.count {
+                1 => "1 cell".to_string(),
+                n => format!("{n} cells"),
+            },
             cells.join(", "),
             self.content_start,
             blocks.join(", "),
@@ -927,7 +930,7 @@ fn fills_exactly(_: &mut Ctx) -> CheckResult {
 }
 
 fn full_of_smallest_cells(_: &mut Ctx) -> CheckResult {
-    for size in [512, 4096, 65_536] {
+    for size in [512, 65_536] {
         let mut page = Page::new(size);
         let most = (size - 8) / 6;
         let did = format!(
@@ -1130,27 +1133,28 @@ fn freeblocks_merge(_: &mut Ctx) -> CheckResult {
 
 fn first_fit(_: &mut Ctx) -> CheckResult {
     let mut t = Tested::new(1024);
-    // Cells of 30, 50, 30 and 10 bytes (32, 52, 32 and 12 on the page), each followed by a cell
+    // Cells of 30, 30, 50 and 10 bytes (32, 32, 52 and 12 on the page), each followed by a cell
     // of 1 byte. Cells go down the page as they come: once the four are removed, the chain, by
-    // offset, holds blocks of 12, 32, 52 and 32 bytes.
-    for (i, len) in [30, 1, 50, 1, 30, 1, 10, 1].into_iter().enumerate() {
+    // offset, holds blocks of 12, 52, 32 and 32 bytes.
+    for (i, len) in [30, 1, 30, 1, 50, 1, 10, 1].into_iter().enumerate() {
         t.insert(i, &vec![i as u8 + 1; len])?;
     }
     for index in [6, 4, 2, 0] {
         t.remove(index);
     }
     t.check_bytes()?;
-    // 20 bytes: not the first block (12), the second (32): 12 left over, the cell at its end.
+    // 20 bytes: not the first block (12), the second (52), though a block of 32 fits better:
+    // 32 left over, the cell at its end.
     t.insert(0, &[0xC1; 18])?;
     t.check_bytes()?;
+    // 32 bytes: the block left of 52, exactly: it leaves the chain, from between two others.
+    t.insert(0, &[0xC2; 30])?;
+    t.check_bytes()?;
     // 10 bytes: the first block, 12: 2 bytes left over, fragmented.
-    t.insert(0, &[0xC2; 8])?;
+    t.insert(0, &[0xC3; 8])?;
     t.check_bytes()?;
-    // 12 bytes: the block left of 32, exactly: nothing left over.
-    t.insert(0, &[0xC3; 10])?;
-    t.check_bytes()?;
-    // 50 bytes: the block of 52, 2 more fragmented bytes; the block of 32 at the top is left.
-    t.insert(0, &[0xC4; 48])?;
+    // 30 bytes: the first block of 32, 2 more fragmented bytes; the last, at the top, is left.
+    t.insert(0, &[0xC4; 28])?;
     t.check_bytes()?;
     t.check_cells()?;
     let layout = t.layout()?;
@@ -1442,7 +1446,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// every call, and its edges are the same.
 fn size() -> impl Strategy<Value = usize> {
     prop_oneof![
-        4 => prop::sample::select(SIZES[..4].to_vec()),
+        5 => prop::sample::select(SIZES[..4].to_vec()),
         1 => prop::sample::select(SIZES[4..].to_vec()),
     ]
 }
@@ -1490,7 +1494,7 @@ fn run(size: usize, byte0: u8, ops: &[Op], exact: bool) -> CheckResult {
 }
 
 /// Sequences tried by each random check: every one reads the page's bytes after every call.
-const CASES: u32 = 128;
+const CASES: u32 = 100;
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let ops = prop::collection::vec(op(), 0..40);

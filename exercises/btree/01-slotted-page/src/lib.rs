@@ -99,7 +99,7 @@ impl Page {
     /// freeblock that fits, else the gap, else defragments first.
     ///
     /// Returns `Err(Full)`, and changes nothing, if the cell does not fit even after a defragment.
-    /// Panics if `index > count()`.
+    /// Panics if `index > count()`, whether the cell fits or not.
     pub fn insert(&mut self, index: usize, cell: &[u8]) -> Result<(), Full> {
         todo!()
     }
