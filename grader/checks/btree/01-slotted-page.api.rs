@@ -18,7 +18,9 @@ scene_api! {
     impl Page {
         pub fn new(size: usize) -> Page;
         pub fn from_bytes(bytes: Vec<u8>) -> Page;
+        #[view]
         pub fn bytes(&self) -> &[u8];
+        #[view]
         pub fn count(&self) -> usize;
         pub fn cell(&self, index: usize) -> &[u8];
         pub fn free_space(&self) -> usize;
