@@ -487,3 +487,25 @@ fn the_redis_playground_serves_real_clients_on_the_port_asked_for() {
     assert!(rest.contains("1 client connected"), "{rest}");
     assert!(rest.contains("server stopped"), "{rest}");
 }
+
+#[test]
+fn the_lsm_playground_recovers_a_flushed_table_and_the_log_after_a_crash() {
+    let _turn = workbook_turn();
+    let script = "put a 1\nput b 2\ndel a\nflush\nput c 3\ncrash\nrecover\nget b\nget a\nget c\n\
+                  show\nload 50\nput x\nquit\n";
+    let output = grade(&workbook())
+        .args(["play", "lsm", "--reference"])
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    let shown = stdout_of(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("the memtable is now table 000002.sst"), "{shown}");
+    assert!(shown.contains("recovered: 1 tables, last seq 4"), "{shown}");
+    // b from the table, a deleted by a tombstone in it, c replayed from the log.
+    assert!(shown.contains("lsm> \"2\"\nlsm> (none)\nlsm> \"3\""), "{shown}");
+    assert!(shown.contains("MANIFEST: 2 records"), "{shown}");
+    assert!(shown.contains("L0: 000002.sst"), "{shown}");
+    assert!(shown.contains("write amplification"), "{shown}");
+    assert!(shown.contains("usage: put KEY VALUE"), "{shown}");
+}
