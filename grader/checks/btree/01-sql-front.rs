@@ -55,6 +55,11 @@ pub fn suite() -> Suite {
             errors,
         )
         .check(
+            "big inputs: a string and a name of 70,000 bytes, a chain of 1,000 minuses, 200 \
+             parentheses and 200 NOTs nested, 1,000 rows in one INSERT",
+            big_inputs,
+        )
+        .check(
             "generated tables, rows and queries: your tree, written back as SQL with every \
              parenthesis, gives SQLite the same rows as the text you parsed, and is the \
              README's tree (at least 200 queries)",
@@ -690,6 +695,16 @@ fn names(_: &mut Ctx) -> CheckResult {
     expect_expr("SUM(*)", Err((ErrorKind::Unexpected, 4)))?;
     expect_expr("order", Err((ErrorKind::Unexpected, 0)))?;
     expect_expr("key", Err((ErrorKind::Unexpected, 0)))?;
+    // Every reserved word, in any case, is no name: quoted, it is one.
+    for keyword in RESERVED {
+        for word in casings(keyword) {
+            let sql = format!("CREATE TABLE t ({word} INTEGER)");
+            expect_statement(&sql, Err(refused(ErrorKind::Unexpected, 16)))?;
+            let sql = format!("SELECT a FROM {word}");
+            expect_statement(&sql, Err(refused(ErrorKind::Unexpected, 14)))?;
+            expect_expr(&quote_name(&word), Ok(&word))?;
+        }
+    }
     // Names in a CREATE TABLE: a column may be called by a type's name, or a keyword in quotes.
     expect_statement(
         "CREATE TABLE \"select\" (text TEXT, \"key\" INTEGER, count real)",
@@ -814,6 +829,9 @@ fn errors(_: &mut Ctx) -> CheckResult {
         ("SELECT é FROM t", BadToken, 7),
         ("SELECT 'é' FROM t WHERE é", BadToken, 25),
         ("SELECT 1é FROM t", BadToken, 7),
+        // A control character after a number is a bad character of its own, not the number's.
+        ("SELECT 1\x7f FROM t", BadToken, 8),
+        ("SELECT \x00 FROM t", BadToken, 7),
         ("SELECT [a] FROM t", BadToken, 7),
         ("SELECT `a` FROM t", BadToken, 7),
         ("SELECT a FROM t WHERE a = $1", BadToken, 26),
@@ -933,6 +951,146 @@ fn errors(_: &mut Ctx) -> CheckResult {
         expect_expr(sql, Err((kind, at)))?;
     }
     Ok(())
+}
+
+fn big_inputs(_: &mut Ctx) -> CheckResult {
+    let text: String = (0..70_000)
+        .map(|i| match i % 1000 {
+            0 => '\'',
+            1 => '\n',
+            _ => char::from(b'a' + (i % 26) as u8),
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM t", quote_text(&text));
+    let did = format!(
+        "parse(\"SELECT '...' FROM t\"), the string {} bytes long with a '' every 1,000",
+        sql.len() - 14
+    );
+    let got = match parse(&sql) {
+        Ok(Statement::Select(select)) => match select.items.as_slice() {
+            [SelectItem::Expr(Expr::Text(got))] => got.clone(),
+            _ => {
+                return fail(format!(
+                    "did:      {did}\nexpected: one item, the string\ngot:      {}",
+                    cut(&full_statement(&Statement::Select(select)))
+                ));
+            }
+        },
+        other => {
+            return fail(format!(
+                "did:      {did}\nexpected: a SELECT of the string\ngot:      {:?}",
+                Answer(other)
+            ));
+        }
+    };
+    expect(got == text, same_text(&did, &got, &text))?;
+    let name = text.replace(['\'', '\n'], "_") + "\"";
+    let did = format!("parse_expr(...), a quoted name of {} bytes", name.len());
+    match parse_expr(&quote_name(&name)) {
+        Ok(Expr::Column(got)) => expect(got == name, same_text(&did, &got, &name))?,
+        other => {
+            return fail(format!(
+                "did:      {did}\nexpected: that column\ngot:      {}",
+                cut(&format!("{:?}", Answer(other)))
+            ));
+        }
+    }
+    // 1 - 2 - 3 - ... - 1000: a left-deep tree, walked without recursion.
+    let chain: Vec<String> = (1..=1000).map(|n| n.to_string()).collect();
+    let sql = chain.join(" - ");
+    let did = "parse_expr(\"1 - 2 - 3 - ... - 1000\")";
+    let mut node = match parse_expr(&sql) {
+        Ok(tree) => tree,
+        Err(e) => {
+            return fail(format!(
+                "did:      {did}\nexpected: a tree\ngot:      Err({:?} at {})",
+                e.kind, e.at
+            ));
+        }
+    };
+    for n in (2..=1000).rev() {
+        node = match node {
+            Expr::Op {
+                op: Op::Sub,
+                mut args,
+            } if args.len() == 2 && args[1] == int(n) => args.swap_remove(0),
+            other => {
+                return fail(format!(
+                    "did:      {did}\nexpected: ((...(1 - 2) - ...) - {}) - {n} at the level of {n}: \
+                     the minuses group from the left\ngot:      {}",
+                    n - 1,
+                    cut(&sexpr(&other))
+                ));
+            }
+        };
+    }
+    expect_eq(
+        format!("{did}, at its deepest"),
+        sexpr(&node),
+        "1".to_string(),
+    )?;
+    let sql = format!("{}a{}", "(".repeat(200), ")".repeat(200));
+    expect_expr(&sql, Ok("a"))?;
+    let sql = format!("{}a", "NOT ".repeat(200));
+    let mut node = parse_expr(&sql).map_err(|e| Failure::new(format!("did:      parse_expr(\"NOT NOT ... NOT a\"), 200 NOTs\nexpected: a tree\ngot:      Err({:?} at {})", e.kind, e.at)))?;
+    for level in 0..200 {
+        node = match node {
+            Expr::Op {
+                op: Op::Not,
+                mut args,
+            } if args.len() == 1 => args.swap_remove(0),
+            other => {
+                return fail(format!(
+                    "did:      parse_expr(\"NOT NOT ... NOT a\"), 200 NOTs\nexpected: NOT {} levels deep\ngot:      {} at level {level}",
+                    200,
+                    cut(&sexpr(&other))
+                ));
+            }
+        };
+    }
+    expect_eq(
+        "parse_expr(\"NOT NOT ... NOT a\"), under the 200 NOTs",
+        sexpr(&node),
+        "a".to_string(),
+    )?;
+    let rows: Vec<String> = (0..1000).map(|n| format!("({n}, 'r{n}')")).collect();
+    let sql = format!("INSERT INTO t VALUES {}", rows.join(", "));
+    let expected = Statement::Insert(Insert {
+        table: "t".into(),
+        columns: Vec::new(),
+        rows: (0..1000)
+            .map(|n| vec![int(n), Expr::Text(format!("r{n}"))])
+            .collect(),
+    });
+    expect(
+        parse(&sql) == Ok(expected),
+        "did:      parse(\"INSERT INTO t VALUES (0, 'r0'), (1, 'r1'), ... (999, 'r999')\")\n\
+         expected: the 1,000 rows, in order\ngot:      another answer"
+            .to_string(),
+    )
+}
+
+/// How a long text came back different.
+fn same_text(did: &str, got: &str, expected: &str) -> String {
+    let at = got
+        .bytes()
+        .zip(expected.bytes())
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
+    format!(
+        "did:      {did}\nexpected: {} bytes\ngot:      {} bytes, different from byte {at}: {:?}",
+        expected.len(),
+        got.len(),
+        cut(got.get(at.saturating_sub(10)..).unwrap_or(got))
+    )
+}
+
+/// A long text cut to its start.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 // ---- SQLite ----
@@ -1760,23 +1918,79 @@ fn damaged(ctx: &mut Ctx) -> CheckResult {
         |(script, which, damages)| {
             let statement = &script.statements[which.index(script.statements.len())];
             let sql = apply(&tokens_of(statement, script.style), &damages);
-            let got = learner(&sql).map_err(Failure::new)?;
-            if let Some(offset) = sqlite_syntax_error(&sqlite, &sql)
-                && let Answer(Ok(tree)) = &got
-            {
-                let said = offset.map_or(String::new(), |o| format!(" at byte {o}"));
-                return fail(format!(
-                    "did:      parse({sql:?})\nexpected: an error: SQLite refuses it as a syntax \
-                     error{said}\ngot:      Ok: {}",
-                    full_statement(tree)
-                ));
-            }
-            expect_eq(
-                format!("parse({sql:?})"),
-                got,
-                Answer(reference::parse(&sql)),
-            )
+            judge_damaged(&sqlite, &sql)
         },
+    )?;
+    // Token soup: pieces of statements in any order, never panicking, always the README's answer.
+    let piece = prop::sample::select(vec![
+        "SELECT",
+        "select",
+        "FROM",
+        "t",
+        "a",
+        "*",
+        ",",
+        "(",
+        ")",
+        "WHERE",
+        "NOT",
+        "-",
+        "1",
+        "2.5",
+        "'s'",
+        "'",
+        "\"",
+        "\"q\"",
+        "IS",
+        "NULL",
+        "=",
+        "<",
+        "AND",
+        "OR",
+        "ORDER",
+        "BY",
+        "DESC",
+        "LIMIT",
+        "OFFSET",
+        "INSERT",
+        "INTO",
+        "VALUES",
+        "CREATE",
+        "TABLE",
+        "INTEGER",
+        "PRIMARY",
+        "KEY",
+        "COUNT",
+        ";",
+        "@",
+        "é",
+        ".",
+        "9223372036854775808",
+        " ",
+        "\n",
+    ]);
+    let soup = prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.join(" "));
+    ctx.forall_named(&["sql"], 256, soup, |sql| judge_damaged(&sqlite, &sql))
+}
+
+/// A damaged statement: if SQLite refuses it as a syntax error, the learner must refuse it;
+/// and the learner's answer is the README's, tree or error kind and offset.
+fn judge_damaged(sqlite: &Connection, sql: &str) -> CheckResult {
+    let got = learner(sql).map_err(Failure::new)?;
+    if let Some(offset) = sqlite_syntax_error(sqlite, sql)
+        && let Answer(Ok(tree)) = &got
+    {
+        let said = offset.map_or(String::new(), |o| format!(" at byte {o}"));
+        return fail(format!(
+            "did:      parse({sql:?})\nexpected: an error: SQLite refuses it as a syntax \
+             error{said}\ngot:      Ok: {}",
+            full_statement(tree)
+        ));
+    }
+    expect_eq(
+        format!("parse({sql:?})"),
+        got,
+        Answer(reference::parse(sql)),
     )
 }
 

@@ -168,7 +168,12 @@ impl fmt::Display for SqlError {
 
 impl std::error::Error for SqlError {}
 
-/// Parses one statement, optionally ended by `;`.
+/// Parses one statement of the subset, optionally ended by `;`, and nothing after it.
+///
+/// The whole text is tokenized first; the first mistake in the text is the error: `BadToken`
+/// or `Unterminated` where those characters start, `Unexpected` at the first byte of the first
+/// token no statement of the subset can continue with, `Incomplete` at `sql.len()` when the
+/// text ends too early, `Invalid` where the README's table says. Never panics.
 pub fn parse(sql: &str) -> Result<Statement, SqlError> {
     let mut parser = Parser::new(sql)?;
     let statement = parser.statement()?;
@@ -177,7 +182,7 @@ pub fn parse(sql: &str) -> Result<Statement, SqlError> {
     Ok(statement)
 }
 
-/// Parses the whole text as one expression.
+/// Parses the whole text as one expression (no `;`), with the errors of [`parse`].
 pub fn parse_expr(sql: &str) -> Result<Expr, SqlError> {
     let mut parser = Parser::new(sql)?;
     let expr = parser.expr()?;
