@@ -2070,7 +2070,11 @@ fn damaged(ctx: &mut Ctx) -> CheckResult {
 /// and the learner's answer is the README's, tree or error kind and offset.
 fn judge_damaged(sqlite: &Connection, sql: &str) -> CheckResult {
     let got = learner(sql).map_err(Failure::new)?;
-    if let Some(offset) = sqlite_syntax_error(sqlite, sql)
+    // SQLite reads `--` and `/*` as the start of a comment, which the subset does not have:
+    // there its word is not the README's.
+    let comment = sql.contains("--") || sql.contains("/*");
+    if !comment
+        && let Some(offset) = sqlite_syntax_error(sqlite, sql)
         && let Answer(Ok(tree)) = &got
     {
         let said = offset.map_or(String::new(), |o| format!(" at byte {o}"));
