@@ -1655,7 +1655,7 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
 
     macro_rules! call {
         ($pager:ident, $call:expr, $f:expr) => {
-            match s.call(&$call, $f, |_| "...".to_string())? {
+            match s.call(&String::from($call), $f, |_| "...".into())? {
                 Some(value) => value,
                 None => return stopped(s, &mut $pager),
             }
@@ -1663,7 +1663,7 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
     }
 
     for n in 1..=4u32 {
-        let got = call!(pager, "allocate()".to_string(), || pager.allocate());
+        let got = call!(pager, "allocate()", || pager.allocate());
         expect_eq(s.script.so_far(), got, n)?;
         s.model.pages.push(None);
         s.model.changed = true;
@@ -1674,7 +1674,7 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
             .write(n, &data));
         s.model.pages[n as usize] = Some(n as u8);
     }
-    call!(pager, "flush()".to_string(), || pager.flush());
+    call!(pager, "flush()", || pager.flush());
     s.model.flush();
     for n in [1, 2, 3, 1] {
         let got = call!(pager, format!("read({n})"), || pager.read(n));
@@ -1693,10 +1693,9 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
         let got = call!(pager, format!("read({n})"), || pager.read(n));
         s.expect_page(n, &got)?;
     }
-    call!(pager, "set_free_list(3, 1)".to_string(), || pager
-        .set_free_list(3, 1));
+    call!(pager, "set_free_list(3, 1)", || pager.set_free_list(3, 1));
     s.model.free = (3, 1);
-    call!(pager, "flush()".to_string(), || pager.flush());
+    call!(pager, "flush()", || pager.flush());
     s.model.flush();
     drop(pager);
     let reopen = format!("drop, {}", open_call(2));
@@ -1719,7 +1718,7 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
     call!(pager, format!("write(4, [page 4, version 40])"), || pager
         .write(4, &data));
     s.model.pages[4] = Some(40);
-    let got = call!(pager, "allocate()".to_string(), || pager.allocate());
+    let got = call!(pager, "allocate()", || pager.allocate());
     expect_eq(s.script.so_far(), got, 5)?;
     s.model.pages.push(None);
     let data = fill(5, 50, SIZE);
@@ -1730,7 +1729,7 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
         let got = call!(pager, format!("read({n})"), || pager.read(n));
         s.expect_page(n, &got)?;
     }
-    call!(pager, "flush()".to_string(), || pager.flush());
+    call!(pager, "flush()", || pager.flush());
     s.model.flush();
     for n in 1..=5 {
         let got = call!(pager, format!("read({n})"), || pager.read(n));
