@@ -590,6 +590,20 @@ impl Lru {
         pages
     }
 
+    /// The cache as a failure message shows it: `[1, 3*, 2]`, least recently used first.
+    fn describe(&self) -> String {
+        let pages: Vec<String> = self
+            .frames
+            .iter()
+            .map(|&(p, d)| format!("{p}{}", if d { "*" } else { "" }))
+            .collect();
+        format!(
+            "[{}] of {} (least recently used first; * dirty)",
+            pages.join(", "),
+            self.capacity
+        )
+    }
+
     fn clean(&mut self) {
         for frame in &mut self.frames {
             frame.1 = false;
@@ -617,6 +631,8 @@ struct Run {
     lru: Lru,
     script: Script,
     watch: Watch,
+    /// What the model's cache held before the step.
+    cache_before: String,
 }
 
 impl Run {
@@ -636,6 +652,7 @@ impl Run {
             lru: Lru::new(cache),
             script,
             watch,
+            cache_before: String::new(),
         })
     }
 
@@ -654,7 +671,8 @@ impl Run {
             return Ok(());
         }
         fail(format!(
-            "did:      {did}\nexpected: {} ({why})\ngot:      {}",
+            "did:      {did}\ncache:    {} before the call\nexpected: {} ({why})\ngot:      {}",
+            self.cache_before,
             show_ios(&expected, self.size()),
             show_ios(&got, self.size())
         ))
@@ -683,6 +701,7 @@ impl Run {
     }
 
     fn apply(&mut self, step: &Step) -> CheckResult {
+        self.cache_before = self.lru.describe();
         match *step {
             Step::Allocate => {
                 let did = self.script.did("allocate()");
