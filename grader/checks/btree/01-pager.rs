@@ -1759,6 +1759,9 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
     Ok((s.faults, Ended::Done))
 }
 
+/// A call on a pager, made by a check.
+type Call = Box<dyn FnOnce(&mut Pager) -> io::Result<()>>;
+
 /// The pager stopped after a failed sync: one more call must fail too; then the power fails,
 /// and the file must hold what the last good flush left.
 fn stopped(mut s: Sweep, pager: &mut Pager) -> Result<(FaultDir, Ended), Failure> {
@@ -1769,6 +1772,30 @@ fn stopped(mut s: Sweep, pager: &mut Pager) -> Result<(FaultDir, Ended), Failure
              failed sync may have dropped pages written back before it)\ngot:      Ok({})",
             name_page(&got, s.model.size)
         )));
+    }
+    let size = s.model.size;
+    let others: [(&str, Call); 3] = [
+        (
+            "write(1, [page 1, version 99])",
+            Box::new(move |p: &mut Pager| p.write(1, &fill(1, 99, size))),
+        ),
+        (
+            "allocate()",
+            Box::new(|p: &mut Pager| p.allocate().map(|_| ())),
+        ),
+        (
+            "set_free_list(1, 1)",
+            Box::new(|p: &mut Pager| p.set_free_list(1, 1)),
+        ),
+    ];
+    for (call, f) in others {
+        let did = s.script.did(call);
+        if attempt(|| f(pager)).is_ok() {
+            return Err(Failure::new(format!(
+                "did:      {did}\nexpected: an error: a sync failed, and the pager must stop\n\
+                 got:      Ok"
+            )));
+        }
     }
     let did = s.script.did("flush()");
     if attempt(|| pager.flush()).is_ok() {
