@@ -31,6 +31,13 @@ pub fn suite() -> Suite {
             layout_matches,
         )
         .check(
+            "scripted, a page of 512 bytes: ten cells of 48 bytes and their slots fill it to \
+             the last byte; a cell one byte too big for what is left is StorageFull, one that \
+             fits exactly is taken; fragments left by replacements are used once the gap is too \
+             small",
+            fills_exactly,
+        )
+        .check(
             "keys are ordered as unsigned bytes, a key before every longer key it starts; search \
              finds every key held and the slot of every key not held (before the first, between \
              two, after the last; the empty key, 0x00 and 0xFF keys)",
@@ -42,8 +49,9 @@ pub fn suite() -> Suite {
             cell_sizes,
         )
         .check(
-            "from_bytes reads a page written by hand as the README lays it out (big-endian, \
-             cells anywhere in the cell area, fragments between them) and inserts into it",
+            "from_bytes reads pages written by hand as the README lays them out (big-endian, \
+             cells anywhere in the cell area, fragments between them; an empty leaf; a full one \
+             whose last cell is a bare header at the page's end) and inserts into one",
             reads_a_handmade_page,
         )
         .check(
@@ -613,6 +621,29 @@ fn new_leaf(_: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
+fn fills_exactly(_: &mut Ctx) -> CheckResult {
+    let mut run = Run::new(512, Watch::Answers)?;
+    let key = |i: usize| format!("k{i:02}").into_bytes();
+    // A cell of 3 + 41 + 4 = 48 bytes, and its slot: 50 bytes each, 450 for nine of them.
+    for i in 0..9 {
+        run.insert(&key(i), &[b'v'; 41])?;
+    }
+    // 50 bytes are left: a cell of 49 and its slot do not fit, one of 48 does.
+    run.insert(&key(9), &[b'v'; 42])?;
+    run.insert(&key(9), &[b'v'; 41])?;
+    run.insert(b"", b"")?;
+    // A replacement of the same size fits in what it frees.
+    run.insert(&key(0), &[b'w'; 41])?;
+    // Four values shrunk to nothing: 4 * 41 bytes of fragments, and no gap.
+    for i in 1..5 {
+        run.insert(&key(i), b"")?;
+    }
+    // A new cell of 107 bytes and its slot fit only in the fragments: the cells are packed.
+    run.insert(b"k10", &[b'x'; 100])?;
+    run.insert(b"k11", &[b'x'; 50])?;
+    Ok(())
+}
+
 fn byte_order(_: &mut Ctx) -> CheckResult {
     let keys: Vec<Vec<u8>> = vec![
         vec![0x80],
@@ -706,7 +737,7 @@ fn handmade(
 
 /// The cells of the handmade page: out of order in the cell area, with gaps (fragments).
 fn handmade_cells() -> Vec<(&'static [u8], &'static [u8], usize)> {
-    // "apple" = "red" is 12 bytes, "fig" = "" 7, "kiwi" = "green" 13; fragments: 5 + 3 + 8.
+    // "apple" = "red" is 12 bytes, "fig" = "" 7, "kiwi" = "green" 13.
     vec![
         (b"apple", b"red", 480),
         (b"fig", b"", 455),
@@ -714,7 +745,59 @@ fn handmade_cells() -> Vec<(&'static [u8], &'static [u8], usize)> {
     ]
 }
 
+/// Two pages at the edges of the rules, both good: an empty leaf (its cell area starts at the
+/// page's end), and a full one (the cells reach the end of the slots, the last cell ends at the
+/// page's end and is only a header).
+fn edge_pages() -> CheckResult {
+    let values = [
+        vec![b'a'; 117],
+        vec![b'b'; 117],
+        vec![b'c'; 116],
+        vec![b'd'; 116],
+    ];
+    let full: Vec<(&[u8], &[u8], usize)> = vec![
+        (b"", b"", 508),
+        (b"a", &values[0], 386),
+        (b"b", &values[1], 264),
+        (b"c", &values[2], 143),
+        (b"d", &values[3], 22),
+    ];
+    let pages = [
+        (
+            "an empty leaf written by hand",
+            handmade(512, &[], 512, 0),
+            Vec::new(),
+        ),
+        (
+            "a full leaf written by hand: \"\" = \"\" at 508, then cells for \"a\" to \"d\" \
+             packed down to 22, where the slots end",
+            handmade(512, &full, 22, 0),
+            full,
+        ),
+    ];
+    for (what, page, cells) in pages {
+        let did = format!("from_bytes({what})");
+        let leaf = Leaf::from_bytes(page).map_err(|e| io_failure(&did, e))?;
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = cells
+            .iter()
+            .map(|(k, v, _)| (k.to_vec(), v.to_vec()))
+            .collect();
+        let got = leaf.entries();
+        if got != expected {
+            return fail(format!(
+                "did:      {did}, then entries()\nexpected: {}\ngot:      {}",
+                show_entries(&expected),
+                show_entries(&got)
+            ));
+        }
+        let free = if cells.is_empty() { 500 } else { 0 };
+        expect_eq(format!("{did}, then free_space()"), leaf.free_space(), free)?;
+    }
+    Ok(())
+}
+
 fn reads_a_handmade_page(_: &mut Ctx) -> CheckResult {
+    edge_pages()?;
     let size = 512;
     // 439..452 kiwi, 452..455 garbage, 455..462 fig, 462..480 garbage, 480..492 apple, 492..512
     // garbage: 3 + 18 + 20 = 41 bytes of fragments.
@@ -843,6 +926,18 @@ fn refuses_broken_pages(_: &mut Ctx) -> CheckResult {
             page[14..16].copy_from_slice(&480u16.to_be_bytes());
             page
         }),
+        (
+            "an empty leaf whose cell area starts at 513".into(),
+            handmade(size, &[], 513, 0),
+        ),
+        (
+            "an empty leaf whose cell area starts at u32::MAX".into(),
+            handmade(size, &[], u32::MAX as usize, 0),
+        ),
+        (
+            "a cell area starting at 14, inside the slots, with fragments that add up (466)".into(),
+            handmade(size, &handmade_cells(), 14, 466),
+        ),
         (
             "40 bytes of fragments, where 41 are".into(),
             with(8, &40u32.to_be_bytes()),
