@@ -134,7 +134,7 @@ impl Pager {
         todo!()
     }
 
-    /// Makes every change durable: writes every dirty page (in page order), syncs, then writes
+    /// Makes every change durable: writes every dirty page (in any order), syncs, then writes
     /// the header (its change counter one up) and syncs again, so that the header never counts
     /// a page the disk does not hold. With nothing changed since the last flush, it touches
     /// nothing. If a sync fails, the pager stops: this and every later call return an error.

@@ -244,7 +244,7 @@ impl Pager {
         Ok(())
     }
 
-    /// Makes every change durable: writes every dirty page (in page order), syncs, then writes
+    /// Makes every change durable: writes every dirty page (in any order), syncs, then writes
     /// the header (its change counter one up) and syncs again, so that the header never counts
     /// a page the disk does not hold. With nothing changed since the last flush, it touches
     /// nothing. If a sync fails, the pager stops: this and every later call return an error.
@@ -259,6 +259,7 @@ impl Pager {
             .filter(|(_, frame)| frame.dirty)
             .map(|(&page, _)| page)
             .collect();
+        // Any order will do; page order writes the file front to back, as a disk likes best.
         dirty.sort_unstable();
         for &page in &dirty {
             self.file
