@@ -379,14 +379,29 @@ impl Script {
         self.so_far()
     }
 
-    /// The calls so far, the last 40 of a long script.
+    /// The calls so far, a run of the same call written once with its count (`allocate() x
+    /// 21`), the last 40 of a long script.
     fn so_far(&self) -> String {
-        let skip = self.calls.len().saturating_sub(40);
-        let mut shown = self.calls[skip..].join(", ");
-        if skip > 0 {
-            shown = format!("({skip} calls before) {shown}");
+        let mut runs: Vec<(&str, usize)> = Vec::new();
+        for call in &self.calls {
+            match runs.last_mut() {
+                Some((last, n)) if *last == call.as_str() => *n += 1,
+                _ => runs.push((call, 1)),
+            }
         }
-        shown
+        let shown: Vec<String> = runs
+            .into_iter()
+            .map(|(call, n)| match n {
+                1 => call.to_string(),
+                n => format!("{call} x {n}"),
+            })
+            .collect();
+        let skip = shown.len().saturating_sub(40);
+        let mut text = shown[skip..].join(", ");
+        if skip > 0 {
+            text = format!("({skip} calls before) {text}");
+        }
+        text
     }
 }
 
@@ -1167,7 +1182,8 @@ fn flushed_pager(
 
 fn eviction_order(ctx: &mut Ctx) -> CheckResult {
     let size = 512;
-    let (_disk, dir, mut pager, mut script) = flushed_pager(ctx.seed(), size, 3, 7)?;
+    let seed = ctx.seed();
+    let (_disk, dir, mut pager, mut script) = flushed_pager(seed, size, 3, 7)?;
     let at = |page: u32| u64::from(page) * size as u64;
     let read = |page: u32| Io::Read {
         at: at(page),
@@ -1272,7 +1288,18 @@ fn eviction_order(ctx: &mut Ctx) -> CheckResult {
             evictions: 9,
             write_backs: 1,
         },
-    )
+    )?;
+    // A page read again just after another was read in must count as the more recent of the
+    // two: ten times over, a cache of 2 reads a, b, a again, then a third page, which must evict
+    // b, and a again, which must cost nothing. (A clock that a hit does not move makes a and b
+    // equal, and which goes is then a matter of luck: ten times makes luck rare.)
+    let mut steps = vec![Step::Allocate; 21];
+    steps.extend([Step::Flush, Step::Reopen(2)]);
+    for k in 0..10 {
+        let (a, b) = (2 * k + 1, 2 * k + 2);
+        steps.extend([a, b, a, 21, a].map(Step::Read));
+    }
+    run_steps(seed, 512, 2, &steps, Watch::Cache)
 }
 
 fn flush_order(ctx: &mut Ctx) -> CheckResult {
