@@ -77,6 +77,11 @@ pub fn suite() -> Suite {
             freeblock_needs_room_for_the_pointer,
         )
         .check(
+            "an insert takes the gap only if it holds the cell and its pointer: with a gap of \
+             the cell's size or one byte more, the page is defragmented first",
+            gap_needs_room_for_the_pointer,
+        )
+        .check(
             "an insert that would bring the fragmented bytes past 60 defragments the page instead",
             fragment_limit,
         )
@@ -795,10 +800,11 @@ fn new_pages(_: &mut Ctx) -> CheckResult {
 
 fn bad_sizes_panic(_: &mut Ctx) -> CheckResult {
     let why = "a page size is a power of two from 512 to 65536";
-    for size in [0, 1, 256, 511, 513, 1000, 4095, 4097, 131_072] {
+    // 1536 and 3072 are multiples of 512, and no powers of two.
+    for size in [0, 1, 256, 511, 513, 1000, 1536, 3072, 4095, 4097, 131_072] {
         expect_panic(&format!("Page::new({size})"), why, || Page::new(size))?;
     }
-    for size in [0, 100, 256, 768, 4000, 131_072] {
+    for size in [0, 100, 256, 768, 1536, 4000, 131_072] {
         expect_panic(&format!("Page::from_bytes(vec![0; {size}])"), why, || {
             Page::from_bytes(vec![0; size])
         })?;
@@ -1197,6 +1203,22 @@ fn freeblock_needs_room_for_the_pointer(_: &mut Ctx) -> CheckResult {
             t.check_cells()?;
             t.check_bytes()?;
         }
+    }
+    Ok(())
+}
+
+fn gap_needs_room_for_the_pointer(_: &mut Ctx) -> CheckResult {
+    // On a 512-byte page: a 12-byte freeblock at the page's end, and a gap of 218 bytes. Cells
+    // of 200 to 228 bytes fit in no freeblock; those needing the gap's last byte or two for
+    // their pointer fit only once the page is defragmented, and the rest are Full.
+    for len in 200..=228 {
+        let mut t = Tested::new(512);
+        t.insert(0, &[1; 10])?;
+        t.insert(1, &[2; 270])?;
+        t.remove(0);
+        t.insert(1, &vec![3; len])?;
+        t.check_cells()?;
+        t.check_bytes()?;
     }
     Ok(())
 }
