@@ -430,7 +430,10 @@ impl Known {
                         let inner = self.to_wire(inner, quote!(#x), this);
                         quote!((#e).as_ref().map(|#x| #inner))
                     }
-                    ("Box", [inner]) => self.to_wire(inner, quote!(&**#e), this),
+                    ("Box", [inner]) => {
+                        let inner = self.to_wire(inner, quote!(&**#e), this);
+                        quote!(::std::boxed::Box::new(#inner))
+                    }
                     ("Result", [ok, err]) => {
                         let ok = self.to_wire(ok, quote!(#x), this);
                         let err = self.to_wire(err, quote!(#x), this);
@@ -518,5 +521,38 @@ pub fn result_parts(ty: &Type) -> Option<(&Type, Option<&Type>)> {
         [ok, err] if is_io_error(err) => Some((ok, None)),
         [ok, err] => Some((ok, Some(err))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known_value(name: &str) -> Known {
+        Known {
+            krate: format_ident!("learner"),
+            values: [name.to_string()].into(),
+            objects: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_boxed_value_crosses_boxed_both_ways() {
+        // A tree of a declared value type (`Expr` holding `Box<Expr>`): its wire form keeps the
+        // box, so the conversions must make one on each side.
+        let known = known_value("Expr");
+        let ty: Type = syn::parse_quote!(Box<Expr>);
+        let wire = known.wire(&ty, SelfIs::Nothing).to_string();
+        assert!(wire.starts_with("Box <"), "{wire}");
+        for conversion in [
+            known.to_wire(&ty, quote!(x), SelfIs::Nothing),
+            known.to_learner(&ty, quote!(x), SelfIs::Nothing),
+        ] {
+            let conversion = conversion.to_string();
+            assert!(
+                conversion.starts_with(":: std :: boxed :: Box :: new"),
+                "{conversion}"
+            );
+        }
     }
 }

@@ -500,10 +500,16 @@ fn the_lsm_playground_recovers_a_flushed_table_and_the_log_after_a_crash() {
         .unwrap();
     let shown = stdout_of(&output);
     assert!(output.status.success(), "{shown}");
-    assert!(shown.contains("the memtable is now table 000002.sst"), "{shown}");
+    assert!(
+        shown.contains("the memtable is now table 000002.sst"),
+        "{shown}"
+    );
     assert!(shown.contains("recovered: 1 tables, last seq 4"), "{shown}");
     // b from the table, a deleted by a tombstone in it, c replayed from the log.
-    assert!(shown.contains("lsm> \"2\"\nlsm> (none)\nlsm> \"3\""), "{shown}");
+    assert!(
+        shown.contains("lsm> \"2\"\nlsm> (none)\nlsm> \"3\""),
+        "{shown}"
+    );
     assert!(shown.contains("MANIFEST: 2 records"), "{shown}");
     assert!(shown.contains("L0: 000002.sst"), "{shown}");
     assert!(shown.contains("write amplification"), "{shown}");
