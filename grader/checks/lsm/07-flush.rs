@@ -1,5 +1,6 @@
 //! Hidden checks for lsm/flush.
 
+use std::collections::BTreeSet;
 use std::io::{self, ErrorKind};
 
 use judge::prelude::*;
@@ -11,7 +12,7 @@ use crate::support::{
     Answer, DbOptions, DbTable, KINDS, MANIFEST_NAME, Model, Script, Step, check_disk, delete,
     expect_answer, expect_layout, expect_rebuilt, faults_for, framed, get, infos, io_failure,
     manifest_body, no_panic, ordinal, pairs, parse_manifest, parse_table, put, rebuild, scan_all,
-    short, state_text, step, table_options, value_text, write_table,
+    short, state_text, step, table_file, table_options, value_text, wal_file, write_table,
 };
 
 /// The scene's options, as the model takes them.
@@ -90,14 +91,22 @@ pub fn suite() -> Suite {
             failed_write_not_applied,
         )
         .check(
-            "a flush that fails writing its table or creating its new log returns the error, \
-             removes its new files, and the database carries on: later writes and flushes work",
+            "a flush that fails writing its table, opening it or creating its new log returns \
+             the error, removes its new files, and the database carries on: later writes and \
+             flushes work, and take none of the numbers the failed flush took",
             usable_after_failed_flush,
         )
         .check(
-            "a MANIFEST record whose write or sync fails: flush returns the error, and every \
-             later write and flush is refused, while gets and scans still answer",
+            "a MANIFEST record whose write or sync fails: flush returns the error, tables() \
+             lists what it did before, every file stays where it is (the new table and log \
+             too), every later write and flush is refused, while gets and scans still answer",
             refuses_after_failed_edit,
+        )
+        .check(
+            "a flush whose removal of the old log fails is done all the same: flush, or the \
+             write whose automatic flush it is, returns Ok, the table is listed, and the \
+             database works on",
+            old_log_removal_fails,
         )
         .check(
             "every I/O operation failed in turn (I/O error, full disk, a sync that loses data): \
@@ -207,11 +216,32 @@ fn open_layout(ctx: &mut Ctx) -> CheckResult {
     )?;
     expect_eq(format!("{}, last_seq()", script.so_far()), db.last_seq(), 0)?;
 
-    let before = disk.files();
     let did = script.did(format!("Db::open(dir, {options:?}) again"));
-    match Db::open(disk.dir(), options) {
+    refused_open(&disk, options, &did)?;
+
+    // A database whose log 1 was flushed away: its MANIFEST is what says it is one.
+    let disk = SimDisk::new(ctx.seed());
+    let mut script = Script::open(&options);
+    let mut db = opened(&disk, options, &script)?;
+    let mut model = Model::new(ours(options));
+    for step in [put("a", b"1"), Step::Flush] {
+        step_both(&mut db, &mut model, &step, &mut script)?;
+    }
+    drop(db);
+    let did = script.did(format!(
+        "close (000001.log is gone), Db::open(dir, {options:?}) again"
+    ));
+    refused_open(&disk, options, &did)
+}
+
+/// Opens a directory that holds a database: `InvalidInput`, and not a file created, removed
+/// or changed.
+fn refused_open(disk: &SimDisk, options: Options, did: &str) -> CheckResult {
+    let before = disk.files();
+    match attempt(|| Db::open(disk.dir(), options)) {
         Err(error) if error.kind() == ErrorKind::InvalidInput => {}
         Err(error) => {
+            no_panic(did, &error)?;
             return fail(format!(
                 "did:      {did}\nexpected: Err(InvalidInput): the directory holds a database \
                  already\ngot:      Err({:?}): {error}",
@@ -226,7 +256,10 @@ fn open_layout(ctx: &mut Ctx) -> CheckResult {
         }
     }
     expect_eq(
-        format!("{did}, then listed the directory (open must change nothing)"),
+        format!(
+            "{did}, then listed the directory (open must change nothing: it answers from the \
+             MANIFEST's name before it creates any file)"
+        ),
         disk.files(),
         before,
     )
@@ -713,19 +746,34 @@ fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
         block_size: 64,
         restart_interval: 2,
     };
-    let aims = [
-        (OpKind::Create, 1, "creating the table"),
-        (OpKind::Write, 1, "the table's first write"),
-        (OpKind::Sync, 1, "syncing the table"),
-        (OpKind::DirSync, 1, "syncing the directory after the table"),
-        (OpKind::Create, 2, "creating the new log"),
+    // Each aim with the file numbers the flush has taken when it fails: the table's, and the
+    // new log's once it is being created.
+    let aims: [(OpKind, u64, &str, &[u64]); 8] = [
+        (OpKind::Create, 1, "creating the table", &[2]),
+        (OpKind::Write, 1, "the table's first write", &[2]),
+        (OpKind::Sync, 1, "syncing the table", &[2]),
+        (
+            OpKind::DirSync,
+            1,
+            "syncing the directory after the table",
+            &[2],
+        ),
+        (
+            OpKind::Open,
+            1,
+            "opening the written table to read it",
+            &[2],
+        ),
+        (OpKind::Read, 1, "reading the written table's footer", &[2]),
+        (OpKind::Create, 2, "creating the new log", &[2, 3]),
         (
             OpKind::DirSync,
             2,
             "syncing the directory after the new log",
+            &[2, 3],
         ),
     ];
-    for (kind, n, what) in aims {
+    for (kind, n, what, took) in aims {
         for fault in [Fault::IoError, Fault::DiskFull] {
             let disk = SimDisk::new(seed);
             let faults = FaultDir::new(&disk, &[]);
@@ -778,6 +826,18 @@ fn usable_after_failed_flush(ctx: &mut Ctx) -> CheckResult {
                     script.so_far()
                 ),
             )?;
+            let highest = took.iter().max().copied().unwrap_or(0);
+            expect(
+                got[0] > highest,
+                format!(
+                    "did:      {}, tables()\nexpected: the table of the flush that worked numbered \
+                     above {highest}: the failed flush took {took:?}, and a number is never \
+                     used twice (a file it could not remove would be taken for the new one)\n\
+                     got:      table {}",
+                    script.so_far(),
+                    got[0]
+                ),
+            )?;
             drop(db);
             disk.crash();
             disk.restart_losing_unsynced();
@@ -810,13 +870,9 @@ fn refuses_after_failed_edit(ctx: &mut Ctx) -> CheckResult {
         (
             OpKind::Write,
             counter.count(OpKind::Write) - writes,
-            "its write",
+            "write",
         ),
-        (
-            OpKind::Sync,
-            counter.count(OpKind::Sync) - syncs,
-            "its sync",
-        ),
+        (OpKind::Sync, counter.count(OpKind::Sync) - syncs, "sync"),
     ];
     drop(db);
     for (kind, n, what) in aims {
@@ -836,6 +892,7 @@ fn refuses_after_failed_edit(ctx: &mut Ctx) -> CheckResult {
             for step in &setup {
                 step_both(&mut db, &mut model, step, &mut script)?;
             }
+            let before: BTreeSet<String> = disk.files().into_iter().map(|f| f.name).collect();
             faults.arm(kind, n, fault);
             let did = script.did(format!(
                 "flush() with the MANIFEST record's {what} (the flush's {} {kind:?}) failing \
@@ -846,6 +903,28 @@ fn refuses_after_failed_edit(ctx: &mut Ctx) -> CheckResult {
                 return fail(format!(
                     "did:      {did}\nexpected: Err: the record may or may not be on the disk\n\
                      got:      Ok"
+                ));
+            }
+            // In memory, nothing was flushed: no record is known to name the new table.
+            expect_layout(
+                &did,
+                &model,
+                &tables_of(&db),
+                db.last_seq(),
+                " (the flush's MANIFEST record failed: tables() lists what it listed before, \
+                 the new table is not known to be named by any record)",
+            )?;
+            // On disk, every file stays: the record may be there, naming the new table and log.
+            let mut expected = before;
+            expected.insert(table_file(model.next_file));
+            expected.insert(wal_file(model.next_file + 1));
+            let got: BTreeSet<String> = disk.files().into_iter().map(|f| f.name).collect();
+            if got != expected {
+                return fail(format!(
+                    "did:      {did}, then listed the directory\nexpected: {expected:?} (every \
+                     file left where it is: the record may have reached the disk, naming the \
+                     new table and log, and the old log holds the writes if it did not)\ngot:      \
+                     {got:?}"
                 ));
             }
             for step in [put("c", b"3"), delete("b"), Step::Flush] {
@@ -871,6 +950,65 @@ fn refuses_after_failed_edit(ctx: &mut Ctx) -> CheckResult {
             disk.restart_losing_unsynced();
             expect_rebuilt(&disk, &model, &script.so_far())?;
         }
+    }
+    Ok(())
+}
+
+fn old_log_removal_fails(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    // 1 + 10 + 9 = 20: a memtable of one key of a 10-byte value is full.
+    let options = Options {
+        memtable_bytes: 20,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let ten = [b'v'; 10];
+    for fault in faults_for(OpKind::Remove) {
+        let disk = SimDisk::new(seed);
+        let faults = FaultDir::new(&disk, &[]);
+        let mut script = Script::open(&options);
+        let mut db =
+            Db::open(faults.dir(), options).map_err(|e| io_failure(&script.so_far(), e))?;
+        let mut model = Model::new(ours(options));
+        step_both(&mut db, &mut model, &put("a", b"1"), &mut script)?;
+        // An explicit flush, then a put whose automatic flush it is.
+        for (setup, step) in [(None, Step::Flush), (Some(put("b", &ten)), put("c", b"2"))] {
+            if let Some(setup) = setup {
+                step_both(&mut db, &mut model, &setup, &mut script)?;
+            }
+            faults.arm(OpKind::Remove, 1, fault);
+            let did = script.did(format!(
+                "{step:?} with the removal of the old log {} failing with {fault:?}",
+                wal_file(model.wal)
+            ));
+            let got = attempt(|| call(&mut db, &step));
+            if let Err(error) = got {
+                no_panic(&did, &error)?;
+                return fail(format!(
+                    "did:      {did}\nexpected: Ok: once the MANIFEST record is synced the \
+                     flush is done, and the old log is garbage for the next open to delete\n\
+                     got:      Err({:?}): {error}",
+                    error.kind()
+                ));
+            }
+            let note = model.flush_note(&step);
+            model.apply(&step);
+            expect_layout(&did, &model, &tables_of(&db), db.last_seq(), &note)?;
+        }
+        for step in [
+            get("a"),
+            get("b"),
+            get("c"),
+            put("d", b"3"),
+            Step::Flush,
+            scan_all(),
+        ] {
+            step_both(&mut db, &mut model, &step, &mut script)?;
+        }
+        drop(db);
+        disk.crash();
+        disk.restart_losing_unsynced();
+        expect_rebuilt(&disk, &model, &script.so_far())?;
     }
     Ok(())
 }

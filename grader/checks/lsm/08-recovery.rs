@@ -60,8 +60,20 @@ pub fn suite() -> Suite {
             damage_is_an_error,
         )
         .check(
-            "every I/O operation of a recovery failed in turn: an error, never a panic nor a \
-             wrong answer, and the next open, with the disk well, recovers everything",
+            "a whole MANIFEST record (its crc right) whose body does not decode (a table on a \
+             level other than 0, bytes after its last table, a body cut short) is InvalidData, \
+             last or alone, and the directory is left as it was: not cut as a torn tail",
+            undecodable_record,
+        )
+        .check(
+            "a log batch of several ops is replayed with op i at seq batch.seq + i: last_seq() \
+             is the last op's, and the next write takes the seq after it",
+            batch_replayed_in_order,
+        )
+        .check(
+            "every I/O operation of a recovery failed in turn (a removal's too): open returns \
+             an error, never a panic nor a wrong answer, and the next open, with the disk well, \
+             recovers everything",
             faults_in_recovery,
         )
 }
@@ -756,6 +768,18 @@ fn faults_in_recovery(ctx: &mut Ctx) -> CheckResult {
                 );
                 match attempt(|| Db::open(faults.dir(), options)) {
                     Err(error) => no_panic(&did, &error)?,
+                    Ok(_) if faults.fired() > 0 => {
+                        return fail(format!(
+                            "did:      {did}\nexpected: Err: the {kind:?} failed, and any error \
+                             while opening (a removal's too) makes open fail\ngot:      Ok{}",
+                            if kind == OpKind::Remove {
+                                " (a file nothing names stays, and a later flush that takes \
+                                 its number finds the name taken)"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
                     Ok(mut db) => {
                         // An open that got past its fault must be right.
                         let mut trial_model = model.clone();
@@ -802,4 +826,160 @@ fn faults_in_recovery(ctx: &mut Ctx) -> CheckResult {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records and batches made by hand.
+
+fn undecodable_record(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let (disk, _, script) = three_records(seed, options)?;
+    let manifest = disk.contents(MANIFEST_NAME).unwrap_or_default();
+    let (records, _) = parse_manifest(&manifest).map_err(Failure::new)?;
+    let last = records.last().expect("three records").clone();
+    let mut on_level_1 = last.clone();
+    on_level_1.tables[0].level = 1;
+    let body = manifest_body(&last);
+    let bad: [(&str, Vec<u8>); 3] = [
+        ("its first table on level 1", manifest_body(&on_level_1)),
+        ("one byte after its last table", [&body[..], &[0]].concat()),
+        (
+            "its last byte cut off (the body ends inside its last table)",
+            body[..body.len() - 1].to_vec(),
+        ),
+    ];
+    for (what, bad) in bad {
+        let record = framed(&bad);
+        // After the whole records, where a torn edit would be; and as the only record.
+        let placed = [
+            (
+                format!(
+                    "appended to the MANIFEST a whole record (crc right) of the last record's \
+                     state with {what}"
+                ),
+                [&manifest[..], &record[..]].concat(),
+            ),
+            (
+                format!(
+                    "made the MANIFEST one whole record (crc right) of the last record's state \
+                     with {what}"
+                ),
+                record.clone(),
+            ),
+        ];
+        for (how, bytes) in placed {
+            let damaged = disk.fork();
+            let dir = damaged.dir();
+            let rewrite = || -> io::Result<()> {
+                dir.remove(MANIFEST_NAME)?;
+                let file = dir.create(MANIFEST_NAME)?;
+                file.append(&bytes)?;
+                file.sync()?;
+                dir.sync()
+            };
+            rewrite().map_err(|e| io_failure("setup", e))?;
+            let before = damaged.files();
+            let did = format!("{}, close, then {how}, Db::open(dir, ..)", script.so_far());
+            match attempt(|| Db::open(damaged.dir(), options)) {
+                Err(error) if error.kind() == ErrorKind::InvalidData => {}
+                other => {
+                    let got = match other {
+                        Ok(_) => "Ok".to_string(),
+                        Err(error) => {
+                            no_panic(&did, &error)?;
+                            format!("Err({:?}): {error}", error.kind())
+                        }
+                    };
+                    return fail(format!(
+                        "did:      {did}\nexpected: Err(InvalidData): the record is whole, so \
+                         it was written and synced in full, and its body does not decode as the \
+                         layout says (it is no torn edit to cut)\ngot:      {got}"
+                    ));
+                }
+            }
+            expect_eq(
+                format!(
+                    "{did}, then listed the directory (an open that fails leaves it as it was: \
+                     a whole record is not a torn tail to cut, nor the files of a database \
+                     that never opened)"
+                ),
+                damaged.files(),
+                before,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A log record of one batch, as the log writes it: the batch count, then the batch's seq, its
+/// op count, and each op (1 and the key and value of a put, 2 and the key of a delete).
+fn log_record(seq: u64, ops: &[(&[u8], Option<&[u8]>)]) -> Vec<u8> {
+    let mut body = 1u32.to_le_bytes().to_vec();
+    body.extend_from_slice(&seq.to_le_bytes());
+    body.extend_from_slice(&(ops.len() as u32).to_le_bytes());
+    let bytes = |body: &mut Vec<u8>, bytes: &[u8]| {
+        body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        body.extend_from_slice(bytes);
+    };
+    for (key, value) in ops {
+        body.push(if value.is_some() { 1 } else { 2 });
+        bytes(&mut body, key);
+        if let Some(value) = value {
+            bytes(&mut body, value);
+        }
+    }
+    framed(&body)
+}
+
+fn batch_replayed_in_order(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let options = Options {
+        memtable_bytes: usize::MAX,
+        block_size: 64,
+        restart_interval: 2,
+    };
+    let (disk, mut model, mut script) = three_records(seed, options)?;
+    // One batch of three ops, the second replacing a key of the log's, the third the first's.
+    let seq = model.last_seq + 1;
+    let ops: [(&[u8], Option<&[u8]>); 3] =
+        [(b"x", Some(b"first")), (b"c", None), (b"x", Some(b"third"))];
+    let dir = disk.dir();
+    let wal = wal_file(model.wal);
+    let append = || -> io::Result<()> {
+        let file = dir.open(&wal)?;
+        file.append(&log_record(seq, &ops))?;
+        file.sync()
+    };
+    append().map_err(|e| io_failure("setup", e))?;
+    for (key, value) in ops {
+        model.write(key, value);
+    }
+    script.0.push(format!(
+        "close, then appended to {wal} one batch of seq {seq}: put(\"x\", \"first\"), \
+         delete(\"c\"), put(\"x\", \"third\") (ops at seqs {seq}, {}, {})",
+        seq + 1,
+        seq + 2
+    ));
+    let did = script.did("Db::open(dir, ..)");
+    let mut db = opened(disk.dir(), options, &did)?;
+    expect_layout(&did, &model, &tables_of(&db), db.last_seq(), "")?;
+    for call in [
+        plain(get("x")),
+        plain(get("c")),
+        plain(put("y", b"after")),
+        plain(scan_all()),
+        plain(Step::Flush),
+        Call::Crash,
+        plain(get("x")),
+        plain(scan_all()),
+    ] {
+        call_both(&disk, &mut db, &mut model, &call, &mut script)?;
+    }
+    drop(db);
+    check_disk(&disk, &model, &script.so_far())
 }
