@@ -73,6 +73,17 @@ pub fn suite() -> Suite {
              among 100 is found by about a fifth of the cycles, wherever it was inserted",
             cycle_random,
         )
+        .check(
+            "a key leaves the keys a cycle samples when it loses its TTL (PERSIST, a plain SET, \
+             EXPIRE or PEXPIRE to now or before, DEL, lazy expiry), and is sampled once \
+             however often its TTL is set",
+            cycle_after_ttl_lost,
+        )
+        .check(
+            "random commands, jumps in time and active expire cycles interleaved: each cycle \
+             samples exactly the keys a model says have a TTL, and removes the expired ones",
+            cycle_matches_model,
+        )
 }
 
 // ---- requests and replies, as redis-cli shows them ----
@@ -1011,6 +1022,19 @@ fn expire_command(_: &mut Ctx) -> CheckResult {
         err("ERR GT and LT options at the same time are not compatible"),
     )?;
     s.line("EXPIRE k x NX XX", nx_with())?;
+    // Every word is read before any two are compared: an unsupported one is the error even
+    // after options that conflict, and NX's conflict is told before GT's with LT.
+    for line in [
+        "EXPIRE k 10 NX GT foo",
+        "EXPIRE k 10 NX XX foo",
+        "PEXPIRE k 10 GT LT foo",
+        "EXPIRE k 10 foo NX XX",
+        "EXPIRE missing x NX LT foo",
+    ] {
+        s.line(line, err("ERR Unsupported option foo"))?;
+    }
+    s.line("EXPIRE k 10 GT LT NX", nx_with())?;
+    s.line("PEXPIRE k 10 LT NX GT", nx_with())?;
     for time in ["x", "", "+1", "01", "-0", "1.5", "9223372036854775808"] {
         s.expect(
             &[&b"EXPIRE"[..], b"k", time.as_bytes()],
@@ -1561,4 +1585,179 @@ fn cycle_random(ctx: &mut Ctx) -> CheckResult {
         )?;
     }
     Ok(())
+}
+
+// ---- what a cycle samples, after the TTL changes ----
+
+/// The rounds a cycle must return when every key with a TTL fits in one sample: one round of
+/// all of them, and a second of those left if more than a quarter had expired (and some are
+/// left), finding none.
+fn rounds_of_one_sample(with_ttl: usize, expired: usize) -> Vec<Round> {
+    assert!(with_ttl <= SAMPLE);
+    let mut rounds = Vec::new();
+    if with_ttl > 0 {
+        rounds.push(Round {
+            sampled: with_ttl,
+            expired,
+        });
+        if expired * 4 > with_ttl && expired < with_ttl {
+            rounds.push(Round {
+                sampled: with_ttl - expired,
+                expired: 0,
+            });
+        }
+    }
+    rounds
+}
+
+impl Session {
+    /// The keys the model holds with a TTL, and how many of them have expired at `now`.
+    fn with_ttl(&self) -> (Vec<String>, usize) {
+        let mut keys = Vec::new();
+        let mut expired = 0;
+        for (key, entry) in &self.model.keys {
+            if let Some(at) = entry.at {
+                keys.push(crate::support::word(key));
+                expired += usize::from(self.now > at);
+            }
+        }
+        (keys, expired)
+    }
+
+    /// Runs a cycle where every key with a TTL fits in one sample, checks its rounds against
+    /// the model's keys with a TTL, and removes the expired keys from the model as the cycle
+    /// must have.
+    fn cycle(&mut self, seed: u64) -> CheckResult {
+        let (keys, expired) = self.with_ttl();
+        let expected = rounds_of_one_sample(keys.len(), expired);
+        let call = format!("active_expire_cycle(now = {}, seed = {seed})", self.now);
+        let rounds = self.db.active_expire_cycle(self.now, seed);
+        let why = match keys.len() {
+            0 => "no key has a TTL: no round".to_string(),
+            n => format!(
+                "{n} key(s) with a TTL ({}), {expired} of them expired: a round samples them all",
+                keys.join(" ")
+            ),
+        };
+        let result = expect(
+            rounds == expected,
+            format!(
+                "did:      {}\nexpected: {} ({why})\ngot:      {}",
+                told(&self.sent, &call),
+                show_rounds(&expected),
+                show_rounds(&rounds)
+            ),
+        );
+        let now = self.now;
+        self.model
+            .keys
+            .retain(|_, entry| entry.at.is_none_or(|at| now <= at));
+        self.note(format!("(active expire cycle, seed {seed})"));
+        result
+    }
+}
+
+fn cycle_after_ttl_lost(ctx: &mut Ctx) -> CheckResult {
+    // Each script leaves the keys it names with the TTL the model says; a cycle then samples
+    // exactly those.
+    let scripts: [&[&str]; 12] = [
+        &["SET k v EX 100", "PERSIST k"],
+        &["SET k v EX 100", "SET k w"],
+        &["RPUSH l a", "EXPIRE l 100", "SET l v"],
+        &["SET k v EX 100", "EXPIRE k 0"],
+        &["SET k v EX 100", "PEXPIRE k -5"],
+        &["SET k v EX 100", "EXPIRE k -1 LT"],
+        &["SET k v EX 100", "DEL k"],
+        &["SET k v PX 10", "wait 11", "GET k"],
+        &["SET k v PX 10", "wait 11", "SET k w"],
+        &[
+            "SET k v EX 100",
+            "SET k v EX 200",
+            "EXPIRE k 300",
+            "PEXPIRE k 400000",
+            "SET k v KEEPTTL",
+        ],
+        &["SET k 1 EX 100", "INCR k", "DECRBY k 5"],
+        &[
+            "SET k v EX 100",
+            "PERSIST k",
+            "PEXPIRE k 100",
+            "SET k v XX EX 5",
+        ],
+    ];
+    for script in scripts {
+        let mut s = Session::new();
+        for line in script {
+            match line.strip_prefix("wait ") {
+                Some(ms) => s.wait(ms.parse().unwrap()),
+                None => s.send(&words(line))?,
+            }
+        }
+        s.cycle(ctx.seed())?;
+        // And once the keys left with a TTL have expired, a cycle finds each of them.
+        s.wait(1_000_000);
+        s.cycle(ctx.seed() ^ 1)?;
+    }
+    // Thirty keys that lost their TTL, ten ways each, beside ten that expired: a cycle that
+    // still samples the thirty finds too few of the ten to go on, and leaves some behind.
+    let mut s = Session::new();
+    for i in 0..30 {
+        s.send(&words(&format!("SET g{i} v EX 100")))?;
+    }
+    for i in 0..10 {
+        s.send(&words(&format!("PERSIST g{i}")))?;
+        s.send(&words(&format!("SET g{} w", i + 10)))?;
+        s.send(&words(&format!("EXPIRE g{} 0", i + 20)))?;
+    }
+    for i in 0..10 {
+        s.send(&words(&format!("SET x{i} v PX 10")))?;
+    }
+    s.wait(11);
+    s.cycle(ctx.seed())?;
+    s.size(20)
+}
+
+/// One step of a random run: a request, a wait, or an active expire cycle.
+#[derive(Clone)]
+enum Act {
+    Step(Step),
+    Cycle(u64),
+}
+
+impl fmt::Debug for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Act::Step(step) => step.fmt(f),
+            Act::Cycle(seed) => write!(f, "(active expire cycle, seed {seed})"),
+        }
+    }
+}
+
+fn cycle_matches_model(ctx: &mut Ctx) -> CheckResult {
+    // Beside the model run's steps, more of those that give or take a TTL.
+    let key = || prop::sample::select(&KEYS[..]);
+    let line = |line: String| Act::Step(Step::Send(words(&line)));
+    let act = prop_oneof![
+        6 => step().prop_map(Act::Step),
+        2 => any::<u64>().prop_map(Act::Cycle),
+        1 => (key(), 1i64..30).prop_map(move |(k, ms)| line(format!("SET {k} v PX {ms}"))),
+        1 => key().prop_map(move |k| line(format!("PERSIST {k}"))),
+        1 => key().prop_map(move |k| line(format!("SET {k} v"))),
+        1 => (key(), -2i64..1).prop_map(move |(k, t)| line(format!("EXPIRE {k} {t}"))),
+    ];
+    ctx.forall_named(&["steps"], 256, prop::collection::vec(act, 1..40), |acts| {
+        // The keys are four, so one round samples every key with a TTL: the model knows
+        // each round's counts, and which keys a cycle leaves.
+        let mut s = Session::new();
+        for act in &acts {
+            match act {
+                Act::Step(Step::Send(args)) => s.send(args)?,
+                Act::Step(Step::Wait(ms)) => s.wait(*ms),
+                Act::Cycle(seed) => s.cycle(*seed)?,
+            }
+        }
+        s.wait(3_600_000);
+        s.cycle(0)?;
+        s.send(&words("DBSIZE"))
+    })
 }
