@@ -43,6 +43,20 @@ pub fn suite() -> Suite {
             matches_model_big_cells,
         )
         .check(
+            "every split is made where the README says, pages of 512 bytes: after every insert \
+             each page holds exactly the keys and children that the README's rules (halves \
+             closest in bytes, the smaller on a tie; the new page just after the one that split; \
+             pages allocated right half first, then the root's left half) put there; an \
+             internal page filled to its last byte does not split",
+            splits_as_the_readme_says,
+        )
+        .check(
+            "scripted, 4096-byte pages and cells of 1 KiB in ascending order: an internal page \
+             of more than 255 keys (its count using both bytes) is read back right, and every \
+             page holds what the README's rules put there",
+            wide_internal_page,
+        )
+        .check(
             "scripted: the first root split leaves page 1 an internal page over two leaves, the \
              left half moved to page 3 and the right half on page 2, the separator the first \
              key of the right half; the tree reads the same after a flush and an open",
@@ -404,6 +418,154 @@ fn visit(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The README's splits, as a model of every page.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Leaf(Vec<(Vec<u8>, Vec<u8>)>),
+    Internal(Vec<Vec<u8>>, Vec<u32>),
+}
+
+/// The tree the README's rules build, page by page: `pages[n - 1]` is page `n`.
+struct Model {
+    page_size: usize,
+    pages: Vec<Shape>,
+}
+
+/// The first of `candidates` whose `gap` is smallest.
+fn closest(candidates: std::ops::Range<usize>, gap: impl Fn(usize) -> usize) -> usize {
+    let mut best = (usize::MAX, candidates.start);
+    for i in candidates {
+        if gap(i) < best.0 {
+            best = (gap(i), i);
+        }
+    }
+    best.1
+}
+
+impl Model {
+    fn new(page_size: usize) -> Model {
+        Model {
+            page_size,
+            pages: vec![Shape::Leaf(Vec::new())],
+        }
+    }
+
+    fn allocate(&mut self, shape: Shape) -> u32 {
+        self.pages.push(shape);
+        self.pages.len() as u32
+    }
+
+    fn insert(&mut self, key: &[u8], value: &[u8]) {
+        if let Some((separator, right)) = self.insert_into(ROOT, key, value) {
+            let left = self.allocate(self.pages[0].clone());
+            self.pages[0] = Shape::Internal(vec![separator], vec![left, right]);
+        }
+    }
+
+    fn insert_into(&mut self, page: u32, key: &[u8], value: &[u8]) -> Option<(Vec<u8>, u32)> {
+        let at = page as usize - 1;
+        match self.pages[at].clone() {
+            Shape::Leaf(mut entries) => {
+                match entries.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+                    Ok(i) => entries[i].1 = value.to_vec(),
+                    Err(i) => entries.insert(i, (key.to_vec(), value.to_vec())),
+                }
+                let sizes: Vec<usize> = entries
+                    .iter()
+                    .map(|(k, v)| CELL_HEADER + k.len() + v.len() + SLOT)
+                    .collect();
+                let total: usize = sizes.iter().sum();
+                if total <= self.page_size - LEAF_HEADER {
+                    self.pages[at] = Shape::Leaf(entries);
+                    return None;
+                }
+                let split = closest(1..sizes.len(), |i| {
+                    (2 * sizes[..i].iter().sum::<usize>()).abs_diff(total)
+                });
+                let right = entries.split_off(split);
+                let separator = right[0].0.clone();
+                self.pages[at] = Shape::Leaf(entries);
+                Some((separator, self.allocate(Shape::Leaf(right))))
+            }
+            Shape::Internal(mut keys, mut children) => {
+                let i = keys.partition_point(|k| k.as_slice() <= key);
+                let (separator, new_page) = self.insert_into(children[i], key, value)?;
+                keys.insert(i, separator);
+                children.insert(i + 1, new_page);
+                let sizes: Vec<usize> = keys.iter().map(|k| ENTRY_HEADER + k.len()).collect();
+                let total: usize = sizes.iter().sum();
+                if INTERNAL_HEADER + total <= self.page_size {
+                    self.pages[at] = Shape::Internal(keys, children);
+                    return None;
+                }
+                let m = closest(1..sizes.len() - 1, |m| {
+                    let left: usize = sizes[..m].iter().sum();
+                    left.abs_diff(total - left - sizes[m])
+                });
+                let right_keys = keys.split_off(m + 1);
+                let right_children = children.split_off(m + 1);
+                let up = keys.pop().expect("key m");
+                self.pages[at] = Shape::Internal(keys, children);
+                Some((
+                    up,
+                    self.allocate(Shape::Internal(right_keys, right_children)),
+                ))
+            }
+        }
+    }
+}
+
+fn show_keys<'a>(keys: impl Iterator<Item = &'a [u8]>) -> String {
+    let keys: Vec<&[u8]> = keys.collect();
+    let mut shown: Vec<String> = keys.iter().take(6).map(|k| short(k)).collect();
+    if keys.len() > 6 {
+        shown.push(format!("... {} keys in all", keys.len()));
+    }
+    format!("[{}]", shown.join(", "))
+}
+
+fn show_shape(shape: &Shape) -> String {
+    match shape {
+        Shape::Leaf(entries) => format!(
+            "a leaf holding {}",
+            show_keys(entries.iter().map(|(k, _)| k.as_slice()))
+        ),
+        Shape::Internal(keys, children) => format!(
+            "an internal page with keys {} and children {children:?}",
+            show_keys(keys.iter().map(Vec::as_slice))
+        ),
+    }
+}
+
+/// The first page the learner's file and the model disagree on, said.
+fn shape_difference(pages: &BTreeMap<u32, Vec<u8>>, model: &Model) -> Option<String> {
+    if pages.len() != model.pages.len() {
+        return Some(format!(
+            "{} pages after the header, where the README's splits make {}",
+            pages.len(),
+            model.pages.len()
+        ));
+    }
+    for (i, expected) in model.pages.iter().enumerate() {
+        let page = i as u32 + 1;
+        let got = match decode(&pages[&page]) {
+            Ok(Node::Leaf { entries, .. }) => Shape::Leaf(entries),
+            Ok(Node::Internal { keys, children, .. }) => Shape::Internal(keys, children),
+            Err(why) => return Some(format!("page {page} is {why}")),
+        };
+        if got != *expected {
+            return Some(format!(
+                "page {page} is {}; the README's splits make it {}",
+                show_shape(&got),
+                show_shape(expected)
+            ));
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
 // Driving a tree against a map.
 
 struct Run {
@@ -576,10 +738,29 @@ fn inserts(max: usize, most: usize) -> impl Strategy<Value = Vec<Insert>> {
         })
 }
 
-fn run_inserts(seed: u64, page_size: usize, inserts: &[Insert]) -> CheckResult {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    Invariants,
+    Splits,
+}
+
+fn run_inserts(seed: u64, page_size: usize, inserts: &[Insert], watch: Watch) -> CheckResult {
     let mut run = Run::new(seed, page_size, 8)?;
+    let mut model = Model::new(page_size);
     for insert in inserts {
         run.insert(&insert.key, &insert.value)?;
+        if watch == Watch::Splits {
+            model.insert(&insert.key, &insert.value);
+            let pages = run.pages()?;
+            if let Some(difference) = shape_difference(&pages, &model) {
+                return fail(format!(
+                    "did:      {}, then read every page\nexpected: the pages the README's \
+                     splits make\ngot:      {difference}",
+                    run.script.so_far()
+                ));
+            }
+            continue;
+        }
         run.check_tree()?;
         run.expect_get(&insert.key)?;
         // A key next to it, held or not.
@@ -600,7 +781,7 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         &["inserts"],
         48,
         (inserts(max_cell(512), 160),),
-        |(inserts,)| run_inserts(seed, 512, &inserts),
+        |(inserts,)| run_inserts(seed, 512, &inserts, Watch::Invariants),
     )
 }
 
@@ -619,8 +800,59 @@ fn matches_model_big_cells(ctx: &mut Ctx) -> CheckResult {
             let one = prop_oneof![insert(max_cell(size)), big];
             (Just(size), prop::collection::vec(one, 0..60).prop_shuffle())
         }),
-        |(size, inserts)| run_inserts(seed, size, &inserts),
+        |(size, inserts)| run_inserts(seed, size, &inserts, Watch::Invariants),
     )
+}
+
+fn splits_as_the_readme_says(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    // Keys of 36 bytes: separators of 36, internal entries of 42, and twelve of them fill an
+    // internal page of 512 bytes to its last byte (8 + 12 * 42), which must not split.
+    let exact: Vec<Insert> = (0..100)
+        .map(|i| Insert {
+            key: format!("{i:03}-{}", "x".repeat(32)).into_bytes(),
+            value: Vec::new(),
+        })
+        .collect();
+    run_inserts(seed, 512, &exact, Watch::Splits)?;
+    ctx.forall_named(
+        &["inserts"],
+        32,
+        (inserts(max_cell(512), 160),),
+        |(inserts,)| run_inserts(seed, 512, &inserts, Watch::Splits),
+    )
+}
+
+fn wide_internal_page(ctx: &mut Ctx) -> CheckResult {
+    let mut run = Run::new(ctx.seed(), 4096, 16)?;
+    let mut model = Model::new(4096);
+    // Cells of max_cell(4096) = 1019 bytes: four to a leaf, split 2 | 3, so every two inserts
+    // make a leaf; internal entries of 6 + 8 bytes, 292 to a page.
+    let value = vec![b'v'; max_cell(4096) - CELL_HEADER - 8];
+    for i in 0..560 {
+        let key = format!("k{i:07}").into_bytes();
+        let did = run
+            .script
+            .did(format!("insert({}, {} bytes)", short(&key), value.len()));
+        run.tree
+            .insert(&key, &value)
+            .map_err(|e| io_failure(&did, e))?;
+        run.map.insert(key.clone(), value.clone());
+        model.insert(&key, &value);
+    }
+    let pages = run.pages()?;
+    if let Some(difference) = shape_difference(&pages, &model) {
+        return fail(format!(
+            "did:      {}, then read every page\nexpected: the pages the README's splits make\n\
+             got:      {difference}",
+            run.script.so_far()
+        ));
+    }
+    let keys: Vec<Vec<u8>> = run.map.keys().cloned().collect();
+    for key in keys {
+        run.expect_get(&key)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
