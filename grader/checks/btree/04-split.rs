@@ -815,10 +815,42 @@ fn splits_as_the_readme_says(ctx: &mut Ctx) -> CheckResult {
         })
         .collect();
     run_inserts(seed, 512, &exact, Watch::Splits)?;
+    // Keys of 39 bytes: internal entries of 45, eleven to a page; the twelfth splits it, and
+    // with twelve equal keys, sending up key 5 or key 6 leaves halves 45 bytes apart either
+    // way: the tie goes to key 5.
+    let tie: Vec<Insert> = (0..100)
+        .map(|i| Insert {
+            key: format!("{i:03}-{}", "y".repeat(35)).into_bytes(),
+            value: Vec::new(),
+        })
+        .collect();
+    run_inserts(seed, 512, &tie, Watch::Splits)?;
+    // Ascending keys of lengths from 20 to 48 bytes in a fixed jumble: internal pages whose
+    // halves can only be nearly even, where a count off by a byte picks another key to send up.
+    let uneven: Vec<Insert> = (0..100)
+        .map(|i| Insert {
+            key: format!("{i:03}-{}", "z".repeat(16 + i * 8 % 29)).into_bytes(),
+            value: Vec::new(),
+        })
+        .collect();
+    run_inserts(seed, 512, &uneven, Watch::Splits)?;
     ctx.forall_named(
         &["inserts"],
-        32,
+        24,
         (inserts(max_cell(512), 160),),
+        |(inserts,)| run_inserts(seed, 512, &inserts, Watch::Splits),
+    )?;
+    // Long keys of every length make internal pages of few keys, of every size, that split
+    // often.
+    let long = (
+        prop::collection::vec(any::<u8>(), 20..80),
+        prop::collection::vec(any::<u8>(), 0..8),
+    )
+        .prop_map(|(key, value)| Insert { key, value });
+    ctx.forall_named(
+        &["inserts"],
+        10,
+        (prop::collection::vec(long, 60..200),),
         |(inserts,)| run_inserts(seed, 512, &inserts, Watch::Splits),
     )
 }
