@@ -32,8 +32,8 @@ pub fn suite() -> Suite {
         .check(
             "random inserts in ascending, descending and random order against a BTreeMap, pages \
              of 512 bytes: after every insert, keys sorted in every node, every leaf at the same \
-             depth, every page but the root filled past its bound, separators bracketing their \
-             children, every page reached once, the leaves holding what the map holds, and get \
+             depth, every page a split made filled past its bound (a leaf a third, an internal \
+             page a quarter), separators bracketing their children, every page reached once, the leaves holding what the map holds, and get \
              finding every key with the value last inserted",
             matches_model,
         )
