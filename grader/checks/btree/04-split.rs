@@ -920,7 +920,7 @@ fn empty_tree(ctx: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
-/// Entries of `n` bytes of cell and slot each.
+/// The `i`th key of a scripted run, `"key000"` on, with a value of `value_len` bytes.
 fn ascending(i: usize, value_len: usize) -> (Vec<u8>, Vec<u8>) {
     (
         format!("key{i:03}").into_bytes(),
@@ -1124,8 +1124,8 @@ const GOLDEN: [Golden; 3] = [
 
 fn one_read_per_level(ctx: &mut Ctx) -> CheckResult {
     let mut run = Run::new(ctx.seed(), 512, 16)?;
-    // 900 keys of 40 bytes in random order: cells of 46 bytes, about 7 to a leaf; internal
-    // entries of 46 bytes, about 7 to a page: a tree of depth 4.
+    // 900 keys of 40 bytes in random order: cells and slots of 46 bytes, up to 10 to a leaf;
+    // internal entries of 46 bytes, up to 10 to a page: a tree of depth 3 or 4.
     let mut order: Vec<usize> = (0..900).collect();
     let mut rng = ctx.rng();
     for i in (1..order.len()).rev() {
