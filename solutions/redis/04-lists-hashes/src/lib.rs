@@ -979,7 +979,7 @@ fn ltrim(db: &mut Db, args: &[Vec<u8>], now: i64) -> Frame {
     if start > stop || start >= len {
         list.clear();
     } else {
-        let stop = stop.min(len - 1);
+        // A stop past the end keeps the rest: `truncate` beyond the length does nothing.
         list.truncate(stop as usize + 1);
         list.drain(..start as usize);
     }
