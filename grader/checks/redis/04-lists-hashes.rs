@@ -7,7 +7,8 @@ use judge::prelude::*;
 use redis_lists_hashes::{Db, Frame, Reply};
 
 use crate::support::{
-    NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, quoted, string2ll,
+    HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, MUST_BE_POSITIVE, NO_SUCH_KEY, NOT_AN_INTEGER,
+    OVERFLOW, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, quoted, string2ll,
     unknown_command_error,
 };
 
@@ -469,7 +470,7 @@ impl Model {
                 let missing = if name == "lindex" {
                     nil()
                 } else {
-                    e("ERR no such key")
+                    e(NO_SUCH_KEY)
                 };
                 let list = match self.touch(&key, now) {
                     None => return missing,
@@ -494,7 +495,7 @@ impl Model {
                         list[index as usize] = args[3].clone();
                         ok()
                     }
-                    (_, false) => e("ERR index out of range"),
+                    (_, false) => e(INDEX_OUT_OF_RANGE),
                 }
             }
             "lrem" => self.lrem(&args, now),
@@ -532,13 +533,13 @@ impl Model {
                     None => 0,
                     Some(at) => match string2ll(&fields[at].1) {
                         Some(n) => n,
-                        None => return e("ERR hash value is not an integer"),
+                        None => return e(HASH_NOT_AN_INTEGER),
                     },
                 };
                 if (by < 0 && old < 0 && by < i64::MIN - old)
                     || (by > 0 && old > 0 && by > i64::MAX - old)
                 {
-                    return e("ERR increment or decrement would overflow");
+                    return e(OVERFLOW);
                 }
                 let new = (old + by).to_string().into_bytes();
                 match at {
@@ -610,7 +611,7 @@ impl Model {
             None => None,
             Some(count) => match string2ll(count) {
                 Some(n) if n >= 0 => Some(n),
-                _ => return e("ERR value is out of range, must be positive"),
+                _ => return e(MUST_BE_POSITIVE),
             },
         };
         let list = match self.touch(&args[1], now) {
@@ -850,7 +851,7 @@ impl Model {
         };
         if (by < 0 && old < 0 && by < i64::MIN - old) || (by > 0 && old > 0 && by > i64::MAX - old)
         {
-            return e("ERR increment or decrement would overflow");
+            return e(OVERFLOW);
         }
         let new = old + by;
         self.keys.insert(
@@ -943,7 +944,6 @@ fn nil_array() -> Reply {
     Reply::Send(Frame::NullArray)
 }
 
-const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 const LREM_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
@@ -974,6 +974,18 @@ fn push_and_pop(_: &mut Ctx) -> CheckResult {
     s.size(0)?;
     s.line("RPUSH l a", int(1))?;
     s.line("RPOP l", bulk(b"a"))?;
+    // Binary-safe elements, the empty one and one over 64 KiB too.
+    let big = vec![b'x'; 70_000];
+    s.expect(&[&b"RPUSH"[..], b"l", b"", &big[..], b"\r\n\0"], &int(3))?;
+    s.line("LPOP l", bulk(b""))?;
+    s.expect(&[&b"LINDEX"[..], b"l", b"0"], &bulk(&big))?;
+    s.expect(
+        &[&b"RPOP"[..], b"l", b"2"],
+        &Reply::Send(Frame::Array(vec![
+            Frame::Bulk(b"\r\n\0".to_vec()),
+            Frame::Bulk(big.clone()),
+        ])),
+    )?;
     s.line("LLEN l", int(0))?;
     s.size(0)?;
     // The count is read before the key, negative or not an integer alike.
@@ -1055,8 +1067,8 @@ fn index_edges(_: &mut Ctx) -> CheckResult {
     }
     s.line("LSET l -1 z", ok())?;
     s.line("LSET l -3 x", ok())?;
-    s.line("LSET l 3 w", err("ERR index out of range"))?;
-    s.line("LSET l -4 w", err("ERR index out of range"))?;
+    s.line("LSET l 3 w", err(INDEX_OUT_OF_RANGE))?;
+    s.line("LSET l -4 w", err(INDEX_OUT_OF_RANGE))?;
     s.line("LRANGE l 0 -1", array(&["x", "b", "z"]))?;
     s.line("DEL l", int(1))?;
     // Then every pair of edges, on lists of 1 to 5, against the model.
@@ -1225,7 +1237,7 @@ fn hincrby(_: &mut Ctx) -> CheckResult {
     s.line("HGETALL h", array(&["n", "-2", "m", "0"]))?;
     s.line("HSET h big 9223372036854775806", int(1))?;
     s.line("HINCRBY h big 1", int(i64::MAX))?;
-    let overflow = || err("ERR increment or decrement would overflow");
+    let overflow = || err(OVERFLOW);
     s.line("HINCRBY h big 1", overflow())?;
     s.line("HINCRBY h big 9223372036854775807", overflow())?;
     s.line("HGET h big", bulk(b"9223372036854775807"))?;
@@ -1249,7 +1261,7 @@ fn hincrby(_: &mut Ctx) -> CheckResult {
         b"9223372036854775808",
     ] {
         s.expect(&[&b"HSET"[..], b"h", b"v", value], &int(0))?;
-        s.line("HINCRBY h v 1", err("ERR hash value is not an integer"))?;
+        s.line("HINCRBY h v 1", err(HASH_NOT_AN_INTEGER))?;
         s.expect(&[&b"HGET"[..], b"h", b"v"], &bulk(value))?;
     }
     // The increment is read first, then the type, then the value.
@@ -1366,7 +1378,7 @@ fn ttls(_: &mut Ctx) -> CheckResult {
         ("LPOP k0", nil()),
         ("RPOP k1 2", nil_array()),
         ("LINDEX k2 0", nil()),
-        ("LSET k3 0 v", err("ERR no such key")),
+        ("LSET k3 0 v", err(NO_SUCH_KEY)),
         ("LREM k4 0 a", int(0)),
         ("LTRIM k5 0 -1", ok()),
         ("HGET k6 a", nil()),
