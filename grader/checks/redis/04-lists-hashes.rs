@@ -22,7 +22,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "LINDEX, LSET, LRANGE and LTRIM at every edge: 0, -1, -len, -len-1, len, i64::MAX \
-             and i64::MIN; LRANGE's stop is included",
+             and i64::MIN; LRANGE's stop is included; LINDEX and LSET look at the key before \
+             the index",
             index_edges,
         )
         .check(
@@ -1070,7 +1071,24 @@ fn index_edges(_: &mut Ctx) -> CheckResult {
     s.line("LSET l 3 w", err(INDEX_OUT_OF_RANGE))?;
     s.line("LSET l -4 w", err(INDEX_OUT_OF_RANGE))?;
     s.line("LRANGE l 0 -1", array(&["x", "b", "z"]))?;
-    s.line("DEL l", int(1))?;
+    // LINDEX and LSET look at the key before they read the index, unlike LRANGE and LTRIM.
+    s.line("LINDEX missing x", nil())?;
+    s.line("LSET missing x v", err(NO_SUCH_KEY))?;
+    s.line("SET s v", ok())?;
+    s.line("LINDEX s x", err(WRONGTYPE))?;
+    s.line("LSET s 1.5 v", err(WRONGTYPE))?;
+    for index in ["x", "", "1.5", "+1", "01", "-0", "9223372036854775808"] {
+        s.expect(
+            &[&b"LINDEX"[..], b"l", index.as_bytes()],
+            &err(NOT_AN_INTEGER),
+        )?;
+        s.expect(
+            &[&b"LSET"[..], b"l", index.as_bytes(), b"v"],
+            &err(NOT_AN_INTEGER),
+        )?;
+    }
+    s.line("LRANGE l 0 -1", array(&["x", "b", "z"]))?;
+    s.line("DEL l s", int(2))?;
     // Then every pair of edges, on lists of 1 to 5, against the model.
     for len in 1..=5i64 {
         let list: Vec<String> = (0..len).map(|i| format!("e{i}")).collect();
