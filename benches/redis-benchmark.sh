@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 
 requests=${1:-100000}
 pipeline=${2:-16}
-# LPOP joins when the lists scene does.
-tests=set,get,incr,lpush
+# LPOP pops what the LPUSH test pushed: redis-benchmark runs LPUSH before it.
+tests=set,get,incr,lpush,lpop
 ours=16390
 theirs=16391
 

@@ -118,3 +118,11 @@ pub fn arity_error(name: &str) -> String {
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const SYNTAX_ERROR: &str = "ERR syntax error";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+// The lists' and hashes' own words (t_list.c, t_hash.c, object.c).
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+pub const HASH_NOT_AN_INTEGER: &str = "ERR hash value is not an integer";
+/// A count that must not be negative (LPOP's, RPOP's), whether negative or not an integer.
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";

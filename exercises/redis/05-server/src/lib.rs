@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redis_resp::{ErrorKind, Frame, Limits, ParseError, encode, parse};
-use redis_strings::{Db, Reply};
+use redis_lists_hashes::{Db, Reply};
 
 /// A running server. Its threads run until the process ends.
 pub struct Server {

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redis_resp::{ErrorKind, Frame, Limits, ParseError, encode, parse};
-use redis_strings::{Db, Reply};
+use redis_lists_hashes::{Db, Reply};
 
 /// How many bytes a connection reads at a time.
 const READ_CHUNK: usize = 16 * 1024;
