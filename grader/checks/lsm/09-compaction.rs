@@ -560,6 +560,8 @@ impl Run {
 
     fn call(&mut self, call: &Call) -> CheckResult {
         let did = self.did(format!("{call:?}"));
+        // A write changes the files' layout only when it flushes first.
+        let layout = self.db.tables();
         match call {
             Call::Step(Step::Get(key)) => {
                 let got = self.db.get(key).map_err(|e| io_failure(&did, e))?;
@@ -587,12 +589,18 @@ impl Run {
                 self.db.put(key, value).map_err(|e| io_failure(&did, e))?;
                 self.state.insert(key.clone(), value.clone());
                 no_early_removal(&self.watch.take(), &did)?;
+                if self.db.tables() == layout {
+                    return Ok(());
+                }
             }
             Call::Step(Step::Delete(key)) => {
                 self.watch.take();
                 self.db.delete(key).map_err(|e| io_failure(&did, e))?;
                 self.state.remove(key);
                 no_early_removal(&self.watch.take(), &did)?;
+                if self.db.tables() == layout {
+                    return Ok(());
+                }
             }
             Call::Step(Step::Flush) => {
                 self.db.flush().map_err(|e| io_failure(&did, e))?;
@@ -1033,6 +1041,19 @@ fn ready(seed: u64) -> Result<(SimDisk, KeyValues, String), Failure> {
     Ok((disk, state, did))
 }
 
+/// The names the MANIFEST's last whole record says the directory holds.
+fn named(disk: &SimDisk) -> BTreeSet<String> {
+    let manifest = disk.contents(MANIFEST_NAME).unwrap_or_default();
+    let mut named = BTreeSet::from([MANIFEST_NAME.to_string()]);
+    if let Ok((records, _)) = parse_manifest(&manifest)
+        && let Some(last) = records.last()
+    {
+        named.insert(wal_file(last.wal));
+        named.extend(last.tables.iter().map(|t| table_file(t.number)));
+    }
+    named
+}
+
 fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let options = small(2, 120, 2, 60);
@@ -1062,12 +1083,30 @@ fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
                     ordinal(n)
                 );
                 let mut db = Db::open(faults.dir(), options).map_err(|e| io_failure(&did, e))?;
-                match attempt(|| db.compact()) {
-                    Err(error) => no_panic(&did, &error)?,
-                    Ok(()) => {}
+                let mut state = state.clone();
+                if let Err(error) = attempt(|| db.compact()) {
+                    no_panic(&did, &error)?;
+                    // A database that still takes writes failed before a MANIFEST edit: the
+                    // round's new files are gone, and only what the MANIFEST names is left.
+                    if attempt(|| db.put(b"k050", b"after")).is_ok() {
+                        state.insert(b"k050".to_vec(), b"after".to_vec());
+                        let expected = named(&trial);
+                        let got: BTreeSet<String> =
+                            trial.files().into_iter().map(|f| f.name).collect();
+                        if got != expected {
+                            return fail(format!(
+                                "did:      {did}: Err({:?}): {error}, then put(\"k050\", \
+                                 \"after\"): Ok, then listed the directory\nexpected: {expected:?} \
+                                 (a round that fails before its MANIFEST edit removes the files \
+                                 it created: their numbers are never taken again, and no open \
+                                 would know them from a later table's)\ngot:      {got:?}",
+                                error.kind()
+                            ));
+                        }
+                    }
                 }
                 // What it answers now, after an error or not, is what was written.
-                for key in ["k000", "k002", "k005", "k009", "zz"] {
+                for key in ["k000", "k002", "k005", "k009", "k050", "zz"] {
                     let d = format!("{did}, get({key:?})");
                     match attempt(|| db.get(key.as_bytes())) {
                         Ok(got) => expect_eq(&d, got, state.get(key.as_bytes()).cloned())?,
@@ -1082,7 +1121,7 @@ fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
                 trial.restart_losing_unsynced();
                 let mut run = Run::on(trial, options)
                     .map_err(|f| Failure::new(format!("{did}\n{}", f.message)))?;
-                run.state = state.clone();
+                run.state = state;
                 run.script = vec![did];
                 run.calls(&[
                     scan_all(),
