@@ -360,12 +360,12 @@ impl Db {
         self.tables.iter().map(|l0| l0.info.clone()).collect()
     }
 
-    /// Compacts until no level is over its limit: level 0 with `l0_tables` tables or more, level
-    /// `n >= 1` with more than `l1_bytes * multiplier^(n-1)` bytes. Each round compacts the
-    /// shallowest level over its limit into the next one: all of level 0, or one table of a
-    /// deeper level, merged with the tables of the next level whose key ranges meet theirs,
-    /// written to new tables of the next level (a new one each `table_bytes` of keys and values),
-    /// recorded in one MANIFEST edit, synced, and only then the old files removed.
+    /// Compacts until no level is over its limit: level 0 with `l0_tables` tables or more (and at
+    /// least one), level `n >= 1` with more than `l1_bytes * multiplier^(n-1)` bytes. Each round
+    /// compacts the shallowest level over its limit into the next one: all of level 0, or one
+    /// table of a deeper level, merged with the tables of the next level whose key ranges meet
+    /// theirs, written to new tables of the next level (a new one each `table_bytes` of keys and
+    /// values), recorded in one MANIFEST edit, synced, and only then the old files removed.
     ///
     /// A failure before a round's MANIFEST edit leaves the database as that round found it (its
     /// new files removed); a failure of the edit itself leaves it refusing every later write.

@@ -372,9 +372,9 @@ impl Db {
             .collect()
     }
 
-    /// Compacts until no level is over its limit: level 0 with `l0_tables` tables or more, level
-    /// `n >= 1` with more than `l1_bytes * multiplier^(n-1)` bytes. Each round compacts the
-    /// shallowest level over its limit into the next one.
+    /// Compacts until no level is over its limit: level 0 with `l0_tables` tables or more (and at
+    /// least one), level `n >= 1` with more than `l1_bytes * multiplier^(n-1)` bytes. Each round
+    /// compacts the shallowest level over its limit into the next one.
     ///
     /// A failure before a round's MANIFEST edit leaves the database as that round found it (its
     /// new files removed); a failure of the edit itself leaves it refusing every later write.
@@ -388,7 +388,8 @@ impl Db {
 
     fn over_limit(&self, level: usize) -> bool {
         if level == 0 {
-            return self.levels[0].len() >= self.options.l0_tables;
+            // An empty level 0 is never over its limit, whatever `l0_tables` says.
+            return !self.levels[0].is_empty() && self.levels[0].len() >= self.options.l0_tables;
         }
         let bytes: u64 = self.levels[level].iter().map(|t| t.info.size).sum();
         let limit = (1..level).fold(self.options.l1_bytes, |limit, _| {
