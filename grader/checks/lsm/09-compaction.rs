@@ -45,6 +45,12 @@ pub fn suite() -> Suite {
             tombstones_where_needed,
         )
         .check(
+            "a compaction cuts its new tables where their keys and values reach table_bytes (a \
+             tombstone counts its key), and with no level limit but the last's, everything goes \
+             down to level 6",
+            tables_cut_at_table_bytes,
+        )
+        .check(
             "a get reads at most one data block of each level below 0 (the one table whose key \
              range holds the key) and none of a table whose key range cannot hold it",
             one_block_per_level,
@@ -102,7 +108,7 @@ fn any_call() -> impl Strategy<Value = Call> {
 fn options() -> impl Strategy<Value = Options> {
     let memtable = prop_oneof![3 => 0..120usize, 1 => Just(usize::MAX)];
     let block = prop_oneof![Just(1usize), 2..120usize, Just(4096)];
-    let l0 = prop_oneof![1..5usize, Just(usize::MAX)];
+    let l0 = prop_oneof![1..5usize, Just(0), Just(usize::MAX)];
     let l1 = prop_oneof![4 => 0..600u64, 1 => Just(u64::MAX)];
     let multiplier = prop_oneof![1..5u64, Just(10)];
     let table = prop_oneof![3 => 0..200u64, 1 => Just(u64::MAX)];
@@ -164,7 +170,7 @@ fn over_limit(options: Options, tables: &[ListedTable]) -> Option<u32> {
     (0..LEVELS as u32 - 1).find(|&level| {
         let on: Vec<&ListedTable> = tables.iter().filter(|t| t.level == level).collect();
         if level == 0 {
-            on.len() >= options.l0_tables
+            !on.is_empty() && on.len() >= options.l0_tables
         } else {
             on.iter().map(|t| t.size).sum::<u64>() > limit(options, level)
         }
@@ -259,8 +265,22 @@ fn check_layout(
              replaced)\ngot:      {got:?}"
         ));
     }
+    // A version of a key is in one table only: a table a compaction rewrote must be gone.
+    let mut versions: BTreeMap<(Vec<u8>, u64), u64> = BTreeMap::new();
     for t in &tables {
-        check_table(disk, t, options, did)?;
+        for entry in check_table(disk, t, options, did)? {
+            if let Some(other) = versions.insert((entry.key.clone(), entry.seq), t.number) {
+                return fail(format!(
+                    "did:      {did}, then read every table the MANIFEST lists\nexpected: each \
+                     version of a key in one table (a compaction's output replaces its \
+                     input)\ngot:      {} at seq {} in both {} and {}",
+                    short(&entry.key),
+                    entry.seq,
+                    table_file(other),
+                    table_file(t.number)
+                ));
+            }
+        }
     }
     match rebuild(|name| disk.contents(name), table_options(options)) {
         Ok(Some(rebuilt)) if rebuilt == *state => Ok(()),
@@ -445,12 +465,37 @@ fn check_rounds(
                 shown(t)
             ));
         }
+        // The last of the round's tables in key order may be short of table_bytes.
+        let last_out = added.iter().map(|t| &t.first_key).max().cloned();
         // A table a later round took again is gone: the tables still there are read.
         for t in added
             .iter()
             .filter(|t| disk.contents(&table_file(t.number)).is_some())
         {
             let entries = check_table(disk, t, options, &round)?;
+            let weight = |e: &crate::support::TableEntry| {
+                (e.key.len() + e.value.as_ref().map_or(0, Vec::len)) as u64
+            };
+            let total: u64 = entries.iter().map(weight).sum();
+            let before_last = total - entries.last().map_or(0, weight);
+            let is_last = Some(&t.first_key) == last_out.as_ref();
+            let late = entries.len() > 1 && before_last >= options.table_bytes;
+            if late || (!is_last && total < options.table_bytes) {
+                return fail(format!(
+                    "did:      {round}; {what}\nexpected: each new table finished by the entry \
+                     that brings its keys' and values' bytes to table_bytes = {} (a tombstone \
+                     counts its key), and only the round's last table short of it\ngot:      \
+                     {} holds {} entries of {total} bytes, {before_last} before its last entry{}",
+                    options.table_bytes,
+                    shown(t),
+                    entries.len(),
+                    if is_last {
+                        " (the round's last table)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             // A tombstone is kept only where a deeper level may hold its key.
             for entry in entries.iter().filter(|e| e.value.is_none()) {
                 let deeper = next
@@ -818,6 +863,36 @@ fn tombstones_where_needed(ctx: &mut Ctx) -> CheckResult {
         ),
     )?;
     run.calls(&[get("k004"), get("k003"), scan_all()])
+}
+
+fn tables_cut_at_table_bytes(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    // Keys of 4 bytes and values of 20: 24 bytes an entry, so that 48 is two entries to the
+    // byte, and 49 is three.
+    for table_bytes in [48, 49, 0, 1, u64::MAX] {
+        let bottom = small(1, 0, 1, table_bytes);
+        let mut run = Run::new(seed, bottom)?;
+        run.calls(&batch(0, 9, 1, 20, b'a'))?;
+        run.call(&Call::Compact)?;
+        let tables = run.tables();
+        expect(
+            tables.iter().all(|t| t.level as usize == LEVELS - 1),
+            format!(
+                "did:      {}, tables()\nexpected: every table on level {} (every level above \
+                 it has a limit of 0 bytes; the last has none)\ngot:      {}",
+                run.so_far(),
+                LEVELS - 1,
+                all_shown(&tables)
+            ),
+        )?;
+        // Tombstones above what they hide: they stay, and count their keys, 4 bytes each.
+        run.options = small(1, u64::MAX, 1, table_bytes / 6 + 1);
+        run.call(&Call::Reopen)?;
+        let mut calls: Vec<Call> = (0..9).map(|i| delete(&format!("k{i:03}"))).collect();
+        calls.extend([flush(), Call::Compact, scan_all(), get("k004")]);
+        run.calls(&calls)?;
+    }
+    Ok(())
 }
 
 fn one_block_per_level(ctx: &mut Ctx) -> CheckResult {
