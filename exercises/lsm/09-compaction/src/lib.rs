@@ -93,7 +93,7 @@ pub struct TableInfo {
 const PUT: u8 = 1;
 const TOMBSTONE: u8 = 0;
 
-/// A table of level 0, recorded and opened.
+/// A table, recorded and opened: of level 0, until compaction moves tables down.
 struct L0Table {
     info: TableInfo,
     table: Table,
