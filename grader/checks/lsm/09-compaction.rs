@@ -831,6 +831,19 @@ fn tombstones_where_needed(ctx: &mut Ctx) -> CheckResult {
     // The tombstone goes to level 1, above the old value on level 2: it must stay.
     run.calls(&[delete(&k), flush(), Call::Compact, get(&k), scan_all()])?;
     run.calls(&[Call::Reopen, get(&k)])?;
+    // The old value on the last level, levels 2 to 5 empty between it and the tombstone.
+    let mut run = Run::new(seed, small(1, 0, 1, 80))?;
+    run.calls(&batch(0, 6, 1, 10, b'a'))?;
+    run.call(&Call::Compact)?;
+    run.options = small(1, u64::MAX, 1, 80);
+    run.calls(&[
+        Call::Reopen,
+        delete("k003"),
+        flush(),
+        Call::Compact,
+        get("k003"),
+        scan_all(),
+    ])?;
     // Everything deleted and compacted to the bottom: nothing is left, not even tombstones.
     let mut run = Run::new(seed, small(1, u64::MAX, 10, 80))?;
     run.calls(&batch(0, 10, 1, 10, b'a'))?;
@@ -1198,14 +1211,15 @@ fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
                     .map_err(|f| Failure::new(format!("{did}\n{}", f.message)))?;
                 run.state = state;
                 run.script = vec![did];
+                // A compaction the failed one left to do, then one more after a flush.
                 run.calls(&[
                     scan_all(),
                     Call::Compact,
-                    get("k002"),
                     put("k100", b"x"),
                     flush(),
+                    Call::Compact,
+                    get("k002"),
                 ])?;
-                run.calls(&[Call::Compact, scan_all()])?;
             }
         }
     }
