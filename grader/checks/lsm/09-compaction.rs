@@ -66,8 +66,9 @@ pub fn suite() -> Suite {
             crash_everywhere,
         )
         .check(
-            "every I/O operation of a compaction failed in turn: an error or success, never a \
-             panic nor a wrong answer, and the next open, with the disk well, holds every write",
+            "every I/O operation of a compaction (of its reads, a sample) failed in turn: an \
+             error or success, never a panic nor a wrong answer, and the next open, with the \
+             disk well, holds every write",
             faults_in_compaction,
         )
 }
@@ -1161,7 +1162,12 @@ fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
             .position(|&k| k == kind)
             .map_or(0, |i| opened[i]);
         let total = counter.count(kind);
-        for n in before + 1..=total {
+        // Every operation of a kind, but reads: a compaction reads its tables block by block,
+        // and a failed read anywhere fails the same way. The first three, the last two, and
+        // every third between.
+        let aimed = (before + 1..=total)
+            .filter(|&n| kind != OpKind::Read || n <= before + 3 || n + 2 > total || n % 3 == 0);
+        for n in aimed {
             for fault in faults_for(kind) {
                 let trial = disk.fork_reseeded(seed ^ n);
                 let faults = FaultDir::new(&trial, &[Aim { kind, n, fault }]);
