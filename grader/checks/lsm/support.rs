@@ -1510,3 +1510,166 @@ pub fn expect_layout(
         model.last_seq,
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// A directory that watches: which file each read, append, sync and removal was made on, in
+// order, and whether a table was removed while the durable MANIFEST still listed it.
+
+/// One operation a [`Watch`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Create(String),
+    Open(String),
+    Read(String),
+    Append(String),
+    Sync(String),
+    Remove(String),
+    /// A removal of a file that the MANIFEST's last durable record still listed.
+    RemovedWhileListed(String),
+}
+
+/// A directory of a [`SimDisk`] that notes every file operation by name; its clones share
+/// their notes.
+#[derive(Clone)]
+pub struct Watch {
+    disk: SimDisk,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Watch")
+    }
+}
+
+impl Watch {
+    pub fn new(disk: &SimDisk) -> Watch {
+        Watch {
+            disk: disk.clone(),
+            seen: Default::default(),
+        }
+    }
+
+    /// The directory, for the disk's current incarnation.
+    pub fn dir(&self) -> std::sync::Arc<dyn kit::disk::Dir> {
+        std::sync::Arc::new(WatchedDir {
+            inner: self.disk.dir(),
+            watch: self.clone(),
+        })
+    }
+
+    /// What was seen since the last call, and forgets it.
+    pub fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+
+    fn note(&self, seen: Seen) {
+        self.seen.lock().unwrap().push(seen);
+    }
+
+    /// The names of the tables the MANIFEST's last durable record lists.
+    fn durably_listed(&self) -> BTreeSet<String> {
+        let durable = self
+            .disk
+            .files()
+            .into_iter()
+            .find(|f| f.name == MANIFEST_NAME && f.durable_name)
+            .map_or(0, |f| f.durable_len as usize);
+        let bytes = self.disk.contents(MANIFEST_NAME).unwrap_or_default();
+        let bytes = &bytes[..durable.min(bytes.len())];
+        match parse_manifest(bytes) {
+            Ok((records, _)) => records.last().map_or_else(BTreeSet::new, |last| {
+                last.tables.iter().map(|t| table_file(t.number)).collect()
+            }),
+            Err(_) => BTreeSet::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct WatchedDir {
+    inner: std::sync::Arc<dyn kit::disk::Dir>,
+    watch: Watch,
+}
+
+#[derive(Debug)]
+struct WatchedFile {
+    inner: Box<dyn kit::disk::File>,
+    name: String,
+    watch: Watch,
+}
+
+impl kit::disk::Dir for WatchedDir {
+    fn create(&self, name: &str) -> io::Result<Box<dyn kit::disk::File>> {
+        self.watch.note(Seen::Create(name.to_string()));
+        Ok(Box::new(WatchedFile {
+            inner: self.inner.create(name)?,
+            name: name.to_string(),
+            watch: self.watch.clone(),
+        }))
+    }
+
+    fn open(&self, name: &str) -> io::Result<Box<dyn kit::disk::File>> {
+        self.watch.note(Seen::Open(name.to_string()));
+        Ok(Box::new(WatchedFile {
+            inner: self.inner.open(name)?,
+            name: name.to_string(),
+            watch: self.watch.clone(),
+        }))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        if self.watch.durably_listed().contains(name) {
+            self.watch.note(Seen::RemovedWhileListed(name.to_string()));
+        }
+        self.watch.note(Seen::Remove(name.to_string()));
+        self.inner.remove(name)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.inner.list()
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+impl kit::disk::File for WatchedFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.watch.note(Seen::Read(self.name.clone()));
+        self.inner.read_at(offset, buf)
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.watch.note(Seen::Read(self.name.clone()));
+        self.inner.read_exact_at(offset, buf)
+    }
+
+    fn append(&self, data: &[u8]) -> io::Result<u64> {
+        self.watch.note(Seen::Append(self.name.clone()));
+        self.inner.append(data)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.watch.note(Seen::Append(self.name.clone()));
+        self.inner.write_at(offset, data)
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.inner.truncate(len)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.watch.note(Seen::Sync(self.name.clone()));
+        self.inner.sync()
+    }
+}
