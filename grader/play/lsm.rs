@@ -1,5 +1,6 @@
-//! The lsm playground: a database on a simulated disk, a prompt to drive it, the power switch, a
-//! picture of the memtable, the tables and the MANIFEST, and what a load of writes costs.
+//! The lsm playground: a database on a simulated disk, a prompt to drive it, the power switch,
+//! compaction on demand, a picture of the memtable, the levels and the MANIFEST, and what a load
+//! of writes costs.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -8,23 +9,30 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use kit::checksum::crc32;
 use kit::crash::show;
 use kit::sim::{SimDisk, Stats};
-use lsm_recovery::{Db, MANIFEST, Options};
+use lsm_compaction::{Db, MANIFEST, Options, TableInfo};
 
 const HELP: &str = "\
 put KEY VALUE       write a value                get KEY      read it back
 del KEY             delete a key                 scan [FROM [TO]]   keys in order
 flush               write the memtable to a table, and the MANIFEST edit that lists it
+compact             merge levels over their limits into the level below
 crash               pull the power: unsynced writes may be lost or torn
 recover             power on, and open the database from what survived
-show                draw the memtable, the tables and the MANIFEST's last record
-load N              write N keys, then say what it cost: write, read and space amplification
+show                draw the memtable, the levels and the MANIFEST's last record
+load N              write N keys (compacting as L0 fills), then say what it cost: write, read
+                    and space amplification
 quit";
 
-/// A small memtable and small blocks, so that a few writes already make tables.
+/// A small memtable, small blocks and small levels, so that a few writes already make tables
+/// and a few hundred make levels.
 const OPTIONS: Options = Options {
     memtable_bytes: 1024,
     block_size: 256,
     restart_interval: 4,
+    l0_tables: 4,
+    l1_bytes: 8192,
+    multiplier: 10,
+    table_bytes: 2048,
 };
 
 /// The memtable, as far as the playground can tell: what it wrote since the last flush it saw,
@@ -127,10 +135,24 @@ fn run(db: &mut Db, disk: &SimDisk, command: &[&str], memtable: &mut Memtable, l
             match catch(|| db.flush()) {
                 Ok(()) if db.tables().len() > before => {
                     memtable.clear();
-                    let table = &db.tables()[0];
-                    println!("the memtable is now table {:06}.sst", table.number);
+                    println!("the memtable is now table {:06}.sst", newest_in_l0(db));
                 }
                 Ok(()) => println!("nothing to flush: the memtable is empty"),
+                Err(why) => println!("error: {why}"),
+            }
+        }
+        ["compact"] => {
+            let before = db.tables();
+            match catch(|| db.compact()) {
+                Ok(()) if db.tables() == before => {
+                    println!("nothing to compact: no level is over its limit")
+                }
+                Ok(()) => println!(
+                    "compacted: {} tables became {} ({}); `show` draws the levels",
+                    before.len(),
+                    db.tables().len(),
+                    level_counts(&db.tables())
+                ),
                 Err(why) => println!("error: {why}"),
             }
         }
@@ -173,7 +195,7 @@ fn report(flushed: Option<bool>, db: &Db) {
     match flushed {
         Some(true) => println!(
             "ok (the memtable was full: it became table {:06}.sst first)",
-            db.tables()[0].number
+            newest_in_l0(db)
         ),
         Some(false) => println!("ok (seq {})", db.last_seq()),
         None => {}
@@ -184,20 +206,33 @@ fn report(flushed: Option<bool>, db: &Db) {
 fn load(db: &mut Db, disk: &SimDisk, n: u64, memtable: &mut Memtable, loaded: &mut u64) {
     let before = disk.stats();
     let mut user_bytes = 0u64;
+    let mut compactions = 0;
     for i in 0..n {
-        let key = format!("key{:08}", *loaded + i);
+        // Keys in a scattered order, so that tables overlap and compaction has work to do.
+        let key = format!("key{:08}", *loaded + (i * 7919) % n);
         let value = vec![b'a' + (i % 26) as u8; 100];
         user_bytes += (key.len() + value.len()) as u64;
         if write(db, memtable, key.as_bytes(), Some(&value)).is_none() {
             return;
         }
+        let in_l0 = db.tables().iter().filter(|t| t.level == 0).count();
+        if in_l0 >= OPTIONS.l0_tables {
+            if let Err(why) = catch(|| db.compact()) {
+                println!("error: {why}");
+                return;
+            }
+            compactions += 1;
+        }
     }
     *loaded += n;
     let written = stats_since(disk.stats(), before);
     println!(
-        "wrote {n} keys ({user_bytes} bytes of keys and values): the disk took {} bytes in {} \
-         writes and {} syncs",
-        written.bytes_written, written.writes, written.syncs
+        "wrote {n} keys ({user_bytes} bytes of keys and values), compacting {compactions} times: \
+         the disk took {} bytes in {} writes and {} syncs; levels now {}",
+        written.bytes_written,
+        written.writes,
+        written.syncs,
+        level_counts(&db.tables())
     );
     if user_bytes > 0 {
         println!(
@@ -227,7 +262,7 @@ fn load(db: &mut Db, disk: &SimDisk, n: u64, memtable: &mut Memtable, loaded: &m
     if live > 0 {
         println!(
             "  space amplification {:.2}  ({on_disk} bytes of files for {live} bytes of loaded \
-             keys and values; compaction is what brings it down)",
+             keys and values)",
             on_disk as f64 / live as f64
         );
     }
@@ -286,18 +321,52 @@ fn draw_tables(db: &Db, memtable: &Memtable) {
     }
     let tables = db.tables();
     if tables.is_empty() {
-        println!("L0: no tables");
+        println!("no tables");
     }
-    for (i, table) in tables.iter().enumerate() {
-        let label = if i == 0 { "L0:" } else { "   " };
-        println!(
-            "{label} {:06}.sst  {:>6} bytes  [{} .. {}]",
-            table.number,
-            table.size,
-            show(&table.first_key),
-            show(&table.last_key)
-        );
+    let deepest = tables.iter().map(|t| t.level).max().unwrap_or(0);
+    for level in 0..=deepest {
+        let mut label = format!("L{level}:");
+        let mut of_level: Vec<&TableInfo> = tables.iter().filter(|t| t.level == level).collect();
+        if of_level.is_empty() {
+            println!("{label} no tables");
+        }
+        // Level 0 newest first (the order a get asks them in); deeper levels by key.
+        if level > 0 {
+            of_level.sort_by(|a, b| a.first_key.cmp(&b.first_key));
+        }
+        for table in of_level {
+            println!(
+                "{label:<4} {:06}.sst  {:>6} bytes  [{} .. {}]",
+                table.number,
+                table.size,
+                show(&table.first_key),
+                show(&table.last_key)
+            );
+            label = String::new();
+        }
     }
+}
+
+/// The number of the newest table of level 0, the one a flush just wrote.
+fn newest_in_l0(db: &Db) -> u64 {
+    db.tables()
+        .iter()
+        .filter(|t| t.level == 0)
+        .map(|t| t.number)
+        .max()
+        .unwrap_or(0)
+}
+
+/// How many tables each level holds, as "L0 2, L1 5".
+fn level_counts(tables: &[TableInfo]) -> String {
+    let deepest = tables.iter().map(|t| t.level).max().unwrap_or(0);
+    (0..=deepest)
+        .map(|level| {
+            let n = tables.iter().filter(|t| t.level == level).count();
+            format!("L{level} {n}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The MANIFEST's last whole record, decoded as the flush scene's README lays it out.
