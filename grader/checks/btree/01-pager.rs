@@ -64,9 +64,11 @@ pub fn suite() -> Suite {
             open_validates,
         )
         .check(
-            "a failed read, write-back, flush write or open is an error, loses nothing, and the \
-             same call succeeds once the disk recovers; every page read is right (every \
-             operation of a workload failed in turn)",
+            "a failed read, write-back, flush write or open is an error, loses nothing, counts \
+             nothing in stats and changes neither page count nor free list, and the same call \
+             succeeds once the disk recovers; every page read is right, and a flush made again \
+             writes the change counter one up, not two (every operation of a workload failed \
+             in turn)",
             faults_everywhere,
         )
         .check(
@@ -1645,6 +1647,82 @@ impl Sweep {
         attempt(f).map(Some).map_err(|e| io_failure(&did, e))
     }
 
+    /// A call on the pager, made as `call` makes it; in addition, a call that failed (and did
+    /// not stop the pager) must have counted nothing and changed nothing the pager shows: its
+    /// stats, page count and free list are checked before it is made again.
+    fn call_on<T>(
+        &mut self,
+        pager: &mut Pager,
+        call: &str,
+        mut f: impl FnMut(&mut Pager) -> io::Result<T>,
+    ) -> Result<Option<T>, Failure> {
+        let stats = pager.stats();
+        let count = pager.page_count();
+        let free = pager.free_list();
+        let fired = self.faults.fired();
+        let first = attempt(|| f(pager));
+        if self.faults.fired() == fired {
+            let did = self.script.did(call);
+            return first.map(Some).map_err(|e| io_failure(&did, e));
+        }
+        if first.is_ok() {
+            return Err(Failure::new(format!(
+                "did:      {}\nexpected: an error: an operation it made on the disk failed\n\
+                 got:      Ok(...)",
+                self.script.did(call)
+            )));
+        }
+        self.script.note(format!("{call}, which failed"));
+        if self.aim.is_some_and(|aim| aim.kind == OpKind::Sync) {
+            return Ok(None);
+        }
+        let did = self.script.so_far();
+        expect_eq(
+            format!(
+                "{did}, then stats() (a call that fails counts nothing: no hit, miss, eviction \
+                 or write-back)"
+            ),
+            pager.stats(),
+            stats,
+        )?;
+        expect_eq(
+            format!("{did}, then page_count() (a call that fails changes nothing)"),
+            pager.page_count(),
+            count,
+        )?;
+        expect_eq(
+            format!("{did}, then free_list() (a call that fails changes nothing)"),
+            pager.free_list(),
+            free,
+        )?;
+        let did = self.script.did(format!("{call} again"));
+        attempt(|| f(pager))
+            .map(Some)
+            .map_err(|e| io_failure(&did, e))
+    }
+
+    /// After a flush that returned Ok, the header page on the disk is the model's, its change
+    /// counter one up for each flush that changed something: a failed flush made again counts
+    /// once.
+    fn expect_header(&self) -> CheckResult {
+        let size = self.model.size;
+        let got = self.disk.contents(NAME).unwrap_or_default();
+        let header = &got[..got.len().min(size)];
+        let m = &self.model;
+        let expected = golden_header(size, m.count(), m.free, m.counter);
+        if header == expected {
+            return Ok(());
+        }
+        fail(format!(
+            "did:      {}, then looked at the file's header page\nexpected: the header the README \
+             lays out, its change counter {} (one up for each flush that changed the file; a \
+             flush that failed and was made again counts once)\ngot:      {}",
+            self.script.so_far(),
+            m.counter,
+            header_difference(header, &expected)
+        ))
+    }
+
     fn expect_page(&self, page: u32, got: &[u8]) -> CheckResult {
         let expected = self.model.page(page);
         if got == expected {
@@ -1701,7 +1779,7 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
 
     macro_rules! call {
         ($pager:ident, $call:expr, $f:expr) => {
-            match s.call(&String::from($call), $f, |_| "...".into())? {
+            match s.call_on(&mut $pager, &String::from($call), $f)? {
                 Some(value) => value,
                 None => return stopped(s, &mut $pager),
             }
@@ -1709,21 +1787,23 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
     }
 
     for n in 1..=4u32 {
-        let got = call!(pager, "allocate()", || pager.allocate());
+        let got = call!(pager, "allocate()", |p| p.allocate());
         expect_eq(s.script.so_far(), got, n)?;
         s.model.pages.push(None);
         s.model.changed = true;
     }
     for n in 1..=4u32 {
         let data = fill(n, n as u8, SIZE);
-        call!(pager, format!("write({n}, {})", page(n)), || pager
+        call!(pager, format!("write({n}, {})", page(n)), |p| p
             .write(n, &data));
         s.model.pages[n as usize] = Some(n as u8);
+        s.model.changed = true;
     }
-    call!(pager, "flush()", || pager.flush());
+    call!(pager, "flush()", |p| p.flush());
     s.model.flush();
+    s.expect_header()?;
     for n in [1, 2, 3, 1] {
-        let got = call!(pager, format!("read({n})"), || pager.read(n));
+        let got = call!(pager, format!("read({n})"), |p| p.read(n));
         s.expect_page(n, &got)?;
     }
     for n in [2, 3] {
@@ -1731,18 +1811,21 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
         call!(
             pager,
             format!("write({n}, [page {n}, version {}])", 20 + n),
-            || { pager.write(n, &data) }
+            |p| p.write(n, &data)
         );
         s.model.pages[n as usize] = Some(20 + n as u8);
+        s.model.changed = true;
     }
     for n in [4, 1, 2] {
-        let got = call!(pager, format!("read({n})"), || pager.read(n));
+        let got = call!(pager, format!("read({n})"), |p| p.read(n));
         s.expect_page(n, &got)?;
     }
-    call!(pager, "set_free_list(3, 1)", || pager.set_free_list(3, 1));
+    call!(pager, "set_free_list(3, 1)", |p| p.set_free_list(3, 1));
     s.model.free = (3, 1);
-    call!(pager, "flush()", || pager.flush());
+    s.model.changed = true;
+    call!(pager, "flush()", |p| p.flush());
     s.model.flush();
+    s.expect_header()?;
     drop(pager);
     let reopen = format!("drop, {}", open_call(2));
     let opened = s.call(
@@ -1757,28 +1840,31 @@ fn sweep_run(seed: u64, profile: Profile, aim: Option<Aim>) -> Result<(FaultDir,
         )));
     };
     for n in 1..=4 {
-        let got = call!(pager, format!("read({n})"), || pager.read(n));
+        let got = call!(pager, format!("read({n})"), |p| p.read(n));
         s.expect_page(n, &got)?;
     }
     let data = fill(4, 40, SIZE);
-    call!(pager, format!("write(4, [page 4, version 40])"), || pager
+    call!(pager, format!("write(4, [page 4, version 40])"), |p| p
         .write(4, &data));
     s.model.pages[4] = Some(40);
-    let got = call!(pager, "allocate()", || pager.allocate());
+    s.model.changed = true;
+    let got = call!(pager, "allocate()", |p| p.allocate());
     expect_eq(s.script.so_far(), got, 5)?;
     s.model.pages.push(None);
     let data = fill(5, 50, SIZE);
-    call!(pager, format!("write(5, [page 5, version 50])"), || pager
+    call!(pager, format!("write(5, [page 5, version 50])"), |p| p
         .write(5, &data));
     s.model.pages[5] = Some(50);
+    s.model.changed = true;
     for n in [1, 2, 3] {
-        let got = call!(pager, format!("read({n})"), || pager.read(n));
+        let got = call!(pager, format!("read({n})"), |p| p.read(n));
         s.expect_page(n, &got)?;
     }
-    call!(pager, "flush()", || pager.flush());
+    call!(pager, "flush()", |p| p.flush());
     s.model.flush();
+    s.expect_header()?;
     for n in 1..=5 {
-        let got = call!(pager, format!("read({n})"), || pager.read(n));
+        let got = call!(pager, format!("read({n})"), |p| p.read(n));
         s.expect_page(n, &got)?;
     }
     drop(pager);
