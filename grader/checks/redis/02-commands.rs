@@ -7,8 +7,8 @@ use judge::prelude::*;
 use redis_commands::{Db, Frame, Reply};
 
 use crate::support::{
-    NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, quoted, string2ll,
-    unknown_command_error,
+    NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, string2ll, told,
+    unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -87,98 +87,12 @@ pub fn suite() -> Suite {
 
 // ---- requests and replies, as redis-cli shows them ----
 
-fn request<A: AsRef<[u8]>>(args: &[A]) -> Frame {
-    Frame::Array(
-        args.iter()
-            .map(|arg| Frame::Bulk(arg.as_ref().to_vec()))
-            .collect(),
-    )
-}
-
-/// `"SET k v"` as its arguments: words split at spaces.
-fn words(line: &str) -> Vec<Vec<u8>> {
-    line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
-}
-
-fn ok() -> Reply {
-    Reply::Send(Frame::Simple("OK".into()))
-}
-
-fn simple(text: &str) -> Reply {
-    Reply::Send(Frame::Simple(text.into()))
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Send(Frame::Integer(n))
-}
-
-fn bulk(data: &[u8]) -> Reply {
-    Reply::Send(Frame::Bulk(data.to_vec()))
-}
-
-fn nil() -> Reply {
-    Reply::Send(Frame::NullBulk)
-}
-
-fn err(text: &str) -> Reply {
-    Reply::Send(Frame::Error(text.into()))
-}
+crate::support::keyspace_replies!();
 
 fn array(items: &[&[u8]]) -> Reply {
     Reply::Send(Frame::Array(
         items.iter().map(|i| Frame::Bulk(i.to_vec())).collect(),
     ))
-}
-
-/// A frame as redis-cli prints it, on one line: `OK`, `"v"`, `(nil)`, `(integer) 3`,
-/// `(error) ERR ...`, `1) "a" 2) "b"`, `(empty array)`.
-fn cli(frame: &Frame) -> String {
-    match frame {
-        Frame::Simple(text) => text.clone(),
-        Frame::Error(text) => format!("(error) {text}"),
-        Frame::Integer(n) => format!("(integer) {n}"),
-        Frame::Bulk(data) => quoted(data),
-        Frame::NullBulk => "(nil)".into(),
-        Frame::Array(items) if items.is_empty() => "(empty array)".into(),
-        Frame::Array(items) => {
-            let shown: Vec<String> = items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| format!("{}) {}", i + 1, cli(item)))
-                .collect();
-            shown.join(" ")
-        }
-        Frame::NullArray => "(nil array)".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn shown(reply: &Reply) -> String {
-    match reply {
-        Reply::Send(frame) => cli(frame),
-        Reply::Nothing => "nothing sent (Reply::Nothing)".into(),
-        Reply::Close(frame) => format!("{}, then the connection closed", cli(frame)),
-    }
-}
-
-/// A request and what came before it, as a message shows them.
-fn told(before: &[String], did: &str) -> String {
-    if before.is_empty() {
-        did.to_string()
-    } else {
-        format!("{did}\n          (after: {})", before.join("; "))
-    }
-}
-
-fn expect_reply(did: &str, got: &Reply, expected: &Reply) -> CheckResult {
-    expect(
-        got == expected,
-        format!(
-            "did:      {did}\nexpected: {}\ngot:      {}",
-            shown(expected),
-            shown(got)
-        ),
-    )
 }
 
 /// A learner's keyspace and the model, sent the same requests; what was sent is kept for the

@@ -126,3 +126,103 @@ pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
 pub const HASH_NOT_AN_INTEGER: &str = "ERR hash value is not an integer";
 /// A count that must not be negative (LPOP's, RPOP's), whether negative or not an integer.
 pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+/// `"SET k v"` as its arguments: words split at spaces.
+pub fn words(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+}
+
+/// A request and what came before it, as a message shows them.
+pub fn told(before: &[String], did: &str) -> String {
+    if before.is_empty() {
+        did.to_string()
+    } else {
+        format!("{did}\n          (after: {})", before.join("; "))
+    }
+}
+
+/// Requests and replies of a keyspace scene, written as the checks write them and shown as
+/// redis-cli shows them. Each scene's crate has `Frame` and `Reply` types of its own, so these
+/// are made in the checks file, for the `Frame` and `Reply` it imports. (The resp and server
+/// scenes' checks include this module too, and use none of it.)
+#[allow(unused_macros)]
+macro_rules! keyspace_replies {
+    () => {
+        fn request<A: AsRef<[u8]>>(args: &[A]) -> Frame {
+            Frame::Array(
+                args.iter()
+                    .map(|arg| Frame::Bulk(arg.as_ref().to_vec()))
+                    .collect(),
+            )
+        }
+
+        fn ok() -> Reply {
+            Reply::Send(Frame::Simple("OK".into()))
+        }
+
+        fn simple(text: &str) -> Reply {
+            Reply::Send(Frame::Simple(text.into()))
+        }
+
+        fn int(n: i64) -> Reply {
+            Reply::Send(Frame::Integer(n))
+        }
+
+        fn bulk(data: &[u8]) -> Reply {
+            Reply::Send(Frame::Bulk(data.to_vec()))
+        }
+
+        fn nil() -> Reply {
+            Reply::Send(Frame::NullBulk)
+        }
+
+        fn err(text: &str) -> Reply {
+            Reply::Send(Frame::Error(text.into()))
+        }
+
+        /// A frame as redis-cli prints it, on one line: `OK`, `"v"`, `(nil)`, `(integer) 3`,
+        /// `(error) ERR ...`, `1) "a" 2) "b"`, `(empty array)`.
+        fn cli(frame: &Frame) -> String {
+            match frame {
+                Frame::Simple(text) => text.clone(),
+                Frame::Error(text) => format!("(error) {text}"),
+                Frame::Integer(n) => format!("(integer) {n}"),
+                Frame::Bulk(data) => crate::support::quoted(data),
+                Frame::NullBulk => "(nil)".into(),
+                Frame::Array(items) if items.is_empty() => "(empty array)".into(),
+                Frame::Array(items) => {
+                    let shown: Vec<String> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| format!("{}) {}", i + 1, cli(item)))
+                        .collect();
+                    shown.join(" ")
+                }
+                Frame::NullArray => "(nil array)".into(),
+                other => format!("{other:?}"),
+            }
+        }
+
+        fn shown(reply: &Reply) -> String {
+            match reply {
+                Reply::Send(frame) => cli(frame),
+                Reply::Nothing => "nothing sent (Reply::Nothing)".into(),
+                Reply::Close(frame) => format!("{}, then the connection closed", cli(frame)),
+            }
+        }
+
+        fn expect_reply(did: &str, got: &Reply, expected: &Reply) -> judge::CheckResult {
+            judge::expect(
+                got == expected,
+                format!(
+                    "did:      {did}\nexpected: {}\ngot:      {}",
+                    shown(expected),
+                    shown(got)
+                ),
+            )
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use keyspace_replies;
