@@ -606,25 +606,7 @@ fn protocol_errors(_: &mut Ctx) -> CheckResult {
                 ));
             }
         }
-        clients_become(
-            &server,
-            0,
-            &format!(
-                "{did}\nthe server closed the connection, and the client has not connected since"
-            ),
-        )?;
-        let mut other = connect(addr)?;
-        exchange(
-            &mut other,
-            &[Cmd::Get(b"k".to_vec()).bytes()],
-            &bulk(b"before"),
-        )
-        .map_err(|e| {
-            Failure::new(format!(
-                "{did}\nthen another client sent GET k: nothing after the bad bytes may \
-                     run\n{e}"
-            ))
-        })?;
+        closed_before_after(&server, addr, &did, "bytes")?;
     }
     Ok(())
 }
@@ -683,27 +665,30 @@ fn closing_requests(_: &mut Ctx) -> CheckResult {
                 clipped(&got, 200)
             ));
         }
-        clients_become(
-            &server,
-            0,
-            &format!(
-                "{did}\nthe server closed the connection, and the client has not connected since"
-            ),
-        )?;
-        let mut other = connect(addr)?;
-        exchange(
-            &mut other,
-            &[Cmd::Get(b"k".to_vec()).bytes()],
-            &bulk(b"before"),
-        )
-        .map_err(|e| {
-            Failure::new(format!(
-                "{did}\nthen another client sent GET k: nothing after the bad request may \
-                     run\n{e}"
-            ))
-        })?;
+        closed_before_after(&server, addr, &did, "request")?;
     }
     Ok(())
+}
+
+/// After the server closed a connection on `SET k before`, something bad, `SET k after`: the
+/// client is counted out, and another client finds k as the first SET left it.
+fn closed_before_after(server: &Server, addr: SocketAddr, did: &str, bad: &str) -> CheckResult {
+    clients_become(
+        server,
+        0,
+        &format!("{did}\nthe server closed the connection, and the client has not connected since"),
+    )?;
+    let mut other = connect(addr)?;
+    exchange(
+        &mut other,
+        &[Cmd::Get(b"k".to_vec()).bytes()],
+        &bulk(b"before"),
+    )
+    .map_err(|e| {
+        Failure::new(format!(
+            "{did}\nthen another client sent GET k: nothing after the bad {bad} may run\n{e}"
+        ))
+    })
 }
 
 /// Waits until `server.clients()` is `want`, as a disconnect takes a moment to be seen.
