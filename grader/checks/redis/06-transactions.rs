@@ -57,6 +57,11 @@ pub fn suite() -> Suite {
             watch_and_expiry,
         )
         .check(
+            "active_expire_cycle answers how many keys the keyspace's cycle removed: every \
+             key whose time is up when all are, none when none are",
+            expire_cycle_count,
+        )
+        .check(
             "watched_keys() counts each watched key once, however many clients watch it, and \
              falls to 0 as UNWATCH, EXEC, DISCARD and disconnect free them",
             watch_bookkeeping,
@@ -232,6 +237,10 @@ fn queue_and_exec(_: &mut Ctx) -> CheckResult {
     )?;
     // Out of the transaction again: commands run at once.
     s.say(0, "GET k", bulk(b"2"))?;
+    // A key may be named as a command is: DEL deletes what it names, not itself.
+    s.say(0, "SET DEL x", ok())?;
+    s.say(0, "DEL nothing", int(0))?;
+    s.say(0, "GET DEL", bulk(b"x"))?;
     s.say(0, "MULTI", ok())?;
     s.say(0, "EXEC", ran(vec![]))?;
     s.say(0, "multi", ok())?;
@@ -542,6 +551,20 @@ fn watch_lifetime(_: &mut Ctx) -> CheckResult {
     s.say(0, "WATCH k", ok())?;
     s.say(0, "UNWATCH", ok())?;
     s.say(1, "SET k 5", ok())?;
+    s.say(0, "MULTI", ok())?;
+    s.say(0, "PING", queued())?;
+    s.say(0, "EXEC", ran(vec![st("PONG")]))?;
+    // ... and a watch already dirty is forgotten with them.
+    s.say(0, "WATCH k", ok())?;
+    s.say(1, "SET k 5", ok())?;
+    s.say(0, "UNWATCH", ok())?;
+    s.say(0, "MULTI", ok())?;
+    s.say(0, "PING", queued())?;
+    s.say(0, "EXEC", ran(vec![st("PONG")]))?;
+    s.say(0, "WATCH k", ok())?;
+    s.say(1, "SET k 5", ok())?;
+    s.say(0, "MULTI", ok())?;
+    s.say(0, "DISCARD", ok())?;
     s.say(0, "MULTI", ok())?;
     s.say(0, "PING", queued())?;
     s.say(0, "EXEC", ran(vec![st("PONG")]))?;
@@ -1399,4 +1422,37 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
             Ok(())
         },
     )
+}
+
+fn expire_cycle_count(_: &mut Ctx) -> CheckResult {
+    for (expiring, lasting) in [(0, 0), (0, 3), (1, 0), (5, 3), (30, 2)] {
+        let mut s = Session::new(1);
+        for n in 0..expiring {
+            s.say(0, &format!("SET e{n} v PX 10"), ok())?;
+        }
+        for n in 0..lasting {
+            s.say(0, &format!("SET l{n} v"), ok())?;
+        }
+        // Nothing has expired yet.
+        let got = s.server.active_expire_cycle(s.now, 1);
+        expect_eq(
+            s.did("active_expire_cycle(now, 1), before any key's time is up"),
+            got,
+            0,
+        )?;
+        s.wait(11);
+        let got = s.server.active_expire_cycle(s.now, 2);
+        expect_eq(
+            s.did(&format!(
+                "active_expire_cycle(now, 2), with all {expiring} keys with a TTL expired"
+            )),
+            got,
+            expiring,
+        )?;
+        s.note("(an active expire cycle)".into());
+        s.say(0, "DBSIZE", int(lasting as i64))?;
+        let got = s.server.active_expire_cycle(s.now, 3);
+        expect_eq(s.did("active_expire_cycle(now, 3), again"), got, 0)?;
+    }
+    Ok(())
 }
