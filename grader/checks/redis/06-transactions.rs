@@ -905,8 +905,17 @@ fn optimistic_locking(ctx: &mut Ctx) -> CheckResult {
         let mut step = vec![0u8; clients];
         let mut read = vec![0i64; clients];
         let mut done = vec![0; clients];
+        let mut refusals = 0;
+        // The first round in lockstep (every client WATCHes and reads before any writes), so
+        // that all but one must retry; then in a random order.
+        let mut turn = 0;
         while done.iter().any(|&d| d < increments) {
-            let c = (rng.next_u32() as usize) % clients;
+            let c = if turn < clients * 5 {
+                turn % clients
+            } else {
+                (rng.next_u32() as usize) % clients
+            };
+            turn += 1;
             if done[c] == increments {
                 continue;
             }
@@ -932,7 +941,7 @@ fn optimistic_locking(ctx: &mut Ctx) -> CheckResult {
                 _ => {
                     let (did, got) = s.send(c, &words("EXEC"));
                     match got {
-                        Reply::Send(Frame::NullArray) => {}
+                        Reply::Send(Frame::NullArray) => refusals += 1,
                         Reply::Send(Frame::Array(ref replies)) if *replies == vec![s_ok()] => {
                             done[c] += 1
                         }
@@ -949,6 +958,16 @@ fn optimistic_locking(ctx: &mut Ctx) -> CheckResult {
         }
         let total = (clients * increments) as i64;
         s.say(0, "GET counter", bulk(total.to_string().as_bytes()))?;
+        // In the lockstep round, every EXEC after the first found counter written.
+        expect(
+            refusals >= clients - 1,
+            format!(
+                "{clients} clients ran WATCH counter, GET counter, MULTI, SET counter <read + 1>, \
+                 EXEC in lockstep: expected at least {} EXECs answered (nil array), got \
+                 {refusals}",
+                clients - 1
+            ),
+        )?;
     }
     Ok(())
 }
@@ -1361,7 +1380,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just("UNWATCH".to_string()),
         3 => (key(), prop::sample::select(vec!["1", "x"])).prop_map(|(k, v)| format!("SET {k} {v}")),
         1 => key().prop_map(|k| format!("SET {k} 1 NX")),
-        1 => (key(), prop::sample::select(vec![1, 5, 50])).prop_map(|(k, t)| format!("SET {k} 1 PX {t}")),
+        3 => (key(), prop::sample::select(vec![1, 5, 50])).prop_map(|(k, t)| format!("SET {k} 1 PX {t}")),
         3 => key().prop_map(|k| format!("GET {k}")),
         2 => key().prop_map(|k| format!("INCR {k}")),
         1 => key().prop_map(|k| format!("DEL {k}")),
@@ -1395,8 +1414,10 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
             let mut s = Session::new(CLIENTS);
             let mut model = Model::new(CLIENTS);
             let mut all = steps.clone();
-            // Every client ends with an EXEC, and a look at both keys.
+            // Every client ends with MULTI and EXEC (which runs what it had queued, or tells
+            // whether its watches still hold), and a look at both keys.
             for c in 0..CLIENTS {
+                all.push(Step::Send(c, words("MULTI")));
                 all.push(Step::Send(c, words("EXEC")));
             }
             all.push(Step::Send(0, words("GET a")));
