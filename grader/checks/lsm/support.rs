@@ -1678,11 +1678,14 @@ impl kit::disk::File for WatchedFile {
 // A model with versions, for the snapshots scene: every write a version with its seq, the live
 // snapshots, and which versions a reader can still see.
 
+/// A key's versions, oldest first: (seq, value), `None` for a delete.
+pub type Versions = Vec<(u64, Option<Vec<u8>>)>;
+
 /// Every version of every key ever written, and the snapshots live now.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    /// Per key, its versions oldest first: (seq, value), `None` for a delete.
-    pub versions: BTreeMap<Vec<u8>, Vec<(u64, Option<Vec<u8>>)>>,
+    /// Per key, its versions.
+    pub versions: BTreeMap<Vec<u8>, Versions>,
     /// The seq of the last write: the n-th write has seq n.
     pub last_seq: u64,
     /// The live snapshots: seq -> how many are taken at it.

@@ -401,8 +401,9 @@ impl Db {
         Ok(merge::scan(runs, from, to, seq, limit))
     }
 
-    /// Writes the memtable to a new table on level 0, then records it in the MANIFEST with a new
-    /// log, then starts that log and removes the old one. An empty memtable flushes nothing.
+    /// Writes the memtable (every version the present or a live snapshot can see) to a new table
+    /// on level 0, then records it in the MANIFEST with a new log, then starts that log and
+    /// removes the old one. An empty memtable flushes nothing.
     ///
     /// A failure before the MANIFEST edit leaves the database as it was (the new files removed);
     /// a failure of the edit itself leaves it refusing every later write and flush.
@@ -729,8 +730,8 @@ impl Db {
         self.next_file - 1
     }
 
-    /// Writes the memtable, in key order, to the table `name` (the writer syncs it and its
-    /// name), and opens it.
+    /// Writes the memtable's versions that a reader can still see, in table order, to the table
+    /// `name` (the writer syncs it and its name), and opens it.
     fn write_table(&self, name: &str) -> io::Result<(write::TableMeta, Table)> {
         let mut writer = TableWriter::create(self.dir.clone(), name, self.write_options())?;
         let mut newer: Option<(Vec<u8>, u64)> = None;
