@@ -9,11 +9,11 @@ use kit::crash::{self, KvOp, Limits};
 use kit::disk::Dir;
 use kit::fault::{Aim, FaultDir, attempt};
 use kit::sim::{OpKind, Profile, SimDisk};
-use lsm_snapshots::{Db, LEVELS, Options, Snapshot};
+use lsm_snapshots::{Db, LEVELS, Options, Snapshot, TableInfo};
 
 use crate::support::{
-    History, KINDS, TableEntry, TableOptions, faults_for, io_failure, key, no_panic, ordinal,
-    pairs, parse_table, short, state_text, table_file, value, value_text, versions_text,
+    History, KINDS, Seen, TableEntry, TableOptions, Watch, faults_for, io_failure, key, no_panic,
+    ordinal, pairs, parse_table, short, state_text, table_file, value, value_text, versions_text,
 };
 
 pub fn suite() -> Suite {
@@ -40,6 +40,11 @@ pub fn suite() -> Suite {
             "a tombstone stays while a live snapshot sees a value under it, and goes from the \
              last level, with what it hides, once none does",
             tombstones_under_snapshots,
+        )
+        .check(
+            "a read at a snapshot reads no table whose key range cannot hold what it looks for, \
+             no table twice, and at most one table of each level below 0",
+            reads_only_what_may_hold,
         )
         .check(
             "get_at and scan_at fail with InvalidInput at a snapshot that is not live \
@@ -199,6 +204,7 @@ fn small(l0_tables: usize, l1_bytes: u64, multiplier: u64, table_bytes: u64) -> 
 /// The database, its disk, the history of what was written, and the snapshots taken.
 struct Run {
     disk: SimDisk,
+    watch: Watch,
     db: Db,
     options: Options,
     history: History,
@@ -210,10 +216,12 @@ struct Run {
 impl Run {
     fn new(seed: u64, options: Options) -> Result<Run, Failure> {
         let disk = SimDisk::new(seed);
+        let watch = Watch::new(&disk);
         let script = vec![format!("Db::open(dir, {options:?})")];
-        let db = Db::open(disk.dir(), options).map_err(|e| io_failure(&script[0], e))?;
+        let db = Db::open(watch.dir(), options).map_err(|e| io_failure(&script[0], e))?;
         Ok(Run {
             disk,
+            watch,
             db,
             options,
             history: History::default(),
@@ -354,7 +362,7 @@ impl Run {
             Call::Reopen => {
                 let did = self.did("reopen()");
                 self.db =
-                    Db::open(self.disk.dir(), self.options).map_err(|e| io_failure(&did, e))?;
+                    Db::open(self.watch.dir(), self.options).map_err(|e| io_failure(&did, e))?;
                 self.history.forget_snapshots();
                 self.expect_seq(&format!("{did} (snapshots are gone; writes are not)"))
             }
@@ -363,7 +371,7 @@ impl Run {
                 self.disk.crash();
                 self.disk.restart_losing_unsynced();
                 self.db =
-                    Db::open(self.disk.dir(), self.options).map_err(|e| io_failure(&did, e))?;
+                    Db::open(self.watch.dir(), self.options).map_err(|e| io_failure(&did, e))?;
                 self.history.forget_snapshots();
                 self.expect_seq(&did)
             }
@@ -755,6 +763,159 @@ fn tombstones_under_snapshots(ctx: &mut Ctx) -> CheckResult {
     ])?;
     run.calls(&[Call::Compact, get_at(0, "m"), get("m"), Call::CompactAll])?;
     run.calls(&[get_at(0, "m"), get("m"), scan_all_at(0), scan_all()])
+}
+
+/// The tables a call read, by name, each with how many reads, once the watch was cleared
+/// before it.
+fn reads(run: &Run) -> std::collections::BTreeMap<String, usize> {
+    let mut reads = std::collections::BTreeMap::new();
+    for seen in run.watch.take() {
+        if let Seen::Read(name) = seen {
+            *reads.entry(name).or_default() += 1;
+        }
+    }
+    reads
+}
+
+/// A table as a message names it.
+fn shown(t: &TableInfo) -> String {
+    format!(
+        "{} (level {}, {}..={})",
+        table_file(t.number),
+        t.level,
+        short(&t.first_key),
+        short(&t.last_key)
+    )
+}
+
+fn reads_only_what_may_hold(ctx: &mut Ctx) -> CheckResult {
+    // Level 1 of small tables apart, two narrow tables on level 0 above it, and versions of many
+    // keys in both, under two snapshots.
+    let mut run = Run::new(ctx.seed(), small(3, u64::MAX, 10, 60))?;
+    for i in 0..40 {
+        run.call(&put(&k(i), "a"))?;
+    }
+    run.call(&Call::Snapshot)?;
+    for i in (0..40).step_by(2) {
+        run.call(&put(&k(i), "b"))?;
+    }
+    run.call(&Call::Flush)?;
+    for (from, to, value) in [(10, 20, "c"), (5, 9, "d")] {
+        for i in from..to {
+            run.call(&put(&k(i), value))?;
+        }
+        run.call(&Call::Flush)?;
+    }
+    run.calls(&[Call::Compact, Call::Snapshot])?;
+    for i in 20..25 {
+        run.call(&put(&k(i), "e"))?;
+    }
+    // Level 0 of one table, then of two.
+    run.call(&Call::Flush)?;
+    gets_read_what_may_hold(&mut run, 1)?;
+    run.calls(&[put(&k(30), "f"), put(&k(31), "f"), Call::Flush])?;
+    gets_read_what_may_hold(&mut run, 2)?;
+    let tables = run.db.tables();
+    let info = |name: &str| {
+        tables
+            .iter()
+            .find(|t| table_file(t.number) == name)
+            .cloned()
+    };
+    // Scans: one that ends where a table begins must not read that table.
+    let ranges: [(usize, usize); 4] = [(21, 30), (0, 5), (12, 13), (25, 30)];
+    for (from, to) in ranges {
+        for s in [0, 1] {
+            run.watch.take();
+            run.call(&Call::ScanAt(
+                s,
+                k(from).into_bytes(),
+                Some(k(to).into_bytes()),
+                usize::MAX,
+            ))?;
+            let did = format!("{}, counting its reads", run.so_far());
+            for (name, n) in reads(&run) {
+                let Some(t) = info(&name) else { continue };
+                if t.last_key < k(from).into_bytes() || t.first_key >= k(to).into_bytes() {
+                    return fail(format!(
+                        "did:      {did}\nexpected: no read of {}: its key range does not meet \
+                         {}..{}\ngot:      {n} reads of it",
+                        shown(&t),
+                        k(from),
+                        k(to)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every get and get_at of the keys around the tables' ranges, each held to the reads it makes;
+/// `l0` tables on level 0.
+fn gets_read_what_may_hold(run: &mut Run, l0: usize) -> CheckResult {
+    let tables = run.db.tables();
+    expect(
+        tables.iter().filter(|t| t.level == 0).count() == l0
+            && tables.iter().filter(|t| t.level == 1).count() >= 4,
+        format!(
+            "did:      {}, tables()\nexpected: {l0} tables on level 0 and several on level 1\n\
+             got:      levels {:?}",
+            run.so_far(),
+            tables.iter().map(|t| t.level).collect::<Vec<_>>()
+        ),
+    )?;
+    let info = |name: &str| {
+        tables
+            .iter()
+            .find(|t| table_file(t.number) == name)
+            .cloned()
+    };
+    let mut keys: Vec<Vec<u8>> = (0..42).map(|i| k(i).into_bytes()).collect();
+    keys.extend([
+        b"".to_vec(),
+        b"k".to_vec(),
+        b"z".to_vec(),
+        b"k0205".to_vec(),
+    ]);
+    for key in &keys {
+        for s in [Some(0), Some(1), None] {
+            run.watch.take();
+            match s {
+                Some(s) => run.call(&Call::GetAt(s, key.clone()))?,
+                None => run.call(&Call::Get(key.clone()))?,
+            }
+            let did = format!("{}, counting its reads", run.so_far());
+            let mut per_level = [0usize; LEVELS];
+            for (name, n) in reads(&run) {
+                let Some(t) = info(&name) else { continue };
+                if t.first_key.as_slice() > key.as_slice() || key.as_slice() > t.last_key.as_slice()
+                {
+                    return fail(format!(
+                        "did:      {did}\nexpected: no read of {}: its key range cannot hold the \
+                         key\ngot:      {n} reads of it",
+                        shown(&t)
+                    ));
+                }
+                if n > 1 {
+                    return fail(format!(
+                        "did:      {did}\nexpected: one read of {} at most: one block of a table \
+                         holds the version sought\ngot:      {n} reads of it",
+                        shown(&t)
+                    ));
+                }
+                per_level[t.level as usize] += 1;
+            }
+            if let Some(level) = (1..LEVELS).find(|&l| per_level[l] > 1) {
+                return fail(format!(
+                    "did:      {did}\nexpected: one table of level {level} read at most: its \
+                     tables are apart, and one holds the key\ngot:      {} tables of it read",
+                    per_level[level]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn not_live_refused(ctx: &mut Ctx) -> CheckResult {
