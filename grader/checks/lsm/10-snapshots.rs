@@ -1,5 +1,6 @@
 //! Hidden checks for lsm/snapshots.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use kit::sim::{OpKind, Profile, SimDisk};
 use lsm_snapshots::{Db, LEVELS, Options, Snapshot, TableInfo};
 
 use crate::support::{
-    History, KINDS, Seen, TableEntry, TableOptions, Watch, faults_for, io_failure, key, no_panic,
-    ordinal, pairs, parse_table, short, state_text, table_file, value, value_text, versions_text,
+    History, KINDS, MANIFEST_NAME, ManifestRecord, Seen, TableEntry, TableOptions, Watch,
+    faults_for, io_failure, key, no_panic, ordinal, pairs, parse_manifest, parse_table, short,
+    state_text, table_file, value, value_text, versions_text, wal_file,
 };
 
 pub fn suite() -> Suite {
@@ -356,7 +358,31 @@ impl Run {
             Call::CompactAll => {
                 let did = self.did("flush(), compact_all()");
                 self.db.flush().map_err(|e| io_failure(&did, e))?;
+                let before = records(&self.disk);
+                let tables = self.db.tables().len();
+                self.watch.take();
                 self.db.compact_all().map_err(|e| io_failure(&did, e))?;
+                no_early_removal(&self.watch.take(), &did)?;
+                let after = records(&self.disk);
+                let edits = if tables == 0 { 0 } else { 1 };
+                expect_eq(
+                    format!(
+                        "{did}, counting the MANIFEST's records before and after compact_all() \
+                         ({tables} tables before it: one round, one edit; no table, no round)"
+                    ),
+                    after.len(),
+                    before.len() + edits,
+                )?;
+                let expected = named(&self.disk);
+                let got: BTreeSet<String> = self.disk.files().into_iter().map(|f| f.name).collect();
+                expect(
+                    got == expected,
+                    format!(
+                        "did:      {did}, then listed the directory\nexpected: {expected:?} (the \
+                         MANIFEST, its log and its tables: the tables compact_all() replaced are \
+                         removed)\ngot:      {got:?}"
+                    ),
+                )?;
                 self.expect_versions(&did)
             }
             Call::Reopen => {
@@ -763,6 +789,37 @@ fn tombstones_under_snapshots(ctx: &mut Ctx) -> CheckResult {
     ])?;
     run.calls(&[Call::Compact, get_at(0, "m"), get("m"), Call::CompactAll])?;
     run.calls(&[get_at(0, "m"), get("m"), scan_all_at(0), scan_all()])
+}
+
+/// The MANIFEST's whole records.
+fn records(disk: &SimDisk) -> Vec<ManifestRecord> {
+    let bytes = disk.contents(MANIFEST_NAME).unwrap_or_default();
+    parse_manifest(&bytes).map_or_else(|_| Vec::new(), |(records, _)| records)
+}
+
+/// The names the MANIFEST's last whole record says the directory holds.
+fn named(disk: &SimDisk) -> BTreeSet<String> {
+    let mut named = BTreeSet::from([MANIFEST_NAME.to_string()]);
+    if let Some(last) = records(disk).last() {
+        named.insert(wal_file(last.wal));
+        named.extend(last.tables.iter().map(|t| table_file(t.number)));
+    }
+    named
+}
+
+/// Fails if a table was removed while the durable MANIFEST still listed it.
+fn no_early_removal(seen: &[Seen], did: &str) -> CheckResult {
+    match seen.iter().find_map(|s| match s {
+        Seen::RemovedWhileListed(name) => Some(name),
+        _ => None,
+    }) {
+        Some(name) => fail(format!(
+            "did:      {did}, watching the disk\nexpected: a replaced table removed only once the \
+             MANIFEST record without it is synced\ngot:      {name} removed while the synced \
+             MANIFEST still listed it: a crash now loses its keys"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The tables a call read, by name, each with how many reads, once the watch was cleared
@@ -1178,12 +1235,27 @@ fn faults_in_compact_all(ctx: &mut Ctx) -> CheckResult {
                 if let Err(error) = &outcome {
                     no_panic(&did, error)?;
                 }
-                let did = match &outcome {
+                let mut did = match &outcome {
                     Ok(()) => format!("{did}: Ok"),
                     Err(error) => format!("{did}: Err({:?}): {error}", error.kind()),
                 };
+                // A database that still takes writes failed before its MANIFEST edit: the files
+                // the round created are gone, and only what the MANIFEST names is left.
+                if outcome.is_err() && attempt(|| db.put(b"k050", b"after")).is_ok() {
+                    history.write(b"k050", Some(b"after".to_vec()));
+                    did.push_str(", put(\"k050\", \"after\"): Ok");
+                    let expected = named(&trial);
+                    let got: BTreeSet<String> = trial.files().into_iter().map(|f| f.name).collect();
+                    if got != expected {
+                        return fail(format!(
+                            "did:      {did}, then listed the directory\nexpected: {expected:?} \
+                             (a round that fails before its MANIFEST edit removes the files it \
+                             created)\ngot:      {got:?}"
+                        ));
+                    }
+                }
                 // What it answers now, at the snapshot and at the present, is what was written.
-                for i in [0, 1, 3, 4, 9, 11, 20] {
+                for i in [0, 1, 3, 4, 9, 11, 20, 50] {
                     for (at, seq) in [(true, snapshot.seq), (false, u64::MAX)] {
                         let key = k(i);
                         let (d, got) = if at {
