@@ -944,7 +944,7 @@ fn gets_read_what_may_hold(run: &mut Run, l0: usize) -> CheckResult {
             }
             let did = format!("{}, counting its reads", run.so_far());
             let mut per_level = [0usize; LEVELS];
-            for (name, n) in reads(&run) {
+            for (name, n) in reads(run) {
                 let Some(t) = info(&name) else { continue };
                 if t.first_key.as_slice() > key.as_slice() || key.as_slice() > t.last_key.as_slice()
                 {
