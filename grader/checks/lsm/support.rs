@@ -1673,3 +1673,134 @@ impl kit::disk::File for WatchedFile {
         self.inner.sync()
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A model with versions, for the snapshots scene: every write a version with its seq, the live
+// snapshots, and which versions a reader can still see.
+
+/// A key's versions, oldest first: (seq, value), `None` for a delete.
+pub type Versions = Vec<(u64, Option<Vec<u8>>)>;
+
+/// Every version of every key ever written, and the snapshots live now.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Per key, its versions.
+    pub versions: BTreeMap<Vec<u8>, Versions>,
+    /// The seq of the last write: the n-th write has seq n.
+    pub last_seq: u64,
+    /// The live snapshots: seq -> how many are taken at it.
+    pub live: BTreeMap<u64, usize>,
+}
+
+impl History {
+    /// A put (`Some`) or a delete (`None`) with the next seq.
+    pub fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) {
+        self.last_seq += 1;
+        self.versions
+            .entry(key.to_vec())
+            .or_default()
+            .push((self.last_seq, value));
+    }
+
+    /// A snapshot taken now: its seq.
+    pub fn snapshot(&mut self) -> u64 {
+        *self.live.entry(self.last_seq).or_insert(0) += 1;
+        self.last_seq
+    }
+
+    /// One snapshot at `seq` released, if one is live.
+    pub fn release(&mut self, seq: u64) {
+        if let Some(count) = self.live.get_mut(&seq) {
+            *count -= 1;
+            if *count == 0 {
+                self.live.remove(&seq);
+            }
+        }
+    }
+
+    pub fn is_live(&self, seq: u64) -> bool {
+        self.live.contains_key(&seq)
+    }
+
+    /// The value of `key` to a reader at `seq`.
+    pub fn get_at(&self, key: &[u8], seq: u64) -> Option<Vec<u8>> {
+        let versions = self.versions.get(key)?;
+        versions
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= seq)
+            .and_then(|(_, value)| value.clone())
+    }
+
+    /// What a reader at `seq` sees.
+    pub fn state_at(&self, seq: u64) -> KeyValues {
+        self.versions
+            .keys()
+            .filter_map(|key| Some((key.clone(), self.get_at(key, seq)?)))
+            .collect()
+    }
+
+    /// A scan at `seq`: `from <= key` (and `key < to`), in key order, at most `limit` pairs.
+    pub fn scan_at(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+        seq: u64,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.state_at(seq)
+            .into_iter()
+            .filter(|(k, _)| k.as_slice() >= from && to.is_none_or(|to| k.as_slice() < to))
+            .take(limit)
+            .collect()
+    }
+
+    /// The versions a compaction of everything into the bottom level keeps, in table order: of
+    /// each key, the newest, and for each live snapshot the newest at or below its seq; then the
+    /// oldest of those while they are tombstones go (nothing is below them to hide).
+    pub fn needed(&self) -> Vec<TableEntry> {
+        let mut out = Vec::new();
+        for (key, versions) in &self.versions {
+            let readers = self.live.keys().copied().chain([u64::MAX]);
+            let mut seqs: BTreeSet<u64> = BTreeSet::new();
+            for reader in readers {
+                if let Some((seq, _)) = versions.iter().rev().find(|(s, _)| *s <= reader) {
+                    seqs.insert(*seq);
+                }
+            }
+            let mut kept: Vec<TableEntry> = versions
+                .iter()
+                .rev()
+                .filter(|(seq, _)| seqs.contains(seq))
+                .map(|(seq, value)| TableEntry {
+                    key: key.clone(),
+                    seq: *seq,
+                    value: value.clone(),
+                })
+                .collect();
+            while kept.last().is_some_and(|e| e.value.is_none()) {
+                kept.pop();
+            }
+            out.extend(kept);
+        }
+        out
+    }
+
+    /// Every snapshot gone, as after a reopen.
+    pub fn forget_snapshots(&mut self) {
+        self.live.clear();
+    }
+}
+
+/// A version as a message shows it: `key@seq = value` or `key@seq deleted`.
+pub fn version_text(entry: &TableEntry) -> String {
+    match &entry.value {
+        Some(value) => format!("{}@{} = {}", short(&entry.key), entry.seq, short(value)),
+        None => format!("{}@{} deleted", short(&entry.key), entry.seq),
+    }
+}
+
+pub fn versions_text(entries: &[TableEntry]) -> String {
+    let shown: Vec<String> = entries.iter().map(version_text).collect();
+    format!("[{}]", shown.join(", "))
+}

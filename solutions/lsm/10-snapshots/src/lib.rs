@@ -1,0 +1,990 @@
+//! Snapshots: every write takes the next sequence number, and the database keeps a key's older
+//! versions for as long as a reader may still ask for them. A snapshot pins the state as of its
+//! sequence number: a read at it sees every write at or below that number and nothing newer,
+//! whatever writes, flushes and compactions come after. Flush and compaction keep exactly the
+//! versions the present and the live snapshots can see.
+//!
+//! The reference solution. Everything but the versions in the memtable, the snapshots, the reads
+//! at them, what flush and compaction keep, and `compact_all` is the compaction scene's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, ErrorKind};
+use std::sync::Arc;
+
+use kit::disk::{Dir, File};
+use lsm_merge_iterator as merge;
+use lsm_skiplist::SkipList;
+use lsm_sstable_read::Table;
+use lsm_sstable_write::{self as write, TableWriter};
+use lsm_wal::{Batch, Op, Wal};
+
+/// The name of the file that says which files make up the database.
+pub const MANIFEST: &str = "MANIFEST";
+
+/// The name of table number `number`: `000002.sst`.
+pub fn table_name(number: u64) -> String {
+    format!("{number:06}.sst")
+}
+
+/// The name of log number `number`: `000001.log`.
+pub fn wal_name(number: u64) -> String {
+    format!("{number:06}.log")
+}
+
+/// How many levels there are: 0 to `LEVELS - 1`. The last one has no size limit.
+pub const LEVELS: usize = 7;
+
+/// How the database sizes its memtable, its tables and its levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Before a write, a memtable of this many bytes or more is flushed.
+    pub memtable_bytes: usize,
+    /// The tables' block size.
+    pub block_size: usize,
+    /// The tables' restart interval.
+    pub restart_interval: usize,
+    /// Level 0 is over its limit when it holds this many tables or more.
+    pub l0_tables: usize,
+    /// Level 1 is over its limit when its tables' sizes add up to more than this many bytes.
+    pub l1_bytes: u64,
+    /// Each level below 1 may hold this many times the bytes of the level above it.
+    pub multiplier: u64,
+    /// A compaction finishes a table once the keys and values written to it reach this many
+    /// bytes, and starts the next.
+    pub table_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            memtable_bytes: 4 << 20,
+            block_size: 4096,
+            restart_interval: 16,
+            l0_tables: 4,
+            l1_bytes: 10 << 20,
+            multiplier: 10,
+            table_bytes: 2 << 20,
+        }
+    }
+}
+
+/// A table as the MANIFEST records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Its level: 0 to `LEVELS - 1`.
+    pub level: u32,
+    /// Its file number: the file is `table_name(number)`.
+    pub number: u64,
+    /// The file's length in bytes.
+    pub size: u64,
+    /// Its smallest key.
+    pub first_key: Vec<u8>,
+    /// Its largest key.
+    pub last_key: Vec<u8>,
+}
+
+/// In a memtable value: the kind byte before the value.
+const PUT: u8 = 1;
+const TOMBSTONE: u8 = 0;
+
+/// A pinned state of the database: a read at it sees the writes with a seq at or below `seq`,
+/// and nothing written after it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The seq of the last write it sees: `last_seq()` when it was taken.
+    pub seq: u64,
+}
+
+/// A table, recorded and opened.
+struct Opened {
+    info: TableInfo,
+    table: Table,
+}
+
+/// An LSM tree: a memtable over a write-ahead log, and the tables in levels.
+pub struct Db {
+    dir: Arc<dyn Dir>,
+    options: Options,
+    /// Internal key (the key, escaped, then its seq: see `internal_key`) -> kind and value: every
+    /// version of every key written since the last flush.
+    memtable: SkipList,
+    wal: Wal,
+    wal_number: u64,
+    manifest: Box<dyn File>,
+    /// `LEVELS` levels: level 0 newest first, every other level in key order, its tables'
+    /// key ranges apart.
+    levels: Vec<Vec<Opened>>,
+    /// The number the next new file takes.
+    next_file: u64,
+    /// The seq of the last write applied.
+    last_seq: u64,
+    /// The live snapshots: seq -> how many are taken at it. Never on the disk.
+    snapshots: BTreeMap<u64, usize>,
+    /// Set when a MANIFEST edit failed: whether it reached the disk is unknown, so the database
+    /// takes no more writes.
+    broken: Option<String>,
+}
+
+impl Db {
+    /// Opens the database in `dir`: recovers it from its MANIFEST's last whole record if there is
+    /// one, or else makes a new one (removing the files of a database that never finished
+    /// opening).
+    pub fn open(dir: Arc<dyn Dir>, options: Options) -> io::Result<Db> {
+        let names = dir.list()?;
+        if names.iter().any(|name| name == MANIFEST) {
+            let manifest = dir.open(MANIFEST)?;
+            let len = manifest.len()?;
+            let mut bytes = vec![0; len as usize];
+            manifest.read_exact_at(0, &mut bytes)?;
+            let (last, whole) = last_record(&bytes)?;
+            if let Some(recorded) = last {
+                if whole < bytes.len() {
+                    // A torn tail: a crash in the middle of an edit that never returned. Cut it,
+                    // durably, or the next record would follow garbage and never be read.
+                    manifest.truncate(whole as u64)?;
+                    manifest.sync()?;
+                }
+                return Db::recover(dir, options, manifest, recorded, &names);
+            }
+        }
+        // No MANIFEST with a whole record: the first open never returned, and nothing was
+        // acknowledged. Whatever it left behind goes, and the database starts afresh.
+        for name in &names {
+            if name == MANIFEST || name.ends_with(".log") || name.ends_with(".sst") {
+                dir.remove(name)?;
+            }
+        }
+        Db::create(dir, options)
+    }
+
+    /// A new database in a directory without one: log 1, then a MANIFEST whose first record
+    /// names it, synced, and the directory synced.
+    fn create(dir: Arc<dyn Dir>, options: Options) -> io::Result<Db> {
+        let wal = Wal::create(&*dir, &wal_name(1))?;
+        let manifest = dir.create(MANIFEST)?;
+        let mut db = Db {
+            memtable: SkipList::new(1),
+            wal,
+            wal_number: 1,
+            manifest,
+            levels: empty_levels(),
+            next_file: 2,
+            last_seq: 0,
+            snapshots: BTreeMap::new(),
+            broken: None,
+            dir,
+            options,
+        };
+        db.record(&[], 1)?;
+        // The MANIFEST's name, like its bytes, must survive a crash.
+        db.dir.sync()?;
+        Ok(db)
+    }
+
+    /// The database as `recorded` says, with the writes of its log replayed into the memtable;
+    /// every other file in `names` (a flush's orphans, logs already flushed) is removed.
+    fn recover(
+        dir: Arc<dyn Dir>,
+        options: Options,
+        manifest: Box<dyn File>,
+        recorded: Recorded,
+        names: &[String],
+    ) -> io::Result<Db> {
+        let mut keep = BTreeSet::from([MANIFEST.to_string(), wal_name(recorded.wal)]);
+        let mut levels = empty_levels();
+        for info in recorded.tables {
+            let name = table_name(info.number);
+            let table = Table::open(&*dir, &name)?;
+            keep.insert(name);
+            // The record lists each level in its order: level 0 newest first, the others by key.
+            levels[info.level as usize].push(Opened { info, table });
+        }
+        let wal = Wal::open(&*dir, &wal_name(recorded.wal))?;
+        let mut memtable = SkipList::new(recorded.wal);
+        let mut last_seq = recorded.last_seq;
+        for batch in wal.recovered() {
+            for (seq, op) in (batch.seq..).zip(&batch.ops) {
+                match op {
+                    Op::Put { key, value } => {
+                        memtable.insert(internal_key(key, seq), encode(Some(value)))
+                    }
+                    Op::Delete { key } => memtable.insert(internal_key(key, seq), encode(None)),
+                };
+                last_seq = last_seq.max(seq);
+            }
+        }
+        // A table no record lists was never part of the database: its flush crashed before the
+        // record. Its number will be taken again, so it must go before a flush needs the name.
+        for name in names.iter().filter(|name| !keep.contains(*name)) {
+            dir.remove(name)?;
+        }
+        Ok(Db {
+            dir,
+            options,
+            memtable,
+            wal,
+            wal_number: recorded.wal,
+            manifest,
+            levels,
+            next_file: recorded.next_file,
+            last_seq,
+            // Snapshots live in memory only: a reopened database has none.
+            snapshots: BTreeMap::new(),
+            broken: None,
+        })
+    }
+
+    /// Writes `key = value` with the next seq: to the log (synced), then to the memtable.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.write(key, Some(value))
+    }
+
+    /// Deletes `key` with the next seq: a tombstone, to the log and then the memtable.
+    pub fn delete(&mut self, key: &[u8]) -> io::Result<()> {
+        self.write(key, None)
+    }
+
+    /// The value of `key` now: the newest version, at `last_seq()`.
+    pub fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.read(key, self.last_seq)
+    }
+
+    /// Up to `limit` pairs with `from <= key` (and `key < to` when `to` is given), in key order,
+    /// now: at `last_seq()`.
+    pub fn scan(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.range(from, to, limit, self.last_seq)
+    }
+
+    /// Pins the present: a snapshot at `last_seq()`, live until it is released. While it is, no
+    /// flush or compaction drops a version it can see.
+    pub fn snapshot(&mut self) -> Snapshot {
+        *self.snapshots.entry(self.last_seq).or_insert(0) += 1;
+        Snapshot { seq: self.last_seq }
+    }
+
+    /// Releases a snapshot: one of those taken at its seq is no longer live. The versions only it
+    /// could see go at the next flush or compaction that meets them. A snapshot that is not
+    /// live (released already, or taken before a reopen) is ignored.
+    pub fn release(&mut self, snapshot: Snapshot) {
+        if let Some(count) = self.snapshots.get_mut(&snapshot.seq) {
+            *count -= 1;
+            if *count == 0 {
+                self.snapshots.remove(&snapshot.seq);
+            }
+        }
+    }
+
+    /// The value of `key` as of `snapshot`: its newest version with a seq at or below the
+    /// snapshot's. `InvalidInput` if the snapshot is not live.
+    pub fn get_at(&self, key: &[u8], snapshot: &Snapshot) -> io::Result<Option<Vec<u8>>> {
+        self.live(snapshot)?;
+        self.read(key, snapshot.seq)
+    }
+
+    /// `scan` as of `snapshot`. `InvalidInput` if the snapshot is not live.
+    pub fn scan_at(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+        snapshot: &Snapshot,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.live(snapshot)?;
+        self.range(from, to, limit, snapshot.seq)
+    }
+
+    fn live(&self, snapshot: &Snapshot) -> io::Result<()> {
+        if self.snapshots.contains_key(&snapshot.seq) {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the snapshot at seq {} is not live: released, or taken before the database was \
+                 reopened",
+                snapshot.seq
+            ),
+        ))
+    }
+
+    /// The value of `key` at `seq`: the memtable's newest version at or below `seq` if it has
+    /// one, else the first table's that does, newest first: level 0 from its newest table, then
+    /// one table a level, the one whose key range holds `key`. A table's versions of a key are
+    /// all newer than those of the tables after it, so the first table with a version at or
+    /// below `seq` has the answer.
+    fn read(&self, key: &[u8], seq: u64) -> io::Result<Option<Vec<u8>>> {
+        // Versions sort newest first: the first entry at or after (key, seq) is key's newest
+        // version at or below seq, if that entry is of key at all.
+        if let Some((ikey, encoded)) = self.memtable.range(&internal_key(key, seq), None, 1).pop() {
+            let (found, _) = split_internal(&ikey);
+            if found == key {
+                return Ok(decode(&encoded));
+            }
+        }
+        for l0 in &self.levels[0] {
+            if !holds(&l0.info, key) {
+                continue;
+            }
+            // A tombstone is an answer too: the older tables must not be asked.
+            if let Some(entry) = l0.table.get(key, seq)? {
+                return Ok(entry.value);
+            }
+        }
+        for level in &self.levels[1..] {
+            // The tables of a level are apart and in order: the first whose last key is not
+            // before `key` is the only one that may hold it.
+            let i = level.partition_point(|t| t.info.last_key.as_slice() < key);
+            let Some(candidate) = level.get(i).filter(|t| holds(&t.info, key)) else {
+                continue;
+            };
+            if let Some(entry) = candidate.table.get(key, seq)? {
+                return Ok(entry.value);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The pairs of a scan at `seq`: the memtable and every table that may hold keys in the
+    /// range, merged, each key's newest version at or below `seq` deciding.
+    fn range(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+        seq: u64,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let upper = to.map(key_start);
+        let memtable = self
+            .memtable
+            .range(&key_start(from), upper.as_deref(), usize::MAX)
+            .into_iter()
+            .map(|(ikey, encoded)| {
+                let (key, seq) = split_internal(&ikey);
+                merge::Entry {
+                    key,
+                    seq,
+                    value: decode(&encoded),
+                }
+            })
+            .collect();
+        // Runs newest first: the memtable, level 0 from the newest table down, then level 1, 2...
+        // (a table a run: a level's tables are apart, so their order among themselves does not
+        // matter).
+        let mut runs = vec![memtable];
+        for opened in self.levels.iter().flatten() {
+            let info = &opened.info;
+            if info.last_key.as_slice() < from
+                || to.is_some_and(|to| info.first_key.as_slice() >= to)
+            {
+                continue;
+            }
+            let mut run = Vec::new();
+            let mut iter = opened.table.iter();
+            iter.seek(from)?;
+            while let Some(entry) = iter.next()? {
+                if to.is_some_and(|to| entry.key.as_slice() >= to) {
+                    break;
+                }
+                run.push(merge::Entry {
+                    key: entry.key,
+                    seq: entry.seq,
+                    value: entry.value,
+                });
+            }
+            runs.push(run);
+        }
+        Ok(merge::scan(runs, from, to, seq, limit))
+    }
+
+    /// Writes the memtable (every version the present or a live snapshot can see) to a new table
+    /// on level 0, then records it in the MANIFEST with a new log, then starts that log and
+    /// removes the old one. An empty memtable flushes nothing.
+    ///
+    /// A failure before the MANIFEST edit leaves the database as it was (the new files removed);
+    /// a failure of the edit itself leaves it refusing every later write and flush.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.usable()?;
+        if self.memtable.is_empty() {
+            return Ok(());
+        }
+        // Numbers are never used twice, even by a flush that failed: a file it could not
+        // remove must not be mistaken for a later one.
+        let number = self.take_number();
+        let name = table_name(number);
+        let (meta, table) = match self.write_table(&name) {
+            Ok(written) => written,
+            Err(error) => {
+                let _ = self.dir.remove(&name);
+                return Err(error);
+            }
+        };
+        let wal_number = self.take_number();
+        let wal = match Wal::create(&*self.dir, &wal_name(wal_number)) {
+            Ok(wal) => wal,
+            Err(error) => {
+                let _ = self.dir.remove(&name);
+                let _ = self.dir.remove(&wal_name(wal_number));
+                return Err(error);
+            }
+        };
+        let info = TableInfo {
+            level: 0,
+            number,
+            size: meta.size,
+            first_key: meta.first_key,
+            last_key: meta.last_key,
+        };
+        let mut listed = self.tables();
+        listed.insert(0, info.clone());
+
+        // The commit point: once this record is synced, the table holds the memtable's writes
+        // and the old log is no longer needed. Before it, the old log is still what counts.
+        if let Err(error) = self.record(&listed, wal_number) {
+            self.broken = Some(format!("a MANIFEST edit failed ({error})"));
+            return Err(error);
+        }
+        let old = std::mem::replace(&mut self.wal_number, wal_number);
+        self.wal = wal;
+        self.memtable = SkipList::new(wal_number);
+        self.levels[0].insert(0, Opened { info, table });
+        // Nothing names the old log now; if it cannot be removed, it is garbage left for the
+        // next open to delete, not a failed flush.
+        let _ = self.dir.remove(&wal_name(old));
+        Ok(())
+    }
+
+    /// Every table, as the MANIFEST lists them: level 0 newest first, then level 1 in key
+    /// order, level 2 in key order...
+    pub fn tables(&self) -> Vec<TableInfo> {
+        self.levels
+            .iter()
+            .flatten()
+            .map(|opened| opened.info.clone())
+            .collect()
+    }
+
+    /// Compacts until no level is over its limit: level 0 with `l0_tables` tables or more (and at
+    /// least one), level `n >= 1` with more than `l1_bytes * multiplier^(n-1)` bytes. Each round
+    /// compacts the shallowest level over its limit into the next one.
+    ///
+    /// A failure before a round's MANIFEST edit leaves the database as that round found it (its
+    /// new files removed); a failure of the edit itself leaves it refusing every later write.
+    pub fn compact(&mut self) -> io::Result<()> {
+        self.usable()?;
+        while let Some(level) = (0..LEVELS - 1).find(|&level| self.over_limit(level)) {
+            self.compact_level(level)?;
+        }
+        Ok(())
+    }
+
+    /// Compacts everything: every table of every level, merged in one round into new tables of
+    /// the last level, recorded in one MANIFEST edit, then the old files removed. The memtable is
+    /// left alone (flush first to include it). With no snapshot live, each key keeps one version,
+    /// and no tombstone is left. No table, no round.
+    pub fn compact_all(&mut self) -> io::Result<()> {
+        self.usable()?;
+        let picked: Vec<(usize, usize)> = (0..LEVELS)
+            .flat_map(|level| (0..self.levels[level].len()).map(move |i| (level, i)))
+            .collect();
+        if picked.is_empty() {
+            return Ok(());
+        }
+        self.replace(&picked, LEVELS - 1)
+    }
+
+    fn over_limit(&self, level: usize) -> bool {
+        if level == 0 {
+            // An empty level 0 is never over its limit, whatever `l0_tables` says.
+            return !self.levels[0].is_empty() && self.levels[0].len() >= self.options.l0_tables;
+        }
+        let bytes: u64 = self.levels[level].iter().map(|t| t.info.size).sum();
+        let limit = (1..level).fold(self.options.l1_bytes, |limit, _| {
+            limit.saturating_mul(self.options.multiplier)
+        });
+        bytes > limit
+    }
+
+    /// One round: the tables of `level` to push down (all of level 0, whose tables overlap; the
+    /// first table of a deeper level), merged with the tables of the next level they overlap.
+    fn compact_level(&mut self, level: usize) -> io::Result<()> {
+        let upper: Vec<usize> = if level == 0 {
+            (0..self.levels[0].len()).collect()
+        } else {
+            vec![0]
+        };
+        let (first, last) = span(upper.iter().map(|&i| &self.levels[level][i].info));
+        let lower = (0..self.levels[level + 1].len())
+            .filter(|&i| overlaps(&self.levels[level + 1][i].info, &first, &last));
+        let picked: Vec<(usize, usize)> = upper
+            .iter()
+            .map(|&i| (level, i))
+            .chain(lower.map(|i| (level + 1, i)))
+            .collect();
+        self.replace(&picked, level + 1)
+    }
+
+    /// Merges the `picked` tables ((level, index) pairs, newest first: by level, then by index)
+    /// into new tables of level `to`, records the edit, and only then removes the old files.
+    fn replace(&mut self, picked: &[(usize, usize)], to: usize) -> io::Result<()> {
+        // Runs newest first: level 0 is already newest first, and any table of a level is newer
+        // than every table of the levels below.
+        let mut runs = Vec::new();
+        for &(level, i) in picked {
+            runs.push(read_all(&self.levels[level][i].table)?);
+        }
+        let written = match self.write_merged(runs, to) {
+            Ok(written) => written,
+            Err((error, names)) => {
+                for name in names {
+                    let _ = self.dir.remove(&name);
+                }
+                return Err(error);
+            }
+        };
+
+        // The state after the edit: the inputs gone, the outputs in their place in key order.
+        // Every table of `to` that meets the outputs' span was an input, so the outputs go
+        // between two tables that were left.
+        let mut removed = Vec::new();
+        for &(level, i) in picked.iter().rev() {
+            removed.push(self.levels[level].remove(i));
+        }
+        if let Some(first) = written.first().map(|t| t.info.first_key.clone()) {
+            let at = self.levels[to].partition_point(|t| t.info.last_key < first);
+            self.levels[to].splice(at..at, written);
+        }
+        let listed = self.tables();
+        // The commit point, as for a flush: until this record is synced the old tables are what
+        // the database is, and removing them would lose their keys to a crash.
+        if let Err(error) = self.record(&listed, self.wal_number) {
+            self.broken = Some(format!("a MANIFEST edit failed ({error})"));
+            return Err(error);
+        }
+        for old in removed {
+            // Nothing names the old table now: a removal that fails leaves garbage for the next
+            // open, not a failed compaction.
+            let _ = self.dir.remove(&table_name(old.info.number));
+        }
+        Ok(())
+    }
+
+    /// Merges `runs` (newest first) into new tables of level `to`, keeping of each key the
+    /// versions a reader can still see (see `visible`), and its oldest tombstones only where a
+    /// level below `to` may hold an older version of the key. A key's versions all go to one
+    /// table. On failure, the error and the names of every file it created.
+    fn write_merged(
+        &mut self,
+        runs: Vec<Vec<merge::Entry>>,
+        to: usize,
+    ) -> Result<Vec<Opened>, (io::Error, Vec<String>)> {
+        let mut created = Vec::new();
+        let mut done = Vec::new();
+        let mut current: Option<(TableWriter, u64, String, u64)> = None;
+        let result = (|| -> io::Result<()> {
+            let mut merged = merge::MergeIter::new(runs).peekable();
+            while let Some(newest) = merged.next() {
+                // Table order puts a key's versions together, newest first.
+                let mut newer = newest.seq;
+                let mut kept = vec![newest];
+                while let Some(entry) = merged.next_if(|e| e.key == kept[0].key) {
+                    if self.visible(entry.seq, Some(newer)) {
+                        newer = entry.seq;
+                        kept.push(entry);
+                    } else {
+                        newer = entry.seq;
+                    }
+                }
+                if !self.deeper_may_hold(to, &kept[0].key) {
+                    // Nothing older is left below: a tombstone with no kept version under it
+                    // hides nothing from anyone, and goes. One above a kept value must stay:
+                    // the readers that see the tombstone must not see that value.
+                    while kept.last().is_some_and(|e| e.value.is_none()) {
+                        kept.pop();
+                    }
+                }
+                if kept.is_empty() {
+                    continue;
+                }
+                if current.is_none() {
+                    let number = self.take_number();
+                    let name = table_name(number);
+                    created.push(name.clone());
+                    let writer =
+                        TableWriter::create(self.dir.clone(), &name, self.write_options())?;
+                    current = Some((writer, number, name, 0));
+                }
+                let (writer, _, _, bytes) = current.as_mut().expect("a table is open");
+                for entry in kept {
+                    *bytes += (entry.key.len() + entry.value.as_ref().map_or(0, Vec::len)) as u64;
+                    writer.add(&write::Entry {
+                        key: entry.key,
+                        seq: entry.seq,
+                        value: entry.value,
+                    })?;
+                }
+                // A table ends between keys only: a key's versions in two tables of a level
+                // would put two tables' key ranges over the same key.
+                if *bytes >= self.options.table_bytes {
+                    let (writer, number, name, _) = current.take().expect("a table is open");
+                    done.push(self.finish(writer, number, &name, to)?);
+                }
+            }
+            if let Some((writer, number, name, _)) = current.take() {
+                done.push(self.finish(writer, number, &name, to)?);
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(done),
+            Err(error) => Err((error, created)),
+        }
+    }
+
+    /// Whether a version of a key at `seq` must be kept, `newer` being the seq of the key's next
+    /// newer version (`None` if it is the newest): the present sees the newest version, and a
+    /// live snapshot at `s` sees the newest version at or below `s`. So an older version is
+    /// kept when some live snapshot has `seq <= s < newer`: it sees this one and not the newer.
+    fn visible(&self, seq: u64, newer: Option<u64>) -> bool {
+        match newer {
+            None => true,
+            Some(newer) => self.snapshots.range(seq..newer).next().is_some(),
+        }
+    }
+
+    /// Finishes a compaction's table (the writer syncs it and its name) and opens it.
+    fn finish(
+        &self,
+        mut writer: TableWriter,
+        number: u64,
+        name: &str,
+        level: usize,
+    ) -> io::Result<Opened> {
+        let meta = writer.finish()?;
+        let table = Table::open(&*self.dir, name)?;
+        let info = TableInfo {
+            level: level as u32,
+            number,
+            size: meta.size,
+            first_key: meta.first_key,
+            last_key: meta.last_key,
+        };
+        Ok(Opened { info, table })
+    }
+
+    /// Whether a table of a level below `level` has a key range that holds `key`.
+    fn deeper_may_hold(&self, level: usize, key: &[u8]) -> bool {
+        self.levels[level + 1..]
+            .iter()
+            .flatten()
+            .any(|t| holds(&t.info, key))
+    }
+
+    fn write_options(&self) -> write::Options {
+        write::Options {
+            block_size: self.options.block_size,
+            restart_interval: self.options.restart_interval,
+        }
+    }
+
+    /// The seq of the last write: 0 before the first.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    fn write(&mut self, key: &[u8], value: Option<&[u8]>) -> io::Result<()> {
+        self.usable()?;
+        // Room first: a write that cannot get it fails whole, and is not applied.
+        if self.memtable.size_bytes() >= self.options.memtable_bytes {
+            self.flush()?;
+        }
+        let seq = self.last_seq + 1;
+        let op = match value {
+            Some(value) => Op::Put {
+                key: key.to_vec(),
+                value: value.to_vec(),
+            },
+            None => Op::Delete { key: key.to_vec() },
+        };
+        self.wal.commit(&[Batch { seq, ops: vec![op] }])?;
+        self.memtable.insert(internal_key(key, seq), encode(value));
+        self.last_seq = seq;
+        Ok(())
+    }
+
+    fn usable(&self) -> io::Result<()> {
+        match &self.broken {
+            Some(why) => Err(io::Error::other(format!(
+                "{why}: the database takes no more writes until it is reopened"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn take_number(&mut self) -> u64 {
+        self.next_file += 1;
+        self.next_file - 1
+    }
+
+    /// Writes the memtable's versions that a reader can still see, in table order, to the table
+    /// `name` (the writer syncs it and its name), and opens it.
+    fn write_table(&self, name: &str) -> io::Result<(write::TableMeta, Table)> {
+        let mut writer = TableWriter::create(self.dir.clone(), name, self.write_options())?;
+        let mut newer: Option<(Vec<u8>, u64)> = None;
+        for (ikey, encoded) in self.memtable.range(&[], None, usize::MAX) {
+            // Internal keys sort as a table does: by key, then newest first.
+            let (key, seq) = split_internal(&ikey);
+            let newer_seq = newer.as_ref().filter(|(k, _)| *k == key).map(|(_, s)| *s);
+            newer = Some((key.clone(), seq));
+            if !self.visible(seq, newer_seq) {
+                continue;
+            }
+            // Tombstones go to the table too: an older table may hold the key.
+            let value = decode(&encoded);
+            writer.add(&write::Entry { key, seq, value })?;
+        }
+        let meta = writer.finish()?;
+        let table = Table::open(&*self.dir, name)?;
+        Ok((meta, table))
+    }
+
+    /// Appends one MANIFEST record, the whole state after this edit, and syncs it.
+    fn record(&mut self, tables: &[TableInfo], wal_number: u64) -> io::Result<()> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&self.last_seq.to_le_bytes());
+        body.extend_from_slice(&self.next_file.to_le_bytes());
+        body.extend_from_slice(&wal_number.to_le_bytes());
+        put_u32(&mut body, tables.len())?;
+        for info in tables {
+            body.extend_from_slice(&info.level.to_le_bytes());
+            body.extend_from_slice(&info.number.to_le_bytes());
+            body.extend_from_slice(&info.size.to_le_bytes());
+            put_u32(&mut body, info.first_key.len())?;
+            body.extend_from_slice(&info.first_key);
+            put_u32(&mut body, info.last_key.len())?;
+            body.extend_from_slice(&info.last_key);
+        }
+        let mut covered = Vec::with_capacity(4 + body.len());
+        put_u32(&mut covered, body.len())?;
+        covered.extend_from_slice(&body);
+        let mut record = crc32fast::hash(&covered).to_le_bytes().to_vec();
+        record.extend_from_slice(&covered);
+        self.manifest.append(&record)?;
+        self.manifest.sync()
+    }
+}
+
+fn empty_levels() -> Vec<Vec<Opened>> {
+    (0..LEVELS).map(|_| Vec::new()).collect()
+}
+
+/// Whether `key` is in the table's key range.
+fn holds(info: &TableInfo, key: &[u8]) -> bool {
+    info.first_key.as_slice() <= key && key <= info.last_key.as_slice()
+}
+
+/// Whether the table's key range meets `first..=last`.
+fn overlaps(info: &TableInfo, first: &[u8], last: &[u8]) -> bool {
+    info.first_key.as_slice() <= last && first <= info.last_key.as_slice()
+}
+
+/// The smallest first key and the largest last key of `tables` (at least one).
+fn span<'a>(tables: impl Iterator<Item = &'a TableInfo>) -> (Vec<u8>, Vec<u8>) {
+    let mut span: Option<(Vec<u8>, Vec<u8>)> = None;
+    for info in tables {
+        span = Some(match span {
+            None => (info.first_key.clone(), info.last_key.clone()),
+            Some((first, last)) => (
+                first.min(info.first_key.clone()),
+                last.max(info.last_key.clone()),
+            ),
+        });
+    }
+    span.expect("a compaction has a table to push down")
+}
+
+/// Every entry of a table, in table order.
+fn read_all(table: &Table) -> io::Result<Vec<merge::Entry>> {
+    let mut run = Vec::new();
+    let mut iter = table.iter();
+    while let Some(entry) = iter.next()? {
+        run.push(merge::Entry {
+            key: entry.key,
+            seq: entry.seq,
+            value: entry.value,
+        });
+    }
+    Ok(run)
+}
+
+/// A memtable key: `key` with every 0x00 byte written 0x00 0xFF, then 0x00 0x00 to end it, then
+/// `u64::MAX - seq` big-endian. Compared as bytes, internal keys sort as a table does: by key
+/// (the end mark sorts below anything that can follow a key's byte, so "a" comes before "a\0" and
+/// "ab"), then by seq from the newest down.
+fn internal_key(key: &[u8], seq: u64) -> Vec<u8> {
+    let mut out = key_start(key);
+    out.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
+    out
+}
+
+/// The escaped key and its end mark: at or before every internal key of `key`, and after every
+/// internal key of a smaller key.
+fn key_start(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 10);
+    for &byte in key {
+        out.push(byte);
+        if byte == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// The key and seq of an internal key.
+fn split_internal(ikey: &[u8]) -> (Vec<u8>, u64) {
+    let (escaped, inverted) = ikey.split_at(ikey.len() - 8);
+    let seq = u64::MAX - u64::from_be_bytes(inverted.try_into().expect("8 bytes of seq"));
+    let mut key = Vec::with_capacity(escaped.len());
+    let mut i = 0;
+    // Stop at the end mark: 0x00 0x00. An escaped 0x00 is 0x00 0xFF.
+    while escaped[i..] != [0, 0] {
+        key.push(escaped[i]);
+        i += if escaped[i] == 0 { 2 } else { 1 };
+    }
+    (key, seq)
+}
+
+/// A memtable value: the kind, then the value's bytes (none for a tombstone).
+fn encode(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        Some(value) => {
+            let mut out = vec![PUT];
+            out.extend_from_slice(value);
+            out
+        }
+        None => vec![TOMBSTONE],
+    }
+}
+
+/// The value (`None` for a tombstone) of a memtable value.
+fn decode(encoded: &[u8]) -> Option<Vec<u8>> {
+    (encoded[0] == PUT).then(|| encoded[1..].to_vec())
+}
+
+fn put_u32(out: &mut Vec<u8>, len: usize) -> io::Result<()> {
+    let len = u32::try_from(len).map_err(|_| {
+        io::Error::new(
+            ErrorKind::InvalidInput,
+            "a MANIFEST field must fit in 4 GiB",
+        )
+    })?;
+    out.extend_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// What a MANIFEST record says.
+struct Recorded {
+    last_seq: u64,
+    next_file: u64,
+    wal: u64,
+    tables: Vec<TableInfo>,
+}
+
+/// The bytes before a MANIFEST record's body: its checksum, then its length.
+const HEADER: usize = 8;
+
+/// The last whole record of a MANIFEST, and where the whole records end. A damaged record with a
+/// whole record anywhere after it was damaged after it was synced: `InvalidData`.
+fn last_record(bytes: &[u8]) -> io::Result<(Option<Recorded>, usize)> {
+    let mut last = None;
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some(body) = record_at(bytes, at) else {
+            if let Some(next) = (at + 1..bytes.len()).find(|&next| record_at(bytes, next).is_some())
+            {
+                return Err(invalid(format!(
+                    "the MANIFEST record at offset {at} is damaged, and a whole record follows at \
+                     offset {next}"
+                )));
+            }
+            break;
+        };
+        last = Some(decode_record(body).ok_or_else(|| {
+            invalid(format!(
+                "the MANIFEST record at offset {at} has a malformed body"
+            ))
+        })?);
+        at += HEADER + body.len();
+    }
+    Ok((last, at))
+}
+
+/// The body of the whole, intact record at `at`, if there is one. Given: the log's frame.
+fn record_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
+    let header = bytes.get(at..at + HEADER)?;
+    let crc = u32::from_le_bytes(header[..4].try_into().ok()?);
+    let len = u32::from_le_bytes(header[4..].try_into().ok()?) as usize;
+    let covered = bytes.get(at + 4..(at + HEADER).checked_add(len)?)?;
+    (crc32fast::hash(covered) == crc).then(|| &covered[4..])
+}
+
+/// A record's body, decoded as the README lays it out; `None` if it is not one, or if it lists a
+/// table on a level that does not exist.
+fn decode_record(body: &[u8]) -> Option<Recorded> {
+    let mut reader = Reader(body);
+    let (last_seq, next_file, wal) = (reader.u64()?, reader.u64()?, reader.u64()?);
+    let count = reader.u32()?;
+    let mut tables = Vec::new();
+    for _ in 0..count {
+        let level = reader.u32()?;
+        if level as usize >= LEVELS {
+            return None;
+        }
+        tables.push(TableInfo {
+            level,
+            number: reader.u64()?,
+            size: reader.u64()?,
+            first_key: reader.bytes()?,
+            last_key: reader.bytes()?,
+        });
+    }
+    reader.0.is_empty().then_some(Recorded {
+        last_seq,
+        next_file,
+        wal,
+        tables,
+    })
+}
+
+/// What is left of a record's body to read.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        Some(self.take(n)?.to_vec())
+    }
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, message)
+}
