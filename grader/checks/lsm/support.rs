@@ -1715,7 +1715,7 @@ impl Workload {
     /// three delete). Each ends with 200 gets of keys drawn from 400 (a quarter never written).
     pub fn fixed(name: &str) -> Workload {
         let mut rng = Lcg(42);
-        let mut value = |rng: &mut Lcg| vec![b'a' + rng.below(26) as u8; 100];
+        let value = |rng: &mut Lcg| vec![b'a' + rng.below(26) as u8; 100];
         let mut writes = Vec::new();
         match name {
             "uniform" => {
