@@ -461,8 +461,8 @@ impl Db {
 
     /// One round of leveled compaction, as the compaction scene does it: the tables of `level`
     /// to push down (all of level 0, whose tables overlap; the first table of a deeper level),
-    /// merged with the tables of the next level they overlap,
-    /// written to new tables of the next level, recorded, and only then the old files removed.
+    /// merged with the tables of the next level they overlap, written to new tables of the next
+    /// level, recorded, and only then the old files removed.
     fn compact_level(&mut self, level: usize) -> io::Result<()> {
         let upper: Vec<usize> = if level == 0 {
             (0..self.levels[0].len()).collect()

@@ -400,6 +400,8 @@ impl Db {
         self.compact()
     }
 
+    /// The compaction scene's flush, without its compaction: the memtable (not empty) to a new
+    /// table on level 0, recorded with a new log, the old log removed.
     fn flush_memtable(&mut self) -> io::Result<()> {
         // Numbers are never used twice, even by a flush that failed: a file it could not
         // remove must not be mistaken for a later one.
