@@ -819,6 +819,20 @@ fn tiered_tombstones(ctx: &mut Ctx) -> CheckResult {
             ));
         }
     }
+    // Only tombstones, with nothing below: the merge keeps nothing, and writes no table.
+    let mut run = Run::new(seed, small(Shape::Tiered, 2))?;
+    run.calls(&[delete("a"), flush(), delete("c"), flush(), get("a")])?;
+    let tables = run.tables();
+    expect(
+        tables.is_empty(),
+        format!(
+            "did:      {}, tables()\nexpected: none: the merge of tier 0 dropped both tombstones \
+             (nothing below could hold their keys), and a merge that keeps nothing writes no \
+             table\ngot:      {}",
+            run.so_far(),
+            all_shown(&tables)
+        ),
+    )?;
     // The tombstone's key outside every older run's range: it goes at once.
     let mut run = Run::new(seed, small(Shape::Tiered, 2))?;
     run.calls(&[
@@ -990,13 +1004,20 @@ fn stats_match_the_disk(ctx: &mut Ctx) -> CheckResult {
             &measured,
         )?;
     }
-    // A reopened database counts from its open.
+    // A reopened database counts from its open, the open's own writes included.
     let mut run = Run::new(seed, small(Shape::Tiered, 2))?;
-    run.calls(&[put("a", b"1"), flush(), put("b", b"22"), Call::Reopen])?;
+    run.calls(&[put("a", b"1"), flush(), put("b", b"22")])?;
     let start = run.disk.stats();
-    run.calls(&[put("c", b"333"), delete("a")])?;
+    run.call(&Call::Reopen)?;
+    let big = vec![b'v'; 70_000];
+    run.calls(&[
+        put("c", b"333"),
+        delete("a"),
+        put("big", &big),
+        delete("big"),
+    ])?;
     let mut get_reads = 0;
-    for key in ["b", "c", "zz", "a"] {
+    for key in ["b", "c", "zz", "a", "big"] {
         let did = run.did(format!("get({key:?})"));
         let before = run.disk.stats().reads;
         let got = run
@@ -1017,9 +1038,10 @@ fn stats_match_the_disk(ctx: &mut Ctx) -> CheckResult {
         .map(|(k, v)| (k.len() + v.len()) as u64)
         .sum();
     let measured = Measured {
-        user_bytes: 5,
+        // put("c", "333"): 4, delete("a"): 1, put("big", 70 000 bytes): 70 003, delete("big"): 3.
+        user_bytes: 4 + 1 + 70_003 + 3,
         bytes_written: run.disk.stats().bytes_written - start.bytes_written,
-        gets: 4,
+        gets: 5,
         get_reads,
         file_bytes: run.disk.files().iter().map(|f| f.len).sum(),
         live_bytes: live,
