@@ -1804,3 +1804,109 @@ pub fn versions_text(entries: &[TableEntry]) -> String {
     let shown: Vec<String> = entries.iter().map(version_text).collect();
     format!("[{}]", shown.join(", "))
 }
+
+// Workloads: writes and gets to measure a database's amplification on.
+
+/// A fixed sequence of writes (`None` a delete), then gets.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub gets: Vec<Vec<u8>>,
+}
+
+/// A small generator of fixed numbers (a 64-bit LCG): the fixed workloads are the same on every
+/// seed, so that their figures can be compared with the reference's.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `key00042`.
+pub fn workload_key(i: u64) -> Vec<u8> {
+    format!("key{i:05}").into_bytes()
+}
+
+impl Workload {
+    /// One of the fixed workloads, the same on every seed: "uniform" (1200 puts of 100-byte
+    /// values to keys drawn uniformly from 300), "hot set" (300 keys written once, then 900
+    /// updates of 50 of them) or "deletes" (300 keys written, then 900 writes of which two in
+    /// three delete). Each ends with 200 gets of keys drawn from 400 (a quarter never written).
+    pub fn fixed(name: &str) -> Workload {
+        let mut rng = Lcg(42);
+        let value = |rng: &mut Lcg| vec![b'a' + rng.below(26) as u8; 100];
+        let mut writes = Vec::new();
+        match name {
+            "uniform" => {
+                for _ in 0..1200 {
+                    let key = workload_key(rng.below(300));
+                    writes.push((key, Some(value(&mut rng))));
+                }
+            }
+            "hot set" => {
+                for i in 0..300 {
+                    writes.push((workload_key(i), Some(b"cold value, written once".to_vec())));
+                }
+                for _ in 0..900 {
+                    let key = workload_key(100 + rng.below(50));
+                    writes.push((key, Some(value(&mut rng))));
+                }
+            }
+            "deletes" => {
+                for i in 0..300 {
+                    writes.push((workload_key(i), Some(value(&mut rng))));
+                }
+                for _ in 0..900 {
+                    let key = workload_key(rng.below(300));
+                    if rng.below(3) == 0 {
+                        writes.push((key, Some(value(&mut rng))));
+                    } else {
+                        writes.push((key, None));
+                    }
+                }
+            }
+            _ => panic!("no fixed workload {name:?}"),
+        }
+        let mut rng = Lcg(99);
+        let gets = (0..200).map(|_| workload_key(rng.below(400))).collect();
+        Workload {
+            name: format!("the {name:?} workload"),
+            writes,
+            gets,
+        }
+    }
+
+    /// `writes` writes drawn from `seed` (a fifth of them deletes) of short values to `keys` keys, then
+    /// `writes / 3` gets.
+    pub fn random(seed: u64, writes: usize, keys: u64) -> Workload {
+        let mut lcg = Lcg(seed);
+        let mut list = Vec::new();
+        for _ in 0..writes {
+            let key = workload_key(lcg.below(keys));
+            let value = (lcg.below(5) != 0).then(|| vec![b'v'; lcg.below(40) as usize]);
+            list.push((key, value));
+        }
+        let gets = (0..writes / 3)
+            .map(|_| workload_key(lcg.below(keys + 5)))
+            .collect();
+        Workload {
+            name: format!(
+                "{writes} random writes to {keys} keys, then {} gets",
+                writes / 3
+            ),
+            writes: list,
+            gets,
+        }
+    }
+}
