@@ -667,10 +667,17 @@ impl Run {
         expect_eq(value_did, show_key(&value), show_key(&expected))
     }
 
-    fn run(&mut self, ops: &[Op]) -> CheckResult {
+    /// Applies `ops`, reading each cursor only after the ops that move it.
+    fn steps(&mut self, ops: &[Op]) -> CheckResult {
         for op in ops {
             self.apply(op)?;
         }
+        Ok(())
+    }
+
+    /// Applies `ops`, then reads every cursor.
+    fn run(&mut self, ops: &[Op]) -> CheckResult {
+        self.steps(ops)?;
         let did = self.script.so_far();
         for c in 0..self.cursors.len() {
             self.expect_at(c, &did)?;
@@ -788,23 +795,43 @@ fn cursor_across_inserts(ctx: &mut Ctx) -> CheckResult {
     // Cells of 4 + 6 + 40 bytes and their slots: 52 bytes, 9 to a leaf of 500 usable bytes.
     let v = |c: u8| vec![c; 40];
     let key = |i: usize| format!("key{i:03}").into_bytes();
-    // Eight keys in the root leaf; cursors at the third, the last, the first and at no entry.
-    let mut ops: Vec<Op> = (1..=8).map(|i| Op::Insert(key(i * 10), v(b'a'))).collect();
+    // Seven keys in the root leaf; cursors at the third, the last, the first, at no entry,
+    // and at the fourth.
+    let mut ops: Vec<Op> = (1..=7).map(|i| Op::Insert(key(i * 10), v(b'a'))).collect();
     ops.extend([
         Op::Seek(0, key(30)),
         Op::Last(1),
         Op::First(2),
         Op::Seek(3, key(900)),
+        Op::Seek(4, key(40)),
         // In the same leaf, no split: just after cursor 0's key, and just before cursor 1's.
         Op::Insert(key(31), v(b'b')),
-        Op::Insert(key(79), v(b'b')),
+        Op::Insert(key(69), v(b'b')),
         Op::Next(0),
         Op::Prev(1),
-        // The tenth key splits the root leaf 5 | 5: cursor 0, at key031, is the last entry
-        // of the left half; cursor 2 stays on key010; cursor 3 is still at no entry.
-        Op::Insert(key(35), v(b'c')),
+    ]);
+    let mut run = Run::new(ctx.seed(), 512, 8, 5)?;
+    run.steps(&ops)?;
+    expect_depth(&mut run, 1, "nine cells of 52 bytes fit in a leaf")?;
+    let mut ops = Vec::new();
+    ops.extend([
+        // The tenth key splits the root leaf 5 | 5: 010 020 025 030 031 | 040 050 060 069 070.
+        // Cursor 0, at key031, is the last entry of the left half, cursor 4, at key040, the
+        // first of the right; cursor 2 stays on key010, cursor 3 at no entry.
+        Op::Insert(key(25), v(b'c')),
+    ]);
+    run.steps(&ops)?;
+    expect_depth(
+        &mut run,
+        2,
+        "the tenth cell of 52 bytes splits the root leaf",
+    )?;
+    let mut ops = Vec::new();
+    ops.extend([
         Op::Next(0),
         Op::Prev(0),
+        Op::Prev(4),
+        Op::Next(4),
         Op::Next(2),
         Op::Next(3),
         Op::Prev(3),
@@ -812,11 +839,11 @@ fn cursor_across_inserts(ctx: &mut Ctx) -> CheckResult {
         // Its own value replaced.
         Op::Insert(key(31), v(b'd')),
         Op::Read(0),
-        // Cursor 1, at key079, held across a split of its leaf and more.
-        Op::Insert(key(75), v(b'e')),
-        Op::Insert(key(76), v(b'e')),
-        Op::Insert(key(77), v(b'e')),
-        Op::Insert(key(78), v(b'e')),
+        // Cursor 1, at key069, held across a split of its leaf and more.
+        Op::Insert(key(65), v(b'e')),
+        Op::Insert(key(66), v(b'e')),
+        Op::Insert(key(67), v(b'e')),
+        Op::Insert(key(68), v(b'e')),
         Op::Insert(key(85), v(b'e')),
         Op::Prev(1),
         Op::Next(1),
@@ -825,7 +852,6 @@ fn cursor_across_inserts(ctx: &mut Ctx) -> CheckResult {
         Op::Next(1),
         Op::Next(1),
     ]);
-    let mut run = Run::new(ctx.seed(), 512, 8, 4)?;
     run.run(&ops)?;
     // Cursors at the first and last keys, then hundreds of inserts around them: internal pages
     // split and the root splits again; every cursor walks the whole tree from where it was.
@@ -854,6 +880,19 @@ fn cursor_across_inserts(ctx: &mut Ctx) -> CheckResult {
             run.script.so_far(),
             shape.depth
         ),
+    )
+}
+
+/// Holds the scripted run to the depth its script is written for.
+fn expect_depth(run: &mut Run, depth: usize, why: &str) -> CheckResult {
+    let shape = run.walk()?;
+    expect_eq(
+        format!(
+            "{}, then read every page: the depth of the tree ({why})",
+            run.script.so_far()
+        ),
+        shape.depth,
+        depth,
     )
 }
 
