@@ -135,6 +135,16 @@ fn entries_difference(got: &[(Vec<u8>, Vec<u8>)], expected: &[(Vec<u8>, Vec<u8>)
     )
 }
 
+/// Fails with what was done, what was expected and what came back, each as shown.
+fn expect_shown(did: impl fmt::Display, got: String, expected: String) -> CheckResult {
+    if got == expected {
+        return Ok(());
+    }
+    fail(format!(
+        "did:      {did}\nexpected: {expected}\ngot:      {got}"
+    ))
+}
+
 fn create_call(page_size: usize, cache: usize) -> String {
     format!("Tree::create(dir, {NAME:?}, {page_size}, {cache})")
 }
@@ -588,7 +598,7 @@ impl Run {
             .insert(key, value)
             .map_err(|e| io_failure(&did, e))?;
         let expected = self.model.map.get(key).cloned();
-        expect_eq(&did, show_key(&got), show_key(&expected))
+        expect_shown(&did, show_key(&got), show_key(&expected))
     }
 
     /// Applies `op` to the tree and to the model, and compares what the tree says after it.
@@ -657,14 +667,14 @@ impl Run {
         };
         let key = self.tree.key(cursor).map_err(|e| io_failure(&key_did, e))?;
         let expected = self.model.cursors[c].clone();
-        expect_eq(&key_did, show_key(&key), show_key(&expected))?;
+        expect_shown(&key_did, show_key(&key), show_key(&expected))?;
         let value_did = format!("{did}, then value(Cursor({c}))");
         let value = self
             .tree
             .value(cursor)
             .map_err(|e| io_failure(&value_did, e))?;
         let expected = expected.map(|key| self.model.map[&key].clone());
-        expect_eq(value_did, show_key(&value), show_key(&expected))
+        expect_shown(&value_did, show_key(&value), show_key(&expected))
     }
 
     /// Applies `ops`, reading each cursor only after the ops that move it.
@@ -1120,13 +1130,13 @@ fn seek_reads(ctx: &mut Ctx) -> CheckResult {
         });
         let (key_got, value_got) =
             got.map_err(|e| io_failure(&format!("{call}, key, value"), e))?;
-        expect_eq(
+        expect_shown(
             format!("{call}, then key(Cursor)"),
             show_key(&key_got),
             show_key(&expected),
         )?;
         let expected_value = expected.map(|k| run.model.map[&k].clone());
-        expect_eq(
+        expect_shown(
             format!("{call}, then value(Cursor)"),
             show_key(&value_got),
             show_key(&expected_value),
@@ -1371,9 +1381,16 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
             if faults.fired() == 0 {
                 // The call made fewer reads than n: every read of it has been failed.
                 if n == 1 {
+                    let why = match case.op {
+                        Step::KeyAfterInsert(_) => {
+                            "the insert saved the cursor, which seeks its key again on the tree \
+                             as it is now"
+                        }
+                        _ => "the cache of one page is cold",
+                    };
                     return fail(format!(
-                        "did:      {setup}, then {}\nexpected: pages read from the disk (the \
-                         cache of one page is cold)\ngot:      no read",
+                        "did:      {setup}, then {}\nexpected: pages read from the disk ({why})\n\
+                         got:      no read",
                         case.call
                     ));
                 }
@@ -1402,7 +1419,7 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
                 let key = tree
                     .key(cursor)
                     .map_err(|e| io_failure(&format!("{what}, then key(Cursor)"), e))?;
-                expect_eq(
+                expect_shown(
                     format!(
                         "{what}, then key(Cursor): the cursor where it was before the failed call"
                     ),
@@ -1435,7 +1452,7 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
                     let key = tree
                         .key(cursor)
                         .map_err(|e| io_failure(&format!("{again}, then key(Cursor)"), e))?;
-                    expect_eq(
+                    expect_shown(
                         format!("{again}, then key(Cursor)"),
                         show_key(&key),
                         show_key(&case.after),
