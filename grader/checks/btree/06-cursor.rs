@@ -685,9 +685,11 @@ impl Run {
         Ok(())
     }
 
-    /// Applies `ops`, then reads every cursor.
+    /// Applies `ops`, then reads every cursor and walks the tree once more: moving cursors
+    /// changes no page.
     fn run(&mut self, ops: &[Op]) -> CheckResult {
         self.steps(ops)?;
+        self.walk()?;
         let did = self.script.so_far();
         for c in 0..self.cursors.len() {
             self.expect_at(c, &did)?;
