@@ -47,6 +47,16 @@ pub fn suite() -> Suite {
             matches_model_big_cells,
         )
         .check(
+            "every rebalance is made where the README says, pages of 512 bytes: after every \
+             insert and delete each page holds exactly what the README's rules put there (a \
+             page left alone while at or above its bound, exactly at it included; merged with \
+             the right sibling, or the left for the last child, when the two fit, exactly full \
+             included; shared again otherwise; a page that overflows split, one filled to its \
+             last byte not; free pages taken from the head of the list, the most recently freed \
+             first), and free_list() is the model's",
+            rebalances_as_the_readme_says,
+        )
+        .check(
             "deleting every key (in ascending, descending or random order) leaves page 1 an \
              empty leaf, a tree of depth 1 and every other page on the free list; inserting \
              them all again in the same order never grows the file past its high-water mark, \
@@ -57,7 +67,7 @@ pub fn suite() -> Suite {
             "scripted: a root over two leaves whose keys fit in one page merges them and \
              collapses: page 1 a leaf holding every key, pages 2 and 3 on the free list, the \
              right-hand page freed first; the next split takes those pages back, the file not \
-             growing",
+             growing; two leaves that fill a page to its last byte merge too",
             root_collapses,
         )
         .check(
@@ -82,8 +92,9 @@ pub fn suite() -> Suite {
         )
         .check(
             "a read that fails at any step of a delete that rebalances (the path down, a \
-             sibling) makes it return the error, never a panic, and leaves every page, the page count and the free list as they were: the \
-             same delete made again works",
+             sibling) or of an insert that takes a free page makes it return the error, never a \
+             panic, and leaves every page, the page count and the free list as they were: a get \
+             then answers as before, and the same call made again works",
             failed_reads,
         )
 }
@@ -726,8 +737,8 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.forall_named(
         &["operations"],
-        40,
-        (ops(max_cell(512), 120, 160),),
+        28,
+        (ops(max_cell(512), 100, 150),),
         |(ops,)| run_ops(seed, 512, &ops),
     )
 }
@@ -846,7 +857,7 @@ fn delete_all(ctx: &mut Ctx) -> CheckResult {
         &["keys", "value bytes", "insert order", "delete order", "shuffle"],
         9,
         (
-            prop_oneof![1 => 1..12usize, 3 => 12..160usize],
+            prop_oneof![1 => 1..12usize, 3 => 12..100usize],
             prop_oneof![Just(0usize), Just(30), Just(90)],
             order(),
             order(),
@@ -984,6 +995,24 @@ fn root_collapses(ctx: &mut Ctx) -> CheckResult {
     }
     let did = run.script.so_far();
     expect_eq(format!("{did}, then depth()"), run.check_tree()?.depth, 1)?;
+    // Two leaves that fill a page to its last byte merge too: cells and slots of 4 + 6 + 38 + 2
+    // = 50 bytes, ten of them exactly the 500 usable bytes. Eleven split 5 | 6, a twelfth makes
+    // the right 7; two deletes on the left leave 3 there, and 3 + 7 fit, exactly.
+    let mut run = Run::new(ctx.seed(), 512, 8)?;
+    fill(&mut run, (0..12).map(|i| ascending(i, 38)))?;
+    for i in 0..2 {
+        run.delete(&ascending(i, 38).0)?;
+        run.check_tree()?;
+    }
+    let did = run.script.so_far();
+    expect_eq(
+        format!(
+            "{did}, then depth() (3 + 7 cells of 50 bytes fill a page's 500 usable bytes \
+             exactly: the leaves merge and the root collapses)"
+        ),
+        run.check_tree()?.depth,
+        1,
+    )?;
     Ok(())
 }
 
@@ -997,6 +1026,23 @@ fn borrows_from_a_sibling(ctx: &mut Ctx) -> CheckResult {
     for i in 0..3 {
         run.delete(&ascending(i, 40).0)?;
         run.check_tree()?;
+        if i == 0 {
+            // 4 cells of 52 bytes, 208 of 500: above a third, so nothing moves.
+            let did = format!("{}, then page(1)", run.script.so_far());
+            let root = run.tree.page(ROOT).map_err(|e| io_failure(&did, e))?;
+            let keys = match decode(&root) {
+                Ok(Node::Internal { keys, .. }) => keys.iter().map(|k| short(k)).collect(),
+                _ => Vec::new(),
+            };
+            expect_eq(
+                format!(
+                    "{did}'s keys (the left leaf holds 4 cells, 208 of its 500 bytes: above \
+                     a third, so it is left alone)"
+                ),
+                keys,
+                vec![short(b"key005")],
+            )?;
+        }
     }
     let did = run.script.so_far();
     let mut shapes = Vec::new();
@@ -1229,6 +1275,35 @@ fn pages_counted(ctx: &mut Ctx) -> CheckResult {
     )
 }
 
+/// One change a fault sweep makes.
+#[derive(Clone)]
+enum Step {
+    Delete(Vec<u8>),
+    Insert(Vec<u8>, Vec<u8>),
+}
+
+impl Step {
+    fn call(&self) -> String {
+        match self {
+            Step::Delete(key) => delete_call(key),
+            Step::Insert(key, value) => insert_call(key, value),
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        match self {
+            Step::Delete(key) | Step::Insert(key, _) => key,
+        }
+    }
+
+    fn apply(&self, tree: &mut Tree) -> io::Result<Option<Vec<u8>>> {
+        match self {
+            Step::Delete(key) => tree.delete(key),
+            Step::Insert(key, value) => tree.insert(key, value),
+        }
+    }
+}
+
 fn failed_reads(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let mut run = thinned(seed, 64)?;
@@ -1241,44 +1316,57 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
          Tree::open(dir, {NAME:?}, 64)",
         walk.depth
     );
-    // The deletes that rebalance: they change more than their leaf.
-    let mut rebalancing = Vec::new();
-    for key in run.map.keys() {
-        if rebalancing.len() == 8 {
-            break;
+    // The deletes that rebalance (they change more than their leaf), and the inserts that split
+    // (they take a free page).
+    let deletes = run.map.keys().map(|key| Step::Delete(key.clone()));
+    let inserts = run.map.keys().map(|key| {
+        let mut key = key.clone();
+        key.push(b'+');
+        Step::Insert(key, vec![b'n'; 60])
+    });
+    let mut steps = Vec::new();
+    let (mut rebalancing, mut splitting) = (0, 0);
+    for step in deletes.chain(inserts) {
+        let deleting = matches!(step, Step::Delete(_));
+        if (deleting && rebalancing == 6) || (!deleting && splitting == 3) {
+            continue;
         }
         let mut tree = Tree::open(&*run.disk.dir(), NAME, 64)
             .map_err(|e| io_failure(&format!("{did}, open"), e))?;
-        tree.delete(key)
-            .map_err(|e| io_failure(&format!("{did}, then {}", delete_call(key)), e))?;
+        step.apply(&mut tree)
+            .map_err(|e| io_failure(&format!("{did}, then {}", step.call()), e))?;
         let now = tree
             .pages()
             .map_err(|e| io_failure(&format!("{did}, then pages()"), e))?;
         let changed = now.iter().filter(|(n, b)| pages.get(n) != Some(b)).count();
-        if changed > 1 {
-            rebalancing.push(key.clone());
+        if deleting && changed > 1 {
+            rebalancing += 1;
+            steps.push(step);
+        } else if !deleting && tree.free_list() != free {
+            splitting += 1;
+            steps.push(step);
         }
     }
     expect(
-        rebalancing.len() >= 4,
+        rebalancing >= 4 && splitting >= 1,
         format!(
-            "did:      {did}, then deletes of each key in turn\nexpected: some that rebalance \
-             (change more than their leaf)\ngot:      {}",
-            rebalancing.len()
+            "did:      {did}, then deletes of each key in turn, and inserts next to each\n\
+             expected: some deletes that rebalance (change more than their leaf) and inserts \
+             that take a free page\ngot:      {rebalancing} and {splitting}"
         ),
     )?;
-    for key in &rebalancing {
+    for step in &steps {
         for n in 1.. {
             let faults = FaultDir::new(&run.disk, &[]);
             let dir = faults.dir();
             let mut tree =
                 Tree::open(&*dir, NAME, 64).map_err(|e| io_failure(&format!("{did}, open"), e))?;
             faults.arm(OpKind::Read, n, Fault::IoError);
-            let what = format!("{did}, then {}, read {n} of it failing", delete_call(key));
+            let what = format!("{did}, then {}, read {n} of it failing", step.call());
             ctx.doing(&what);
-            let got = attempt(|| tree.delete(key));
+            let got = attempt(|| step.apply(&mut tree));
             if faults.fired() == 0 {
-                // The delete made fewer reads than n: every one has failed in turn.
+                // The change made fewer reads than n: every one has failed in turn.
                 break;
             }
             if let Ok(answer) = got {
@@ -1308,15 +1396,397 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
                 tree.free_list(),
                 free,
             )?;
-            let again = tree
-                .delete(key)
-                .map_err(|e| io_failure(&format!("{what}, then the same delete again"), e))?;
+            let did_get = format!(
+                "{what}, which failed as it should, then get({})",
+                short(step.key())
+            );
+            let got = tree.get(step.key()).map_err(|e| io_failure(&did_get, e))?;
             expect_eq(
-                format!("{what}, then the same delete again"),
+                did_get,
+                show_value(&got),
+                show_value(&run.map.get(step.key()).cloned()),
+            )?;
+            let again = step
+                .apply(&mut tree)
+                .map_err(|e| io_failure(&format!("{what}, then the same call again"), e))?;
+            expect_eq(
+                format!("{what}, then the same call again"),
                 show_value(&again),
-                show_value(&run.map.get(key).cloned()),
+                show_value(&run.map.get(step.key()).cloned()),
             )?;
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The README's rules, as a model of every page.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Leaf(Vec<(Vec<u8>, Vec<u8>)>),
+    Internal(Vec<Vec<u8>>, Vec<u32>),
+    /// A free page, naming the next one.
+    Free(u32),
+}
+
+/// What a change to a subtree tells its parent, in the model.
+enum Out {
+    Fine,
+    Split(Vec<u8>, u32),
+    Under,
+}
+
+/// The tree the README's rules build, page by page: `pages[n - 1]` is page `n`.
+struct Model {
+    page_size: usize,
+    pages: Vec<Shape>,
+    free: (u32, u32),
+}
+
+/// The first of `candidates` whose `gap` is smallest.
+fn closest(candidates: std::ops::Range<usize>, gap: impl Fn(usize) -> usize) -> usize {
+    let mut best = (usize::MAX, candidates.start);
+    for i in candidates {
+        if gap(i) < best.0 {
+            best = (gap(i), i);
+        }
+    }
+    best.1
+}
+
+fn leaf_bytes(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<usize> {
+    entries
+        .iter()
+        .map(|(k, v)| CELL_HEADER + k.len() + v.len() + SLOT)
+        .collect()
+}
+
+fn key_bytes(keys: &[Vec<u8>]) -> Vec<usize> {
+    keys.iter().map(|k| ENTRY_HEADER + k.len()).collect()
+}
+
+/// Where a leaf's entries split: halves closest in bytes, the smaller `i` on a tie.
+fn leaf_split(sizes: &[usize]) -> usize {
+    let total: usize = sizes.iter().sum();
+    closest(1..sizes.len(), |i| {
+        (2 * sizes[..i].iter().sum::<usize>()).abs_diff(total)
+    })
+}
+
+/// Which key of an overfull internal page goes up.
+fn internal_split(sizes: &[usize]) -> usize {
+    let total: usize = sizes.iter().sum();
+    closest(1..sizes.len() - 1, |m| {
+        let left: usize = sizes[..m].iter().sum();
+        left.abs_diff(total - left - sizes[m])
+    })
+}
+
+impl Model {
+    fn new(page_size: usize) -> Model {
+        Model {
+            page_size,
+            pages: vec![Shape::Leaf(Vec::new())],
+            free: (0, 0),
+        }
+    }
+
+    fn get(&self, page: u32) -> Shape {
+        self.pages[page as usize - 1].clone()
+    }
+
+    fn set(&mut self, page: u32, shape: Shape) {
+        self.pages[page as usize - 1] = shape;
+    }
+
+    fn allocate(&mut self, shape: Shape) -> u32 {
+        let (head, count) = self.free;
+        if head == 0 {
+            self.pages.push(shape);
+            return self.pages.len() as u32;
+        }
+        let Shape::Free(next) = self.get(head) else {
+            unreachable!("the model's free list holds free pages")
+        };
+        self.free = (next, count - 1);
+        self.set(head, shape);
+        head
+    }
+
+    fn release(&mut self, page: u32) {
+        let (head, count) = self.free;
+        self.set(page, Shape::Free(head));
+        self.free = (page, count + 1);
+    }
+
+    fn insert(&mut self, key: &[u8], value: &[u8]) {
+        let change = Step::Insert(key.to_vec(), value.to_vec());
+        self.change_root(&change);
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.change_root(&Step::Delete(key.to_vec()));
+    }
+
+    fn change_root(&mut self, change: &Step) {
+        match self.change(ROOT, change) {
+            Out::Split(separator, right) => {
+                let left = self.allocate(self.get(ROOT));
+                self.set(ROOT, Shape::Internal(vec![separator], vec![left, right]));
+            }
+            Out::Fine | Out::Under => {
+                if let Shape::Internal(keys, children) = self.get(ROOT)
+                    && keys.is_empty()
+                {
+                    self.set(ROOT, self.get(children[0]));
+                    self.release(children[0]);
+                }
+            }
+        }
+    }
+
+    fn change(&mut self, page: u32, change: &Step) -> Out {
+        let usable = self.page_size - LEAF_HEADER;
+        match self.get(page) {
+            Shape::Leaf(mut entries) => {
+                let found = entries.binary_search_by(|(k, _)| k.as_slice().cmp(change.key()));
+                match (change, found) {
+                    (Step::Insert(_, value), Ok(i)) => entries[i].1 = value.clone(),
+                    (Step::Insert(key, value), Err(i)) => {
+                        entries.insert(i, (key.clone(), value.clone()));
+                    }
+                    (Step::Delete(_), Ok(i)) => {
+                        entries.remove(i);
+                    }
+                    (Step::Delete(_), Err(_)) => return Out::Fine,
+                }
+                let sizes = leaf_bytes(&entries);
+                let used: usize = sizes.iter().sum();
+                if used > usable {
+                    let right = entries.split_off(leaf_split(&sizes));
+                    let separator = right[0].0.clone();
+                    self.set(page, Shape::Leaf(entries));
+                    return Out::Split(separator, self.allocate(Shape::Leaf(right)));
+                }
+                self.set(page, Shape::Leaf(entries));
+                if page != ROOT && 3 * used < usable {
+                    Out::Under
+                } else {
+                    Out::Fine
+                }
+            }
+            Shape::Internal(mut keys, mut children) => {
+                let i = keys.partition_point(|k| k.as_slice() <= change.key());
+                match self.change(children[i], change) {
+                    Out::Fine => return Out::Fine,
+                    Out::Split(separator, new_page) => {
+                        keys.insert(i, separator);
+                        children.insert(i + 1, new_page);
+                    }
+                    Out::Under => self.rebalance(&mut keys, &mut children, i),
+                }
+                let sizes = key_bytes(&keys);
+                let used: usize = sizes.iter().sum();
+                if INTERNAL_HEADER + used > self.page_size {
+                    let m = internal_split(&sizes);
+                    let right_keys = keys.split_off(m + 1);
+                    let right_children = children.split_off(m + 1);
+                    let up = keys.pop().expect("key m");
+                    self.set(page, Shape::Internal(keys, children));
+                    let right = self.allocate(Shape::Internal(right_keys, right_children));
+                    return Out::Split(up, right);
+                }
+                self.set(page, Shape::Internal(keys, children));
+                if page != ROOT && 4 * used < self.page_size - INTERNAL_HEADER {
+                    Out::Under
+                } else {
+                    Out::Fine
+                }
+            }
+            Shape::Free(_) => unreachable!("the model's tree holds no free page"),
+        }
+    }
+
+    fn rebalance(&mut self, keys: &mut Vec<Vec<u8>>, children: &mut Vec<u32>, i: usize) {
+        let j = if i + 1 < children.len() { i } else { i - 1 };
+        let (left, right) = (children[j], children[j + 1]);
+        match (self.get(left), self.get(right)) {
+            (Shape::Leaf(mut entries), Shape::Leaf(more)) => {
+                entries.extend(more);
+                let sizes = leaf_bytes(&entries);
+                if sizes.iter().sum::<usize>() <= self.page_size - LEAF_HEADER {
+                    self.set(left, Shape::Leaf(entries));
+                    self.release(right);
+                    keys.remove(j);
+                    children.remove(j + 1);
+                } else {
+                    let tail = entries.split_off(leaf_split(&sizes));
+                    keys[j] = tail[0].0.clone();
+                    self.set(left, Shape::Leaf(entries));
+                    self.set(right, Shape::Leaf(tail));
+                }
+            }
+            (Shape::Internal(mut both_keys, mut both_children), Shape::Internal(k, c)) => {
+                both_keys.push(keys[j].clone());
+                both_keys.extend(k);
+                both_children.extend(c);
+                let sizes = key_bytes(&both_keys);
+                if INTERNAL_HEADER + sizes.iter().sum::<usize>() <= self.page_size {
+                    self.set(left, Shape::Internal(both_keys, both_children));
+                    self.release(right);
+                    keys.remove(j);
+                    children.remove(j + 1);
+                } else {
+                    let m = internal_split(&sizes);
+                    let tail_keys = both_keys.split_off(m + 1);
+                    let tail_children = both_children.split_off(m + 1);
+                    keys[j] = both_keys.pop().expect("key m");
+                    self.set(left, Shape::Internal(both_keys, both_children));
+                    self.set(right, Shape::Internal(tail_keys, tail_children));
+                }
+            }
+            _ => unreachable!("the model's siblings are of one kind"),
+        }
+    }
+}
+
+fn show_keys<'a>(keys: impl Iterator<Item = &'a [u8]>) -> String {
+    let keys: Vec<&[u8]> = keys.collect();
+    let mut shown: Vec<String> = keys.iter().take(6).map(|k| short(k)).collect();
+    if keys.len() > 6 {
+        shown.push(format!("... {} keys in all", keys.len()));
+    }
+    format!("[{}]", shown.join(", "))
+}
+
+fn show_shape(shape: &Shape) -> String {
+    match shape {
+        Shape::Leaf(entries) => format!(
+            "a leaf holding {}",
+            show_keys(entries.iter().map(|(k, _)| k.as_slice()))
+        ),
+        Shape::Internal(keys, children) => format!(
+            "an internal page with keys {} and children {children:?}",
+            show_keys(keys.iter().map(Vec::as_slice))
+        ),
+        Shape::Free(next) => format!("a free page naming page {next} as the next"),
+    }
+}
+
+/// The first page the learner's file and the model disagree on, said.
+fn shape_difference(pages: &BTreeMap<u32, Vec<u8>>, model: &Model) -> Option<String> {
+    if pages.len() != model.pages.len() {
+        return Some(format!(
+            "{} pages after the header, where the README's rules make {}",
+            pages.len(),
+            model.pages.len()
+        ));
+    }
+    for (i, expected) in model.pages.iter().enumerate() {
+        let page = i as u32 + 1;
+        let bytes = &pages[&page];
+        let got = match (expected, decode(bytes)) {
+            (Shape::Free(_), _) if bytes[4..].iter().all(|&b| b == 0) => {
+                Shape::Free(be32(bytes, 0))
+            }
+            (_, Ok(Node::Leaf { entries, .. })) => Shape::Leaf(entries),
+            (_, Ok(Node::Internal { keys, children, .. })) => Shape::Internal(keys, children),
+            (_, Err(why)) => return Some(format!("page {page} is {why}")),
+        };
+        if got != *expected {
+            return Some(format!(
+                "page {page} is {}; the README's rules make it {}",
+                show_shape(&got),
+                show_shape(expected)
+            ));
+        }
+    }
+    None
+}
+
+fn run_exact(seed: u64, ops: &[Op]) -> CheckResult {
+    let mut run = Run::new(seed, 512, 8)?;
+    let mut model = Model::new(512);
+    for op in ops {
+        match op {
+            Op::Insert(key, value) => {
+                run.insert(key, value)?;
+                model.insert(key, value);
+            }
+            Op::Delete(key) => {
+                run.delete(key)?;
+                model.delete(key);
+            }
+            Op::Get(_) => continue,
+            Op::Reopen => run.reopen()?,
+        }
+        let pages = run.pages()?;
+        let did = run.script.so_far();
+        if let Some(difference) = shape_difference(&pages, &model) {
+            return fail(format!(
+                "did:      {did}, then read every page\nexpected: the pages the README's rules \
+                 make (splits, merges, shares, the root's collapse, free pages taken from the \
+                 head of the list)\ngot:      {difference}"
+            ));
+        }
+        expect_eq(
+            format!("{did}, then free_list()"),
+            run.tree.free_list(),
+            model.free,
+        )?;
+    }
+    Ok(())
+}
+
+fn rebalances_as_the_readme_says(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    run_exact(seed, &exact_fill_ops())?;
+    ctx.forall_named(
+        &["operations"],
+        20,
+        (ops(max_cell(512), 100, 150),),
+        |(ops,)| run_exact(seed, &ops),
+    )
+}
+
+/// The keys the model's subtree under `page` holds.
+fn model_keys(model: &Model, page: u32, into: &mut Vec<Vec<u8>>) {
+    match model.get(page) {
+        Shape::Leaf(entries) => into.extend(entries.into_iter().map(|(k, _)| k)),
+        Shape::Internal(_, children) => {
+            for child in children {
+                model_keys(model, child, into);
+            }
+        }
+        Shape::Free(_) => {}
+    }
+}
+
+/// Internal pages filled to their last byte, and emptied to their bound exactly: keys of 36
+/// bytes make internal entries of 42, twelve of which fill a 512-byte page (8 + 12 * 42) and
+/// three of which are its bound (4 * 126 = 504 usable bytes). Ascending inserts fill page 1 to
+/// twelve keys (it must not split) and go on until the last internal page holds 9 keys; then
+/// deleting the keys under the page before it, in order, brings that page down to 3 keys
+/// (not too empty), then 2, when it merges with the last one into 2 + 1 + 9 = 12 keys: full to
+/// the last byte, which fits.
+fn exact_fill_ops() -> Vec<Op> {
+    let key = |i: usize| format!("{i:04}-{}", "x".repeat(31)).into_bytes();
+    let mut model = Model::new(512);
+    let mut ops = Vec::new();
+    for i in 0..2000 {
+        ops.push(Op::Insert(key(i), Vec::new()));
+        model.insert(&key(i), b"");
+        if let Shape::Internal(_, children) = model.get(ROOT)
+            && children.len() >= 2
+            && let Shape::Internal(last, _) = model.get(children[children.len() - 1])
+            && last.len() == 9
+        {
+            let mut under = Vec::new();
+            model_keys(&model, children[children.len() - 2], &mut under);
+            ops.extend(under.into_iter().map(Op::Delete));
+            break;
+        }
+    }
+    ops
 }

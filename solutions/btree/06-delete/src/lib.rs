@@ -175,13 +175,11 @@ impl Tree {
 
     /// Makes one change: staged first, then handed to the pager only if every read worked.
     fn run(&mut self, change: Change) -> io::Result<Option<Vec<u8>>> {
-        self.staged.clear();
-        self.grown = 0;
         self.free = self.pager.free_list();
-        let result = self.change_root(change);
-        if result.is_ok() {
-            self.commit()?;
-        }
+        let result = self
+            .change_root(change)
+            .and_then(|old| self.commit().map(|()| old));
+        // Done or failed, the next operation (a get as well) starts from the pager's pages.
         self.staged.clear();
         self.grown = 0;
         result
@@ -195,11 +193,10 @@ impl Tree {
             Outcome::Fine => {
                 // A root left with one child is no use: the child's content moves up to page 1
                 // and the tree is one level shorter.
-                let emptied = self.staged.get(&ROOT).is_some_and(|root| {
-                    root[0] == INTERNAL_KIND && u16::from_be_bytes([root[2], root[3]]) == 0
-                });
-                if emptied {
-                    let root = Internal::decode(&self.read(ROOT)?)?;
+                if self.staged.contains_key(&ROOT)
+                    && let Node::Internal(root) = self.node(ROOT)?
+                    && root.keys.is_empty()
+                {
                     let child = root.children[0];
                     let bytes = self.read(child)?;
                     self.write(ROOT, bytes);
@@ -216,8 +213,8 @@ impl Tree {
         for _ in 0..self.grown {
             self.pager.allocate()?;
         }
-        for (page, bytes) in std::mem::take(&mut self.staged) {
-            self.pager.write(page, &bytes)?;
+        for (&page, bytes) in &self.staged {
+            self.pager.write(page, bytes)?;
         }
         if self.free != self.pager.free_list() {
             self.pager.set_free_list(self.free.0, self.free.1)?;
