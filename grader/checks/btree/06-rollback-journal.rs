@@ -52,6 +52,12 @@ pub fn suite() -> Suite {
             faults_in_transactions,
         )
         .check(
+            "after a write, a sync, a create or a directory sync fails, the pager stops: every \
+             later call fails (read, write, allocate, begin, commit, rollback), and the database \
+             reopens as it was",
+            failure_stops_the_pager,
+        )
+        .check(
             "every disk operation of recovery failed in turn, then the worst crash: opening \
              again recovers the database as it was before the transaction, byte for byte (the \
              file cut to its old length), and the journal is gone",
@@ -1675,5 +1681,77 @@ fn misuse_and_empty_transactions(ctx: &mut Ctx) -> CheckResult {
         pager.in_transaction(),
         false,
     )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A failure stops the pager.
+
+fn failure_stops_the_pager(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let aims = [
+        (OpKind::Sync, 1, Fault::SyncLosesData),
+        (OpKind::Sync, 1, Fault::IoError),
+        (OpKind::Write, 1, Fault::IoError),
+        (OpKind::Write, 3, Fault::DiskFull),
+        (OpKind::DirSync, 1, Fault::IoError),
+        (OpKind::Create, 1, Fault::IoError),
+    ];
+    for (kind, n, fault) in aims {
+        let disk = SimDisk::new(seed);
+        let base = base_image(512, 4);
+        set_up(&disk, &base)?;
+        let faulty = FaultDir::new(&disk, &[Aim { kind, n, fault }]);
+        let mut did = format!(
+            "a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 1) with operation \
+             {n} of kind {kind:?} failing with {fault:?}, begin()"
+        );
+        let mut pager = Pager::open(faulty.dir(), NAME, 1).map_err(|e| io_failure(&did, e))?;
+        pager.begin().map_err(|e| io_failure(&did, e))?;
+        let mut failed = None;
+        for action in [
+            Action::Write(1, 4),
+            Action::Write(2, 4),
+            Action::Write(3, 4),
+        ] {
+            did = format!("{did}, {action:?}");
+            if let Err(error) = act(&mut pager, action) {
+                failed = Some(error);
+                break;
+            }
+        }
+        if failed.is_none() {
+            did.push_str(", commit()");
+            failed = pager.commit().err();
+        }
+        let Some(error) = failed else {
+            return fail(format!(
+                "did:      {did}\nexpected: a call to fail when the disk operation failed\ngot:      \
+                 every call returned Ok"
+            ));
+        };
+        did = format!("{did} (which returned Err({:?}): {error})", error.kind());
+        let page = fill(1, 5, 512);
+        let calls: [(&str, io::Result<()>); 6] = [
+            ("read(2)", pager.read(2).map(|_| ())),
+            ("write(1, [page 1, version 5])", pager.write(1, &page)),
+            ("allocate()", pager.allocate().map(|_| ())),
+            ("commit()", pager.commit()),
+            ("rollback()", pager.rollback()),
+            ("begin()", pager.begin()),
+        ];
+        for (call, result) in calls {
+            if result.is_ok() {
+                return fail(format!(
+                    "did:      {did}, then {call}\nexpected: an error: after a failed write, sync \
+                     or name operation the pager stops, and every call fails\ngot:      Ok"
+                ));
+            }
+        }
+        drop(pager);
+        expect_recovered(&disk, &[&base], &|| {
+            format!("did:      {did}; every later call failed; dropped, then open")
+        })?;
+    }
     Ok(())
 }
