@@ -760,7 +760,7 @@ fn expect_recovered(
 // The journal's layout.
 
 fn journal_layout(ctx: &mut Ctx) -> CheckResult {
-    for size in [512usize, 1024] {
+    for size in [512usize, 1024, 65536] {
         let disk = SimDisk::new(ctx.seed());
         let base = base_image(size, 6);
         set_up(&disk, &base)?;

@@ -117,6 +117,8 @@ impl Pager {
     pub fn open(dir: Arc<dyn Dir>, name: &str, cache_pages: usize) -> io::Result<Pager> {
         check_cache_pages(cache_pages)?;
         let file = dir.open(name)?;
+        // Add: a hot journal is played back here, before the header is trusted (README,
+        // "Recovery").
         let mut header = [0u8; HEADER_LEN];
         file.read_exact_at(0, &mut header)
             .map_err(|e| match e.kind() {
@@ -215,6 +217,7 @@ impl Pager {
     /// Sets the free list's first page and its length, in the open transaction.
     pub fn set_free_list(&mut self, head: PageNo, count: u32) -> io::Result<()> {
         self.check_working()?;
+        // Add: a transaction required, and page 0 journaled before its first change.
         self.free_head = head;
         self.free_count = count;
         Ok(())
@@ -231,6 +234,7 @@ impl Pager {
                 "the file holds as many pages as a page number can name",
             )
         })?;
+        // Add: a transaction required, and page 0 journaled (the page count changes).
         self.make_room()?;
         self.insert(page, vec![0; self.page_size], true);
         self.page_count = next;
@@ -271,6 +275,8 @@ impl Pager {
                 data.len()
             )));
         }
+        // Add: a transaction required, and the page's original journaled before its first
+        // change.
         if let Some(frame) = self.touch(page) {
             frame.data.copy_from_slice(data);
             frame.dirty = true;
@@ -366,6 +372,8 @@ impl Pager {
             .min_by_key(|(_, frame)| frame.used)
             .expect("a full cache holds a page");
         if frame.dirty {
+            // Add: in a transaction, this write puts a changed page in the file. What must be
+            // durable before it? (README, "What is journaled".)
             let result = self
                 .file
                 .write_at(self.offset(victim), &self.frames[&victim].data);
