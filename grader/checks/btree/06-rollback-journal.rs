@@ -1235,8 +1235,9 @@ fn crash_sweep(
     let base = base_image(size, 4);
     let states = states(&base, txs);
     // The run with no crash: how many steps it takes.
-    let golden = SimDisk::with_profile(seed, profile);
-    set_up(&golden, &base)?;
+    let prepared = SimDisk::with_profile(seed, profile);
+    set_up(&prepared, &base)?;
+    let golden = prepared.fork();
     let start = golden.steps();
     let mut progress = Progress::default();
     if let Err(error) = run_txs(golden.dir(), cache, txs, &mut progress) {
@@ -1251,8 +1252,7 @@ fn crash_sweep(
     }
     let steps = golden.steps() - start;
     for crash in 1..=steps {
-        let disk = SimDisk::with_profile(seed ^ crash.wrapping_mul(0x9E37_79B9), profile);
-        set_up(&disk, &base)?;
+        let disk = prepared.fork_reseeded(seed ^ crash.wrapping_mul(0x9E37_79B9));
         disk.crash_at_step(disk.steps() + crash);
         let mut progress = Progress::default();
         let result = run_txs(disk.dir(), cache, txs, &mut progress);
@@ -1275,7 +1275,8 @@ fn crash_sweep(
                 error.kind()
             ));
         }
-        let aftermath = if crash % 8 == seed % 8 || crash == steps {
+        // A power cut restarts the process too, on a sample (a restart costs a new process).
+        let aftermath = if crash % 16 == seed % 16 || crash == steps {
             disk.restart()
         } else {
             disk.restart_disk_only()
@@ -1335,8 +1336,9 @@ fn faults_in_transactions(ctx: &mut Ctx) -> CheckResult {
         for (size, cache, txs) in workloads() {
             let base = base_image(size, 4);
             let states = states(&base, &txs);
-            let golden = SimDisk::with_profile(seed, profile);
-            set_up(&golden, &base)?;
+            let prepared = SimDisk::with_profile(seed, profile);
+            set_up(&prepared, &base)?;
+            let golden = prepared.fork();
             let counter = FaultDir::new(&golden, &[]);
             let mut progress = Progress::default();
             run_txs(counter.dir(), cache, &txs, &mut progress)
@@ -1344,8 +1346,7 @@ fn faults_in_transactions(ctx: &mut Ctx) -> CheckResult {
             for kind in KINDS {
                 for n in 1..=counter.count(kind) {
                     for fault in faults_for(kind) {
-                        let disk = SimDisk::with_profile(seed ^ n, profile);
-                        set_up(&disk, &base)?;
+                        let disk = prepared.fork_reseeded(seed ^ n);
                         let faulty = FaultDir::new(&disk, &[Aim { kind, n, fault }]);
                         let mut progress = Progress::default();
                         let result = run_txs(faulty.dir(), cache, &txs, &mut progress);
