@@ -702,17 +702,20 @@ fn expect_recovered(
 ) -> CheckResult {
     let watch = Watch::new(disk);
     watch.set(Phase::Recovering);
-    let pager = attempt(|| Pager::open(watch.dir(), NAME, 2));
-    if let Err(error) = pager {
-        return fail(format!(
-            "{}\nexpected: the database opens\ngot:      Err({:?}): {error}",
-            context(),
-            error.kind()
-        ));
-    }
+    let pager = match attempt(|| Pager::open(watch.dir(), NAME, 2)) {
+        Ok(pager) => pager,
+        Err(error) => {
+            return fail(format!(
+                "{}\nexpected: the database opens\ngot:      Err({:?}): {error}",
+                context(),
+                error.kind()
+            ));
+        }
+    };
     if let Some(rule) = watch.take() {
         return fail(format!("{}\nduring recovery, {rule}", context()));
     }
+    let shown = (pager.page_count(), pager.free_list());
     drop(pager);
     let got = disk.contents(NAME).unwrap_or_default();
     let differences: Vec<String> = allowed
@@ -728,6 +731,20 @@ fn expect_recovered(
             "{}\nexpected: {expected}, byte for byte\ngot:      {}",
             context(),
             differences.join("; or against the other: ")
+        ));
+    }
+    // The pager opened must know the database it recovered, not the header it found before.
+    let image = allowed
+        .iter()
+        .find(|image| file_difference(&got, image).is_none())
+        .expect("one matched");
+    if shown != (image.count(), image.free) {
+        return fail(format!(
+            "{}\nexpected: the opened pager's (page_count(), free_list()) to be the recovered \
+             database's, {:?} (the header is read after the journal is played back)\ngot:      \
+             {shown:?}",
+            context(),
+            (image.count(), image.free)
         ));
     }
     if disk.contents(&journal_name()).is_some() {
