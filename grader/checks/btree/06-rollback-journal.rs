@@ -72,7 +72,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "write, allocate and set_free_list with no transaction open, begin with one open, \
-             commit and rollback with none, and bad pages are InvalidInput and change nothing; \
+             commit and rollback with none, bad pages and a cache of 0 pages are InvalidInput \
+             and change nothing, a missing file NotFound; \
              a transaction that changed nothing touches no disk at commit or rollback",
             misuse_and_empty_transactions,
         )
@@ -1603,6 +1604,16 @@ fn misuse_and_empty_transactions(ctx: &mut Ctx) -> CheckResult {
     let disk = SimDisk::new(ctx.seed());
     let base = base_image(512, 4);
     set_up(&disk, &base)?;
+    expect_kind(
+        "Pager::open(dir, \"missing.db\", 2) of a file that does not exist",
+        Pager::open(disk.dir(), "missing.db", 2).map(|_| ()),
+        ErrorKind::NotFound,
+    )?;
+    expect_kind(
+        &format!("a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 0)"),
+        Pager::open(disk.dir(), NAME, 0).map(|_| ()),
+        ErrorKind::InvalidInput,
+    )?;
     let mut pager = Pager::open(disk.dir(), NAME, 2).map_err(|e| io_failure("open", e))?;
     let page = fill(1, 8, 512);
     let prefix = "a database of 4 pages, committed; Pager::open(dir, \"pages.db\", 2)";
