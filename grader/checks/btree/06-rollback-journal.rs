@@ -18,7 +18,7 @@ pub fn suite() -> Suite {
              (magic, record count, nonce, page count before the transaction, page size, \
              big-endian), then records of page number, original bytes and checksum, page 0 \
              first, each page once, in the order the transaction first changed them, no page \
-             the transaction allocated",
+             the transaction allocated; and a synced segment is never written again",
             journal_layout,
         )
         .check(
@@ -800,9 +800,24 @@ fn journal_layout(ctx: &mut Ctx) -> CheckResult {
             Action::SetFreeList(7, 9),
             Action::Write(2, 2),
         ];
+        let mut synced: Vec<u8> = Vec::new();
         for action in changes {
             did = format!("{did}, {action:?}");
             act(&mut pager, action).map_err(|e| io_failure(&did, e))?;
+            // What a crash would leave of the journal only ever grows: a synced segment is
+            // never written again, since a write in place can be torn by a crash.
+            let now = durable(&disk, &journal_name()).unwrap_or_default();
+            if !now.starts_with(&synced) {
+                let at = now.iter().zip(&synced).take_while(|(a, b)| a == b).count();
+                return fail(format!(
+                    "did:      {did}\nexpected: the journal's synced bytes left as they are \
+                     (new records go to a new segment after them: a synced segment header is \
+                     never written again, or a crash tearing that write loses the journal \
+                     while pages it protects are in the file)\ngot:      byte {at} of the \
+                     synced journal changed"
+                ));
+            }
+            synced = now;
         }
         // The pages in the order first changed: page 0 first (the header changes too), page 6
         // not at all (the transaction allocated it).
