@@ -50,6 +50,8 @@ scene_api! {
         pub fn execute(&mut self, request: Frame, now: i64) -> Reply;
     }
 
+    impl Default for Db;
+
     pub struct Aof { .. }
 
     impl Aof {

@@ -689,18 +689,20 @@ fn always_syncs_each_write(_: &mut Ctx) -> CheckResult {
     let mut aof = aof;
     let mut did: Vec<String> = Vec::new();
     let script = [
-        ("SET a 1", true),
-        ("GET a", false),
-        ("RPUSH l x y z", true),
-        ("DEL nothere", false),
-        ("SET a 2 EX 10", true),
-        ("INCR l", false),
-        ("LPOP l", true),
-        ("HSET h f v", true),
+        ("SET a 1", ok(), true),
+        ("GET a", bulk(b"1"), false),
+        ("RPUSH l x y z", int(3), true),
+        ("TYPE l", simple("list"), false),
+        ("DEL nothere", int(0), false),
+        ("SET a 2 EX 10", ok(), true),
+        ("INCR l", err(crate::support::WRONGTYPE), false),
+        ("LPOP l", bulk(b"x"), true),
+        ("HSET h f v", int(1), true),
     ];
-    for (text, written) in script {
+    for (text, reply, written) in script {
         let syncs = disk.stats().syncs;
-        run(&mut aof, text, T0, &did)?;
+        let got = run(&mut aof, text, T0, &did)?;
+        expect_reply(&told(&did, text), &got, &reply)?;
         let (len, durable, _) = files(&disk);
         let made = disk.stats().syncs - syncs;
         let expected = u64::from(written);
@@ -751,7 +753,7 @@ fn everysec_and_no_sync_counts(_: &mut Ctx) -> CheckResult {
             did.join("; ")
         ),
     )?;
-    let mut tick = |aof: &mut Aof, did: &mut Vec<String>, at: i64, expected: u64| -> CheckResult {
+    let tick = |aof: &mut Aof, did: &mut Vec<String>, at: i64, expected: u64| -> CheckResult {
         let before = disk.stats().syncs;
         let what = format!("tick at +{at} ms");
         aof.tick(T0 + at).map_err(|error| {
@@ -842,7 +844,12 @@ fn torn_tail_cut(_: &mut Ctx) -> CheckResult {
             );
             let mut aof = open(disk.dir(), policy, T0, &did)?;
             for (i, (_, key)) in cmds.iter().enumerate() {
-                let got = run(&mut aof, &format!("EXISTS {key}"), T0, &[did.clone()])?;
+                let got = run(
+                    &mut aof,
+                    &format!("EXISTS {key}"),
+                    T0,
+                    std::slice::from_ref(&did),
+                )?;
                 expect_reply(
                     &format!("{did}; EXISTS {key}"),
                     &got,
@@ -969,7 +976,12 @@ fn damage_refused(_: &mut Ctx) -> CheckResult {
     );
     let mut aof = open(disk.dir(), Fsync::EverySec, T0, &did)?;
     for (key, expected) in [("a", 1), ("b", 0), ("c", 0)] {
-        let got = run(&mut aof, &format!("EXISTS {key}"), T0, &[did.clone()])?;
+        let got = run(
+            &mut aof,
+            &format!("EXISTS {key}"),
+            T0,
+            std::slice::from_ref(&did),
+        )?;
         expect_reply(&format!("{did}; EXISTS {key}"), &got, &int(expected))?;
     }
     expect_eq(
@@ -996,7 +1008,7 @@ fn rewrite_by_rename(_: &mut Ctx) -> CheckResult {
         "open with a leftover temp-rewrite.aof",
     )?;
     let did0 = format!("{REWRITE_NAME} left by a crash holds SET ghost 1; open");
-    let got = run(&mut aof, "EXISTS ghost", T0, &[did0.clone()])?;
+    let got = run(&mut aof, "EXISTS ghost", T0, std::slice::from_ref(&did0))?;
     expect_reply(&format!("{did0}; EXISTS ghost"), &got, &int(0))?;
     let names = disk.dir().list().unwrap_or_default();
     expect(
