@@ -156,6 +156,10 @@ fn written_as_redis_writes(_: &mut Ctx) -> CheckResult {
             "SET k2 v NX PX 1500",
             resp(&["SET", "k2", "v", "PXAT", &(T0 + 1500).to_string()]),
         ),
+        (
+            "SET k3 v EX 5 ex 7",
+            resp(&["SET", "k3", "v", "PXAT", &(T0 + 7000).to_string()]),
+        ),
         ("rpush l a b", resp(&["rpush", "l", "a", "b"])),
         (
             "EXPIRE l 100 NX",

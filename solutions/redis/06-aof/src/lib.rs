@@ -373,24 +373,32 @@ fn logged(name: &str, args: &[Vec<u8>], now: i64) -> Frame {
     match name {
         "set" => {
             // EX or PX: SET key value PXAT deadline, as Redis 7 writes it. The other options
-            // held when it ran; the replay reaches the same state without them.
+            // held when it ran; the replay reaches the same state without them. An option
+            // given twice counts as the keyspace counts it: the last one.
+            let mut ttl = None;
             let mut i = 3;
-            while i + 1 < args.len() {
-                let option = args[i].to_ascii_uppercase();
-                let unit = match option.as_slice() {
-                    b"EX" => 1000,
-                    b"PX" => 1,
-                    _ => {
+            while i < args.len() {
+                match args[i].to_ascii_uppercase().as_slice() {
+                    b"EX" if i + 1 < args.len() => {
+                        ttl = Some(integer(&args[i + 1]) * 1000);
                         i += 1;
-                        continue;
                     }
-                };
-                let n = integer(&args[i + 1]);
-                // The keyspace accepted it, so it fits.
-                let at = (n * unit + now).to_string();
-                return command(&[b"SET", &args[1], &args[2], b"PXAT", at.as_bytes()]);
+                    b"PX" if i + 1 < args.len() => {
+                        ttl = Some(integer(&args[i + 1]));
+                        i += 1;
+                    }
+                    _ => {}
+                }
+                i += 1;
             }
-            command_of(args)
+            match ttl {
+                // The keyspace accepted it, so it fits.
+                Some(ms) => {
+                    let at = (now + ms).to_string();
+                    command(&[b"SET", &args[1], &args[2], b"PXAT", at.as_bytes()])
+                }
+                None => command_of(args),
+            }
         }
         "expire" | "pexpire" => {
             let unit = if name == "expire" { 1000 } else { 1 };
