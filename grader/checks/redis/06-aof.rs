@@ -176,6 +176,21 @@ fn written_as_redis_writes(_: &mut Ctx) -> CheckResult {
         ("HINCRBY h n -2", resp(&["HINCRBY", "h", "n", "-2"])),
         ("PERSIST k", resp(&["PERSIST", "k"])),
         ("DEL k nothere", resp(&["DEL", "k", "nothere"])),
+        ("SET x 1", resp(&["SET", "x", "1"])),
+        ("SET y 1", resp(&["SET", "y", "1"])),
+        ("DEL x y", resp(&["DEL", "x", "y"])),
+        // y is gone by a DEL the file has: no second DEL for it.
+        ("SET y 2", resp(&["SET", "y", "2"])),
+        // Values that read like options: only the options after the value count.
+        ("SET kx EX KEEPTTL", resp(&["SET", "kx", "EX", "KEEPTTL"])),
+        (
+            "SET kv PXAT EX 10",
+            resp(&["SET", "kv", "PXAT", "PXAT", &later]),
+        ),
+        (
+            "SET k4 v PX 5 px 9",
+            resp(&["SET", "k4", "v", "PXAT", &(T0 + 9).to_string()]),
+        ),
         (
             "SET big v EX 9223372036854",
             resp(&[
@@ -218,7 +233,25 @@ fn written_as_redis_writes(_: &mut Ctx) -> CheckResult {
         format!("the whole of {AOF_NAME} after: {}", did.join("; ")),
         shown_bytes(&contents(&disk)),
         shown_bytes(&expected_file),
-    )
+    )?;
+    // And the replay reads each back as it was: a value is never taken for an option.
+    drop(aof);
+    let mut aof = open(disk.dir(), Fsync::Always, T0, "then reopen")?;
+    for (text, expected) in [
+        ("GET kx", bulk(b"EX")),
+        ("GET kv", bulk(b"PXAT")),
+        ("PTTL kv", int(10_000)),
+        ("GET y", bulk(b"2")),
+        ("EXISTS x", int(0)),
+    ] {
+        let got = run(&mut aof, text, T0, &did)?;
+        expect_reply(
+            &format!("{}; reopen; {text}", did.join("; ")),
+            &got,
+            &expected,
+        )?;
+    }
+    Ok(())
 }
 
 fn nothing_written(_: &mut Ctx) -> CheckResult {
@@ -409,6 +442,26 @@ fn expiry_written_as_del(_: &mut Ctx) -> CheckResult {
     // A key that was deleted by a written command is not deleted again.
     step(&mut aof, "DEL c", 301, resp(&["DEL", "c"]))?;
     step(&mut aof, "SET c 7", 302, resp(&["SET", "c", "7"]))?;
+
+    // Keys that share a command's name are keys like any other: the command's name is not one
+    // of the keys it names.
+    let deadline = (T0 + 350).to_string();
+    step(
+        &mut aof,
+        "SET DEL v PX 50",
+        300,
+        resp(&["SET", "DEL", "v", "PXAT", &deadline]),
+    )?;
+    step(
+        &mut aof,
+        "SET INCR v PX 50",
+        300,
+        resp(&["SET", "INCR", "v", "PXAT", &deadline]),
+    )?;
+    step(&mut aof, "SET c 8", 360, resp(&["SET", "c", "8"]))?;
+    step(&mut aof, "DEL c", 360, resp(&["DEL", "c"]))?;
+    step(&mut aof, "INCR c", 360, resp(&["INCR", "c"]))?;
+    step(&mut aof, "SET c 7", 360, resp(&["SET", "c", "7"]))?;
 
     // An INCR that kept a TTL: the replay must find the key gone, not a fresh counter.
     step(
@@ -790,6 +843,30 @@ fn everysec_and_no_sync_counts(_: &mut Ctx) -> CheckResult {
     did.push("SET a 2 at +5600 ms".into());
     tick(&mut aof, &mut did, 6500, 0)?;
     tick(&mut aof, &mut did, 6501, 1)?;
+    // A rewrite syncs what it writes: nothing is left for a tick.
+    run(&mut aof, "SET a 3", T0 + 7000, &did)?;
+    did.push("SET a 3 at +7000 ms".into());
+    aof.rewrite(T0 + 7001)
+        .map_err(|error| Failure::new(format!("rewrite failed: {error}")))?;
+    did.push("rewrite at +7001 ms".into());
+    tick(&mut aof, &mut did, 9000, 0)?;
+
+    // Nothing written since the open: nothing to sync.
+    let disk = SimDisk::new(8);
+    let mut aof = open(
+        disk.dir(),
+        Fsync::EverySec,
+        T0,
+        "open an empty directory, Fsync::EverySec",
+    )?;
+    let mut did: Vec<String> = vec!["open at +0 (Fsync::EverySec)".into()];
+    let base = disk.stats().syncs;
+    for at in [1000, 5000] {
+        aof.tick(T0 + at)
+            .map_err(|error| Failure::new(format!("tick failed: {error}")))?;
+        did.push(format!("tick at +{at} ms"));
+    }
+    count(&disk, &did, "(ticks with nothing written)", 0, base)?;
 
     // No: nothing but a rewrite syncs.
     let disk = SimDisk::new(7);
@@ -887,6 +964,10 @@ fn damage_refused(_: &mut Ctx) -> CheckResult {
     let mut garbage = whole.clone();
     garbage[second] = b'?';
     damaged.push(("the first byte of the second command made '?'", garbage));
+    let mut stray = cmds[0].0.clone();
+    stray.push(b'\n');
+    stray.extend_from_slice(&whole[second..]);
+    damaged.push(("a stray byte between the first and second command", stray));
     let mut zeros = whole.clone();
     zeros[second..third].fill(0);
     damaged.push(("the second command zeroed, as a lost sector reads", zeros));
@@ -1026,6 +1107,7 @@ fn rewrite_by_rename(_: &mut Ctx) -> CheckResult {
         "SET s v EX 100",
         "HSET h f 1 g 2",
         "SET gone 1 PX 10",
+        "SET e v PX 1000",
         "LPOP l",
         "HSET h f 3",
         "SET s w KEEPTTL",
@@ -1048,6 +1130,9 @@ fn rewrite_by_rename(_: &mut Ctx) -> CheckResult {
     })?;
     did.push("rewrite at +1000 ms".into());
     let mut expected = resp(&["SET", "b\"x", "1"]);
+    // A deadline of exactly now: alive now, gone the next millisecond.
+    expected.extend(resp(&["SET", "e", "v"]));
+    expected.extend(resp(&["PEXPIREAT", "e", &(T0 + 1000).to_string()]));
     expected.extend(resp(&["HSET", "h", "f", "3", "g", "2"]));
     expected.extend(resp(&["RPUSH", "l", "b", "c"]));
     expected.extend(resp(&["SET", "s", "w"]));
@@ -1099,8 +1184,8 @@ fn rewrite_by_rename(_: &mut Ctx) -> CheckResult {
         shown_bytes(&expected),
     )?;
     // An empty keyspace rewrites to an empty file, and a second rewrite follows the first.
-    run(&mut aof, "DEL l h s b\"x", at, &did)?;
-    did.push("DEL l h s b\"x".into());
+    run(&mut aof, "DEL l h s b\"x e", at, &did)?;
+    did.push("DEL l h s b\"x e".into());
     for _ in 0..2 {
         aof.rewrite(at).map_err(|error| {
             Failure::new(format!(
