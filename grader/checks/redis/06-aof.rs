@@ -964,10 +964,11 @@ fn damage_refused(_: &mut Ctx) -> CheckResult {
     let mut garbage = whole.clone();
     garbage[second] = b'?';
     damaged.push(("the first byte of the second command made '?'", garbage));
-    let mut stray = cmds[0].0.clone();
+    let last = whole.len() - cmds[3].0.len();
+    let mut stray = whole[..last].to_vec();
     stray.push(b'\n');
-    stray.extend_from_slice(&whole[second..]);
-    damaged.push(("a stray byte between the first and second command", stray));
+    stray.extend_from_slice(&whole[last..]);
+    damaged.push(("a stray byte between the third and the last command", stray));
     let mut zeros = whole.clone();
     zeros[second..third].fill(0);
     damaged.push(("the second command zeroed, as a lost sector reads", zeros));
