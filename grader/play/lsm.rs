@@ -1,6 +1,6 @@
 //! The lsm playground: a database on a simulated disk, a prompt to drive it, the power switch,
-//! compaction on demand, a picture of the memtable, the levels and the MANIFEST, and what a load
-//! of writes costs.
+//! compaction on demand, a picture of the memtable, the levels and the MANIFEST, what a load of
+//! writes costs, and the same load under leveled and tiered compaction side by side.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use kit::checksum::crc32;
 use kit::crash::show;
 use kit::sim::{SimDisk, Stats};
-use lsm_compaction::{Db, MANIFEST, Options, TableInfo};
+use lsm_amplification::{Db, MANIFEST, Options, Strategy, TableInfo};
 
 const HELP: &str = "\
 put KEY VALUE       write a value                get KEY      read it back
@@ -19,8 +19,10 @@ compact             merge levels over their limits into the level below
 crash               pull the power: unsynced writes may be lost or torn
 recover             power on, and open the database from what survived
 show                draw the memtable, the levels and the MANIFEST's last record
-load N              write N keys (compacting as L0 fills), then say what it cost: write, read
-                    and space amplification
+load N              write N keys (flushes compact on their own), then say what it cost:
+                    write, read and space amplification
+compare N           the same N keys on two new databases, leveled and tiered: the three costs
+                    side by side
 quit";
 
 /// A small memtable, small blocks and small levels, so that a few writes already make tables
@@ -33,6 +35,8 @@ const OPTIONS: Options = Options {
     l1_bytes: 8192,
     multiplier: 10,
     table_bytes: 2048,
+    strategy: Strategy::Leveled,
+    tier_tables: 4,
 };
 
 /// The memtable, as far as the playground can tell: what it wrote since the last flush it saw,
@@ -160,6 +164,10 @@ fn run(db: &mut Db, disk: &SimDisk, command: &[&str], memtable: &mut Memtable, l
             Ok(n) => load(db, disk, n, memtable, loaded),
             Err(_) => println!("usage: load N (a number of keys)"),
         },
+        ["compare", n] => match n.parse::<u64>() {
+            Ok(n) => compare(n),
+            Err(_) => println!("usage: compare N (a number of keys)"),
+        },
         ["put", ..] => println!("usage: put KEY VALUE"),
         ["del", ..] => println!("usage: del KEY"),
         ["get", ..] => println!("usage: get KEY"),
@@ -202,33 +210,33 @@ fn report(flushed: Option<bool>, db: &Db) {
     }
 }
 
+/// The `i`th of `n` keys loaded after `loaded` others: a scattered order, so that tables overlap
+/// and compaction has work to do.
+fn load_key(loaded: u64, i: u64, n: u64) -> String {
+    format!("key{:08}", loaded + (i * 7919) % n)
+}
+
+fn load_value(i: u64) -> Vec<u8> {
+    vec![b'a' + (i % 26) as u8; 100]
+}
+
 /// Writes `n` keys of 100-byte values, then measures what they cost.
 fn load(db: &mut Db, disk: &SimDisk, n: u64, memtable: &mut Memtable, loaded: &mut u64) {
     let before = disk.stats();
     let mut user_bytes = 0u64;
-    let mut compactions = 0;
     for i in 0..n {
-        // Keys in a scattered order, so that tables overlap and compaction has work to do.
-        let key = format!("key{:08}", *loaded + (i * 7919) % n);
-        let value = vec![b'a' + (i % 26) as u8; 100];
+        let key = load_key(*loaded, i, n);
+        let value = load_value(i);
         user_bytes += (key.len() + value.len()) as u64;
         if write(db, memtable, key.as_bytes(), Some(&value)).is_none() {
             return;
-        }
-        let in_l0 = db.tables().iter().filter(|t| t.level == 0).count();
-        if in_l0 >= OPTIONS.l0_tables {
-            if let Err(why) = catch(|| db.compact()) {
-                println!("error: {why}");
-                return;
-            }
-            compactions += 1;
         }
     }
     *loaded += n;
     let written = stats_since(disk.stats(), before);
     println!(
-        "wrote {n} keys ({user_bytes} bytes of keys and values), compacting {compactions} times: \
-         the disk took {} bytes in {} writes and {} syncs; levels now {}",
+        "wrote {n} keys ({user_bytes} bytes of keys and values): the disk took {} bytes in {} \
+         writes and {} syncs; levels now {}",
         written.bytes_written,
         written.writes,
         written.syncs,
@@ -266,6 +274,64 @@ fn load(db: &mut Db, disk: &SimDisk, n: u64, memtable: &mut Memtable, loaded: &m
             on_disk as f64 / live as f64
         );
     }
+    match catch(|| db.stats()) {
+        Ok(stats) => println!(
+            "  the database's own stats(), since it opened: write {:.2}, read {:.2}, space {:.2}",
+            stats.write_amplification, stats.read_amplification, stats.space_amplification
+        ),
+        Err(why) => println!("  stats() failed: {why}"),
+    }
+}
+
+/// The same `n` writes over `n / 3` keys (each key written about three times), then 100 gets,
+/// on a new leveled database and a new tiered one; their figures as each database's `stats()`
+/// counts them.
+fn compare(n: u64) {
+    let keys = (n / 3).max(1);
+    println!(
+        "{n} writes of 100-byte values over {keys} keys, then 100 gets, on two new databases:"
+    );
+    println!(
+        "  {:<8} {:>7} {:>7} {:>7}   levels",
+        "", "write", "read", "space"
+    );
+    for strategy in [Strategy::Leveled, Strategy::Tiered] {
+        let disk = SimDisk::new(1);
+        let options = Options {
+            strategy,
+            ..OPTIONS
+        };
+        let Some(mut db) = attempt("opening the database", || Db::open(disk.dir(), options)) else {
+            return;
+        };
+        let run = |db: &mut Db| -> std::io::Result<()> {
+            for i in 0..n {
+                db.put(load_key(0, i % keys, keys).as_bytes(), &load_value(i))?;
+            }
+            for p in 0..keys.min(100) {
+                db.get(load_key(0, p, keys).as_bytes())?;
+            }
+            Ok(())
+        };
+        if let Err(why) = catch(|| run(&mut db)) {
+            println!("error: {why}");
+            return;
+        }
+        match catch(|| db.stats()) {
+            Ok(stats) => println!(
+                "  {:<8} {:>7.2} {:>7.2} {:>7.2}   {}",
+                format!("{strategy:?}").to_lowercase(),
+                stats.write_amplification,
+                stats.read_amplification,
+                stats.space_amplification,
+                level_counts(&db.tables())
+            ),
+            Err(why) => println!("  stats() failed: {why}"),
+        }
+    }
+    println!(
+        "  (write: bytes to the disk per byte put; read: table reads per get; space: file bytes per live byte)"
+    );
 }
 
 fn stats_since(now: Stats, then: Stats) -> Stats {
