@@ -5,8 +5,8 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use judge::prelude::*;
-use kit::net::{Faults, NodeId, Sim, TraceEvent};
-use redis_replication::{BACKLOG, Command, Node, NotPrimary, Role, TICK, TIMEOUT};
+use kit::net::{Faults, NodeId, Process, Sim, TraceEvent};
+use redis_replication::{BACKLOG, Command, Message, Node, NotPrimary, Role, TICK, TIMEOUT};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -56,6 +56,11 @@ pub fn suite() -> Suite {
             "a replica that crashes restarts as a replica of the same primary (it saved \
              that) and syncs again; a write to a replica is refused",
             restart_and_refusal,
+        )
+        .check(
+            "an answer to a Psync that comes when the replica is not syncing (a stale \
+             Continue or FullResync, delayed or duplicated) is ignored",
+            stale_answers,
         )
         .check(
             "random writes under loss, partitions and replica crashes: after the network \
@@ -487,23 +492,40 @@ fn partial_resync(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn full_resync_past_backlog(ctx: &mut Ctx) -> CheckResult {
-    let mut c = Cluster::started(2, in_order(), ctx.seed())?;
-    let before = c.sent("FullResync", 1);
-    c.sim.partition(&[1], None);
-    c.note("(node 1 is cut off)");
-    for i in 0..BACKLOG as u64 + 10 {
-        c.write(0, &append("log", &format!("{i},")))?;
-    }
-    c.run(TIMEOUT * 2);
-    c.sim.partition(&[], None);
-    c.note("(the network heals)");
-    c.settle(0, &[1], TIMEOUT * 3)?;
-    let full = c.sent("FullResync", 1) - before;
-    if full == 0 {
-        return c.fail(
-            "a full resync: node 1 missed more commands than the backlog holds",
-            "none was sent, yet it claims the primary's offset",
-        );
+    // The backlog's edge: BACKLOG missed commands are all still in it, one more is not.
+    for (missed, full_expected) in [
+        (BACKLOG as u64, false),
+        (BACKLOG as u64 + 1, true),
+        (BACKLOG as u64 + 10, true),
+    ] {
+        let mut c = Cluster::started(2, in_order(), ctx.seed())?;
+        let before = c.sent("FullResync", 1);
+        c.sim.partition(&[1], None);
+        c.note("(node 1 is cut off)");
+        for i in 0..missed {
+            c.write(0, &append("log", &format!("{i},")))?;
+        }
+        c.run(TIMEOUT * 2);
+        c.sim.partition(&[], None);
+        c.note("(the network heals)");
+        c.settle(0, &[1], TIMEOUT * 3)?;
+        let full = c.sent("FullResync", 1) - before;
+        if full_expected && full == 0 {
+            return c.fail(
+                format!(
+                    "a full resync: node 1 missed {missed} commands, the backlog holds {BACKLOG}"
+                ),
+                "none was sent",
+            );
+        }
+        if !full_expected && full != 0 {
+            return c.fail(
+                format!(
+                    "a partial resync: node 1 missed {missed} commands, all still in the backlog of {BACKLOG}"
+                ),
+                format!("{full} FullResync sent to it"),
+            );
+        }
     }
     Ok(())
 }
@@ -556,6 +578,29 @@ fn wait_counts(ctx: &mut Ctx) -> CheckResult {
     if got != Some(1) {
         return c.fail(
             "Some(1) at the timeout: one replica acknowledged",
+            format!("{got:?}"),
+        );
+    }
+    // A replica sent a full resync has nothing until it acknowledges the snapshot.
+    let mut d = Cluster::new(2, in_order(), ctx.seed());
+    for i in 0..5 {
+        d.write(0, &set(&format!("k{i}"), "v"))?;
+    }
+    d.replicate(1, 0);
+    // The Psync arrives at 2 ms and is answered; the snapshot arrives at 4 ms, its Ack at 6.
+    d.run(Duration::from_millis(3));
+    let w = d.wait(0, 1, Duration::from_secs(1));
+    if let Some(n) = d.wait_result(0, w) {
+        return d.fail(
+            "no answer yet: node 1 was sent a full resync and has not acknowledged it",
+            format!("Some({n}) at once"),
+        );
+    }
+    d.run(Duration::from_millis(20));
+    let got = d.wait_result(0, w);
+    if got != Some(1) {
+        return d.fail(
+            "Some(1) once node 1 acknowledged the snapshot",
             format!("{got:?}"),
         );
     }
@@ -733,6 +778,45 @@ fn restart_and_refusal(ctx: &mut Ctx) -> CheckResult {
         );
     }
     c.settle(0, &[1], TIMEOUT * 3)
+}
+
+fn stale_answers(ctx: &mut Ctx) -> CheckResult {
+    let mut c = Cluster::started(2, in_order(), ctx.seed())?;
+    for i in 0..4 {
+        c.write(0, &set(&format!("k{i}"), "v"))?;
+    }
+    c.settle(0, &[1], Duration::from_secs(1))?;
+    let Some(node) = c.sim.node(1) else {
+        return c.fail("node 1 up", "down");
+    };
+    let (offset, replid, store) = (node.offset(), node.replid(), node.store().clone());
+    let stale = [
+        Message::Continue {
+            replid: replid ^ 1,
+            offset,
+            commands: vec![append("k0", "-stale")],
+        },
+        Message::FullResync {
+            replid: replid ^ 2,
+            offset: 1,
+            snapshot: vec![(b"stale".to_vec(), b"x".to_vec())],
+        },
+    ];
+    for message in stale {
+        let shown = format!("{message:?}");
+        c.note(format!("node 1 receives from node 0, late: {shown}"));
+        c.sim.call(1, |node, ctx| node.on_message(0, message, ctx));
+        let Some(node) = c.sim.node(1) else {
+            return c.fail("node 1 up", "down");
+        };
+        if node.offset() != offset || node.replid() != replid || node.store() != &store {
+            return c.fail(
+                "node 1 ignores it: it is not syncing, so no Continue or FullResync is its answer",
+                "node 1 took it (see its history, offset and store above)",
+            );
+        }
+    }
+    Ok(())
 }
 
 fn random_runs(ctx: &mut Ctx) -> CheckResult {
