@@ -65,6 +65,10 @@ pub fn grade(
     let dir = build::work_dir(&workbook.root, "scenes")
         .join(&scene.track.name)
         .join(scene.dir_name());
+    // Two gradings of one scene at once (two terminals, a script grading several crates) share
+    // this build directory: held until both binaries are copied out, the lock keeps one from
+    // building over the other's crate and running the wrong code.
+    let building = lock_dir(&dir)?;
     let display = build::Display {
         colour: ui::colour(),
         progress: ui::shows_progress(),
@@ -90,6 +94,7 @@ pub fn grade(
         Err(failure) => return Ok(unbuilt(failure)),
     };
     let (judge, subject) = (Binary::load(&judge)?, Binary::load(&subject)?);
+    drop(building);
     let setting = Setting {
         seed: DEFAULT_SEED,
         limits,
@@ -103,6 +108,16 @@ pub fn grade(
     let mut graded = run_on_seeds(&judge, subject, &setting, seeds);
     graded.outcome = graded.outcome.relative_to(&workbook.root);
     Ok(graded)
+}
+
+/// An exclusive lock on a build directory, made if missing; released when dropped.
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock = std::fs::File::create(dir.join(".lock"))
+        .with_context(|| format!("creating {}", dir.join(".lock").display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", dir.display()))?;
+    Ok(lock)
 }
 
 /// Runs the checks on each of `seeds` (the seed of `setting` aside) until a run does not pass;

@@ -33,6 +33,37 @@ fn a_first_run_shows_the_stub_failing_with_a_way_forward() {
 }
 
 #[test]
+fn two_gradings_of_one_scene_at_once_each_grade_their_own_crate() {
+    // One build directory per scene: without a lock, the second build could replace the
+    // first's crate before the first ran it, and a stub would pass as the reference.
+    let stub = crate_with(&crate::common::committed(
+        "exercises/primitives/01-crc32/src/lib.rs",
+    ));
+    let reference = crate_with(&crate::common::committed(
+        "solutions/primitives/01-crc32/src/lib.rs",
+    ));
+    let _turn = workbook_turn();
+    let graded: Vec<(Option<i32>, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = [stub.path(), reference.path()]
+            .into_iter()
+            .map(|submission| {
+                scope.spawn(move || {
+                    let output = grade(&workbook())
+                        .args(["check", "crc32", "--impl"])
+                        .arg(submission)
+                        .output()
+                        .unwrap();
+                    (output.status.code(), stdout_of(&output))
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    assert_eq!(graded[0].0, Some(1), "the stub: {}", graded[0].1);
+    assert_eq!(graded[1].0, Some(0), "the reference: {}", graded[1].1);
+}
+
+#[test]
 fn a_broken_manifest_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
