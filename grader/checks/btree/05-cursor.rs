@@ -1234,6 +1234,11 @@ fn scan_reads(ctx: &mut Ctx) -> CheckResult {
                     entries_difference(&got, &expected)
                 ));
             }
+            // An empty range may be answered at once, reading nothing, or by the seek the
+            // README describes: both are right.
+            if start >= end && disk == 0 && pager == 0 {
+                continue;
+            }
             let pages = shape.scan_pages(&start, &end);
             expect_reads(
                 &call,

@@ -863,6 +863,27 @@ fn clients(_: &mut Ctx) -> CheckResult {
         c != a && c != b,
         format!("connect() after disconnecting {a:?} gave {c:?}, an id already used"),
     )?;
+    // The newest gone, then everyone gone: still no id given twice.
+    let mut given = vec![a, b, c];
+    server.disconnect(c);
+    let d = server.connect();
+    expect(
+        !given.contains(&d),
+        format!(
+            "connect() after disconnecting the newest client, {c:?}, gave {d:?}, an id already used"
+        ),
+    )?;
+    given.push(d);
+    server.disconnect(b);
+    server.disconnect(d);
+    let e = server.connect();
+    expect(
+        !given.contains(&e),
+        format!(
+            "connect() after every client disconnected gave {e:?}, an id already used ({given:?})"
+        ),
+    )?;
+    server.disconnect(e);
     let panics = |what: &str, f: &mut dyn FnMut()| -> CheckResult {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         expect(
@@ -886,6 +907,19 @@ fn clients(_: &mut Ctx) -> CheckResult {
             server.execute(never, request(&["PING"]), START);
         },
     )?;
+    // Whatever the request: the client is looked up first.
+    for (shown, frame) in [
+        ("an empty request", Frame::Array(Vec::new())),
+        ("a null array", Frame::NullArray),
+        ("+PING, not an array", Frame::Simple("PING".into())),
+    ] {
+        panics(
+            &format!("execute({a:?}, {shown}) after disconnect({a:?})"),
+            &mut || {
+                server.execute(a, frame.clone(), START);
+            },
+        )?;
+    }
     let mut server = Server::new();
     let b = server.connect();
     let got = server.execute(b, request(&["PING"]), START);
