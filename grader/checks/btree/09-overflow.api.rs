@@ -9,7 +9,7 @@ scene_api! {
     pub const INTERNAL_KIND: u8 = 0x05;
     pub const INTERNAL_HEADER: usize = 8;
     pub const ENTRY_HEADER: usize = 6;
-    pub const MAX_VALUE: usize = 1 << 24;
+    pub const MAX_VALUE: usize = 1 << 22;
     pub const OVERFLOW_HEADER: usize = 4;
     pub const OVERFLOW_POINTER: usize = 8;
 

@@ -23,8 +23,8 @@ pub const INTERNAL_HEADER: usize = 8;
 /// An internal entry's header: its child (u32) and its key's length (u16).
 pub const ENTRY_HEADER: usize = 6;
 
-/// The biggest value the tree takes: 16 MiB.
-pub const MAX_VALUE: usize = 1 << 24;
+/// The biggest value the tree takes: 4 MiB.
+pub const MAX_VALUE: usize = 1 << 22;
 
 /// An overflow page's header: the next page of the chain (u32, 0 for the last).
 pub const OVERFLOW_HEADER: usize = 4;
@@ -319,7 +319,7 @@ impl Tree {
                     Change::Insert(key, value) => {
                         // The old chain goes first, so that the new one can take its pages.
                         let old = match leaf.get(key) {
-                            Some(cell) => Some(self.take(key, &cell.to_vec())?),
+                            Some(cell) => Some(self.take(key, cell)?),
                             None => None,
                         };
                         let cell = self.store(key, value)?;
