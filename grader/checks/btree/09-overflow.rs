@@ -888,7 +888,7 @@ fn run_ops(seed: u64, page_size: usize, ops: &[Op]) -> CheckResult {
 
 fn matches_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
-    ctx.forall_named(&["operations"], 24, (ops(512, 40, 80),), |(ops,)| {
+    ctx.forall_named(&["operations"], 20, (ops(512, 40, 80),), |(ops,)| {
         run_ops(seed, 512, &ops)
     })
 }
@@ -897,7 +897,7 @@ fn matches_model_big_pages(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.forall_named(
         &["page size", "operations"],
-        8,
+        6,
         prop_oneof![Just(1024usize), Just(4096)]
             .prop_flat_map(|size| (Just(size), ops(size, 30, 50))),
         |(size, ops)| run_ops(seed, size, &ops),
