@@ -1164,7 +1164,7 @@ fn limits(ctx: &mut Ctx) -> CheckResult {
 }
 
 /// A flushed tree of 240 keys of 512-byte pages, every sixth with a value of one to four
-/// overflow pages.
+/// overflow pages, and then every fourth key deleted: free pages on the list, chains among them.
 fn mixed(seed: u64, cache: usize) -> Result<Run, Failure> {
     let mut run = Run::new(seed, 512, cache)?;
     for i in 0..240 {
@@ -1182,6 +1182,14 @@ fn mixed(seed: u64, cache: usize) -> Result<Run, Failure> {
             .map_err(|e| io_failure(&did, e))?;
         run.map.insert(key, value);
     }
+    for i in (0..240).step_by(4) {
+        let key = format!("key{i:03}").into_bytes();
+        let did = run.script.did(delete_call(&key));
+        run.tree.delete(&key).map_err(|e| io_failure(&did, e))?;
+        run.map.remove(&key);
+    }
+    // The deletes grew nothing: only the inserts did, the free list empty then.
+    run.count = run.tree.page_count();
     run.check_tree()?;
     let did = run.script.did("flush()");
     run.tree.flush().map_err(|e| io_failure(&did, e))?;
@@ -1197,7 +1205,7 @@ fn pages_counted(ctx: &mut Ctx) -> CheckResult {
         .map(|(key, chain)| (key.clone(), chain.len()))
         .collect();
     let did = format!(
-        "240 inserts, every sixth value overflowing (a tree of depth {}), flush(), \
+        "240 inserts, every sixth value overflowing, 60 deletes (a tree of depth {}), flush(), \
          Tree::open(dir, {NAME:?}, 256)",
         walk.depth
     );
@@ -1327,17 +1335,23 @@ impl Step {
 }
 
 fn failed_reads(ctx: &mut Ctx) -> CheckResult {
-    let run = mixed(ctx.seed(), 64)?;
-    let mut run = run;
+    let mut run = mixed(ctx.seed(), 64)?;
     let walk = run.check_tree()?;
     let pages = run.pages()?;
     let free = run.tree.free_list();
     let count = run.tree.page_count();
     let did = format!(
-        "240 inserts, every sixth value overflowing (a tree of depth {}), flush(), \
-         Tree::open(dir, {NAME:?}, 64)",
+        "240 inserts, every sixth value overflowing, 60 deletes (a tree of depth {}, free list \
+         {free:?}), flush(), Tree::open(dir, {NAME:?}, 64)",
         walk.depth
     );
+    expect(
+        free.1 >= 4,
+        format!(
+            "did:      {did}\nexpected: pages freed by the deletes, for the inserts below to \
+             take\ngot:      free_list() is {free:?}"
+        ),
+    )?;
     let longest = walk
         .chains
         .iter()
@@ -1357,7 +1371,14 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
         .cloned()
         .unwrap_or_default();
     let local = local_len(512, longest.len());
-    let steps = [
+    // Deletes of big values, some of which rebalance their leaf after freeing the chain.
+    let big_deletes = walk
+        .chains
+        .iter()
+        .filter(|(key, _)| *key != longest && *key != other)
+        .take(6)
+        .map(|(key, _)| Step::Delete(key.clone()));
+    let mut steps = vec![
         Step::Get(longest.clone()),
         Step::Delete(longest.clone()),
         Step::Insert(longest.clone(), patterned(local + 3 * 508 + 9, 77)),
@@ -1365,6 +1386,7 @@ fn failed_reads(ctx: &mut Ctx) -> CheckResult {
         Step::Insert(small.clone(), patterned(local + 2 * 508, 78)),
         Step::Insert(b"new".to_vec(), patterned(local + 508, 79)),
     ];
+    steps.extend(big_deletes);
     for step in &steps {
         for n in 1.. {
             let faults = FaultDir::new(&run.disk, &[]);
