@@ -68,8 +68,9 @@ pub fn suite() -> Suite {
         )
         .check(
             "a key longer than max_local - 4 bytes and a value of MAX_VALUE + 1 bytes are \
-             InvalidInput and change no page; the longest key and a value of exactly MAX_VALUE \
-             bytes (pages of 65536 bytes) are stored, read back and, deleted, free every page",
+             InvalidInput and change no page; the longest key is stored, and a value of exactly \
+             MAX_VALUE bytes (pages of 65536 bytes) is stored, returned whole by its delete, and \
+             its every page freed",
             limits,
         )
         .check(
