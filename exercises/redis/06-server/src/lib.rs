@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_lists_hashes::{Db, Reply};
+use redis_sets_zsets::{Db, Reply};
 use redis_resp::{ErrorKind, Frame, Limits, ParseError, encode, parse};
 
 /// A running server. Its threads run until the process ends.

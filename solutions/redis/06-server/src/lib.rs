@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_lists_hashes::{Db, Reply};
+use redis_sets_zsets::{Db, Reply};
 use redis_resp::{ErrorKind, Frame, Limits, ParseError, encode, parse};
 
 /// How many bytes a connection reads at a time.
