@@ -1421,6 +1421,11 @@ fn sets(_: &mut Ctx) -> CheckResult {
     s.line(&format!("SREM t {}", many[..999].join(" ")), int(999))?;
     s.line("SMEMBERS t", array(&["m999"]))?;
     s.line("SREM t m999", int(1))?;
+    // A member may have the key's name: SREM removes only the members after the key.
+    s.line("SADD k k a", int(2))?;
+    s.line("SREM k a", int(1))?;
+    s.line("SMEMBERS k", array(&["k"]))?;
+    s.line("DEL k", int(1))?;
     s.size(1)
 }
 
@@ -1460,6 +1465,14 @@ fn set_algebra(_: &mut Ctx) -> CheckResult {
     ] {
         s.line(line, err(WRONGTYPE))?;
     }
+    // Keys named as the commands are: only the keys after the name are read.
+    s.line("SADD SUNION x", int(1))?;
+    s.line("SADD SINTER x", int(1))?;
+    s.line("SADD SDIFF x", int(1))?;
+    s.line("SUNION c", array(&["4", "5", "6"]))?;
+    s.line("SINTER c", array(&["4", "5", "6"]))?;
+    s.line("SDIFF c", array(&["4", "5", "6"]))?;
+    s.line("DEL SUNION SINTER SDIFF", int(3))?;
     // Reading leaves the sets alone.
     s.line("SMEMBERS a", array(&["1", "2", "3", "4"]))?;
     s.line("SCARD b", int(3))?;
@@ -1609,6 +1622,17 @@ fn scores(_: &mut Ctx) -> CheckResult {
 fn ranges(_: &mut Ctx) -> CheckResult {
     let mut s = Session::new();
     s.line("ZADD z 1 a 2 b 2 c 3 d 4 e 5 f", int(6))?;
+    // A score equal to the current one is not higher for GT, nor lower for LT.
+    s.line("ZADD z GT INCR 0 a", nil())?;
+    s.line("ZADD z LT INCR 0 a", nil())?;
+    s.line("ZRANGE z 1 2", array(&["b", "c"]))?;
+    s.line("ZRANGE z 1 3 REV", array(&["e", "d", "c"]))?;
+    s.line("ZRANGEBYSCORE z 1 3 LIMIT 1 -1", array(&["b", "c", "d"]))?;
+    s.line(
+        "ZRANGE z 3 1 BYSCORE REV LIMIT 1 -1",
+        array(&["c", "b", "a"]),
+    )?;
+    s.line("ZRANGE z (1 4 BYSCORE LIMIT 1 2", array(&["c", "d"]))?;
     // By rank: both ends included, negative ones from the end, REV from the highest score.
     s.line("ZRANGE z 0 -1", array(&["a", "b", "c", "d", "e", "f"]))?;
     s.line(
@@ -1786,6 +1810,11 @@ fn ranks(_: &mut Ctx) -> CheckResult {
     s.line("ZSCORE str a", err(WRONGTYPE))?;
     s.line("ZCARD str", err(WRONGTYPE))?;
     s.line("ZREM str a", err(WRONGTYPE))?;
+    // A member may have the key's name: ZREM removes only the members after the key.
+    s.line("ZADD y 1 y 2 a", int(2))?;
+    s.line("ZREM y a", int(1))?;
+    s.line("ZRANGE y 0 -1", array(&["y"]))?;
+    s.line("DEL y", int(1))?;
     s.size(2)
 }
 
@@ -2223,6 +2252,11 @@ fn skiplist_matches_sorted_vec(ctx: &mut Ctx) -> CheckResult {
             // Then every place, and every member's rank.
             let did = done.join("; ");
             expect_eq(format!("{did}; len()"), list.len(), model.len())?;
+            expect_eq(
+                format!("{did}; is_empty()"),
+                list.is_empty(),
+                model.is_empty(),
+            )?;
             for (i, (score, member)) in model.iter().enumerate() {
                 expect_eq(
                     format!("{did}; rank({score:?}, {})", quoted(member)),
@@ -2245,8 +2279,46 @@ fn skiplist_matches_sorted_vec(ctx: &mut Ctx) -> CheckResult {
     )
 }
 
-/// rank and by_rank step onto O(log n) nodes: counted on 4,096 members, the levels drawn from
-/// a seed of the check, so the count is the same on every run.
+/// The steps one kind of operation took, counted by `visited()`.
+#[derive(Default)]
+struct Steps {
+    total: usize,
+    calls: usize,
+}
+
+impl Steps {
+    /// Holds one call's count to the bound, and adds it up.
+    fn count(&mut self, list: &ZSkipList, did: &str, bound: usize) -> CheckResult {
+        let visited = list.visited();
+        self.total += visited;
+        self.calls += 1;
+        expect(
+            visited <= bound,
+            format!(
+                "{did}\nvisited() says it stepped onto {visited} nodes; a skip list with spans \
+                 reaches any place in O(log n) steps: at most {bound} expected"
+            ),
+        )
+    }
+
+    /// Holds the calls to an average of 1.5 steps at least. A head has a few dozen links, so
+    /// all but a few dozen of thousands of places are two steps away or more: a count that
+    /// stays at 0 or 1, or is left over from another call, is not counting this one.
+    fn counted(&self, what: &str) -> CheckResult {
+        expect(
+            2 * self.total >= 3 * self.calls,
+            format!(
+                "{what}: visited() said {} steps in all for {} calls, fewer than 1.5 a call; \
+                 among thousands of members most are two steps from the head or more: each \
+                 call must count the nodes it steps onto, and set visited() to that",
+                self.total, self.calls
+            ),
+        )
+    }
+}
+
+/// rank, by_rank, insert and delete step onto O(log n) nodes: counted on 4,096 members, the
+/// levels drawn from a seed of the check, so the count is the same on every run.
 fn rank_is_logarithmic(ctx: &mut Ctx) -> CheckResult {
     const N: usize = 4096;
     let seed = ctx.rng().next_u64();
@@ -2260,89 +2332,81 @@ fn rank_is_logarithmic(ctx: &mut Ctx) -> CheckResult {
             )
         })
         .collect();
-    for (score, member) in &members {
-        list.insert(*score, member);
-    }
-    members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     let bound = 8 * (N as f64).log2() as usize + 8;
+    // An insert searches for its place as rank does: O(log n) steps too, once the list is big.
+    let mut inserts = Steps::default();
+    for (i, (score, member)) in members.iter().enumerate() {
+        list.insert(*score, member);
+        if i >= N / 2 {
+            let did = format!(
+                "ZSkipList::new({seed}) and {i} inserts, then insert({score:?}, {})",
+                quoted(member)
+            );
+            inserts.count(&list, &did, bound)?;
+        }
+    }
+    inserts.counted(&format!(
+        "ZSkipList::new({seed}) and the last {} of {N} inserts",
+        N / 2
+    ))?;
+    members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     let made = format!("ZSkipList::new({seed}) and {N} inserts");
-    let mut worst_rank = 0;
-    let mut worst_by_rank = 0;
-    for i in (0..N).step_by(37).chain([0, N - 1]) {
+    let (ranks, by_ranks) = places(&list, &made, &members, bound, 37)?;
+    ranks.counted(&format!("{made}; rank of every 37th member"))?;
+    by_ranks.counted(&format!("{made}; by_rank of every 37th place"))?;
+    // Deletes keep the spans right: ranks still add up after half the members go. A rank of
+    // the first member comes before them, so that a delete that leaves visited() alone shows.
+    let (score, member) = &members[0];
+    expect_eq(
+        format!("{made}; rank({score:?}, {})", quoted(member)),
+        list.rank(*score, member),
+        Some(0),
+    )?;
+    let mut deletes = Steps::default();
+    for (score, member) in members.iter().step_by(2) {
+        let did = format!("{made}; delete({score:?}, {})", quoted(member));
+        expect(list.delete(*score, member), format!("{did} said false"))?;
+        deletes.count(&list, &did, bound)?;
+    }
+    deletes.counted(&format!("{made}; every other member deleted"))?;
+    let left: Vec<(f64, Vec<u8>)> = members.iter().skip(1).step_by(2).cloned().collect();
+    let made = format!("{made}, then every other member deleted");
+    let (ranks, by_ranks) = places(&list, &made, &left, bound, 29)?;
+    ranks.counted(&format!("{made}; rank of every 29th member"))?;
+    by_ranks.counted(&format!("{made}; by_rank of every 29th place"))
+}
+
+/// Asks rank and by_rank of every `step`th member and the last, checking answers and steps.
+/// Before each, the other asks for the first member, so that a call that leaves visited() as
+/// it was shows a count of about 1.
+fn places(
+    list: &ZSkipList,
+    made: &str,
+    members: &[(f64, Vec<u8>)],
+    bound: usize,
+    step: usize,
+) -> Result<(Steps, Steps), Failure> {
+    let (mut ranks, mut by_ranks) = (Steps::default(), Steps::default());
+    let (first_score, first) = &members[0];
+    let last = members.len() - 1;
+    for i in (0..members.len()).step_by(step).chain([last]) {
         let (score, member) = &members[i];
         expect_eq(
-            format!("{made}; rank({score:?}, {})", quoted(member)),
-            list.rank(*score, member),
-            Some(i),
+            format!("{made}; by_rank(0)"),
+            list.by_rank(0),
+            Some((first.clone(), *first_score)),
         )?;
-        worst_rank = worst_rank.max(list.visited());
-        expect(
-            list.visited() <= bound,
-            format!(
-                "{made}; rank({score:?}, {}) stepped onto {} nodes (visited()); a skip list with \
-                 spans reaches any of {N} members in O(log n): at most {bound} expected",
-                quoted(member),
-                list.visited()
-            ),
-        )?;
+        let did = format!("{made}; rank({score:?}, {})", quoted(member));
+        expect_eq(did.clone(), list.rank(*score, member), Some(i))?;
+        ranks.count(list, &did, bound)?;
         expect_eq(
-            format!("{made}; by_rank({i})"),
-            list.by_rank(i),
-            Some((member.clone(), *score)),
+            format!("{made}; rank({first_score:?}, {})", quoted(first)),
+            list.rank(*first_score, first),
+            Some(0),
         )?;
-        worst_by_rank = worst_by_rank.max(list.visited());
-        expect(
-            list.visited() <= bound,
-            format!(
-                "{made}; by_rank({i}) stepped onto {} nodes (visited()); adding up the spans \
-                 reaches any place in O(log n): at most {bound} expected",
-                list.visited()
-            ),
-        )?;
+        let did = format!("{made}; by_rank({i})");
+        expect_eq(did.clone(), list.by_rank(i), Some((member.clone(), *score)))?;
+        by_ranks.count(list, &did, bound)?;
     }
-    // Something was counted: a visited() that says 0 proves nothing.
-    expect(
-        worst_rank > 0 && worst_by_rank > 0,
-        format!(
-            "{made}; rank and by_rank of the last member: visited() said 0, a search steps onto one node at least"
-        ),
-    )?;
-    // Deletes keep the spans right: ranks still add up after half the members go.
-    for (score, member) in members.iter().step_by(2) {
-        expect(
-            list.delete(*score, member),
-            format!("{made}; delete({score:?}, {}) said false", quoted(member)),
-        )?;
-    }
-    let left: Vec<_> = members.iter().skip(1).step_by(2).collect();
-    let made = format!("{made}, then every other member deleted");
-    for i in (0..left.len()).step_by(29).chain([left.len() - 1]) {
-        let (score, member) = left[i];
-        expect_eq(
-            format!("{made}; rank({score:?}, {})", quoted(member)),
-            list.rank(*score, member),
-            Some(i),
-        )?;
-        expect(
-            list.visited() <= bound,
-            format!(
-                "{made}; rank({score:?}, {}) stepped onto {} nodes; at most {bound} expected",
-                quoted(member),
-                list.visited()
-            ),
-        )?;
-        expect_eq(
-            format!("{made}; by_rank({i})"),
-            list.by_rank(i),
-            Some((member.clone(), *score)),
-        )?;
-        expect(
-            list.visited() <= bound,
-            format!(
-                "{made}; by_rank({i}) stepped onto {} nodes; at most {bound} expected",
-                list.visited()
-            ),
-        )?;
-    }
-    Ok(())
+    Ok((ranks, by_ranks))
 }
