@@ -70,8 +70,8 @@ pub fn suite() -> Suite {
             skiplist_matches_sorted_vec,
         )
         .check(
-            "ZSkipList's rank and by_rank step onto O(log n) nodes of 4,096 (counted by \
-             visited()), before and after half the members are deleted",
+            "ZSkipList's insert, delete, rank and by_rank step onto O(log n) nodes of 4,096 \
+             (counted by visited()), and ranks stay right after half the members are deleted",
             rank_is_logarithmic,
         )
 }
@@ -2386,7 +2386,8 @@ fn places(
     bound: usize,
     step: usize,
 ) -> Result<(Steps, Steps), Failure> {
-    let (mut ranks, mut by_ranks) = (Steps::default(), Steps::default());
+    let (mut ranks, mut by_ranks, mut misses) =
+        (Steps::default(), Steps::default(), Steps::default());
     let (first_score, first) = &members[0];
     let last = members.len() - 1;
     for i in (0..members.len()).step_by(step).chain([last]) {
@@ -2407,6 +2408,13 @@ fn places(
         let did = format!("{made}; by_rank({i})");
         expect_eq(did.clone(), list.by_rank(i), Some((member.clone(), *score)))?;
         by_ranks.count(list, &did, bound)?;
+        // A pair that is not there: the search to its place is as long, and counted too.
+        let absent = [member.as_slice(), b"!"].concat();
+        list.by_rank(0);
+        let did = format!("{made}; by_rank(0); rank({score:?}, {})", quoted(&absent));
+        expect_eq(did.clone(), list.rank(*score, &absent), None)?;
+        misses.count(list, &did, bound)?;
     }
+    misses.counted(&format!("{made}; rank of pairs that are not in the list"))?;
     Ok((ranks, by_ranks))
 }
