@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_lists_hashes::{Db, Reply};
 use redis_resp::{ErrorKind, Frame, Limits, ParseError, encode, parse};
+use redis_sets_zsets::{Db, Reply};
 
 /// A running server. Its threads run until the process ends.
 pub struct Server {

@@ -11,8 +11,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_lists_hashes::{Db, Reply};
 use redis_resp::{ErrorKind, Frame, Limits, ParseError, encode, parse};
+use redis_sets_zsets::{Db, Reply};
 
 /// How many bytes a connection reads at a time.
 const READ_CHUNK: usize = 16 * 1024;

@@ -72,8 +72,18 @@ pub fn suite() -> Suite {
             expiry,
         )
         .check(
+            "a pipeline of set and sorted-set commands in one write is answered byte for byte \
+             as Redis 7 answers it: scores, ranks, ranges, errors",
+            sets_pipelined,
+        )
+        .check(
             "a real Redis client library works: commands, binary values, a pipeline",
             real_client,
+        )
+        .check(
+            "a real Redis client library reads sets and sorted sets: members, scores as \
+             doubles, ranks, ranges with scores",
+            real_client_sets,
         )
         .check(
             "a 1 MiB value comes back whole, and 10,000 requests in one write are all answered",
@@ -826,6 +836,147 @@ fn purged(stream: &mut TcpStream, addr: SocketAddr, prefix: &str, within: Durati
             });
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A session of set and sorted-set commands, and what redis-server 7.0 answered it, byte for
+/// byte, when it was sent in one write.
+const SETS_SCRIPT: [&str; 26] = [
+    "SADD tags rust redis skiplist",
+    "SADD tags rust",
+    "SCARD tags",
+    "SISMEMBER tags redis",
+    "SMISMEMBER tags rust go",
+    "SADD other go rust",
+    "SINTER tags other",
+    "SDIFF other tags",
+    "SREM other go rust",
+    "EXISTS other",
+    "ZADD board 10 ada 20 bob 20 cy 35 dee 0.1 eve",
+    "ZRANGE board 0 -1 WITHSCORES",
+    "ZINCRBY board 1.5 ada",
+    "ZADD board GT CH 5 bob 25 cy",
+    "ZRANK board cy",
+    "ZREVRANK board cy",
+    "ZRANGE board (11.5 +inf BYSCORE LIMIT 1 2",
+    "ZRANGEBYSCORE board -inf (20 WITHSCORES",
+    "ZCOUNT board (0.1 25",
+    "ZSCORE board eve",
+    "ZADD board NX XX 1 a",
+    "ZRANGE board 0 1 LIMIT 0 1",
+    "ZADD board nan x",
+    "ZADD tags 1 a",
+    "ZREM board ada bob cy dee eve",
+    "TYPE board",
+];
+
+const SETS_REPLIES: &[u8] = b":3\r\n:0\r\n:3\r\n:1\r\n*2\r\n:1\r\n:0\r\n:2\r\n*1\r\n$4\r\nrust\r\n\
+    *1\r\n$2\r\ngo\r\n:2\r\n:0\r\n:5\r\n*10\r\n$3\r\neve\r\n$19\r\n0.10000000000000001\r\n\
+    $3\r\nada\r\n$2\r\n10\r\n$3\r\nbob\r\n$2\r\n20\r\n$2\r\ncy\r\n$2\r\n20\r\n$3\r\ndee\r\n\
+    $2\r\n35\r\n$4\r\n11.5\r\n:1\r\n:3\r\n:1\r\n*2\r\n$2\r\ncy\r\n$3\r\ndee\r\n*4\r\n\
+    $3\r\neve\r\n$19\r\n0.10000000000000001\r\n$3\r\nada\r\n$4\r\n11.5\r\n:3\r\n\
+    $19\r\n0.10000000000000001\r\n\
+    -ERR XX and NX options at the same time are not compatible\r\n\
+    -ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n\
+    -ERR value is not a valid float\r\n\
+    -WRONGTYPE Operation against a key holding the wrong kind of value\r\n:5\r\n+none\r\n";
+
+fn sets_pipelined(_: &mut Ctx) -> CheckResult {
+    let (_server, addr) = start()?;
+    let mut stream = connect(addr)?;
+    let bytes: Vec<u8> = SETS_SCRIPT
+        .iter()
+        .flat_map(|line| {
+            let args: Vec<Vec<u8>> = line.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+            request(&args)
+        })
+        .collect();
+    exchange(&mut stream, &[bytes], SETS_REPLIES).map_err(|e| {
+        Failure::new(format!(
+            "sent in one write, on a fresh server:\n  {}\n{e}",
+            SETS_SCRIPT.join("\n  ")
+        ))
+    })
+}
+
+fn real_client_sets(_: &mut Ctx) -> CheckResult {
+    let (_server, addr) = start()?;
+    let client = redis::Client::open(format!("redis://{addr}/"))
+        .map_err(|e| Failure::new(format!("the client library refused the address: {e}")))?;
+    let mut conn = client
+        .get_connection_with_timeout(PATIENCE)
+        .map_err(|e| Failure::new(format!("the client library could not connect: {e}")))?;
+    let step = |what: &str, e: redis::RedisError| {
+        Failure::new(format!(
+            "with the redis client library: {what}\ngot: error {e}"
+        ))
+    };
+    let added: i64 = redis::cmd("SADD")
+        .arg("s")
+        .arg(&["b", "a", "c", "a"])
+        .query(&mut conn)
+        .map_err(|e| step("SADD s b a c a", e))?;
+    expect_eq("with the redis client library: SADD s b a c a", added, 3)?;
+    let members: std::collections::BTreeSet<String> = redis::cmd("SMEMBERS")
+        .arg("s")
+        .query(&mut conn)
+        .map_err(|e| step("SMEMBERS s", e))?;
+    let expected: std::collections::BTreeSet<String> =
+        ["a", "b", "c"].iter().map(|m| m.to_string()).collect();
+    expect_eq(
+        "with the redis client library: SADD s b a c a, then SMEMBERS s (as a set)",
+        members,
+        expected,
+    )?;
+    let mut pipe = redis::pipe();
+    pipe.cmd("ZADD")
+        .arg("z")
+        .arg(&[("2.5", "b"), ("1", "a"), ("1e17", "c")]);
+    pipe.cmd("ZINCRBY").arg("z").arg(0.25).arg("a");
+    pipe.cmd("ZRANK").arg("z").arg("c");
+    let (count, score, rank): (i64, f64, Option<i64>) = pipe.query(&mut conn).map_err(|e| {
+        step(
+            "a pipeline of ZADD z 2.5 b 1 a 1e17 c, ZINCRBY z 0.25 a, ZRANK z c",
+            e,
+        )
+    })?;
+    expect_eq(
+        "with the redis client library: a pipeline of ZADD z 2.5 b 1 a 1e17 c, ZINCRBY z 0.25 a, \
+         ZRANK z c",
+        (count, score, rank),
+        (3, 1.25, Some(2)),
+    )?;
+    let range: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg("z")
+        .arg("+inf")
+        .arg("(1.25")
+        .arg("BYSCORE")
+        .arg("REV")
+        .arg("WITHSCORES")
+        .query(&mut conn)
+        .map_err(|e| step("ZRANGE z +inf (1.25 BYSCORE REV WITHSCORES", e))?;
+    expect_eq(
+        "with the redis client library: ZRANGE z +inf (1.25 BYSCORE REV WITHSCORES",
+        range,
+        vec![("c".to_string(), 1e17), ("b".to_string(), 2.5)],
+    )?;
+    let missing: Option<f64> = redis::cmd("ZSCORE")
+        .arg("z")
+        .arg("nobody")
+        .query(&mut conn)
+        .map_err(|e| step("ZSCORE z nobody", e))?;
+    expect_eq(
+        "with the redis client library: ZSCORE z nobody",
+        missing,
+        None,
+    )?;
+    let wrong: redis::RedisResult<i64> = redis::cmd("SCARD").arg("z").query(&mut conn);
+    match wrong {
+        Err(e) if e.code() == Some("WRONGTYPE") => Ok(()),
+        other => fail(format!(
+            "with the redis client library: SCARD z, where z is a sorted set\nexpected: the \
+             WRONGTYPE error\ngot:      {other:?}"
+        )),
     }
 }
 
