@@ -52,8 +52,8 @@ pub fn suite() -> Suite {
             protocol_errors,
         )
         .check(
-            "a length over the limits is refused as soon as its line ends, without waiting for \
-             data that may never come",
+            "a length over the limits is refused as soon as its line ends, and a request that \
+             is not an array at its first byte, without waiting for data that may never come",
             refused_at_once,
         )
         .check(
@@ -622,10 +622,14 @@ fn protocol_errors(_: &mut Ctx) -> CheckResult {
 }
 
 fn refused_at_once(_: &mut Ctx) -> CheckResult {
-    let cases: [(&[u8], &str); 3] = [
+    let endless_line = [&b"+"[..], &[b'a'; 64 * 1024]].concat();
+    let cases: [(&[u8], &str); 5] = [
         (b"*1\r\n$4294967296\r\n", "invalid bulk length"),
         (b"*2\r\n$3\r\nGET\r\n$536870913\r\n", "invalid bulk length"),
         (b"*4294967296\r\n", "invalid multibulk length"),
+        // Not arrays: refused at their first byte, before their line ends.
+        (&endless_line, "expected '*', got '+'"),
+        (b"$1000\r\n", "expected '*', got '$'"),
     ];
     for (header, words) in cases {
         let (_server, addr) = start()?;
@@ -633,7 +637,7 @@ fn refused_at_once(_: &mut Ctx) -> CheckResult {
         let error = format!("-ERR Protocol error: {words}\r\n");
         let did = format!(
             "sent \"{}\" and nothing more, keeping the connection open",
-            escaped(header)
+            clipped(header, 40)
         );
         exchange(&mut stream, &[header.to_vec()], error.as_bytes())
             .map_err(|e| Failure::new(format!("{did}\n{e}")))?;

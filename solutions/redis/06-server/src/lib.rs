@@ -17,6 +17,9 @@ use redis_sets_zsets::{Db, Reply};
 /// How many bytes a connection reads at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The first bytes of RESP's frames (an unknown one is the parser's to refuse).
+const TYPE_BYTES: &[u8] = b"+-:$*_,#(!=%~>";
+
 /// How often the executor runs an active expire cycle: Redis's `hz`, 10 a second.
 const EXPIRE_EVERY: Duration = Duration::from_millis(100);
 
@@ -130,13 +133,22 @@ fn serve(mut stream: TcpStream, batches: &Sender<Batch>) -> io::Result<()> {
         let mut requests = Vec::new();
         let mut used = 0;
         let broken = loop {
+            // A request is an array. Any other frame would be refused once parsed, so it is
+            // refused at its first byte: a `+` and then a gigabyte with no CRLF is never kept.
+            if let Some(&first) = pending.get(used)
+                && first != b'*'
+                && TYPE_BYTES.contains(&first)
+            {
+                let error = format!("ERR Protocol error: expected '*', got '{}'", first as char);
+                break Some(Frame::Error(error));
+            }
             match parse(&pending[used..], &limits) {
                 Ok(Some((frame, n))) => {
                     requests.push(frame);
                     used += n;
                 }
                 Ok(None) => break None,
-                Err(error) => break Some(error),
+                Err(error) => break Some(protocol_error(&error)),
             }
         };
         pending.drain(..used);
@@ -167,7 +179,7 @@ fn serve(mut stream: TcpStream, batches: &Sender<Batch>) -> io::Result<()> {
             }
         }
         if let (false, Some(error)) = (closing, broken) {
-            encode(&protocol_error(&error), &mut out);
+            encode(&error, &mut out);
             closing = true;
         }
         // One write for everything this read answered: a pipelined client's replies go out
