@@ -971,8 +971,13 @@ impl Ex {
         }
     }
 
-    fn is_integer_literal(&self) -> bool {
-        matches!(self, Ex::Num(s) if s.parse::<i64>().is_ok())
+    /// The result column an ORDER BY term names: SQLite reads an integer literal that fits in
+    /// 32 bits (with a minus, too) as one.
+    fn column_number(&self) -> Option<i64> {
+        match self {
+            Ex::Num(s) => s.parse::<i32>().ok().map(i64::from),
+            _ => None,
+        }
     }
 }
 
@@ -1020,17 +1025,24 @@ fn any_ex() -> BoxedStrategy<Ex> {
 }
 
 fn aggregate_ex() -> BoxedStrategy<Ex> {
-    let call = prop_oneof![
-        2 => Just(Ex::Call("COUNT", None)),
-        1 => any_ex().prop_map(|e| Ex::Call("COUNT", Some(Box::new(e)))),
-        2 => (prop::sample::select(vec!["SUM", "AVG"]), num_ex())
-            .prop_map(|(f, e)| Ex::Call(f, Some(Box::new(e)))),
-        2 => (prop::sample::select(vec!["MIN", "MAX"]), any_ex())
-            .prop_map(|(f, e)| Ex::Call(f, Some(Box::new(e)))),
-    ];
+    let call = |arg: fn() -> BoxedStrategy<Ex>| {
+        prop_oneof![
+            2 => Just(Ex::Call("COUNT", None)),
+            1 => arg().prop_map(|e| Ex::Call("COUNT", Some(Box::new(e)))),
+            2 => (prop::sample::select(vec!["SUM", "AVG"]), num_ex())
+                .prop_map(|(f, e)| Ex::Call(f, Some(Box::new(e)))),
+            2 => (prop::sample::select(vec!["MIN", "MAX"]), arg())
+                .prop_map(|(f, e)| Ex::Call(f, Some(Box::new(e)))),
+        ]
+    };
+    // Arithmetic on an aggregate only where it is a number: MIN and MAX of numbers.
     prop_oneof![
-        4 => call.clone(),
-        1 => (prop::sample::select(vec!["+", "*", "/", "<"]), call, int_literal().prop_map(Ex::Num))
+        4 => call(any_ex),
+        1 => (
+            prop::sample::select(vec!["+", "*", "/", "<"]),
+            call(num_ex),
+            int_literal().prop_map(Ex::Num),
+        )
             .prop_map(|(op, l, r)| Ex::Binary(op, Box::new(l), Box::new(r))),
     ]
     .boxed()
@@ -1051,8 +1063,17 @@ fn query() -> BoxedStrategy<Query> {
         1..=3,
     );
     let aggregates = prop::collection::vec(aggregate_ex().prop_map(Some), 1..=3);
+    // SQLite folds `0 AND x` into the literal 0 as it parses, and would read that term as a
+    // result column's number: an ORDER BY term is never an AND (nor minus one) at its top.
     let term = prop_oneof![
-        4 => any_ex(),
+        4 => any_ex().prop_map(|e| match e {
+            Ex::Binary("AND", l, r) => Ex::Binary("OR", l, r),
+            Ex::Unary("-", inner) => match *inner {
+                Ex::Binary("AND", l, r) => Ex::Unary("-", Box::new(Ex::Binary("OR", l, r))),
+                other => Ex::Unary("-", Box::new(other)),
+            },
+            other => other,
+        }),
         1 => (0i64..=4).prop_map(|k| Ex::Num(k.to_string())),
     ];
     let order = prop::collection::vec((term, any::<bool>()), 0..=2);
@@ -1124,13 +1145,11 @@ impl Query {
             }
         }
         for (term, _) in &self.order {
-            if term.is_integer_literal() {
-                let Ex::Num(k) = term else { unreachable!() };
-                let k: usize = k.parse().ok()?;
-                if k < 1 || k > width {
+            if let Some(k) = term.column_number() {
+                if k < 1 || k as usize > width {
                     return None;
                 }
-                items.push(expanded[k - 1].clone());
+                items.push(expanded[k as usize - 1].clone());
             } else {
                 items.push(term.sql(schema));
             }
