@@ -73,6 +73,11 @@ pub fn suite() -> Suite {
             "a read that fails during a SELECT is an Io error, never fewer rows",
             failing_reads,
         )
+        .check(
+            "a read that fails in open, or a write or a sync that fails in CREATE TABLE or \
+             INSERT, is an Io error, never Ok",
+            failing_writes,
+        )
 }
 
 // ---- values, as both sides give them ----
@@ -452,6 +457,7 @@ fn scripted(ctx: &mut Ctx) -> CheckResult {
                 "SELECT 1e300 * 1e300, 1e300 * 1e300 - 1e300 * 1e300 FROM n",
                 u,
             ),
+            ("SELECT i % -1.0, r % -1, i % 2.5, r % 3 FROM n", u),
         ],
     )?;
     // Comparisons: integers and reals exactly, text by bytes, numbers below text.
@@ -465,6 +471,10 @@ fn scripted(ctx: &mut Ctx) -> CheckResult {
             ),
             (
                 "INSERT INTO c VALUES (1, 1, 'a'), (2, 2.5, ''), (-1, -1, 'é'), (3, 3, 'ab')",
+                u,
+            ),
+            (
+                "INSERT INTO c VALUES (-9223372036854775808, -9223372036854775808, 'z')",
                 u,
             ),
             (
@@ -497,6 +507,10 @@ fn scripted(ctx: &mut Ctx) -> CheckResult {
             ),
             (
                 "INSERT INTO k VALUES (NULL, 9223372036854775808.0, NULL)",
+                u,
+            ),
+            (
+                "INSERT INTO k VALUES (NULL, -9223372036854775808.0, NULL)",
                 u,
             ),
             ("SELECT * FROM k ORDER BY id", o),
@@ -583,6 +597,7 @@ fn scripted(ctx: &mut Ctx) -> CheckResult {
                 u,
             ),
             ("SELECT COUNT(*), SUM(a) FROM e WHERE a > 100", u),
+            ("SELECT COUNT(*), MIN(s) FROM e ORDER BY a", u),
             (
                 "SELECT SUM(a + r), MAX(a) - MIN(a), COUNT(s) FROM e WHERE s != ''",
                 u,
@@ -711,6 +726,27 @@ fn errors(ctx: &mut Ctx) -> CheckResult {
                 learner_answer(after)
             ));
         }
+    }
+    // The biggest row that fits, and one byte more.
+    let sql = "CREATE TABLE big (s TEXT)";
+    db.execute(sql)
+        .map_err(|e| failed(&format!("{did}; {sql}"), &e))?;
+    // A cell: its 4-byte header, the 8-byte key, the record (count, one code, a length, text).
+    let overhead = 4 + 8 + 2 + 1 + 4;
+    let fits = (PAGE_SIZE - 12) / 4 - 2 - overhead;
+    for (len, expected) in [(fits, Ok(())), (fits + 1, Err(ErrorKind::TooBig))] {
+        let sql = format!("INSERT INTO big VALUES ('{}')", "x".repeat(len));
+        expect_eq(
+            format!(
+                "{did}; CREATE TABLE big (s TEXT); INSERT INTO big VALUES (a text of {len} \
+                 bytes: a cell of {} bytes, the biggest a leaf of {PAGE_SIZE} bytes takes \
+                 being {})",
+                overhead + len,
+                overhead + fits
+            ),
+            db.execute(&sql).map(|_| ()).map_err(|e| e.kind),
+            expected,
+        )?;
     }
     // The tables that failed to be made are not there; a good statement still works.
     let sql = "SELECT * FROM u";
@@ -1486,14 +1522,15 @@ fn scan_pages(ctx: &mut Ctx) -> CheckResult {
     let mut db = Database::open(disk.dir(), 1)
         .map_err(|e| failed(&format!("{}; Database::open(dir, 1)", did.join("; ")), &e))?;
     did.push("drop the database; Database::open(the same directory, 1)".into());
-    let files = disk.dir().list().unwrap_or_default();
-    let table_files: Vec<&String> = files.iter().filter(|f| *f != SCHEMA_FILE).collect();
-    let [file] = table_files.as_slice() else {
+    let mut files = disk.dir().list().unwrap_or_default();
+    files.sort();
+    if files != [SCHEMA_FILE, "table-1"] {
         return fail(format!(
-            "did:      {}\nexpected: two files, {SCHEMA_FILE:?} and the table's\ngot:      {files:?}",
+            "did:      {}\nexpected: the files [{SCHEMA_FILE:?}, \"table-1\"]\ngot:      {files:?}",
             did.join("; ")
         ));
-    };
+    }
+    let file = "table-1";
     let len = disk.contents(file).map_or(0, |c| c.len());
     // The pager's header is page 0; the tree is the rest.
     let pages = (len / PAGE_SIZE).saturating_sub(1) as u64;
@@ -1658,6 +1695,64 @@ fn failing_reads(ctx: &mut Ctx) -> CheckResult {
                 return fail(format!(
                     "did:      {did}; {sql}\nexpected: a scan of a few pages\ngot:      more than 400 reads"
                 ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn failing_writes(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let mut db = Database::open(disk.dir(), 4).map_err(|e| failed("Database::open(dir, 4)", &e))?;
+    let create = "CREATE TABLE t (a INTEGER, b TEXT)";
+    db.execute(create).map_err(|e| failed(create, &e))?;
+    let rows: Vec<String> = (0..80).map(|i| format!("({i}, 'text {i}')")).collect();
+    let insert = format!("INSERT INTO t VALUES {}", rows.join(", "));
+    db.execute(&insert)
+        .map_err(|e| failed(&format!("{create}; INSERT 80 rows"), &e))?;
+    drop(db);
+    let did = format!("{create}; INSERT 80 rows; drop it");
+    // `arm` counts from the call: the n-th read of open fails, for every n.
+    for n in 1..=20u64 {
+        let copy = disk.fork();
+        let faults = FaultDir::new(&copy, &[]);
+        faults.arm(OpKind::Read, n, Fault::IoError);
+        let got = Database::open(faults.dir(), 1).map(|_| ());
+        if faults.fired() == 0 {
+            break;
+        }
+        expect_eq(
+            format!("{did}; Database::open(dir, 1), its read number {n} failing: the error kind"),
+            got.map_err(|e| e.kind),
+            Err(ErrorKind::Io),
+        )?;
+    }
+    for kind in [OpKind::Write, OpKind::Sync] {
+        for (step, sql) in [
+            (
+                "INSERT INTO t VALUES (1000, 'new')",
+                "INSERT INTO t VALUES (1000, 'new')",
+            ),
+            ("CREATE TABLE u (x REAL)", "CREATE TABLE u (x REAL)"),
+        ] {
+            for n in 1..=40u64 {
+                let copy = disk.fork();
+                let faults = FaultDir::new(&copy, &[]);
+                let mut db = Database::open(faults.dir(), 1)
+                    .map_err(|e| failed(&format!("{did}; Database::open(dir, 1)"), &e))?;
+                faults.arm(kind, n, Fault::IoError);
+                let got = db.execute(sql).map(|_| ());
+                if faults.fired() == 0 {
+                    break;
+                }
+                expect_eq(
+                    format!(
+                        "{did}; Database::open(dir, 1); {step}, its {kind:?} number {n} \
+                         failing: the error kind"
+                    ),
+                    got.map_err(|e| e.kind),
+                    Err(ErrorKind::Io),
+                )?;
             }
         }
     }
