@@ -622,7 +622,9 @@ fn protocol_errors(_: &mut Ctx) -> CheckResult {
 }
 
 fn refused_at_once(_: &mut Ctx) -> CheckResult {
-    let endless_line = [&b"+"[..], &[b'a'; 64 * 1024]].concat();
+    // Bytes the server reads whole before it answers: closing on unread bytes would reset the
+    // connection and could lose the answer on the way.
+    let endless_line = [&b"+"[..], &[b'a'; 1000]].concat();
     let cases: [(&[u8], &str); 5] = [
         (b"*1\r\n$4294967296\r\n", "invalid bulk length"),
         (b"*2\r\n$3\r\nGET\r\n$536870913\r\n", "invalid bulk length"),
