@@ -30,7 +30,7 @@ pub fn suite() -> Suite {
              commit frame when it began, it reads every page (and the page count) as of then \
              while later transactions commit and checkpoints run; a checkpoint copies nothing \
              past the oldest open reader's snapshot, and restarts the log only when no reader \
-             is open",
+             is open, not even one whose snapshot is the last commit frame",
             readers_keep_their_snapshot,
         )
         .check(
@@ -75,8 +75,9 @@ pub fn suite() -> Suite {
             "begin_write with one open, write, commit and rollback with none, unknown or ended \
              reader ids, page 0, pages past the snapshot's end, data of the wrong length and bad \
              page sizes are InvalidInput and touch no disk; a missing database NotFound; \
-             begin_read, begin_write, an empty commit and rollback touch no disk; and after a \
-             write or sync fails, every later call fails",
+             begin_read, begin_write, an empty commit and rollback touch no disk; a read that \
+             fails changes nothing and the pager goes on; and after a write or sync fails, every \
+             later call fails",
             misuse_and_failures,
         )
 }
@@ -645,6 +646,27 @@ fn readers_keep_their_snapshot(ctx: &mut Ctx) -> CheckResult {
              changed"
         ));
     }
+    // A reader whose snapshot is the last commit frame needs nothing from the log, but its
+    // snapshot's number still names frames: the log must not restart under it.
+    let t4: &[(u32, u8)] = &[(1, 5)];
+    let t5: &[(u32, u8)] = &[(1, 6), (3, 6)];
+    let s4 = apply(&s3, t4);
+    commit(&mut pager, t4).map_err(|e| io_failure(&did, e))?;
+    did = format!("{did}, {}", show_writes(t4));
+    let r4 = pager.begin_read().map_err(|e| io_failure(&did, e))?;
+    did = format!("{did}, begin_read() = {r4}, checkpoint()");
+    let want = Checkpoint {
+        backfilled: 1,
+        restarted: false,
+    };
+    expect_eq(
+        format!("{did} (reader {r4} is open: no restart)"),
+        describe(&pager.checkpoint()),
+        describe(&Ok::<_, io::Error>(want)),
+    )?;
+    commit(&mut pager, t5).map_err(|e| io_failure(&did, e))?;
+    did = format!("{did}, {}", show_writes(t5));
+    see(&mut pager, &did, r4, &s4)?;
     Ok(())
 }
 
@@ -730,7 +752,7 @@ fn versions_match_model(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     ctx.forall_named(
         &["steps"],
-        64,
+        128,
         prop::collection::vec(step(), 1..40),
         move |steps| run_model(seed, &steps),
     )
@@ -1743,6 +1765,64 @@ fn misuse_and_failures(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     drop(pager);
+    // A read that fails fails the call, and nothing else: from the database file, from the
+    // log, and inside a checkpoint.
+    {
+        let disk = SimDisk::new(seed);
+        let did = format!(
+            "Pager::create(dir, {NAME:?}, {SIZE}), {}, checkpoint(), {}, reopen, begin_read()",
+            show_writes(&[(1, 1), (2, 1)]),
+            show_writes(&[(2, 2)])
+        );
+        let mut pager = Pager::create(disk.dir(), NAME, SIZE).map_err(|e| io_failure(&did, e))?;
+        commit(&mut pager, &[(1, 1), (2, 1)]).map_err(|e| io_failure(&did, e))?;
+        pager.checkpoint().map_err(|e| io_failure(&did, e))?;
+        commit(&mut pager, &[(2, 2)]).map_err(|e| io_failure(&did, e))?;
+        drop(pager);
+        let faulty = FaultDir::new(&disk, &[]);
+        let mut pager = Pager::open(faulty.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+        let reader = pager.begin_read().map_err(|e| io_failure(&did, e))?;
+        for (page, v, from) in [(1, 1, "the database file"), (2, 2, "the log")] {
+            faulty.arm(OpKind::Read, 1, Fault::IoError);
+            let did = format!("{did}, read({reader}, {page}) (from {from}) failing with IoError");
+            if pager.read(reader, page).is_ok() {
+                return fail(format!(
+                    "did:      {did}\nexpected: the read to fail\ngot:      Ok"
+                ));
+            }
+            let got = pager
+                .read(reader, page)
+                .map_err(|e| io_failure(&format!("{did}, then read({reader}, {page}) again"), e))?;
+            let want = fill(page, v, SIZE);
+            if got != want {
+                return fail(format!(
+                    "did:      {did}, then read({reader}, {page}) again\nexpected: {} (a failed \
+                     read changes nothing, and the pager goes on)\ngot:      {}",
+                    name_page(&want, SIZE),
+                    name_page(&got, SIZE)
+                ));
+            }
+        }
+        pager.end_read(reader).map_err(|e| io_failure(&did, e))?;
+        faulty.arm(OpKind::Read, 1, Fault::IoError);
+        let did = format!("{did}, end_read({reader}), checkpoint() with its first read failing");
+        if pager.checkpoint().is_ok() {
+            return fail(format!(
+                "did:      {did}\nexpected: the checkpoint to fail\ngot:      Ok"
+            ));
+        }
+        let got = pager.checkpoint();
+        let want = Checkpoint {
+            backfilled: 0,
+            restarted: true,
+        };
+        expect_eq(
+            format!("{did}, then checkpoint() again"),
+            describe(&got),
+            describe(&Ok::<_, io::Error>(want)),
+        )?;
+        expect_db(&disk, &did, &vec![0, 1, 2], "the last commit")?;
+    }
     // After a failed write or sync, the pager stops.
     for (kind, n, fault, what) in [
         (OpKind::Write, 1, Fault::IoError, "commit()"),

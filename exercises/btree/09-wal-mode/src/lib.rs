@@ -56,16 +56,16 @@ pub struct Pager {
     file: Box<dyn File>,
     wal: Box<dyn File>,
     page_size: usize,
-    // Add what the README's "What the pager keeps" lists: the log header's salts and checksum,
-    // the last commit frame and its checksum, for each page the frames that hold it, the page
-    // count at each commit frame, how far checkpoints got, the open readers and their
-    // snapshots, the write transaction's pages, and whether the pager stopped.
+    // Add what the rest needs: the log header's salts and checksum, the last commit frame and
+    // its checksum (where the next frame's chain starts), for each page the frames that hold
+    // it, the page count at each commit frame, how far checkpoints got, the open readers and
+    // their snapshots, the write transaction's pages, and whether the pager stopped.
 }
 
 impl Pager {
-    /// Creates the database file `name` holding only its header page and syncs it, then the log `name-wal` holding only its header, synced, then syncs the
-    /// directory. `page_size` must be a power of two from 512 to 65536, or `InvalidInput`
-    /// (before the disk is touched).
+    /// Creates the database file `name` holding only its header page and syncs it, then the log
+    /// `name-wal` holding only its header, synced, then syncs the directory. `page_size` must be
+    /// a power of two from 512 to 65536, or `InvalidInput` (before the disk is touched).
     pub fn create(dir: Arc<dyn Dir>, name: &str, page_size: usize) -> io::Result<Pager> {
         todo!()
     }

@@ -90,9 +90,9 @@ pub struct Pager {
 }
 
 impl Pager {
-    /// Creates the database file `name` holding only its header page and syncs it, then the log `name-wal` holding only its header, synced, then syncs the
-    /// directory. `page_size` must be a power of two from 512 to 65536, or `InvalidInput`
-    /// (before the disk is touched).
+    /// Creates the database file `name` holding only its header page and syncs it, then the log
+    /// `name-wal` holding only its header, synced, then syncs the directory. `page_size` must be
+    /// a power of two from 512 to 65536, or `InvalidInput` (before the disk is touched).
     pub fn create(dir: Arc<dyn Dir>, name: &str, page_size: usize) -> io::Result<Pager> {
         if !valid_page_size(page_size) {
             return Err(invalid_input(format!(
