@@ -75,7 +75,8 @@ pub fn suite() -> Suite {
             "begin_write with one open, write, commit and rollback with none, unknown or ended \
              reader ids, page 0, pages past the snapshot's end, data of the wrong length and bad \
              page sizes are InvalidInput and touch no disk; a missing database NotFound; \
-             begin_read, begin_write, an empty commit and rollback touch no disk; a read that \
+             begin_read, begin_write, an empty commit and rollback touch no disk; pages of 1024 \
+             and 65536 bytes work as pages of 512; a read that \
              fails changes nothing and the pager goes on; and after a write or sync fails, every \
              later call fails",
             misuse_and_failures,
@@ -123,6 +124,9 @@ fn name_page(bytes: &[u8], size: usize) -> String {
 type State = Vec<u8>;
 
 fn show_state(state: &State) -> String {
+    if state.len() < 2 {
+        return "1 page (the header only)".into();
+    }
     let pages: Vec<String> = (1..state.len())
         .map(|p| format!("{p}: v{}", state[p]))
         .collect();
@@ -1822,6 +1826,42 @@ fn misuse_and_failures(ctx: &mut Ctx) -> CheckResult {
             describe(&Ok::<_, io::Error>(want)),
         )?;
         expect_db(&disk, &did, &vec![0, 1, 2], "the last commit")?;
+    }
+    // Other page sizes, the largest included: frames are 20 bytes and a page, whatever the page.
+    for size in [1024, 65536] {
+        let disk = SimDisk::new(seed);
+        let t1: &[(u32, u8)] = &[(1, 1), (2, 1)];
+        let t2: &[(u32, u8)] = &[(2, 2), (3, 2)];
+        let did = format!(
+            "Pager::create(dir, {NAME:?}, {size}), {}, {}",
+            show_writes(t1),
+            show_writes(t2)
+        );
+        let mut pager = Pager::create(disk.dir(), NAME, size).map_err(|e| io_failure(&did, e))?;
+        commit(&mut pager, t1).map_err(|e| io_failure(&did, e))?;
+        commit(&mut pager, t2).map_err(|e| io_failure(&did, e))?;
+        drop(pager);
+        let log = disk.contents(&wal_name()).unwrap_or_default();
+        let expected = WAL_HEADER_LEN + 4 * (FRAME_HEADER_LEN + size);
+        if log.len() != expected {
+            return fail(format!(
+                "did:      {did}\nexpected: a log of {expected} bytes (a header, then 4 frames of \
+                 {FRAME_HEADER_LEN} + {size} bytes)\ngot:      {} bytes",
+                log.len()
+            ));
+        }
+        let want = apply(&apply(&vec![0], t1), t2);
+        for round in [", reopen", ", reopen, checkpoint(), reopen"] {
+            let did = format!("{did}{round}");
+            let mut pager = Pager::open(disk.dir(), NAME).map_err(|e| io_failure(&did, e))?;
+            if let Some(problem) = differs(&mut pager, &want).map_err(|e| io_failure(&did, e))? {
+                return fail(format!(
+                    "did:      {did}\nexpected: {}\ngot:      {problem}",
+                    show_state(&want)
+                ));
+            }
+            pager.checkpoint().map_err(|e| io_failure(&did, e))?;
+        }
     }
     // After a failed write or sync, the pager stops.
     for (kind, n, fault, what) in [
