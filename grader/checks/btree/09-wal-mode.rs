@@ -74,7 +74,8 @@ pub fn suite() -> Suite {
         .check(
             "begin_write with one open, write, commit and rollback with none, unknown or ended \
              reader ids, page 0, pages past the snapshot's end, data of the wrong length and bad \
-             page sizes are InvalidInput and touch no disk; a missing database NotFound; \
+             page sizes are InvalidInput and touch no disk; a missing database NotFound, one \
+             with another magic or page size InvalidData; \
              begin_read, begin_write, an empty commit and rollback touch no disk; pages of 1024 \
              and 65536 bytes work as pages of 512; a read that \
              fails changes nothing and the pager goes on; and after a write or sync fails, every \
@@ -1670,6 +1671,35 @@ fn misuse_and_failures(ctx: &mut Ctx) -> CheckResult {
         Pager::open(disk.dir(), NAME).map(|_| ()),
         ErrorKind::NotFound,
     )?;
+    // Database files that are not one.
+    let good = db_bytes(&vec![0, 1]);
+    let mut bad_magic = good.clone();
+    bad_magic[3] ^= 0x20;
+    let mut bad_size = good.clone();
+    bad_size[16..20].copy_from_slice(&1000u32.to_be_bytes());
+    let mut huge_size = good.clone();
+    huge_size[16..20].copy_from_slice(&131_072u32.to_be_bytes());
+    let bad: [(&str, Vec<u8>); 5] = [
+        ("an empty database file", Vec::new()),
+        ("a database file of 20 bytes", good[..20].to_vec()),
+        ("a database file with another magic", bad_magic),
+        (
+            "a database file whose header names page size 1000",
+            bad_size,
+        ),
+        (
+            "a database file whose header names page size 131072",
+            huge_size,
+        ),
+    ];
+    for (case, bytes) in bad {
+        let disk = handmade(seed, &bytes, None);
+        expect_kind(
+            &format!("{case}; Pager::open(dir, {NAME:?})"),
+            attempt(|| Pager::open(disk.dir(), NAME)).map(|_| ()),
+            ErrorKind::InvalidData,
+        )?;
+    }
     let mut did = format!("Pager::create(dir, {NAME:?}, {SIZE})");
     let mut pager = Pager::create(disk.dir(), NAME, SIZE).map_err(|e| io_failure(&did, e))?;
     commit(&mut pager, &[(1, 1), (2, 1)]).map_err(|e| io_failure(&did, e))?;

@@ -114,9 +114,9 @@ impl Pager {
     }
 
     /// Opens the database file `name` and recovers its log: frames are taken up to the last
-    /// commit frame whose checksum chain holds, and nothing is written. A log that is missing
-    /// or whose header does not check holds nothing: it is cut to nothing and given a new
-    /// header, synced (and a log made anew, the directory synced). A database file with another
+    /// commit frame whose checksum chain holds, the rest ignored, nothing written. A log that is
+    /// missing or whose header does not check holds nothing: it is cut to nothing and given a
+    /// new header, synced (a missing one is made, and the directory synced). A database file with another
     /// magic or a page size out of range is `InvalidData`; a missing one `NotFound`.
     pub fn open(dir: Arc<dyn Dir>, name: &str) -> io::Result<Pager> {
         let file = dir.open(name)?;
@@ -392,10 +392,11 @@ impl Pager {
 
     /// Copies committed pages back into the database file: up to the oldest open reader's
     /// snapshot (or the last commit frame, with no reader open), the newest frame of each page
-    /// not yet copied; then syncs the file. Page 0 is left as `create` wrote it.
-    /// If then every committed frame is copied, at least one frame is in the log and no reader
-    /// is open, it restarts the log: a new header, salt-1 one up and a new salt-2, so that the
-    /// frames left in the file never check again. A write transaction may be open.
+    /// not yet copied; then syncs the file (page 0 is left as `create` wrote it). If then every
+    /// committed frame is copied, the log holds a frame and no reader is open, it restarts the
+    /// log: a new header, salt-1 one up and a new salt-2, so that the frames left in the file
+    /// never check again. Returns how far the file is copied, and whether the log restarted.
+    /// A write transaction may be open.
     pub fn checkpoint(&mut self) -> io::Result<Checkpoint> {
         self.check_working()?;
         // A reader that reads the database file for a page must find it as of its snapshot, or
