@@ -13,9 +13,9 @@ use kit::sim::{OpKind, Profile, SimDisk};
 use lsm_snapshots::{Db, LEVELS, Options, Snapshot, TableInfo};
 
 use crate::support::{
-    History, KINDS, MANIFEST_NAME, ManifestRecord, Seen, TableEntry, TableOptions, Watch,
-    faults_for, io_failure, key, no_panic, ordinal, pairs, parse_manifest, parse_table, short,
-    table_file, value, value_text, versions_text, wal_file,
+    History, KINDS, ListedTable, MANIFEST_NAME, ManifestRecord, Seen, TableEntry, TableOptions,
+    Watch, faults_for, io_failure, key, no_panic, ordinal, pairs, parse_manifest, parse_table,
+    short, table_file, value, value_text, version_text, versions_text, wal_file,
 };
 
 pub fn suite() -> Suite {
@@ -37,6 +37,13 @@ pub fn suite() -> Suite {
              snapshots can see (counted in the tables): none missing, none a released snapshot \
              alone could see",
             versions_kept_exactly,
+        )
+        .check(
+            "every flush and every round of compact() keeps what the rule keeps: a flush each \
+             version the present or a live snapshot can see, a tombstone included; a round no \
+             version nobody can see, and no tombstone at a key's old end where no deeper level \
+             may hold the key",
+            flushes_and_rounds_keep_the_rule,
         )
         .check(
             "a tombstone stays while a live snapshot sees a value under it, and goes from the \
@@ -213,6 +220,9 @@ struct Run {
     /// Every snapshot taken, released or not, with what the history calls it.
     taken: Vec<Snapshot>,
     script: Vec<String>,
+    /// The seq up to which the flushes so far took the writes: the memtable holds the versions
+    /// above it.
+    flushed: u64,
 }
 
 impl Run {
@@ -229,6 +239,7 @@ impl Run {
             history: History::default(),
             taken: Vec::new(),
             script,
+            flushed: 0,
         })
     }
 
@@ -254,7 +265,18 @@ impl Run {
         (n > 0).then(|| (i % n, self.taken[i % n].clone()))
     }
 
+    /// Makes a call and holds it to the history, then holds every table it wrote to the keep
+    /// rule.
     fn call(&mut self, call: &Call) -> CheckResult {
+        let edits = records(&self.disk).len();
+        // A flush, even one a write makes for room before it is applied, takes the writes up
+        // to here.
+        let upto = self.history.last_seq;
+        self.apply(call)?;
+        self.expect_new_tables(edits, upto)
+    }
+
+    fn apply(&mut self, call: &Call) -> CheckResult {
         match call {
             Call::Put(k, v) => {
                 let did = self.did(format!("{call:?}"));
@@ -435,6 +457,115 @@ impl Run {
             all.extend(parsed.entries());
         }
         Ok(all)
+    }
+
+    /// Every table the MANIFEST records from `edits` on added, held to the keep rule, edit by
+    /// edit: a flush's table (level 0) holds exactly the memtable's versions the rule keeps,
+    /// tombstones included; a compaction's table holds no version that neither the present nor
+    /// a live snapshot can see, and no tombstone at a key's old end where no deeper level (in
+    /// the same edit) may hold the key. A table a later edit of the same call replaced is gone,
+    /// and not read.
+    fn expect_new_tables(&mut self, edits: usize, upto: u64) -> CheckResult {
+        let records = records(&self.disk);
+        for r in edits.max(1)..records.len() {
+            let before: BTreeSet<u64> = records[r - 1].tables.iter().map(|t| t.number).collect();
+            let edit = &records[r];
+            for table in edit.tables.iter().filter(|t| !before.contains(&t.number)) {
+                let name = table_file(table.number);
+                let flush = table.level == 0;
+                let Some(bytes) = self.disk.contents(&name) else {
+                    if flush {
+                        self.flushed = upto;
+                    }
+                    continue;
+                };
+                let did = self.so_far();
+                let got = parse_table(&bytes, table_options(self.options))
+                    .map_err(|e| {
+                        Failure::new(format!(
+                            "did:      {did}, then read {name} (level {})\nexpected: a table in \
+                             the format of the table scenes\ngot:      {e}",
+                            table.level
+                        ))
+                    })?
+                    .entries();
+                if flush {
+                    let expected = self.history.kept_between(self.flushed, upto);
+                    self.flushed = upto;
+                    if got != expected {
+                        let live: Vec<u64> = self.history.live.keys().copied().collect();
+                        return fail(format!(
+                            "did:      {did}, then read {name}, the table the flush wrote\n\
+                             expected: the memtable's versions the rule keeps: of each key its \
+                             newest, and its newest at or below each live snapshot (at seqs \
+                             {live:?}), a tombstone included (an older table may hold the key): \
+                             {}\ngot:      {}",
+                            versions_text(&expected),
+                            versions_text(&got)
+                        ));
+                    }
+                    continue;
+                }
+                let deeper: Vec<&ListedTable> = edit
+                    .tables
+                    .iter()
+                    .filter(|t| t.level > table.level)
+                    .collect();
+                self.expect_round_kept(&did, &name, table.level, &got, &deeper)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A compaction's new table of `level`: of each key, no version the rule drops, and no
+    /// tombstone at its old end unless a table of `deeper` may hold the key.
+    fn expect_round_kept(
+        &self,
+        did: &str,
+        name: &str,
+        level: u32,
+        got: &[TableEntry],
+        deeper: &[&ListedTable],
+    ) -> CheckResult {
+        let live: Vec<u64> = self.history.live.keys().copied().collect();
+        for (i, entry) in got.iter().enumerate() {
+            let newer = got.get(i.wrapping_sub(1)).filter(|n| n.key == entry.key);
+            if let Some(newer) = newer
+                && !self.history.seen_between(entry.seq, newer.seq)
+            {
+                return fail(format!(
+                    "did:      {did}, then read {name}, a table a compaction wrote to level \
+                     {level}\nexpected: no version that neither the present nor a live \
+                     snapshot (at seqs {live:?}) can see: a round keeps {} only for a snapshot \
+                     at a seq from {} to {}\ngot:      {} kept under {} in {}",
+                    version_text(entry),
+                    entry.seq,
+                    newer.seq - 1,
+                    version_text(entry),
+                    version_text(newer),
+                    versions_text(got)
+                ));
+            }
+            let oldest = got.get(i + 1).is_none_or(|next| next.key != entry.key);
+            let below = deeper.iter().find(|t| {
+                t.first_key.as_slice() <= entry.key.as_slice()
+                    && entry.key.as_slice() <= t.last_key.as_slice()
+            });
+            if oldest && entry.value.is_none() && below.is_none() {
+                return fail(format!(
+                    "did:      {did}, then read {name}, a table a compaction wrote to level \
+                     {level}\nexpected: no tombstone at the old end of a key's kept versions \
+                     where no deeper level may hold the key (it hides nothing from anybody: \
+                     drop it, and again while the oldest kept version is a tombstone)\ngot:      \
+                     {} kept, the oldest of {}'s versions, no table below level {level} \
+                     holding it, in {}",
+                    version_text(entry),
+                    short(&entry.key),
+                    versions_text(got)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// After `flush()` and `compact_all()`: every table on the last level, apart and in key
@@ -729,6 +860,54 @@ fn versions_kept_exactly(ctx: &mut Ctx) -> CheckResult {
             versions_text(&got)
         ),
     )
+}
+
+/// Scripted runs whose flushes and rounds each have versions to drop and tombstones to keep or
+/// drop; `Run::call` reads every table they write.
+fn flushes_and_rounds_keep_the_rule(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    // No snapshot: two flushes, then a round of both into level 1, the bottom of what is
+    // there: one version a key, and j's tombstone gone with the value under it.
+    let mut run = Run::new(seed, small(2, u64::MAX, 10, u64::MAX))?;
+    run.calls(&[put("k", "1"), put("j", "x"), Call::Flush])?;
+    run.calls(&[put("k", "2"), delete("j"), Call::Flush, Call::Compact])?;
+    // A flush with a tombstone at a key's old end, seen by a snapshot, and no table holding
+    // the key: the flush keeps it; the round that follows drops it and keeps the put over it.
+    run.calls(&[delete("t"), Call::Snapshot, put("t", "1"), put("t", "2")])?;
+    run.calls(&[Call::Flush, put("u", "1"), Call::Flush, Call::Compact])?;
+    run.calls(&[get_at(0, "t"), get("t"), Call::Release(0)])?;
+    // Tombstones over tombstones at the old end, under a put a snapshot keeps, then released.
+    run.calls(&[
+        put("m", "1"),
+        delete("m"),
+        Call::Snapshot,
+        put("m", "2"),
+        delete("m"),
+        Call::Snapshot,
+        put("m", "3"),
+        Call::Flush,
+    ])?;
+    run.calls(&[put("n", "1"), Call::Flush, Call::Compact, get_at(1, "m")])?;
+    run.calls(&[Call::Release(1), put("m", "4"), Call::Flush, Call::Flush])?;
+    run.calls(&[put("n", "2"), Call::Flush, Call::Compact, get_at(2, "m")])?;
+    // Rounds into a level above a deeper one that holds the keys: the tombstones stay there.
+    let mut run = Run::new(seed, small(2, 60, 2, 60))?;
+    for i in 0..8 {
+        run.call(&put(&k(i), "deep"))?;
+    }
+    run.calls(&[Call::Flush, Call::Flush, Call::CompactAll, Call::Snapshot])?;
+    for round in 0..3 {
+        for i in (round..8).step_by(2) {
+            run.call(&delete(&k(i)))?;
+            run.call(&put(&k(i), &format!("r{round}")))?;
+            run.call(&delete(&k(i)))?;
+        }
+        run.calls(&[Call::Flush, Call::Compact])?;
+        if round == 1 {
+            run.call(&Call::Release(0))?;
+        }
+    }
+    run.calls(&[scan_all(), Call::CompactAll, scan_all()])
 }
 
 fn tombstones_under_snapshots(ctx: &mut Ctx) -> CheckResult {

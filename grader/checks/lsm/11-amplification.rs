@@ -9,7 +9,7 @@ use judge::prelude::*;
 use kit::crash::{self, KvOp, Limits};
 use kit::disk::Dir;
 use kit::fault::{Aim, FaultDir, attempt};
-use kit::sim::{OpKind, Profile, SimDisk};
+use kit::sim::{Fault, OpKind, Profile, SimDisk};
 use lsm_amplification::Strategy as Shape;
 use lsm_amplification::{Db, LEVELS, Options, Stats, TableInfo};
 
@@ -50,6 +50,19 @@ pub fn suite() -> Suite {
             stats_match_the_disk,
         )
         .check(
+            "stats() counts only what succeeded: an append that failed writes no counted byte, \
+             a write that failed no user byte, a get that failed is no get and its reads none; \
+             file_bytes adds up every file the directory lists, one whose removal failed \
+             included",
+            stats_after_failures,
+        )
+        .check(
+            "a flush of an empty memtable does nothing, not even with a level over its limit \
+             (opened with smaller limits): no table, no MANIFEST record, no round; compact() \
+             then runs the rounds",
+            empty_flush_does_nothing,
+        )
+        .check(
             "on the fixed workloads (uniform writes, a hot set, deletes) the write, read and \
              space amplification the disk measures are each within 1.5x of the reference's",
             figures_near_the_reference,
@@ -68,8 +81,10 @@ pub fn suite() -> Suite {
         .check(
             "every I/O operation of a write that flushes and compacts (of its reads, a sample) \
              failed in turn, leveled and tiered: an error or success, never a panic nor a wrong \
-             answer; a write that failed is not applied nor counted in user_bytes; and the next \
-             open, with the disk well, holds every acknowledged write",
+             answer; a write that failed is not applied nor counted; a write that returned Ok \
+             left no level over its limit (its flush's compaction did not fail); stats() then \
+             counts what the disk saw; and the next open, with the disk well, holds every \
+             acknowledged write",
             faults_in_automatic_compaction,
         )
 }
@@ -1053,6 +1068,165 @@ fn stats_match_the_disk(ctx: &mut Ctx) -> CheckResult {
     )
 }
 
+/// Makes `get(key)` on `db`, counting it as the README does: a get that returned `Ok` is one,
+/// with the reads the disk served during it; one that failed is none.
+fn counted_get(
+    db: &Db,
+    disk: &SimDisk,
+    key: &[u8],
+    gets: &mut u64,
+    get_reads: &mut u64,
+) -> io::Result<Option<Vec<u8>>> {
+    let before = disk.stats().reads;
+    let got = attempt(|| db.get(key))?;
+    *gets += 1;
+    *get_reads += disk.stats().reads - before;
+    Ok(got)
+}
+
+/// What the judge counts of a database opened when the disk stood at `start`, given the user's
+/// bytes and the gets it counted.
+fn measured_since(
+    disk: &SimDisk,
+    start: kit::sim::Stats,
+    user_bytes: u64,
+    (gets, get_reads): (u64, u64),
+    state: &KeyValues,
+) -> Measured {
+    Measured {
+        user_bytes,
+        // The disk counts the bytes of the writes it took: one that failed whole, none.
+        bytes_written: disk.stats().bytes_written - start.bytes_written,
+        gets,
+        get_reads,
+        file_bytes: disk.files().iter().map(|f| f.len).sum(),
+        live_bytes: state.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum(),
+    }
+}
+
+fn stats_after_failures(ctx: &mut Ctx) -> CheckResult {
+    let disk = SimDisk::new(ctx.seed());
+    let faults = FaultDir::new(&disk, &[]);
+    let options = small(Shape::Leveled, 3);
+    let mut did = format!("Db::open(dir, {options:?})");
+    let start = disk.stats();
+    let mut db = Db::open(faults.dir(), options).map_err(|e| io_failure(&did, e))?;
+    let mut state = KeyValues::new();
+    let mut user_bytes = 0;
+    let (mut gets, mut get_reads) = (0, 0);
+    for (key, value) in [("a", "1"), ("b", "22"), ("c", "333")] {
+        did.push_str(&format!(", put({key:?}, {value:?})"));
+        db.put(key.as_bytes(), value.as_bytes())
+            .map_err(|e| io_failure(&did, e))?;
+        state.insert(key.as_bytes().to_vec(), value.as_bytes().to_vec());
+        user_bytes += (key.len() + value.len()) as u64;
+    }
+    // A flush whose first removal (the old log's, in the reference) fails: the file stays,
+    // garbage the directory still lists, and its bytes are the database's to count.
+    faults.arm(OpKind::Remove, 1, Fault::IoError);
+    did.push_str(", flush() with its first removal failing");
+    match attempt(|| db.flush()) {
+        Ok(()) => did.push_str(": Ok"),
+        Err(error) => {
+            no_panic(&did, &error)?;
+            did.push_str(&format!(": Err({:?})", error.kind()));
+        }
+    }
+    // A get whose first read fails: no get, and its reads none.
+    faults.arm(OpKind::Read, 1, Fault::IoError);
+    did.push_str(", get(\"a\") with its first read failing");
+    match counted_get(&db, &disk, b"a", &mut gets, &mut get_reads) {
+        Ok(got) => {
+            did.push_str(": Ok");
+            expect_eq(&did, got, Some(b"1".to_vec()))?;
+        }
+        Err(error) => {
+            no_panic(&did, &error)?;
+            did.push_str(&format!(": Err({:?})", error.kind()));
+        }
+    }
+    // (A get that reads nothing leaves the failure to the next read, here or in stats().)
+    for key in ["b", "zz"] {
+        did.push_str(&format!(", get({key:?})"));
+        match counted_get(&db, &disk, key.as_bytes(), &mut gets, &mut get_reads) {
+            Ok(got) => expect_eq(&did, got, state.get(key.as_bytes()).cloned())?,
+            Err(error) => {
+                no_panic(&did, &error)?;
+                did.push_str(&format!(": Err({:?})", error.kind()));
+            }
+        }
+    }
+    // A write whose append fails: neither its bytes on the disk nor the user's are counted.
+    faults.arm(OpKind::Write, 1, Fault::IoError);
+    did.push_str(", put(\"d\", \"4444\") with its first write failing");
+    match attempt(|| db.put(b"d", b"4444")) {
+        Ok(()) => {
+            did.push_str(": Ok");
+            state.insert(b"d".to_vec(), b"4444".to_vec());
+            user_bytes += 5;
+        }
+        Err(error) => {
+            no_panic(&did, &error)?;
+            did.push_str(&format!(": Err({:?})", error.kind()));
+        }
+    }
+    let stats = attempt(|| db.stats())
+        .or_else(|_| db.stats())
+        .map_err(|e| io_failure(&format!("{did}, stats()"), e))?;
+    let measured = measured_since(&disk, start, user_bytes, (gets, get_reads), &state);
+    expect_stats(
+        &format!("{did} (what failed counts nothing; every file listed counts)"),
+        &stats,
+        &measured,
+    )
+}
+
+fn empty_flush_does_nothing(ctx: &mut Ctx) -> CheckResult {
+    for shape in [Shape::Leveled, Shape::Tiered] {
+        let mut options = small(shape, 8);
+        options.l0_tables = 8;
+        let mut run = Run::new(ctx.seed(), options)?;
+        for key in ["a", "b", "c"] {
+            run.calls(&[put(key, b"1"), flush()])?;
+        }
+        // Opened again with limits the three tables of level 0 are over: open compacts nothing.
+        let mut smaller = options;
+        smaller.l0_tables = 2;
+        smaller.tier_tables = 2;
+        run.options = smaller;
+        run.call(&Call::Reopen)?;
+        let did = run.did("flush()");
+        let before = records(&run.disk, &did)?.len();
+        let files: BTreeSet<String> = run.disk.files().into_iter().map(|f| f.name).collect();
+        run.db.flush().map_err(|e| io_failure(&did, e))?;
+        let made = records(&run.disk, &did)?.len() - before;
+        let now: BTreeSet<String> = run.disk.files().into_iter().map(|f| f.name).collect();
+        expect(
+            made == 0 && files == now,
+            format!(
+                "did:      {did}, with the memtable empty and, since the reopen with l0_tables \
+                 = 2 and tier_tables = 2, level 0 over its limit ({})\n\
+                 expected: nothing done: no table, no MANIFEST record, no compaction round (an \
+                 empty memtable flushes nothing, and compacts nothing)\ngot:      {made} \
+                 MANIFEST record(s), files {files:?} before and {now:?} after",
+                rule(smaller)
+            ),
+        )?;
+        run.calls(&[Call::Compact, get("a"), scan_all()])?;
+        let tables = run.tables();
+        expect(
+            over_limit(smaller, &tables).is_none(),
+            format!(
+                "did:      {}, tables()\nexpected: {} after compact()\ngot:      {}",
+                run.so_far(),
+                rule(smaller),
+                all_shown(&tables)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
 /// The options of the fixed workloads: tables of a few kilobytes, four to a tier or to level 0.
 fn fixed_options(shape: Shape) -> Options {
     Options {
@@ -1358,31 +1532,57 @@ fn faults_in_automatic_compaction(ctx: &mut Ctx) -> CheckResult {
                          {kind:?} since the open began failing with {fault:?}",
                         ordinal(n)
                     );
+                    let start = trial.stats();
                     let mut db =
                         Db::open(faults.dir(), options).map_err(|e| io_failure(&did, e))?;
                     let mut state = state.clone();
+                    let mut user_bytes = 0;
                     match attempt(|| db.put(key, value)) {
                         Ok(()) => {
                             state.insert(key.to_vec(), value.to_vec());
+                            user_bytes = (key.len() + value.len()) as u64;
+                            did.push_str(": Ok");
+                            // Its flush's rounds all done: a failed one is the write's error.
+                            let tables = records(&trial, &did)?
+                                .pop()
+                                .map_or_else(Vec::new, |last| last.tables);
+                            if let Some(level) = over_limit(options, &tables) {
+                                return fail(format!(
+                                    "did:      {did}, then read the MANIFEST\nexpected: no level \
+                                     over its limit once a write returns Ok ({}): a compaction \
+                                     round of its flush that failed is the write's error, and \
+                                     the write is not applied\ngot:      level {level} over its \
+                                     limit: {}",
+                                    rule(options),
+                                    all_shown(&tables)
+                                ));
+                            }
                         }
                         Err(error) => {
                             no_panic(&did, &error)?;
                             did.push_str(&format!(": Err({:?}): {error}", error.kind()));
-                            if let Ok(stats) = attempt(|| db.stats()) {
-                                expect_eq(
-                                    format!("{did}, stats().user_bytes"),
-                                    stats.user_bytes,
-                                    0,
-                                )?;
-                            }
                         }
                     }
+                    let (mut gets, mut get_reads) = (0, 0);
                     for key in ["k000", "k004", "k007", "k050", "zz"] {
                         let d = format!("{did}, get({key:?})");
-                        match attempt(|| db.get(key.as_bytes())) {
+                        match counted_get(&db, &trial, key.as_bytes(), &mut gets, &mut get_reads) {
                             Ok(got) => expect_eq(&d, got, state.get(key.as_bytes()).cloned())?,
                             Err(error) => no_panic(&d, &error)?,
                         }
+                    }
+                    // What it counted, against what the disk saw of it: only what succeeded.
+                    if let Ok(stats) = attempt(|| db.stats()) {
+                        let measured =
+                            measured_since(&trial, start, user_bytes, (gets, get_reads), &state);
+                        expect_stats(
+                            &format!(
+                                "{did}, get() of k000, k004, k007, k050 and zz ({gets} returned \
+                                 Ok)"
+                            ),
+                            &stats,
+                            &measured,
+                        )?;
                     }
                     drop(db);
                     did.push_str(

@@ -1786,6 +1786,36 @@ impl History {
         out
     }
 
+    /// Whether a live snapshot sees the version at `older` under the one at `newer` of the same
+    /// key: one at a seq `s` with `older <= s < newer`.
+    pub fn seen_between(&self, older: u64, newer: u64) -> bool {
+        self.live.range(older..newer).next().is_some()
+    }
+
+    /// What a flush of the versions with seqs in `after + 1..=upto` (the memtable) keeps, in
+    /// table order: of each key its newest, and the newest at or below each live snapshot;
+    /// tombstones included.
+    pub fn kept_between(&self, after: u64, upto: u64) -> Vec<TableEntry> {
+        let mut out = Vec::new();
+        for (key, versions) in &self.versions {
+            let mut newer: Option<u64> = None;
+            for (seq, value) in versions.iter().rev() {
+                if *seq <= after || *seq > upto {
+                    continue;
+                }
+                if newer.is_none_or(|newer| self.seen_between(*seq, newer)) {
+                    out.push(TableEntry {
+                        key: key.clone(),
+                        seq: *seq,
+                        value: value.clone(),
+                    });
+                }
+                newer = Some(*seq);
+            }
+        }
+        out
+    }
+
     /// Every snapshot gone, as after a reopen.
     pub fn forget_snapshots(&mut self) {
         self.live.clear();
