@@ -520,6 +520,37 @@ fn the_redis_playground_serves_real_clients_on_the_port_asked_for() {
 }
 
 #[test]
+fn the_btree_playground_runs_sql_draws_a_table_tree_and_recovers_after_a_crash() {
+    let _turn = workbook_turn();
+    let script = "CREATE TABLE t (a INTEGER, b TEXT)\n\
+                  INSERT INTO t VALUES (1, 'one'), (2, 'two'), (-5, NULL)\n\
+                  SELECT * FROM t ORDER BY a\nSELECT COUNT(*), SUM(a) FROM t\n\
+                  .explain SELECT b FROM t WHERE a > 1\n.pages\n.tree table-1\n.crash\n\
+                  .recover\nSELECT b FROM t WHERE a = 2\nSELEC x\n.quit\n";
+    let output = grade(&workbook())
+        .args(["play", "btree", "--reference"])
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    let shown = stdout_of(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("sql> -5 | NULL\n1 | one\n2 | two"),
+        "{shown}"
+    );
+    assert!(shown.contains("sql> 3 | -2"), "{shown}");
+    assert!(shown.contains("Scan t"), "{shown}");
+    assert!(
+        shown.contains("table-1       2 pages of 1024 bytes, 0 bytes not yet synced"),
+        "{shown}"
+    );
+    assert!(shown.contains("page 1 leaf: 3 keys [1 .. 3]"), "{shown}");
+    assert!(shown.contains("the database is open again"), "{shown}");
+    assert!(shown.contains("sql> two\n"), "{shown}");
+    assert!(shown.contains("error: Syntax:"), "{shown}");
+}
+
+#[test]
 fn the_lsm_playground_recovers_after_a_crash_compacts_a_load_and_compares_strategies() {
     let _turn = workbook_turn();
     let script = "put a 1\nput b 2\ndel a\nflush\nput c 3\ncrash\nrecover\nget b\nget a\nget c\n\
