@@ -13,15 +13,13 @@ use std::io;
 
 use btree_cursor::{Cursor, ENTRY_HEADER, INTERNAL_HEADER, INTERNAL_KIND, ROOT, Tree};
 use judge::prelude::*;
-use kit::crash::show;
 use kit::fault::FaultDir;
 use kit::sim::{Fault, OpKind, SimDisk};
 
-const NAME: &str = "tree.db";
-const LEAF_KIND: u8 = 0x0D;
-const LEAF_HEADER: usize = 12;
-const SLOT: usize = 2;
-const CELL_HEADER: usize = 4;
+use crate::support::{
+    CELL_HEADER, LEAF_HEADER, LEAF_KIND, NAME, SLOT, be16, be32, create_call, io_failure, max_cell,
+    short,
+};
 
 pub fn suite() -> Suite {
     Suite::new()
@@ -88,14 +86,6 @@ pub fn suite() -> Suite {
 // ---------------------------------------------------------------------------------------------
 // Saying what was done.
 
-fn short(bytes: &[u8]) -> String {
-    if bytes.len() <= 24 {
-        show(bytes)
-    } else {
-        format!("<{} bytes: {}...>", bytes.len(), show(&bytes[..8]))
-    }
-}
-
 fn show_key(key: &Option<Vec<u8>>) -> String {
     match key {
         Some(key) => format!("Some({})", short(key)),
@@ -145,21 +135,6 @@ fn expect_shown(did: impl fmt::Display, got: String, expected: String) -> CheckR
     ))
 }
 
-fn create_call(page_size: usize, cache: usize) -> String {
-    format!("Tree::create(dir, {NAME:?}, {page_size}, {cache})")
-}
-
-fn io_failure(did: &str, error: io::Error) -> Failure {
-    Failure::new(format!(
-        "did:      {did}\nexpected: success\ngot:      Err({:?}): {error}",
-        error.kind()
-    ))
-}
-
-fn max_cell(page_size: usize) -> usize {
-    (page_size - LEAF_HEADER) / 4 - SLOT
-}
-
 /// The calls made so far, the last dozen of them shown.
 struct Script {
     calls: Vec<String>,
@@ -194,14 +169,6 @@ impl Script {
 enum Node {
     Leaf(Vec<(Vec<u8>, Vec<u8>)>),
     Internal(Vec<Vec<u8>>, Vec<u32>),
-}
-
-fn be16(page: &[u8], at: usize) -> usize {
-    usize::from(u16::from_be_bytes([page[at], page[at + 1]]))
-}
-
-fn be32(page: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes(page[at..at + 4].try_into().unwrap())
 }
 
 /// The node page `page` holds, or what in it breaks the layout.
