@@ -67,7 +67,8 @@ pub fn suite() -> Suite {
             "open plays back a journal written by hand: every segment, up to the first record \
              whose checksum fails (a torn record is not played back) or a segment header that \
              is not one of this journal's; the file is cut to the old page count; a journal \
-             with no valid header is removed and changes nothing",
+             with no valid header (the magic, and a page size that is a power of two from 512 \
+             to 65536) is removed and changes nothing",
             handmade_journals,
         )
         .check(
@@ -1580,6 +1581,48 @@ fn handmade_journals(ctx: &mut Ctx) -> CheckResult {
             .to_string()
     })?;
 
+    // A valid record after a torn one is not played either: nothing after the first torn
+    // record reached the file. Its bytes differ from the file's, so playing it shows.
+    let mut journal = full(&[0, 1, 3]);
+    journal[8..12].copy_from_slice(&4u32.to_be_bytes());
+    journal.extend(record(nonce, 2, &fill(2, 77, size)));
+    let torn_at = JOURNAL_HEADER_LEN + 2 * (size + 8) + 4 + 100;
+    journal[torn_at] ^= 0xFF;
+    let disk = handmade(seed, &partly.file(), &journal);
+    expect_recovered(&disk, &[&old], &|| {
+        "did:      a database file with page 1 new and a journal of one segment counting 4 \
+         records: pages 0 and 1, page 3 torn (its checksum fails), then a record of page 2 \
+         whose checksum holds but whose bytes differ from the file's; open (playback stops at \
+         the torn record: the record after it must not be played, page 2 stays as it is)"
+            .to_string()
+    })?;
+
+    // A record count past the end of the file: the complete records are played, then playback
+    // stops.
+    let mut journal = full(&[0, 1]);
+    journal[8..12].copy_from_slice(&5u32.to_be_bytes());
+    let disk = handmade(seed, &partly.file(), &journal);
+    expect_recovered(&disk, &[&old], &|| {
+        "did:      a database file with page 1 new and a journal of one segment whose header \
+         counts 5 records but whose file holds only 2 (pages 0 and 1); open"
+            .to_string()
+    })?;
+
+    // A second segment naming another nonce, its records checked with the first's: still not
+    // this journal's, and not played back.
+    let mut journal = full(&[0, 1]);
+    let mut stale = segment(1, 0x0BAD_5EED, old.count(), size);
+    stale.extend(record(nonce, 2, &fill(2, 77, size)));
+    journal.extend(stale);
+    let disk = handmade(seed, &partly.file(), &journal);
+    expect_recovered(&disk, &[&old], &|| {
+        "did:      a database file with page 1 new and a journal: a segment with pages 0 and 1, \
+         then a segment whose header names another nonce, holding other bytes for page 2 (with \
+         a checksum made with the first segment's nonce); open (a segment whose header names \
+         another nonce is not this journal's: compare every segment's nonce with the first's)"
+            .to_string()
+    })?;
+
     // A second segment of another journal (another nonce) is not played back.
     let mut journal = full(&[0, 1]);
     let other = 0x0BAD_5EED;
@@ -1603,10 +1646,33 @@ fn handmade_journals(ctx: &mut Ctx) -> CheckResult {
             j[0] ^= 0xFF;
             j
         }),
+        ("a journal whose magic's last byte is wrong", {
+            let mut j = full(&[0, 1]);
+            j[7] ^= 0x01;
+            j
+        }),
+        ("a journal with the magic but a header of 23 bytes", {
+            full(&[0])[..JOURNAL_HEADER_LEN - 1].to_vec()
+        }),
     ] {
         let disk = handmade(seed, &old.file(), &journal);
         expect_recovered(&disk, &[&old], &|| {
             format!("did:      a database as committed and {what} beside it; open")
+        })?;
+    }
+    // The magic alone does not make a journal hot: its page size must be a power of two from
+    // 512 to 65536, or the header was never written whole.
+    for bad in [0u32, 1, 256, 1000, 513, 131_072] {
+        let mut journal = full(&[0, 1]);
+        journal[20..24].copy_from_slice(&bad.to_be_bytes());
+        let disk = handmade(seed, &old.file(), &journal);
+        expect_recovered(&disk, &[&old], &|| {
+            format!(
+                "did:      a database as committed and a journal whose first header has the \
+                 magic but page size {bad} beside it; open (a journal is hot only if its first \
+                 header has the magic AND a page size that is a power of two from 512 to \
+                 65536; this one is not: remove it and touch nothing else)"
+            )
         })?;
     }
     Ok(())
