@@ -72,6 +72,13 @@ pub fn suite() -> Suite {
             handmade_journals,
         )
         .check(
+            "reads and syncs the README counts: a read that fails while journaling an original \
+             fails that call only (the same write again succeeds, and the transaction commits); \
+             the original of a page in the cache is taken from the cache, with no read; and a \
+             commit after an eviction synced every record writes no new segment to the journal",
+            reads_and_syncs,
+        )
+        .check(
             "write, allocate and set_free_list with no transaction open, begin with one open, \
              commit and rollback with none, bad pages and a cache of 0 pages are InvalidInput \
              and change nothing, a missing file NotFound; \
@@ -1791,6 +1798,138 @@ fn misuse_and_empty_transactions(ctx: &mut Ctx) -> CheckResult {
         pager.in_transaction(),
         false,
     )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads, and syncs only when there is something to sync.
+
+fn reads_and_syncs(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let base = base_image(512, 4);
+
+    // A read that fails while journaling an original fails that call; the pager goes on.
+    let disk = SimDisk::new(seed);
+    set_up(&disk, &base)?;
+    let faulty = FaultDir::new(&disk, &[]);
+    let mut did = format!("a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 2)");
+    let mut pager = Pager::open(faulty.dir(), NAME, 2).map_err(|e| io_failure(&did, e))?;
+    did.push_str(", begin()");
+    pager.begin().map_err(|e| io_failure(&did, e))?;
+    faulty.arm(OpKind::Read, 1, Fault::IoError);
+    did.push_str(
+        ", write(1, [page 1, version 5]) with the next read failing (page 1 is not in the cache: \
+         its original must be read to be journaled)",
+    );
+    let page = fill(1, 5, 512);
+    if let Ok(()) = pager.write(1, &page) {
+        return fail(format!(
+            "did:      {did}\nexpected: Err: the original could not be read, so the page cannot \
+             be changed\ngot:      Ok(())"
+        ));
+    }
+    did.push_str(" (which failed)");
+    for (call, result) in [
+        ("write(1, [page 1, version 5]) again", pager.write(1, &page)),
+        ("commit()", pager.commit()),
+    ] {
+        did = format!("{did}, {call}");
+        if let Err(error) = result {
+            return fail(format!(
+                "did:      {did}\nexpected: Ok(()): a failed read fails only its call, changes \
+                 nothing, and the pager goes on (it stops only after a failed write, sync or \
+                 name operation)\ngot:      Err({:?}): {error}",
+                error.kind()
+            ));
+        }
+    }
+    drop(pager);
+    let mut after = base.clone();
+    after.pages[1] = Some(5);
+    after.counter += 1;
+    expect_recovered(&disk, &[&after], &|| {
+        format!("did:      {did}; dropped, then open (the commit returned: it must be there)")
+    })?;
+
+    // The original of a page in the cache comes from the cache.
+    let disk = SimDisk::new(seed);
+    set_up(&disk, &base)?;
+    let faulty = FaultDir::new(&disk, &[]);
+    let mut did = format!(
+        "a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 4), begin(), write(2, \
+         [page 2, version 5]), read(1)"
+    );
+    let mut pager = Pager::open(faulty.dir(), NAME, 4).map_err(|e| io_failure(&did, e))?;
+    (|| {
+        pager.begin()?;
+        pager.write(2, &fill(2, 5, 512))?;
+        pager.read(1).map(|_| ())
+    })()
+    .map_err(|e| io_failure(&did, e))?;
+    let reads = faulty.count(OpKind::Read);
+    did.push_str(", write(1, [page 1, version 5])");
+    pager.write(1, &page).map_err(|e| io_failure(&did, e))?;
+    expect_eq(
+        format!(
+            "{did}: reads of the disk made by the write (page 1 is in the cache, clean: its \
+             original is taken from there, not read from the file again)"
+        ),
+        faulty.count(OpKind::Read) - reads,
+        0,
+    )?;
+    drop(pager);
+
+    // A commit after an eviction synced every record: no record to sync, no new segment.
+    let disk = SimDisk::new(seed);
+    set_up(&disk, &base)?;
+    let faulty = FaultDir::new(&disk, &[]);
+    let mut did = format!(
+        "a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 1), begin(), write(1, \
+         [page 1, version 5]), read(2) (the cache of one page evicts page 1: the journal is \
+         synced, page 1 written)"
+    );
+    let mut pager = Pager::open(faulty.dir(), NAME, 1).map_err(|e| io_failure(&did, e))?;
+    (|| {
+        pager.begin()?;
+        pager.write(1, &page)?;
+        pager.read(2).map(|_| ())
+    })()
+    .map_err(|e| io_failure(&did, e))?;
+    let journal = disk.contents(&journal_name()).unwrap_or_default();
+    // Fail the journal's removal, to see the journal commit leaves.
+    faulty.arm(OpKind::Remove, 1, Fault::IoError);
+    did.push_str(", commit() with the journal's removal failing");
+    if pager.commit().is_ok() {
+        return fail(format!(
+            "did:      {did}\nexpected: Err: the journal could not be removed\ngot:      Ok(())"
+        ));
+    }
+    let left = disk.contents(&journal_name()).unwrap_or_default();
+    if left != journal {
+        return fail(format!(
+            "did:      {did}\nexpected: the journal as the eviction left it, {} bytes: every \
+             record was synced already, so commit has nothing to sync (sync only if records were \
+             written since the last sync; an empty segment is never written)\ngot:      a \
+             journal of {} bytes{}",
+            journal.len(),
+            left.len(),
+            if left.len() > journal.len() {
+                format!(
+                    ", with {} bytes added after the synced segment",
+                    left.len() - journal.len()
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    drop(pager);
+    let mut after = base.clone();
+    after.pages[1] = Some(5);
+    after.counter += 1;
+    expect_recovered(&disk, &[&base, &after], &|| {
+        format!("did:      {did}; dropped, then open")
+    })?;
     Ok(())
 }
 
