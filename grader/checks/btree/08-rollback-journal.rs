@@ -67,8 +67,16 @@ pub fn suite() -> Suite {
             "open plays back a journal written by hand: every segment, up to the first record \
              whose checksum fails (a torn record is not played back) or a segment header that \
              is not one of this journal's; the file is cut to the old page count; a journal \
-             with no valid header is removed and changes nothing",
+             with no valid header (the magic, and a page size that is a power of two from 512 \
+             to 65536) is removed and changes nothing",
             handmade_journals,
+        )
+        .check(
+            "reads and syncs the README counts: a read that fails while journaling an original \
+             fails that call only (the same write again succeeds, and the transaction commits); \
+             the original of a page in the cache is taken from the cache, with no read; and a \
+             commit after an eviction synced every record writes no new segment to the journal",
+            reads_and_syncs,
         )
         .check(
             "write, allocate and set_free_list with no transaction open, begin with one open, \
@@ -1580,6 +1588,48 @@ fn handmade_journals(ctx: &mut Ctx) -> CheckResult {
             .to_string()
     })?;
 
+    // A valid record after a torn one is not played either: nothing after the first torn
+    // record reached the file. Its bytes differ from the file's, so playing it shows.
+    let mut journal = full(&[0, 1, 3]);
+    journal[8..12].copy_from_slice(&4u32.to_be_bytes());
+    journal.extend(record(nonce, 2, &fill(2, 77, size)));
+    let torn_at = JOURNAL_HEADER_LEN + 2 * (size + 8) + 4 + 100;
+    journal[torn_at] ^= 0xFF;
+    let disk = handmade(seed, &partly.file(), &journal);
+    expect_recovered(&disk, &[&old], &|| {
+        "did:      a database file with page 1 new and a journal of one segment counting 4 \
+         records: pages 0 and 1, page 3 torn (its checksum fails), then a record of page 2 \
+         whose checksum holds but whose bytes differ from the file's; open (playback stops at \
+         the torn record: the record after it must not be played, page 2 stays as it is)"
+            .to_string()
+    })?;
+
+    // A record count past the end of the file: the complete records are played, then playback
+    // stops.
+    let mut journal = full(&[0, 1]);
+    journal[8..12].copy_from_slice(&5u32.to_be_bytes());
+    let disk = handmade(seed, &partly.file(), &journal);
+    expect_recovered(&disk, &[&old], &|| {
+        "did:      a database file with page 1 new and a journal of one segment whose header \
+         counts 5 records but whose file holds only 2 (pages 0 and 1); open"
+            .to_string()
+    })?;
+
+    // A second segment naming another nonce, its records checked with the first's: still not
+    // this journal's, and not played back.
+    let mut journal = full(&[0, 1]);
+    let mut stale = segment(1, 0x0BAD_5EED, old.count(), size);
+    stale.extend(record(nonce, 2, &fill(2, 77, size)));
+    journal.extend(stale);
+    let disk = handmade(seed, &partly.file(), &journal);
+    expect_recovered(&disk, &[&old], &|| {
+        "did:      a database file with page 1 new and a journal: a segment with pages 0 and 1, \
+         then a segment whose header names another nonce, holding other bytes for page 2 (with \
+         a checksum made with the first segment's nonce); open (a segment whose header names \
+         another nonce is not this journal's: compare every segment's nonce with the first's)"
+            .to_string()
+    })?;
+
     // A second segment of another journal (another nonce) is not played back.
     let mut journal = full(&[0, 1]);
     let other = 0x0BAD_5EED;
@@ -1603,10 +1653,33 @@ fn handmade_journals(ctx: &mut Ctx) -> CheckResult {
             j[0] ^= 0xFF;
             j
         }),
+        ("a journal whose magic's last byte is wrong", {
+            let mut j = full(&[0, 1]);
+            j[7] ^= 0x01;
+            j
+        }),
+        ("a journal with the magic but a header of 23 bytes", {
+            full(&[0])[..JOURNAL_HEADER_LEN - 1].to_vec()
+        }),
     ] {
         let disk = handmade(seed, &old.file(), &journal);
         expect_recovered(&disk, &[&old], &|| {
             format!("did:      a database as committed and {what} beside it; open")
+        })?;
+    }
+    // The magic alone does not make a journal hot: its page size must be a power of two from
+    // 512 to 65536, or the header was never written whole.
+    for bad in [0u32, 1, 256, 1000, 513, 131_072] {
+        let mut journal = full(&[0, 1]);
+        journal[20..24].copy_from_slice(&bad.to_be_bytes());
+        let disk = handmade(seed, &old.file(), &journal);
+        expect_recovered(&disk, &[&old], &|| {
+            format!(
+                "did:      a database as committed and a journal whose first header has the \
+                 magic but page size {bad} beside it; open (a journal is hot only if its first \
+                 header has the magic AND a page size that is a power of two from 512 to \
+                 65536; this one is not: remove it and touch nothing else)"
+            )
         })?;
     }
     Ok(())
@@ -1725,6 +1798,138 @@ fn misuse_and_empty_transactions(ctx: &mut Ctx) -> CheckResult {
         pager.in_transaction(),
         false,
     )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads, and syncs only when there is something to sync.
+
+fn reads_and_syncs(ctx: &mut Ctx) -> CheckResult {
+    let seed = ctx.seed();
+    let base = base_image(512, 4);
+
+    // A read that fails while journaling an original fails that call; the pager goes on.
+    let disk = SimDisk::new(seed);
+    set_up(&disk, &base)?;
+    let faulty = FaultDir::new(&disk, &[]);
+    let mut did = format!("a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 2)");
+    let mut pager = Pager::open(faulty.dir(), NAME, 2).map_err(|e| io_failure(&did, e))?;
+    did.push_str(", begin()");
+    pager.begin().map_err(|e| io_failure(&did, e))?;
+    faulty.arm(OpKind::Read, 1, Fault::IoError);
+    did.push_str(
+        ", write(1, [page 1, version 5]) with the next read failing (page 1 is not in the cache: \
+         its original must be read to be journaled)",
+    );
+    let page = fill(1, 5, 512);
+    if let Ok(()) = pager.write(1, &page) {
+        return fail(format!(
+            "did:      {did}\nexpected: Err: the original could not be read, so the page cannot \
+             be changed\ngot:      Ok(())"
+        ));
+    }
+    did.push_str(" (which failed)");
+    for (call, result) in [
+        ("write(1, [page 1, version 5]) again", pager.write(1, &page)),
+        ("commit()", pager.commit()),
+    ] {
+        did = format!("{did}, {call}");
+        if let Err(error) = result {
+            return fail(format!(
+                "did:      {did}\nexpected: Ok(()): a failed read fails only its call, changes \
+                 nothing, and the pager goes on (it stops only after a failed write, sync or \
+                 name operation)\ngot:      Err({:?}): {error}",
+                error.kind()
+            ));
+        }
+    }
+    drop(pager);
+    let mut after = base.clone();
+    after.pages[1] = Some(5);
+    after.counter += 1;
+    expect_recovered(&disk, &[&after], &|| {
+        format!("did:      {did}; dropped, then open (the commit returned: it must be there)")
+    })?;
+
+    // The original of a page in the cache comes from the cache.
+    let disk = SimDisk::new(seed);
+    set_up(&disk, &base)?;
+    let faulty = FaultDir::new(&disk, &[]);
+    let mut did = format!(
+        "a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 4), begin(), write(2, \
+         [page 2, version 5]), read(1)"
+    );
+    let mut pager = Pager::open(faulty.dir(), NAME, 4).map_err(|e| io_failure(&did, e))?;
+    (|| {
+        pager.begin()?;
+        pager.write(2, &fill(2, 5, 512))?;
+        pager.read(1).map(|_| ())
+    })()
+    .map_err(|e| io_failure(&did, e))?;
+    let reads = faulty.count(OpKind::Read);
+    did.push_str(", write(1, [page 1, version 5])");
+    pager.write(1, &page).map_err(|e| io_failure(&did, e))?;
+    expect_eq(
+        format!(
+            "{did}: reads of the disk made by the write (page 1 is in the cache, clean: its \
+             original is taken from there, not read from the file again)"
+        ),
+        faulty.count(OpKind::Read) - reads,
+        0,
+    )?;
+    drop(pager);
+
+    // A commit after an eviction synced every record: no record to sync, no new segment.
+    let disk = SimDisk::new(seed);
+    set_up(&disk, &base)?;
+    let faulty = FaultDir::new(&disk, &[]);
+    let mut did = format!(
+        "a database of 4 pages, committed; Pager::open(dir, {NAME:?}, 1), begin(), write(1, \
+         [page 1, version 5]), read(2) (the cache of one page evicts page 1: the journal is \
+         synced, page 1 written)"
+    );
+    let mut pager = Pager::open(faulty.dir(), NAME, 1).map_err(|e| io_failure(&did, e))?;
+    (|| {
+        pager.begin()?;
+        pager.write(1, &page)?;
+        pager.read(2).map(|_| ())
+    })()
+    .map_err(|e| io_failure(&did, e))?;
+    let journal = disk.contents(&journal_name()).unwrap_or_default();
+    // Fail the journal's removal, to see the journal commit leaves.
+    faulty.arm(OpKind::Remove, 1, Fault::IoError);
+    did.push_str(", commit() with the journal's removal failing");
+    if pager.commit().is_ok() {
+        return fail(format!(
+            "did:      {did}\nexpected: Err: the journal could not be removed\ngot:      Ok(())"
+        ));
+    }
+    let left = disk.contents(&journal_name()).unwrap_or_default();
+    if left != journal {
+        return fail(format!(
+            "did:      {did}\nexpected: the journal as the eviction left it, {} bytes: every \
+             record was synced already, so commit has nothing to sync (sync only if records were \
+             written since the last sync; an empty segment is never written)\ngot:      a \
+             journal of {} bytes{}",
+            journal.len(),
+            left.len(),
+            if left.len() > journal.len() {
+                format!(
+                    ", with {} bytes added after the synced segment",
+                    left.len() - journal.len()
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    drop(pager);
+    let mut after = base.clone();
+    after.pages[1] = Some(5);
+    after.counter += 1;
+    expect_recovered(&disk, &[&base, &after], &|| {
+        format!("did:      {did}; dropped, then open")
+    })?;
     Ok(())
 }
 
