@@ -227,6 +227,507 @@ macro_rules! keyspace_replies {
 #[allow(unused_imports)]
 pub(crate) use keyspace_replies;
 
+/// The session every keyspace scene's checks drive: a learner's `Db` and the scene's `Model`,
+/// sent the same requests at the same times, what was sent kept for the messages. Made in the
+/// checks file, for its `Db`, `Frame`, `Reply` and `Model`; `keyspace_session!(unordered)`
+/// compares the replies the file's `unordered` names with `sort_members`.
+#[allow(unused_macros)]
+macro_rules! keyspace_session {
+    (@reply) => {
+        impl Session {
+            fn expect_reply<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
+                let line = command_line(args);
+                let got = self.db.execute(request(args), self.now);
+                let result = expect_reply(&self.did(&line), &got, expected);
+                self.note(line);
+                result
+            }
+        }
+    };
+    (@reply unordered) => {
+        impl Session {
+            fn expect_reply<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
+                let mut line = command_line(args);
+                let mut got = self.db.execute(request(args), self.now);
+                let mut expected = expected.clone();
+                // A set has no order: its members are compared sorted, repeats kept.
+                if unordered(args[0].as_ref()) {
+                    sort_members(&mut got);
+                    sort_members(&mut expected);
+                    line.push_str("    (members compared in any order, shown sorted)");
+                }
+                let result = expect_reply(&self.did(&line), &got, &expected);
+                self.note(line);
+                result
+            }
+        }
+    };
+    ($($unordered:ident)?) => {
+        /// Where the clock starts: a real time, 2024-01-01, so that "now plus the time" can overflow.
+        const START: i64 = 1_704_067_200_000;
+
+        /// A learner's keyspace and the model, sent the same requests at the same times; what was
+        /// sent is kept for the messages.
+        struct Session {
+            db: Db,
+            model: Model,
+            now: i64,
+            sent: Vec<String>,
+        }
+
+        impl Session {
+            fn new() -> Session {
+                Session::at(START)
+            }
+
+            fn at(now: i64) -> Session {
+                Session {
+                    db: Db::new(),
+                    model: Model::default(),
+                    now,
+                    sent: Vec::new(),
+                }
+            }
+
+            /// Moves the clock on by `ms`.
+            fn wait(&mut self, ms: i64) {
+                self.now += ms;
+                self.note(format!("(wait {ms} ms)"));
+            }
+
+            fn note(&mut self, what: String) {
+                self.sent.push(what);
+                if self.sent.len() > 14 {
+                    self.sent.remove(0);
+                    self.sent[0] = "...".into();
+                }
+            }
+
+            fn did(&self, line: &str) -> String {
+                told(&self.sent, &format!("{line}    (at now = {})", self.now))
+            }
+
+            /// Sends a request, checks its reply against the model's.
+            fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> CheckResult {
+                let expected = self.model.run(args, self.now);
+                self.expect_reply(args, &expected)
+            }
+
+            /// Sends a request, checks its reply against the one given (the model is sent it too).
+            fn expect<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
+                let model = self.model.run(args, self.now);
+                let line = command_line(args);
+                assert_eq!(
+                    &model, expected,
+                    "the model disagrees with the script: {line}"
+                );
+                self.expect_reply(args, expected)
+            }
+
+            fn line(&mut self, line: &str, expected: Reply) -> CheckResult {
+                self.expect(&words(line), &expected)
+            }
+
+            /// DBSIZE, which touches no key.
+            fn size(&mut self, expected: i64) -> CheckResult {
+                self.line("DBSIZE", int(expected))
+            }
+        }
+
+        crate::support::keyspace_session!(@reply $($unordered)?);
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use keyspace_session;
+
+/// The model's commands every keyspace scene from the strings on shares: the lazy expiry of a
+/// key, SET with its options, INCRBY and its kin, EXPIRE and PEXPIRE. Made in the checks file,
+/// for its `Model` (keys of `Entry { value, at }`, strings as `Value::String`) and `Reply`.
+#[allow(unused_macros)]
+macro_rules! keyspace_model {
+    () => {
+        impl Model {
+            /// Removes the key if it has expired at `now`, and returns its entry if it is still there.
+            fn touch(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+                if let Some(Entry { at: Some(at), .. }) = self.keys.get(key)
+                    && now > *at
+                {
+                    self.keys.remove(key);
+                }
+                self.keys.get_mut(key)
+            }
+
+            /// t_string.c's parseExtendedStringArgumentsOrReply, for NX, XX, EX, PX and KEEPTTL.
+            fn set(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
+                let (mut nx, mut xx, mut ex, mut px, mut keepttl) =
+                    (false, false, false, false, false);
+                let mut time: Option<&[u8]> = None;
+                let mut j = 3;
+                while j < args.len() {
+                    let opt = args[j].to_ascii_lowercase();
+                    let has_next = j + 1 < args.len();
+                    match opt.as_slice() {
+                        b"nx" if !xx => nx = true,
+                        b"xx" if !nx => xx = true,
+                        b"keepttl" if !ex && !px => keepttl = true,
+                        b"ex" if !keepttl && !px && has_next => {
+                            ex = true;
+                            time = Some(&args[j + 1]);
+                            j += 1;
+                        }
+                        b"px" if !keepttl && !ex && has_next => {
+                            px = true;
+                            time = Some(&args[j + 1]);
+                            j += 1;
+                        }
+                        _ => return e(SYNTAX_ERROR),
+                    }
+                    j += 1;
+                }
+                let mut deadline = None;
+                if let Some(time) = time {
+                    let Some(mut ms) = string2ll(time) else {
+                        return e(NOT_AN_INTEGER);
+                    };
+                    if ms <= 0 || (ex && ms > i64::MAX / 1000) {
+                        return e("ERR invalid expire time in 'set' command");
+                    }
+                    if ex {
+                        ms *= 1000;
+                    }
+                    if ms > i64::MAX - now {
+                        return e("ERR invalid expire time in 'set' command");
+                    }
+                    deadline = Some(ms + now);
+                }
+                let found = self.touch(&args[1], now).map(|entry| entry.at);
+                if (nx && found.is_some()) || (xx && found.is_none()) {
+                    return nil();
+                }
+                let at = if keepttl { found.flatten() } else { deadline };
+                self.keys.insert(
+                    args[1].clone(),
+                    Entry {
+                        value: Value::String(args[2].clone()),
+                        at,
+                    },
+                );
+                ok()
+            }
+
+            /// t_string.c's incrDecrCommand.
+            fn add(&mut self, key: &[u8], by: i64, now: i64) -> Reply {
+                let (old, at) = match self.touch(key, now) {
+                    None => (0, None),
+                    Some(Entry {
+                        value: Value::String(v),
+                        at,
+                    }) => match string2ll(v) {
+                        Some(n) => (n, *at),
+                        None => return e(NOT_AN_INTEGER),
+                    },
+                    Some(_) => return e(WRONGTYPE),
+                };
+                if (by < 0 && old < 0 && by < i64::MIN - old)
+                    || (by > 0 && old > 0 && by > i64::MAX - old)
+                {
+                    return e(OVERFLOW);
+                }
+                let new = old + by;
+                self.keys.insert(
+                    key.to_vec(),
+                    Entry {
+                        value: Value::String(new.to_string().into_bytes()),
+                        at,
+                    },
+                );
+                int(new)
+            }
+
+            /// expire.c's expireGenericCommand.
+            fn expire(&mut self, args: &[Vec<u8>], now: i64, unit: i64, name: &str) -> Reply {
+                let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+                for opt in &args[3..] {
+                    match opt.to_ascii_lowercase().as_slice() {
+                        b"nx" => nx = true,
+                        b"xx" => xx = true,
+                        b"gt" => gt = true,
+                        b"lt" => lt = true,
+                        _ => {
+                            let upto_nul = opt.split(|&b| b == 0).next().unwrap_or(&[]);
+                            let mut text = b"Unsupported option ".to_vec();
+                            text.extend_from_slice(upto_nul);
+                            while text.last().is_some_and(|&b| b == b'\r' || b == b'\n') {
+                                text.pop();
+                            }
+                            for b in &mut text {
+                                if *b == b'\r' || *b == b'\n' {
+                                    *b = b' ';
+                                }
+                            }
+                            return e(&format!("ERR {}", String::from_utf8_lossy(&text)));
+                        }
+                    }
+                }
+                if nx && (xx || gt || lt) {
+                    return e(
+                        "ERR NX and XX, GT or LT options at the same time are not compatible",
+                    );
+                }
+                if gt && lt {
+                    return e("ERR GT and LT options at the same time are not compatible");
+                }
+                let Some(mut when) = string2ll(&args[2]) else {
+                    return e(NOT_AN_INTEGER);
+                };
+                let invalid = format!("ERR invalid expire time in '{name}' command");
+                if unit == 1000 {
+                    if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+                        return e(&invalid);
+                    }
+                    when *= 1000;
+                }
+                if when > i64::MAX - now {
+                    return e(&invalid);
+                }
+                when += now;
+                let Some(entry) = self.touch(&args[1], now) else {
+                    return int(0);
+                };
+                let current = entry.at;
+                if (nx && current.is_some())
+                    || (xx && current.is_none())
+                    || (gt && (current.is_none() || current.is_some_and(|c| when <= c)))
+                    || (lt && current.is_some_and(|c| when >= c))
+                {
+                    return int(0);
+                }
+                if when <= now {
+                    self.keys.remove(&args[1]);
+                } else {
+                    entry.at = Some(when);
+                }
+                int(1)
+            }
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use keyspace_model;
+
+/// The model's list and hash commands, for the scenes from the lists and hashes on: the file's
+/// `Model` also has `drop_if_empty`, which knows its own aggregate types.
+#[allow(unused_macros)]
+macro_rules! list_hash_model {
+    () => {
+        impl Model {
+            /// The hash at the key, made empty if the key is missing (hashTypeLookupWriteOrCreate).
+            fn hash_or_new(&mut self, key: &[u8], now: i64) -> Result<&mut Fields, Reply> {
+                if self.touch(key, now).is_none() {
+                    self.keys.insert(
+                        key.to_vec(),
+                        Entry {
+                            value: Value::Hash(Vec::new()),
+                            at: None,
+                        },
+                    );
+                }
+                match self.keys.get_mut(key) {
+                    Some(Entry {
+                        value: Value::Hash(fields),
+                        ..
+                    }) => Ok(fields),
+                    _ => Err(e(WRONGTYPE)),
+                }
+            }
+
+            /// t_list.c's popGenericCommand.
+            fn pop(&mut self, args: &[Vec<u8>], now: i64, head: bool) -> Reply {
+                if args.len() > 3 {
+                    return e(&arity_error(if head { "lpop" } else { "rpop" }));
+                }
+                let count = match args.get(2) {
+                    None => None,
+                    Some(count) => match string2ll(count) {
+                        Some(n) if n >= 0 => Some(n),
+                        _ => return e(MUST_BE_POSITIVE),
+                    },
+                };
+                let list = match self.touch(&args[1], now) {
+                    None if count.is_some() => return Reply::Send(Frame::NullArray),
+                    None => return nil(),
+                    Some(Entry {
+                        value: Value::List(list),
+                        ..
+                    }) => list,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let take = |list: &mut Vec<Vec<u8>>| {
+                    if head {
+                        list.remove(0)
+                    } else {
+                        list.pop().unwrap()
+                    }
+                };
+                let reply = match count {
+                    Some(0) => return Reply::Send(Frame::Array(Vec::new())),
+                    None => bulk(&take(list)),
+                    Some(n) => {
+                        let n = n.min(list.len() as i64);
+                        Reply::Send(Frame::Array(
+                            (0..n).map(|_| Frame::Bulk(take(list))).collect(),
+                        ))
+                    }
+                };
+                self.drop_if_empty(&args[1]);
+                reply
+            }
+
+            /// t_list.c's lremCommand.
+            fn lrem(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
+                let Some(count) = string2ll(&args[2]) else {
+                    return e(NOT_AN_INTEGER);
+                };
+                if count == i64::MIN {
+                    return e(
+                        "ERR value is out of range, value must between -9223372036854775807 and \
+                         9223372036854775807",
+                    );
+                }
+                let list = match self.touch(&args[1], now) {
+                    None => return int(0),
+                    Some(Entry {
+                        value: Value::List(list),
+                        ..
+                    }) => list,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let mut removed = 0;
+                let want = count.unsigned_abs();
+                if count < 0 {
+                    let mut i = list.len();
+                    while i > 0 && removed < want {
+                        i -= 1;
+                        if list[i] == args[3] {
+                            list.remove(i);
+                            removed += 1;
+                        }
+                    }
+                } else {
+                    let mut i = 0;
+                    while i < list.len() && (count == 0 || removed < want) {
+                        if list[i] == args[3] {
+                            list.remove(i);
+                            removed += 1;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+                self.drop_if_empty(&args[1]);
+                int(removed as i64)
+            }
+
+            /// t_list.c's ltrimCommand.
+            fn ltrim(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
+                let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
+                else {
+                    return e(NOT_AN_INTEGER);
+                };
+                let list = match self.touch(&args[1], now) {
+                    None => return ok(),
+                    Some(Entry {
+                        value: Value::List(list),
+                        ..
+                    }) => list,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let llen = list.len() as i64;
+                if start < 0 {
+                    start += llen;
+                }
+                if end < 0 {
+                    end += llen;
+                }
+                if start < 0 {
+                    start = 0;
+                }
+                let (ltrim, rtrim) = if start > end || start >= llen {
+                    (llen, 0)
+                } else {
+                    if end >= llen {
+                        end = llen - 1;
+                    }
+                    (start, llen - end - 1)
+                };
+                list.drain(..ltrim as usize);
+                list.truncate(list.len() - rtrim as usize);
+                self.drop_if_empty(&args[1]);
+                ok()
+            }
+
+            /// HGET, HLEN, HEXISTS, HGETALL, HKEYS, HVALS and HDEL.
+            fn hash_read(&mut self, name: &str, args: &[Vec<u8>], now: i64) -> Reply {
+                let empty = match name {
+                    "hget" => nil(),
+                    "hlen" | "hexists" | "hdel" => int(0),
+                    _ => Reply::Send(Frame::Array(Vec::new())),
+                };
+                let fields = match self.touch(&args[1], now) {
+                    None => return empty,
+                    Some(Entry {
+                        value: Value::Hash(fields),
+                        ..
+                    }) => fields,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let find = |fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]| {
+                    fields.iter().position(|(f, _)| f == name)
+                };
+                let all = |keys: bool, values: bool, fields: &[(Vec<u8>, Vec<u8>)]| {
+                    let mut out = Vec::new();
+                    for (f, v) in fields {
+                        if keys {
+                            out.push(Frame::Bulk(f.clone()));
+                        }
+                        if values {
+                            out.push(Frame::Bulk(v.clone()));
+                        }
+                    }
+                    Reply::Send(Frame::Array(out))
+                };
+                match name {
+                    "hget" => match find(fields, &args[2]) {
+                        Some(at) => bulk(&fields[at].1),
+                        None => nil(),
+                    },
+                    "hlen" => int(fields.len() as i64),
+                    "hexists" => int(find(fields, &args[2]).is_some() as i64),
+                    "hgetall" => all(true, true, fields),
+                    "hkeys" => all(true, false, fields),
+                    "hvals" => all(false, true, fields),
+                    _ => {
+                        let mut deleted = 0;
+                        for name in &args[2..] {
+                            if let Some(at) = find(fields, name) {
+                                fields.remove(at);
+                                deleted += 1;
+                            }
+                        }
+                        self.drop_if_empty(&args[1]);
+                        int(deleted)
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use list_hash_model;
+
 /// A sweep that fails every disk operation of a workload in turn, each with each fault, as the
 /// bitcask track's checks do: the store must say so, and stay consistent.
 pub mod faults {
