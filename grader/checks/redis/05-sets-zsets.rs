@@ -191,278 +191,43 @@ fn e(text: &str) -> Reply {
 }
 
 impl Model {
-    fn run<A: AsRef<[u8]>>(&mut self, args: &[A], now: i64) -> Reply {
-        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_ref().to_vec()).collect();
-        let Some(&(name, arity)) = TABLE
-            .iter()
-            .find(|(known, _)| known.as_bytes() == args[0].to_ascii_lowercase())
-        else {
-            return e(&unknown_command_error(&args));
-        };
-        let argc = args.len() as i64;
-        if (arity > 0 && argc != arity) || argc < -arity || (name == "ping" && argc > 2) {
-            return e(&arity_error(name));
+    /// TYPE's answer for the key: the one command that names every type of the scene.
+    fn type_name(&mut self, key: &[u8], now: i64) -> &'static str {
+        match self.touch(key, now) {
+            None => "none",
+            Some(Entry {
+                value: Value::String(_),
+                ..
+            }) => "string",
+            Some(Entry {
+                value: Value::List(_),
+                ..
+            }) => "list",
+            Some(Entry {
+                value: Value::Hash(_),
+                ..
+            }) => "hash",
+            Some(Entry {
+                value: Value::Set(_),
+                ..
+            }) => "set",
+            Some(_) => "zset",
         }
-        let key = args.get(1).cloned().unwrap_or_default();
+    }
+
+    /// The sets' and sorted sets' commands.
+    fn scene_command(&mut self, name: &str, args: &[Vec<u8>], now: i64) -> Reply {
         match name {
-            "ping" if argc == 1 => simple("PONG"),
-            "ping" | "echo" => bulk(&args[1]),
-            "get" => match self.touch(&key, now) {
-                None => nil(),
-                Some(Entry {
-                    value: Value::String(v),
-                    ..
-                }) => bulk(v),
-                Some(_) => e(WRONGTYPE),
-            },
-            "set" => self.set(&args, now),
-            "del" => {
-                let mut n = 0;
-                for key in &args[1..] {
-                    if self.touch(key, now).is_some() {
-                        self.keys.remove(key);
-                        n += 1;
-                    }
-                }
-                int(n)
-            }
-            "exists" => {
-                let mut n = 0;
-                for key in &args[1..] {
-                    if self.touch(key, now).is_some() {
-                        n += 1;
-                    }
-                }
-                int(n)
-            }
-            "type" => simple(match self.touch(&key, now) {
-                None => "none",
-                Some(Entry {
-                    value: Value::String(_),
-                    ..
-                }) => "string",
-                Some(Entry {
-                    value: Value::List(_),
-                    ..
-                }) => "list",
-                Some(Entry {
-                    value: Value::Hash(_),
-                    ..
-                }) => "hash",
-                Some(Entry {
-                    value: Value::Set(_),
-                    ..
-                }) => "set",
-                Some(_) => "zset",
-            }),
-            "rpush" | "lpush" => {
-                if self.touch(&key, now).is_none() {
-                    self.keys.insert(
-                        key.clone(),
-                        Entry {
-                            value: Value::List(Vec::new()),
-                            at: None,
-                        },
-                    );
-                }
-                let Some(Entry {
-                    value: Value::List(list),
-                    ..
-                }) = self.keys.get_mut(&key)
-                else {
-                    return e(WRONGTYPE);
-                };
-                for element in &args[2..] {
-                    if name == "rpush" {
-                        list.push(element.clone());
-                    } else {
-                        list.insert(0, element.clone());
-                    }
-                }
-                int(list.len() as i64)
-            }
-            "llen" => match self.touch(&key, now) {
-                None => int(0),
-                Some(Entry {
-                    value: Value::List(list),
-                    ..
-                }) => int(list.len() as i64),
-                Some(_) => e(WRONGTYPE),
-            },
-            "lrange" => {
-                let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
-                else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let list = match self.touch(&key, now) {
-                    None => return Reply::Send(Frame::Array(Vec::new())),
-                    Some(Entry {
-                        value: Value::List(list),
-                        ..
-                    }) => list,
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let llen = list.len() as i64;
-                if start < 0 {
-                    start += llen;
-                }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                if start > end || start >= llen {
-                    return Reply::Send(Frame::Array(Vec::new()));
-                }
-                if end >= llen {
-                    end = llen - 1;
-                }
-                Reply::Send(Frame::Array(
-                    list[start as usize..=end as usize]
-                        .iter()
-                        .map(|e| Frame::Bulk(e.clone()))
-                        .collect(),
-                ))
-            }
-            "incr" => self.add(&key, 1, now),
-            "decr" => self.add(&key, -1, now),
-            "incrby" | "decrby" => match string2ll(&args[2]) {
-                None => e(NOT_AN_INTEGER),
-                Some(i64::MIN) if name == "decrby" => e("ERR decrement would overflow"),
-                Some(by) if name == "decrby" => self.add(&key, -by, now),
-                Some(by) => self.add(&key, by, now),
-            },
-            "expire" => self.expire(&args, now, 1000, "expire"),
-            "pexpire" => self.expire(&args, now, 1, "pexpire"),
-            "ttl" | "pttl" => match self.touch(&key, now) {
-                None => int(-2),
-                Some(Entry { at: None, .. }) => int(-1),
-                Some(Entry { at: Some(at), .. }) => {
-                    let ms = (*at - now).max(0);
-                    int(if name == "ttl" { (ms + 500) / 1000 } else { ms })
-                }
-            },
-            "persist" => match self.touch(&key, now) {
-                Some(entry) if entry.at.is_some() => {
-                    entry.at = None;
-                    int(1)
-                }
-                _ => int(0),
-            },
-            "dbsize" => int(self.keys.len() as i64),
-            "lpop" | "rpop" => self.pop(&args, now, name == "lpop"),
-            "lindex" | "lset" => {
-                // The key first, then the index.
-                let missing = if name == "lindex" {
-                    nil()
-                } else {
-                    e(NO_SUCH_KEY)
-                };
-                let list = match self.touch(&key, now) {
-                    None => return missing,
-                    Some(Entry {
-                        value: Value::List(list),
-                        ..
-                    }) => list,
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let Some(mut index) = string2ll(&args[2]) else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let llen = list.len() as i64;
-                if index < 0 {
-                    index += llen;
-                }
-                let inside = index >= 0 && index < llen;
-                match (name, inside) {
-                    ("lindex", true) => bulk(&list[index as usize]),
-                    ("lindex", false) => nil(),
-                    (_, true) => {
-                        list[index as usize] = args[3].clone();
-                        ok()
-                    }
-                    (_, false) => e(INDEX_OUT_OF_RANGE),
-                }
-            }
-            "lrem" => self.lrem(&args, now),
-            "ltrim" => self.ltrim(&args, now),
-            "hset" => {
-                if argc % 2 == 1 {
-                    return e(&arity_error("hset"));
-                }
-                let fields = match self.hash_or_new(&key, now) {
-                    Ok(fields) => fields,
-                    Err(reply) => return reply,
-                };
-                let mut created = 0;
-                for pair in args[2..].chunks(2) {
-                    match fields.iter_mut().find(|(f, _)| *f == pair[0]) {
-                        Some((_, v)) => *v = pair[1].clone(),
-                        None => {
-                            fields.push((pair[0].clone(), pair[1].clone()));
-                            created += 1;
-                        }
-                    }
-                }
-                int(created)
-            }
-            "hincrby" => {
-                let Some(by) = string2ll(&args[3]) else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let fields = match self.hash_or_new(&key, now) {
-                    Ok(fields) => fields,
-                    Err(reply) => return reply,
-                };
-                let at = fields.iter().position(|(f, _)| *f == args[2]);
-                let old = match at {
-                    None => 0,
-                    Some(at) => match string2ll(&fields[at].1) {
-                        Some(n) => n,
-                        None => return e(HASH_NOT_AN_INTEGER),
-                    },
-                };
-                if (by < 0 && old < 0 && by < i64::MIN - old)
-                    || (by > 0 && old > 0 && by > i64::MAX - old)
-                {
-                    return e(OVERFLOW);
-                }
-                let new = (old + by).to_string().into_bytes();
-                match at {
-                    Some(at) => fields[at].1 = new,
-                    None => fields.push((args[2].clone(), new)),
-                }
-                int(old + by)
-            }
-            "hmget" => {
-                let fields = match self.touch(&key, now) {
-                    None => Vec::new(),
-                    Some(Entry {
-                        value: Value::Hash(fields),
-                        ..
-                    }) => fields.clone(),
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let values = args[2..]
-                    .iter()
-                    .map(|name| match fields.iter().find(|(f, _)| f == name) {
-                        Some((_, v)) => Frame::Bulk(v.clone()),
-                        None => Frame::NullBulk,
-                    })
-                    .collect();
-                Reply::Send(Frame::Array(values))
-            }
             "sadd" | "srem" | "sismember" | "smismember" | "scard" | "smembers" => {
-                self.set_command(name, &args, now)
+                self.set_command(name, args, now)
             }
-            "sinter" | "sunion" | "sdiff" => self.set_algebra(name, &args, now),
-            "zadd" | "zincrby" => self.zadd(name, &args, now),
-            "zrange" | "zrangebyscore" => self.zrange(name, &args, now),
+            "sinter" | "sunion" | "sdiff" => self.set_algebra(name, args, now),
+            "zadd" | "zincrby" => self.zadd(name, args, now),
+            "zrange" | "zrangebyscore" => self.zrange(name, args, now),
             "zrem" | "zscore" | "zcard" | "zrank" | "zrevrank" | "zcount" => {
-                self.zset_command(name, &args, now)
+                self.zset_command(name, args, now)
             }
-            _ => self.hash_read(name, &args, now),
+            _ => self.list_hash_command(name, args, now),
         }
     }
 
@@ -481,7 +246,7 @@ impl Model {
     }
 }
 
-crate::support::keyspace_model!();
+crate::support::keyspace_model!(scene_command);
 crate::support::list_hash_model!();
 
 // ---- the model: sets and sorted sets ----
