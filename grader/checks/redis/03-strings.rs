@@ -7,8 +7,8 @@ use judge::prelude::*;
 use redis_strings::{Db, Frame, MAX_ROUNDS, Reply, Round, SAMPLE};
 
 use crate::support::{
-    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, string2ll, told,
-    unknown_command_error, words,
+    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, command_line, string2ll,
+    told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -639,57 +639,12 @@ fn arity(ctx: &mut Ctx) -> CheckResult {
         ("dbsize", &[]),
         ("set", &["s", "v", "EX", "10"]),
     ];
-    let mut rng = ctx.rng();
-    for (name, pool) in new {
-        let arity = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
-        let most = arity.unsigned_abs() as usize - 1 + 2;
-        for count in 0..=most {
-            let spelled: String = name
-                .chars()
-                .map(|c| {
-                    if rng.next_u32() & 1 == 1 {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let mut args = vec![spelled.into_bytes()];
-            args.extend((0..count).map(|i| pool.get(i).unwrap_or(&"x").as_bytes().to_vec()));
-            let argc = args.len() as i64;
-            let fits = if arity > 0 {
-                argc == arity
-            } else {
-                argc >= -arity
-            };
-            if fits {
-                s.send(&args)?;
-            } else {
-                s.expect(&args, &err(&arity_error(name)))?;
-            }
-        }
-    }
+    s.arities(&mut ctx.rng(), &new, "x")?;
     s.send(&words("GET s"))?;
     s.send(&words("PTTL s"))
 }
 
 // ---- random sequences against the model ----
-
-/// One step of a random sequence: a request, or a wait.
-#[derive(Clone)]
-enum Step {
-    Send(Vec<Vec<u8>>),
-    Wait(i64),
-}
-
-impl fmt::Debug for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Send(args) => f.write_str(&command_line(args)),
-            Step::Wait(ms) => write!(f, "(wait {ms} ms)"),
-        }
-    }
-}
 
 const KEYS: [&str; 4] = ["a", "b", "c", "n"];
 
@@ -762,19 +717,7 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         &["steps"],
         256,
         prop::collection::vec(step(), 1..40),
-        |steps| {
-            let mut s = Session::new();
-            for step in &steps {
-                match step {
-                    Step::Send(args) => s.send(args)?,
-                    Step::Wait(ms) => s.wait(*ms),
-                }
-            }
-            for key in KEYS {
-                s.send(&words(&format!("PTTL {key}")))?;
-            }
-            s.send(&words("DBSIZE"))
-        },
+        |steps| Session::new().replay(&steps, &KEYS, false),
     )
 }
 

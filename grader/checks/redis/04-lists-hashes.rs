@@ -1,14 +1,13 @@
 //! Hidden checks for redis/lists-hashes.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use judge::prelude::*;
 use redis_lists_hashes::{Db, Frame, Reply};
 
 use crate::support::{
     HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, MUST_BE_POSITIVE, NO_SUCH_KEY, NOT_AN_INTEGER,
-    OVERFLOW, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, string2ll, told,
+    OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, command_line, string2ll, told,
     unknown_command_error, words,
 };
 
@@ -700,57 +699,12 @@ fn arity(ctx: &mut Ctx) -> CheckResult {
         ("hincrby", &["h", "f", "1"]),
         ("hmget", &["h", "f"]),
     ];
-    let mut rng = ctx.rng();
-    for (name, pool) in new {
-        let arity = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
-        let most = arity.unsigned_abs() as usize - 1 + 2;
-        for count in 0..=most {
-            let spelled: String = name
-                .chars()
-                .map(|c| {
-                    if rng.next_u32() & 1 == 1 {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let mut args = vec![spelled.into_bytes()];
-            args.extend((0..count).map(|i| pool.get(i).unwrap_or(&"1").as_bytes().to_vec()));
-            let argc = args.len() as i64;
-            let fits = if arity > 0 {
-                argc == arity
-            } else {
-                argc >= -arity
-            };
-            if fits {
-                s.send(&args)?;
-            } else {
-                s.expect(&args, &err(&arity_error(name)))?;
-            }
-        }
-    }
+    s.arities(&mut ctx.rng(), &new, "1")?;
     s.send(&words("LRANGE l 0 -1"))?;
     s.send(&words("HGETALL h"))
 }
 
 // ---- random sequences against the model ----
-
-/// One step of a random sequence: a request, or a wait.
-#[derive(Clone)]
-enum Step {
-    Send(Vec<Vec<u8>>),
-    Wait(i64),
-}
-
-impl fmt::Debug for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Send(args) => f.write_str(&command_line(args)),
-            Step::Wait(ms) => write!(f, "(wait {ms} ms)"),
-        }
-    }
-}
 
 const KEYS: [&str; 3] = ["a", "b", "c"];
 
@@ -823,19 +777,6 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         &["steps"],
         256,
         prop::collection::vec(step(), 1..40),
-        |steps| {
-            let mut s = Session::new();
-            for step in &steps {
-                match step {
-                    Step::Send(args) => s.send(args)?,
-                    Step::Wait(ms) => s.wait(*ms),
-                }
-            }
-            for key in KEYS {
-                s.send(&words(&format!("TYPE {key}")))?;
-                s.send(&words(&format!("PTTL {key}")))?;
-            }
-            s.send(&words("DBSIZE"))
-        },
+        |steps| Session::new().replay(&steps, &KEYS, true),
     )
 }

@@ -227,6 +227,22 @@ macro_rules! keyspace_replies {
 #[allow(unused_imports)]
 pub(crate) use keyspace_replies;
 
+/// One step of a random sequence against a keyspace model: a request, or a wait.
+#[derive(Clone)]
+pub enum Step {
+    Send(Vec<Vec<u8>>),
+    Wait(i64),
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Send(args) => f.write_str(&command_line(args)),
+            Step::Wait(ms) => write!(f, "(wait {ms} ms)"),
+        }
+    }
+}
+
 /// The session every keyspace scene's checks drive: a learner's `Db` and the scene's `Model`,
 /// sent the same requests at the same times, what was sent kept for the messages. Made in the
 /// checks file, for its `Db`, `Frame`, `Reply` and `Model`; `keyspace_session!(unordered)`
@@ -331,6 +347,72 @@ macro_rules! keyspace_session {
             /// DBSIZE, which touches no key.
             fn size(&mut self, expected: i64) -> CheckResult {
                 self.line("DBSIZE", int(expected))
+            }
+
+            /// Each of `new` with 0 to its arity + 2 arguments, taken from its pool and then
+            /// `filler`, its name in a random ASCII case: the arity error exactly when the count
+            /// does not fit the file's `TABLE`, and what the model answers when it does.
+            fn arities(
+                &mut self,
+                rng: &mut impl Rng,
+                new: &[(&str, &[&str])],
+                filler: &str,
+            ) -> CheckResult {
+                for &(name, pool) in new {
+                    let arity = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
+                    let most = arity.unsigned_abs() as usize - 1 + 2;
+                    for count in 0..=most {
+                        let spelled: String = name
+                            .chars()
+                            .map(|c| {
+                                if rng.next_u32() & 1 == 1 {
+                                    c.to_ascii_uppercase()
+                                } else {
+                                    c
+                                }
+                            })
+                            .collect();
+                        let mut args = vec![spelled.into_bytes()];
+                        args.extend(
+                            (0..count).map(|i| pool.get(i).unwrap_or(&filler).as_bytes().to_vec()),
+                        );
+                        let argc = args.len() as i64;
+                        let fits = if arity > 0 {
+                            argc == arity
+                        } else {
+                            argc >= -arity
+                        };
+                        if fits {
+                            self.send(&args)?;
+                        } else {
+                            self.expect(&args, &err(&arity_error(name)))?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            /// A random sequence: its requests and waits, then (TYPE and) PTTL of each of
+            /// `keys`, then DBSIZE, each answered as the model answers it.
+            fn replay(
+                &mut self,
+                steps: &[crate::support::Step],
+                keys: &[&str],
+                types: bool,
+            ) -> CheckResult {
+                for step in steps {
+                    match step {
+                        crate::support::Step::Send(args) => self.send(args)?,
+                        crate::support::Step::Wait(ms) => self.wait(*ms),
+                    }
+                }
+                for key in keys {
+                    if types {
+                        self.send(&words(&format!("TYPE {key}")))?;
+                    }
+                    self.send(&words(&format!("PTTL {key}")))?;
+                }
+                self.send(&words("DBSIZE"))
             }
         }
 
