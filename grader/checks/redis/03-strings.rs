@@ -7,8 +7,8 @@ use judge::prelude::*;
 use redis_strings::{Db, Frame, MAX_ROUNDS, Reply, Round, SAMPLE};
 
 use crate::support::{
-    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, command_line, string2ll,
-    told, unknown_command_error, words,
+    NOT_AN_INTEGER, OVERFLOW, STRINGS_TABLE, SYNTAX_ERROR, Step, WRONGTYPE, arity_error,
+    command_line, string2ll, told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -113,29 +113,7 @@ struct Model {
 }
 
 /// The commands, with Redis's arity.
-const TABLE: [(&str, i64); 21] = [
-    ("ping", -1),
-    ("echo", 2),
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("type", 2),
-    ("rpush", -3),
-    ("lpush", -3),
-    ("llen", 2),
-    ("lrange", 4),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("expire", -3),
-    ("pexpire", -3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("persist", 2),
-    ("dbsize", 1),
-];
+const TABLE: [(&str, i64); 21] = STRINGS_TABLE;
 
 fn e(text: &str) -> Reply {
     err(text)

@@ -6,9 +6,9 @@ use judge::prelude::*;
 use redis_lists_hashes::{Db, Frame, Reply};
 
 use crate::support::{
-    HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, MUST_BE_POSITIVE, NO_SUCH_KEY, NOT_AN_INTEGER,
-    OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, command_line, string2ll, told,
-    unknown_command_error, words,
+    HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, LISTS_HASHES_TABLE, MUST_BE_POSITIVE, NO_SUCH_KEY,
+    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, command_line, string2ll,
+    told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -94,45 +94,7 @@ struct Model {
 }
 
 /// The commands, with Redis's arity.
-const TABLE: [(&str, i64); 37] = [
-    ("ping", -1),
-    ("echo", 2),
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("type", 2),
-    ("rpush", -3),
-    ("lpush", -3),
-    ("llen", 2),
-    ("lrange", 4),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("expire", -3),
-    ("pexpire", -3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("persist", 2),
-    ("dbsize", 1),
-    ("lpop", -2),
-    ("rpop", -2),
-    ("lindex", 3),
-    ("lset", 4),
-    ("lrem", 4),
-    ("ltrim", 4),
-    ("hset", -4),
-    ("hget", 3),
-    ("hdel", -3),
-    ("hlen", 2),
-    ("hexists", 3),
-    ("hgetall", 2),
-    ("hkeys", 2),
-    ("hvals", 2),
-    ("hincrby", 4),
-    ("hmget", -3),
-];
+const TABLE: [(&str, i64); 37] = LISTS_HASHES_TABLE;
 
 fn e(text: &str) -> Reply {
     err(text)

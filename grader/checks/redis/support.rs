@@ -115,6 +115,84 @@ pub fn arity_error(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }
 
+/// A command as the command table has it: its lowercase name, and its arity as Redis counts it
+/// (the name included; negative: at least that many).
+pub type Command = (&'static str, i64);
+
+/// The commands scene's table.
+pub const COMMANDS_TABLE: [Command; 11] = [
+    ("ping", -1),
+    ("echo", 2),
+    ("get", 2),
+    ("set", -3),
+    ("del", -2),
+    ("exists", -2),
+    ("type", 2),
+    ("rpush", -3),
+    ("lpush", -3),
+    ("llen", 2),
+    ("lrange", 4),
+];
+
+/// The strings scene's table: the commands scene's, then the strings' and TTLs' commands.
+pub const STRINGS_TABLE: [Command; 21] = joined(
+    COMMANDS_TABLE,
+    [
+        ("incr", 2),
+        ("decr", 2),
+        ("incrby", 3),
+        ("decrby", 3),
+        ("expire", -3),
+        ("pexpire", -3),
+        ("ttl", 2),
+        ("pttl", 2),
+        ("persist", 2),
+        ("dbsize", 1),
+    ],
+);
+
+/// The lists and hashes scene's table: the strings scene's, then the lists' and hashes' commands.
+pub const LISTS_HASHES_TABLE: [Command; 37] = joined(
+    STRINGS_TABLE,
+    [
+        ("lpop", -2),
+        ("rpop", -2),
+        ("lindex", 3),
+        ("lset", 4),
+        ("lrem", 4),
+        ("ltrim", 4),
+        ("hset", -4),
+        ("hget", 3),
+        ("hdel", -3),
+        ("hlen", 2),
+        ("hexists", 3),
+        ("hgetall", 2),
+        ("hkeys", 2),
+        ("hvals", 2),
+        ("hincrby", 4),
+        ("hmget", -3),
+    ],
+);
+
+/// A scene's table: the one before it, then the commands the scene adds, in that order.
+pub const fn joined<const A: usize, const B: usize, const N: usize>(
+    before: [Command; A],
+    added: [Command; B],
+) -> [Command; N] {
+    assert!(A + B == N, "the table's length is the sum of the two");
+    let mut table = [("", 0); N];
+    let mut i = 0;
+    while i < A {
+        table[i] = before[i];
+        i += 1;
+    }
+    while i < N {
+        table[i] = added[i - A];
+        i += 1;
+    }
+    table
+}
+
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const SYNTAX_ERROR: &str = "ERR syntax error";
