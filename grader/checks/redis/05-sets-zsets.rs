@@ -8,8 +8,8 @@ use redis_sets_zsets::{Db, Frame, Reply, ZSkipList};
 
 use crate::support::{
     HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, LISTS_HASHES_TABLE, MUST_BE_POSITIVE, NO_SUCH_KEY,
-    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, command_line, joined,
-    quoted, string2ll, told, unknown_command_error, words,
+    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, clamped, command_line,
+    joined, quoted, string2ll, told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -592,28 +592,14 @@ impl Model {
                 return e(NOT_AN_INTEGER);
             };
             Box::new(move |pairs| {
-                let (mut start, mut end) = (start, end);
                 let mut all = pairs.to_vec();
                 if rev {
                     all.reverse();
                 }
-                let llen = all.len() as i64;
-                if start < 0 {
-                    start += llen;
+                match clamped(start, end, all.len()) {
+                    Some(range) => all[range].to_vec(),
+                    None => Vec::new(),
                 }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                if start > end || start >= llen {
-                    return Vec::new();
-                }
-                if end >= llen {
-                    end = llen - 1;
-                }
-                all[start as usize..=end as usize].to_vec()
             })
         };
         let pairs = match self.touch(&args[1], now) {

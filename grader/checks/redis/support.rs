@@ -78,6 +78,30 @@ pub fn string2ll(bytes: &[u8]) -> Option<i64> {
     text.parse().ok()
 }
 
+/// Redis's clamping of a range of indexes (LRANGE's, LTRIM's, ZRANGE's by rank) into a sequence of
+/// `len`: a negative index counts from the end, the start is raised to 0 and the stop lowered to
+/// the last; `None` when nothing is left (a start past the stop or past the end).
+pub fn clamped(start: i64, end: i64, len: usize) -> Option<std::ops::RangeInclusive<usize>> {
+    let llen = len as i64;
+    let (mut start, mut end) = (start, end);
+    if start < 0 {
+        start += llen;
+    }
+    if end < 0 {
+        end += llen;
+    }
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some(start as usize..=end as usize)
+}
+
 /// What Redis answers a command it does not know, as `commandCheckExistence` builds it in C:
 /// `'%.128s'` of the name, then `'%.*s' ` of each argument while the list is under 128 bytes,
 /// with 128 less the list's length as the precision; `%s` stops at a NUL; CR and LF become
@@ -599,7 +623,7 @@ macro_rules! keyspace_model {
                         Some(_) => e(WRONGTYPE),
                     },
                     "lrange" => {
-                        let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
+                        let (Some(start), Some(end)) = (string2ll(&args[2]), string2ll(&args[3]))
                         else {
                             return e(NOT_AN_INTEGER);
                         };
@@ -611,24 +635,11 @@ macro_rules! keyspace_model {
                             }) => list,
                             Some(_) => return e(WRONGTYPE),
                         };
-                        let llen = list.len() as i64;
-                        if start < 0 {
-                            start += llen;
-                        }
-                        if end < 0 {
-                            end += llen;
-                        }
-                        if start < 0 {
-                            start = 0;
-                        }
-                        if start > end || start >= llen {
+                        let Some(range) = crate::support::clamped(start, end, list.len()) else {
                             return Reply::Send(Frame::Array(Vec::new()));
-                        }
-                        if end >= llen {
-                            end = llen - 1;
-                        }
+                        };
                         Reply::Send(Frame::Array(
-                            list[start as usize..=end as usize]
+                            list[range]
                                 .iter()
                                 .map(|e| Frame::Bulk(e.clone()))
                                 .collect(),
@@ -1059,8 +1070,7 @@ macro_rules! list_hash_model {
 
             /// t_list.c's ltrimCommand.
             fn ltrim(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
-                let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
-                else {
+                let (Some(start), Some(end)) = (string2ll(&args[2]), string2ll(&args[3])) else {
                     return e(NOT_AN_INTEGER);
                 };
                 let list = match self.touch(&args[1], now) {
@@ -1072,22 +1082,9 @@ macro_rules! list_hash_model {
                     Some(_) => return e(WRONGTYPE),
                 };
                 let llen = list.len() as i64;
-                if start < 0 {
-                    start += llen;
-                }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                let (ltrim, rtrim) = if start > end || start >= llen {
-                    (llen, 0)
-                } else {
-                    if end >= llen {
-                        end = llen - 1;
-                    }
-                    (start, llen - end - 1)
+                let (ltrim, rtrim) = match crate::support::clamped(start, end, list.len()) {
+                    None => (llen, 0),
+                    Some(range) => (*range.start() as i64, llen - *range.end() as i64 - 1),
                 };
                 list.drain(..ltrim as usize);
                 list.truncate(list.len() - rtrim as usize);
