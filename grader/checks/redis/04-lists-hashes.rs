@@ -616,23 +616,14 @@ fn ttls(_: &mut Ctx) -> CheckResult {
         ("HSET k14 b 2", int(1)),
         ("HINCRBY k15 a 5", int(5)),
     ];
-    let n = touches.len() as i64;
-    for i in 0..n {
+    let make = |i: i64| {
         if i < 6 {
-            s.line(&format!("RPUSH k{i} a"), int(1))?;
+            format!("RPUSH k{i} a")
         } else {
-            s.line(&format!("HSET k{i} a 1"), int(1))?;
+            format!("HSET k{i} a 1")
         }
-        s.line(&format!("PEXPIRE k{i} 10"), int(1))?;
-    }
-    s.size(n + 2)?;
-    s.wait(11);
-    for (i, (line, expected)) in touches.into_iter().enumerate() {
-        s.line(line, expected)?;
-        let gone = i as i64 + 1;
-        let created = [14, 15].iter().filter(|&&c| c <= i).count() as i64;
-        s.size(n + 2 - gone + created)?;
-    }
+    };
+    s.expired_touches(&touches, make, 2, &[14, 15])?;
     s.line("HGETALL k14", array(&["b", "2"]))?;
     s.line("TTL k14", int(-1))?;
     s.line("HGETALL k15", array(&["a", "5"]))?;

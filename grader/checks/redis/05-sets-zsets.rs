@@ -1219,23 +1219,14 @@ fn ttls(_: &mut Ctx) -> CheckResult {
         ("ZADD k17 XX 1 a", int(0)),
         ("ZADD k18 2 b", int(1)),
     ];
-    let n = touches.len() as i64;
-    for i in 0..n {
+    let make = |i: i64| {
         if i < 9 {
-            s.line(&format!("SADD k{i} a"), int(1))?;
+            format!("SADD k{i} a")
         } else {
-            s.line(&format!("ZADD k{i} 1 a"), int(1))?;
+            format!("ZADD k{i} 1 a")
         }
-        s.line(&format!("PEXPIRE k{i} 10"), int(1))?;
-    }
-    s.size(n + 2)?;
-    s.wait(11);
-    for (i, (line, expected)) in touches.into_iter().enumerate() {
-        s.line(line, expected)?;
-        let gone = i as i64 + 1;
-        let created = [8, 18].iter().filter(|&&c| c <= i).count() as i64;
-        s.size(n + 2 - gone + created)?;
-    }
+    };
+    s.expired_touches(&touches, make, 2, &[8, 18])?;
     s.line("SMEMBERS k8", array(&["b"]))?;
     s.line("TTL k8", int(-1))?;
     s.line("ZRANGE k18 0 -1 WITHSCORES", array(&["b", "2"]))?;

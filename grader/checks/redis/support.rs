@@ -494,6 +494,35 @@ macro_rules! keyspace_session {
                 Ok(())
             }
 
+            /// Gives each of `touches` a key `k{i}` of its own, made by the line `make(i)` (which
+            /// answers 1) and due in 10 ms, with `before` keys there already; waits past it; then
+            /// sends each of `touches`: its key is found expired and removed (DBSIZE one less after
+            /// each), and a line whose index is in `creating` makes it again.
+            // The scenes of aggregate types use it; the strings scene has none.
+            #[allow(dead_code)]
+            fn expired_touches(
+                &mut self,
+                touches: &[(&str, Reply)],
+                make: impl Fn(i64) -> String,
+                before: i64,
+                creating: &[usize],
+            ) -> CheckResult {
+                let n = touches.len() as i64;
+                for i in 0..n {
+                    self.line(&make(i), int(1))?;
+                    self.line(&format!("PEXPIRE k{i} 10"), int(1))?;
+                }
+                self.size(n + before)?;
+                self.wait(11);
+                for (i, (line, expected)) in touches.iter().enumerate() {
+                    self.line(line, expected.clone())?;
+                    let gone = i as i64 + 1;
+                    let created = creating.iter().filter(|&&c| c <= i).count() as i64;
+                    self.size(n + before - gone + created)?;
+                }
+                Ok(())
+            }
+
             /// A random sequence: its requests and waits, then (TYPE and) PTTL of each of
             /// `keys`, then DBSIZE, each answered as the model answers it.
             fn replay(
