@@ -7,8 +7,8 @@ use judge::prelude::*;
 use redis_commands::{Db, Frame, Reply};
 
 use crate::support::{
-    NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, string2ll, told,
-    unknown_command_error, words,
+    COMMANDS_TABLE, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE, arity_error, clamped, command_line,
+    string2ll, told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -181,19 +181,7 @@ struct Model {
 }
 
 /// The commands, with Redis's arity.
-const TABLE: [(&str, i64); 11] = [
-    ("ping", -1),
-    ("echo", 2),
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("type", 2),
-    ("rpush", -3),
-    ("lpush", -3),
-    ("llen", 2),
-    ("lrange", 4),
-];
+const TABLE: [(&str, i64); 11] = COMMANDS_TABLE;
 
 fn type_byte(frame: &Frame) -> char {
     match frame {
@@ -324,8 +312,7 @@ impl Model {
             },
             _ => {
                 // LRANGE, as t_list.c reads: indexes, then the key, then its type.
-                let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
-                else {
+                let (Some(start), Some(end)) = (string2ll(&args[2]), string2ll(&args[3])) else {
                     return error(NOT_AN_INTEGER);
                 };
                 let list = match self.keys.get(&key) {
@@ -333,28 +320,10 @@ impl Model {
                     Some(Value::String(_)) => return error(WRONGTYPE),
                     Some(Value::List(list)) => list,
                 };
-                let llen = list.len() as i64;
-                if start < 0 {
-                    start += llen;
-                }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                if start > end || start >= llen {
+                let Some(range) = clamped(start, end, list.len()) else {
                     return Frame::Array(Vec::new());
-                }
-                if end >= llen {
-                    end = llen - 1;
-                }
-                Frame::Array(
-                    list[start as usize..=end as usize]
-                        .iter()
-                        .map(|e| Frame::Bulk(e.clone()))
-                        .collect(),
-                )
+                };
+                Frame::Array(list[range].iter().map(|e| Frame::Bulk(e.clone())).collect())
             }
         }
     }

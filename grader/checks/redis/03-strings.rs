@@ -7,8 +7,8 @@ use judge::prelude::*;
 use redis_strings::{Db, Frame, MAX_ROUNDS, Reply, Round, SAMPLE};
 
 use crate::support::{
-    NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, string2ll, told,
-    unknown_command_error, words,
+    NOT_AN_INTEGER, OVERFLOW, STRINGS_TABLE, SYNTAX_ERROR, Step, WRONGTYPE, arity_error,
+    command_line, string2ll, told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -90,84 +90,7 @@ pub fn suite() -> Suite {
 
 crate::support::keyspace_replies!();
 
-/// Where the clock starts: a real time, 2024-01-01, so that "now plus the time" can overflow.
-const START: i64 = 1_704_067_200_000;
-
-/// A learner's keyspace and the model, sent the same requests at the same times; what was
-/// sent is kept for the messages.
-struct Session {
-    db: Db,
-    model: Model,
-    now: i64,
-    sent: Vec<String>,
-}
-
-impl Session {
-    fn new() -> Session {
-        Session::at(START)
-    }
-
-    fn at(now: i64) -> Session {
-        Session {
-            db: Db::new(),
-            model: Model::default(),
-            now,
-            sent: Vec::new(),
-        }
-    }
-
-    /// Moves the clock on by `ms`.
-    fn wait(&mut self, ms: i64) {
-        self.now += ms;
-        self.note(format!("(wait {ms} ms)"));
-    }
-
-    fn note(&mut self, what: String) {
-        self.sent.push(what);
-        if self.sent.len() > 14 {
-            self.sent.remove(0);
-            self.sent[0] = "...".into();
-        }
-    }
-
-    fn did(&self, line: &str) -> String {
-        told(&self.sent, &format!("{line}    (at now = {})", self.now))
-    }
-
-    /// Sends a request, checks its reply against the model's.
-    fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> CheckResult {
-        let expected = self.model.run(args, self.now);
-        self.expect_reply(args, &expected)
-    }
-
-    /// Sends a request, checks its reply against the one given (the model is sent it too).
-    fn expect<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
-        let model = self.model.run(args, self.now);
-        let line = command_line(args);
-        assert_eq!(
-            &model, expected,
-            "the model disagrees with the script: {line}"
-        );
-        self.expect_reply(args, expected)
-    }
-
-    fn expect_reply<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
-        let line = command_line(args);
-        let got = self.db.execute(request(args), self.now);
-        let result = expect_reply(&self.did(&line), &got, expected);
-        self.note(line);
-        result
-    }
-
-    fn line(&mut self, line: &str, expected: Reply) -> CheckResult {
-        self.expect(&words(line), &expected)
-    }
-
-    /// DBSIZE, which touches no key.
-    fn size(&mut self, expected: i64) -> CheckResult {
-        self.line("DBSIZE", int(expected))
-    }
-}
+crate::support::keyspace_session!();
 
 // ---- the model ----
 
@@ -190,345 +113,27 @@ struct Model {
 }
 
 /// The commands, with Redis's arity.
-const TABLE: [(&str, i64); 21] = [
-    ("ping", -1),
-    ("echo", 2),
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("type", 2),
-    ("rpush", -3),
-    ("lpush", -3),
-    ("llen", 2),
-    ("lrange", 4),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("expire", -3),
-    ("pexpire", -3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("persist", 2),
-    ("dbsize", 1),
-];
+const TABLE: [(&str, i64); 21] = STRINGS_TABLE;
 
 fn e(text: &str) -> Reply {
     err(text)
 }
 
 impl Model {
-    /// Removes the key if it has expired at `now`, and returns its entry if it is still there.
-    fn touch(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        if let Some(Entry { at: Some(at), .. }) = self.keys.get(key)
-            && now > *at
-        {
-            self.keys.remove(key);
-        }
-        self.keys.get_mut(key)
-    }
-
-    fn run<A: AsRef<[u8]>>(&mut self, args: &[A], now: i64) -> Reply {
-        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_ref().to_vec()).collect();
-        let Some(&(name, arity)) = TABLE
-            .iter()
-            .find(|(known, _)| known.as_bytes() == args[0].to_ascii_lowercase())
-        else {
-            return e(&unknown_command_error(&args));
-        };
-        let argc = args.len() as i64;
-        if (arity > 0 && argc != arity) || argc < -arity || (name == "ping" && argc > 2) {
-            return e(&arity_error(name));
-        }
-        let key = args.get(1).cloned().unwrap_or_default();
-        match name {
-            "ping" if argc == 1 => simple("PONG"),
-            "ping" | "echo" => bulk(&args[1]),
-            "get" => match self.touch(&key, now) {
-                None => nil(),
-                Some(Entry {
-                    value: Value::String(v),
-                    ..
-                }) => bulk(v),
-                Some(_) => e(WRONGTYPE),
-            },
-            "set" => self.set(&args, now),
-            "del" => {
-                let mut n = 0;
-                for key in &args[1..] {
-                    if self.touch(key, now).is_some() {
-                        self.keys.remove(key);
-                        n += 1;
-                    }
-                }
-                int(n)
-            }
-            "exists" => {
-                let mut n = 0;
-                for key in &args[1..] {
-                    if self.touch(key, now).is_some() {
-                        n += 1;
-                    }
-                }
-                int(n)
-            }
-            "type" => simple(match self.touch(&key, now) {
-                None => "none",
-                Some(Entry {
-                    value: Value::String(_),
-                    ..
-                }) => "string",
-                Some(_) => "list",
-            }),
-            "rpush" | "lpush" => {
-                if self.touch(&key, now).is_none() {
-                    self.keys.insert(
-                        key.clone(),
-                        Entry {
-                            value: Value::List(Vec::new()),
-                            at: None,
-                        },
-                    );
-                }
-                let Some(Entry {
-                    value: Value::List(list),
-                    ..
-                }) = self.keys.get_mut(&key)
-                else {
-                    return e(WRONGTYPE);
-                };
-                for element in &args[2..] {
-                    if name == "rpush" {
-                        list.push(element.clone());
-                    } else {
-                        list.insert(0, element.clone());
-                    }
-                }
-                int(list.len() as i64)
-            }
-            "llen" => match self.touch(&key, now) {
-                None => int(0),
-                Some(Entry {
-                    value: Value::List(list),
-                    ..
-                }) => int(list.len() as i64),
-                Some(_) => e(WRONGTYPE),
-            },
-            "lrange" => {
-                let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
-                else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let list = match self.touch(&key, now) {
-                    None => return Reply::Send(Frame::Array(Vec::new())),
-                    Some(Entry {
-                        value: Value::List(list),
-                        ..
-                    }) => list,
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let llen = list.len() as i64;
-                if start < 0 {
-                    start += llen;
-                }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                if start > end || start >= llen {
-                    return Reply::Send(Frame::Array(Vec::new()));
-                }
-                if end >= llen {
-                    end = llen - 1;
-                }
-                Reply::Send(Frame::Array(
-                    list[start as usize..=end as usize]
-                        .iter()
-                        .map(|e| Frame::Bulk(e.clone()))
-                        .collect(),
-                ))
-            }
-            "incr" => self.add(&key, 1, now),
-            "decr" => self.add(&key, -1, now),
-            "incrby" | "decrby" => match string2ll(&args[2]) {
-                None => e(NOT_AN_INTEGER),
-                Some(i64::MIN) if name == "decrby" => e("ERR decrement would overflow"),
-                Some(by) if name == "decrby" => self.add(&key, -by, now),
-                Some(by) => self.add(&key, by, now),
-            },
-            "expire" => self.expire(&args, now, 1000, "expire"),
-            "pexpire" => self.expire(&args, now, 1, "pexpire"),
-            "ttl" | "pttl" => match self.touch(&key, now) {
-                None => int(-2),
-                Some(Entry { at: None, .. }) => int(-1),
-                Some(Entry { at: Some(at), .. }) => {
-                    let ms = (*at - now).max(0);
-                    int(if name == "ttl" { (ms + 500) / 1000 } else { ms })
-                }
-            },
-            "persist" => match self.touch(&key, now) {
-                Some(entry) if entry.at.is_some() => {
-                    entry.at = None;
-                    int(1)
-                }
-                _ => int(0),
-            },
-            _ => int(self.keys.len() as i64),
-        }
-    }
-
-    /// t_string.c's parseExtendedStringArgumentsOrReply, for NX, XX, EX, PX and KEEPTTL.
-    fn set(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
-        let (mut nx, mut xx, mut ex, mut px, mut keepttl) = (false, false, false, false, false);
-        let mut time: Option<&[u8]> = None;
-        let mut j = 3;
-        while j < args.len() {
-            let opt = args[j].to_ascii_lowercase();
-            let has_next = j + 1 < args.len();
-            match opt.as_slice() {
-                b"nx" if !xx => nx = true,
-                b"xx" if !nx => xx = true,
-                b"keepttl" if !ex && !px => keepttl = true,
-                b"ex" if !keepttl && !px && has_next => {
-                    ex = true;
-                    time = Some(&args[j + 1]);
-                    j += 1;
-                }
-                b"px" if !keepttl && !ex && has_next => {
-                    px = true;
-                    time = Some(&args[j + 1]);
-                    j += 1;
-                }
-                _ => return e(SYNTAX_ERROR),
-            }
-            j += 1;
-        }
-        let mut deadline = None;
-        if let Some(time) = time {
-            let Some(mut ms) = string2ll(time) else {
-                return e(NOT_AN_INTEGER);
-            };
-            if ms <= 0 || (ex && ms > i64::MAX / 1000) {
-                return e("ERR invalid expire time in 'set' command");
-            }
-            if ex {
-                ms *= 1000;
-            }
-            if ms > i64::MAX - now {
-                return e("ERR invalid expire time in 'set' command");
-            }
-            deadline = Some(ms + now);
-        }
-        let found = self.touch(&args[1], now).map(|entry| entry.at);
-        if (nx && found.is_some()) || (xx && found.is_none()) {
-            return nil();
-        }
-        let at = if keepttl { found.flatten() } else { deadline };
-        self.keys.insert(
-            args[1].clone(),
-            Entry {
-                value: Value::String(args[2].clone()),
-                at,
-            },
-        );
-        ok()
-    }
-
-    /// t_string.c's incrDecrCommand.
-    fn add(&mut self, key: &[u8], by: i64, now: i64) -> Reply {
-        let (old, at) = match self.touch(key, now) {
-            None => (0, None),
+    /// TYPE's answer for the key: the one command that names every type of the scene.
+    fn type_name(&mut self, key: &[u8], now: i64) -> &'static str {
+        match self.touch(key, now) {
+            None => "none",
             Some(Entry {
-                value: Value::String(v),
-                at,
-            }) => match string2ll(v) {
-                Some(n) => (n, *at),
-                None => return e(NOT_AN_INTEGER),
-            },
-            Some(_) => return e(WRONGTYPE),
-        };
-        if (by < 0 && old < 0 && by < i64::MIN - old) || (by > 0 && old > 0 && by > i64::MAX - old)
-        {
-            return e("ERR increment or decrement would overflow");
+                value: Value::String(_),
+                ..
+            }) => "string",
+            Some(_) => "list",
         }
-        let new = old + by;
-        self.keys.insert(
-            key.to_vec(),
-            Entry {
-                value: Value::String(new.to_string().into_bytes()),
-                at,
-            },
-        );
-        int(new)
-    }
-
-    /// expire.c's expireGenericCommand.
-    fn expire(&mut self, args: &[Vec<u8>], now: i64, unit: i64, name: &str) -> Reply {
-        let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-        for opt in &args[3..] {
-            match opt.to_ascii_lowercase().as_slice() {
-                b"nx" => nx = true,
-                b"xx" => xx = true,
-                b"gt" => gt = true,
-                b"lt" => lt = true,
-                _ => {
-                    let upto_nul = opt.split(|&b| b == 0).next().unwrap_or(&[]);
-                    let mut text = b"Unsupported option ".to_vec();
-                    text.extend_from_slice(upto_nul);
-                    while text.last().is_some_and(|&b| b == b'\r' || b == b'\n') {
-                        text.pop();
-                    }
-                    for b in &mut text {
-                        if *b == b'\r' || *b == b'\n' {
-                            *b = b' ';
-                        }
-                    }
-                    return e(&format!("ERR {}", String::from_utf8_lossy(&text)));
-                }
-            }
-        }
-        if nx && (xx || gt || lt) {
-            return e("ERR NX and XX, GT or LT options at the same time are not compatible");
-        }
-        if gt && lt {
-            return e("ERR GT and LT options at the same time are not compatible");
-        }
-        let Some(mut when) = string2ll(&args[2]) else {
-            return e(NOT_AN_INTEGER);
-        };
-        let invalid = format!("ERR invalid expire time in '{name}' command");
-        if unit == 1000 {
-            if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-                return e(&invalid);
-            }
-            when *= 1000;
-        }
-        if when > i64::MAX - now {
-            return e(&invalid);
-        }
-        when += now;
-        let Some(entry) = self.touch(&args[1], now) else {
-            return int(0);
-        };
-        let current = entry.at;
-        if (nx && current.is_some())
-            || (xx && current.is_none())
-            || (gt && (current.is_none() || current.is_some_and(|c| when <= c)))
-            || (lt && current.is_some_and(|c| when >= c))
-        {
-            return int(0);
-        }
-        if when <= now {
-            self.keys.remove(&args[1]);
-        } else {
-            entry.at = Some(when);
-        }
-        int(1)
     }
 }
+
+crate::support::keyspace_model!();
 
 // ---- scripted checks ----
 
@@ -1012,57 +617,12 @@ fn arity(ctx: &mut Ctx) -> CheckResult {
         ("dbsize", &[]),
         ("set", &["s", "v", "EX", "10"]),
     ];
-    let mut rng = ctx.rng();
-    for (name, pool) in new {
-        let arity = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
-        let most = arity.unsigned_abs() as usize - 1 + 2;
-        for count in 0..=most {
-            let spelled: String = name
-                .chars()
-                .map(|c| {
-                    if rng.next_u32() & 1 == 1 {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let mut args = vec![spelled.into_bytes()];
-            args.extend((0..count).map(|i| pool.get(i).unwrap_or(&"x").as_bytes().to_vec()));
-            let argc = args.len() as i64;
-            let fits = if arity > 0 {
-                argc == arity
-            } else {
-                argc >= -arity
-            };
-            if fits {
-                s.send(&args)?;
-            } else {
-                s.expect(&args, &err(&arity_error(name)))?;
-            }
-        }
-    }
+    s.arities(&mut ctx.rng(), &new, "x")?;
     s.send(&words("GET s"))?;
     s.send(&words("PTTL s"))
 }
 
 // ---- random sequences against the model ----
-
-/// One step of a random sequence: a request, or a wait.
-#[derive(Clone)]
-enum Step {
-    Send(Vec<Vec<u8>>),
-    Wait(i64),
-}
-
-impl fmt::Debug for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Send(args) => f.write_str(&command_line(args)),
-            Step::Wait(ms) => write!(f, "(wait {ms} ms)"),
-        }
-    }
-}
 
 const KEYS: [&str; 4] = ["a", "b", "c", "n"];
 
@@ -1135,19 +695,7 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         &["steps"],
         256,
         prop::collection::vec(step(), 1..40),
-        |steps| {
-            let mut s = Session::new();
-            for step in &steps {
-                match step {
-                    Step::Send(args) => s.send(args)?,
-                    Step::Wait(ms) => s.wait(*ms),
-                }
-            }
-            for key in KEYS {
-                s.send(&words(&format!("PTTL {key}")))?;
-            }
-            s.send(&words("DBSIZE"))
-        },
+        |steps| Session::new().replay(&steps, &KEYS, false),
     )
 }
 

@@ -7,9 +7,9 @@ use judge::prelude::*;
 use redis_sets_zsets::{Db, Frame, Reply, ZSkipList};
 
 use crate::support::{
-    HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, MUST_BE_POSITIVE, NO_SUCH_KEY, NOT_AN_INTEGER,
-    OVERFLOW, SYNTAX_ERROR, WRONGTYPE, arity_error, command_line, quoted, string2ll, told,
-    unknown_command_error, words,
+    HASH_NOT_AN_INTEGER, INDEX_OUT_OF_RANGE, LISTS_HASHES_TABLE, MUST_BE_POSITIVE, NO_SUCH_KEY,
+    NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, Step, WRONGTYPE, arity_error, clamped, command_line,
+    joined, quoted, string2ll, told, unknown_command_error, words,
 };
 
 pub fn suite() -> Suite {
@@ -80,91 +80,7 @@ pub fn suite() -> Suite {
 
 crate::support::keyspace_replies!();
 
-/// Where the clock starts: a real time, 2024-01-01, so that "now plus the time" can overflow.
-const START: i64 = 1_704_067_200_000;
-
-/// A learner's keyspace and the model, sent the same requests at the same times; what was
-/// sent is kept for the messages.
-struct Session {
-    db: Db,
-    model: Model,
-    now: i64,
-    sent: Vec<String>,
-}
-
-impl Session {
-    fn new() -> Session {
-        Session::at(START)
-    }
-
-    fn at(now: i64) -> Session {
-        Session {
-            db: Db::new(),
-            model: Model::default(),
-            now,
-            sent: Vec::new(),
-        }
-    }
-
-    /// Moves the clock on by `ms`.
-    fn wait(&mut self, ms: i64) {
-        self.now += ms;
-        self.note(format!("(wait {ms} ms)"));
-    }
-
-    fn note(&mut self, what: String) {
-        self.sent.push(what);
-        if self.sent.len() > 14 {
-            self.sent.remove(0);
-            self.sent[0] = "...".into();
-        }
-    }
-
-    fn did(&self, line: &str) -> String {
-        told(&self.sent, &format!("{line}    (at now = {})", self.now))
-    }
-
-    /// Sends a request, checks its reply against the model's.
-    fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> CheckResult {
-        let expected = self.model.run(args, self.now);
-        self.expect_reply(args, &expected)
-    }
-
-    /// Sends a request, checks its reply against the one given (the model is sent it too).
-    fn expect<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
-        let model = self.model.run(args, self.now);
-        let line = command_line(args);
-        assert_eq!(
-            &model, expected,
-            "the model disagrees with the script: {line}"
-        );
-        self.expect_reply(args, expected)
-    }
-
-    fn expect_reply<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
-        let mut line = command_line(args);
-        let mut got = self.db.execute(request(args), self.now);
-        let mut expected = expected.clone();
-        // A set has no order: its members are compared sorted, repeats kept.
-        if unordered(args[0].as_ref()) {
-            sort_members(&mut got);
-            sort_members(&mut expected);
-            line.push_str("    (members compared in any order, shown sorted)");
-        }
-        let result = expect_reply(&self.did(&line), &got, &expected);
-        self.note(line);
-        result
-    }
-
-    fn line(&mut self, line: &str, expected: Reply) -> CheckResult {
-        self.expect(&words(line), &expected)
-    }
-
-    /// DBSIZE, which touches no key.
-    fn size(&mut self, expected: i64) -> CheckResult {
-        self.line("DBSIZE", int(expected))
-    }
-}
+crate::support::keyspace_session!(unordered);
 
 /// The commands whose answer is a set's members, in an order Redis does not promise.
 fn unordered(name: &[u8]) -> bool {
@@ -211,372 +127,73 @@ struct Model {
 }
 
 /// The commands, with Redis's arity.
-const TABLE: [(&str, i64); 56] = [
-    ("ping", -1),
-    ("echo", 2),
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("type", 2),
-    ("rpush", -3),
-    ("lpush", -3),
-    ("llen", 2),
-    ("lrange", 4),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("expire", -3),
-    ("pexpire", -3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("persist", 2),
-    ("dbsize", 1),
-    ("lpop", -2),
-    ("rpop", -2),
-    ("lindex", 3),
-    ("lset", 4),
-    ("lrem", 4),
-    ("ltrim", 4),
-    ("hset", -4),
-    ("hget", 3),
-    ("hdel", -3),
-    ("hlen", 2),
-    ("hexists", 3),
-    ("hgetall", 2),
-    ("hkeys", 2),
-    ("hvals", 2),
-    ("hincrby", 4),
-    ("hmget", -3),
-    ("sadd", -3),
-    ("srem", -3),
-    ("sismember", 3),
-    ("smismember", -3),
-    ("scard", 2),
-    ("smembers", 2),
-    ("sinter", -2),
-    ("sunion", -2),
-    ("sdiff", -2),
-    ("zadd", -4),
-    ("zrem", -3),
-    ("zscore", 3),
-    ("zcard", 2),
-    ("zincrby", 4),
-    ("zrank", 3),
-    ("zrevrank", 3),
-    ("zrange", -4),
-    ("zrangebyscore", -4),
-    ("zcount", 4),
-];
+const TABLE: [(&str, i64); 56] = joined(
+    LISTS_HASHES_TABLE,
+    [
+        ("sadd", -3),
+        ("srem", -3),
+        ("sismember", 3),
+        ("smismember", -3),
+        ("scard", 2),
+        ("smembers", 2),
+        ("sinter", -2),
+        ("sunion", -2),
+        ("sdiff", -2),
+        ("zadd", -4),
+        ("zrem", -3),
+        ("zscore", 3),
+        ("zcard", 2),
+        ("zincrby", 4),
+        ("zrank", 3),
+        ("zrevrank", 3),
+        ("zrange", -4),
+        ("zrangebyscore", -4),
+        ("zcount", 4),
+    ],
+);
 
 fn e(text: &str) -> Reply {
     err(text)
 }
 
 impl Model {
-    /// Removes the key if it has expired at `now`, and returns its entry if it is still there.
-    fn touch(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        if let Some(Entry { at: Some(at), .. }) = self.keys.get(key)
-            && now > *at
-        {
-            self.keys.remove(key);
-        }
-        self.keys.get_mut(key)
-    }
-
-    fn run<A: AsRef<[u8]>>(&mut self, args: &[A], now: i64) -> Reply {
-        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_ref().to_vec()).collect();
-        let Some(&(name, arity)) = TABLE
-            .iter()
-            .find(|(known, _)| known.as_bytes() == args[0].to_ascii_lowercase())
-        else {
-            return e(&unknown_command_error(&args));
-        };
-        let argc = args.len() as i64;
-        if (arity > 0 && argc != arity) || argc < -arity || (name == "ping" && argc > 2) {
-            return e(&arity_error(name));
-        }
-        let key = args.get(1).cloned().unwrap_or_default();
-        match name {
-            "ping" if argc == 1 => simple("PONG"),
-            "ping" | "echo" => bulk(&args[1]),
-            "get" => match self.touch(&key, now) {
-                None => nil(),
-                Some(Entry {
-                    value: Value::String(v),
-                    ..
-                }) => bulk(v),
-                Some(_) => e(WRONGTYPE),
-            },
-            "set" => self.set(&args, now),
-            "del" => {
-                let mut n = 0;
-                for key in &args[1..] {
-                    if self.touch(key, now).is_some() {
-                        self.keys.remove(key);
-                        n += 1;
-                    }
-                }
-                int(n)
-            }
-            "exists" => {
-                let mut n = 0;
-                for key in &args[1..] {
-                    if self.touch(key, now).is_some() {
-                        n += 1;
-                    }
-                }
-                int(n)
-            }
-            "type" => simple(match self.touch(&key, now) {
-                None => "none",
-                Some(Entry {
-                    value: Value::String(_),
-                    ..
-                }) => "string",
-                Some(Entry {
-                    value: Value::List(_),
-                    ..
-                }) => "list",
-                Some(Entry {
-                    value: Value::Hash(_),
-                    ..
-                }) => "hash",
-                Some(Entry {
-                    value: Value::Set(_),
-                    ..
-                }) => "set",
-                Some(_) => "zset",
-            }),
-            "rpush" | "lpush" => {
-                if self.touch(&key, now).is_none() {
-                    self.keys.insert(
-                        key.clone(),
-                        Entry {
-                            value: Value::List(Vec::new()),
-                            at: None,
-                        },
-                    );
-                }
-                let Some(Entry {
-                    value: Value::List(list),
-                    ..
-                }) = self.keys.get_mut(&key)
-                else {
-                    return e(WRONGTYPE);
-                };
-                for element in &args[2..] {
-                    if name == "rpush" {
-                        list.push(element.clone());
-                    } else {
-                        list.insert(0, element.clone());
-                    }
-                }
-                int(list.len() as i64)
-            }
-            "llen" => match self.touch(&key, now) {
-                None => int(0),
-                Some(Entry {
-                    value: Value::List(list),
-                    ..
-                }) => int(list.len() as i64),
-                Some(_) => e(WRONGTYPE),
-            },
-            "lrange" => {
-                let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3]))
-                else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let list = match self.touch(&key, now) {
-                    None => return Reply::Send(Frame::Array(Vec::new())),
-                    Some(Entry {
-                        value: Value::List(list),
-                        ..
-                    }) => list,
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let llen = list.len() as i64;
-                if start < 0 {
-                    start += llen;
-                }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                if start > end || start >= llen {
-                    return Reply::Send(Frame::Array(Vec::new()));
-                }
-                if end >= llen {
-                    end = llen - 1;
-                }
-                Reply::Send(Frame::Array(
-                    list[start as usize..=end as usize]
-                        .iter()
-                        .map(|e| Frame::Bulk(e.clone()))
-                        .collect(),
-                ))
-            }
-            "incr" => self.add(&key, 1, now),
-            "decr" => self.add(&key, -1, now),
-            "incrby" | "decrby" => match string2ll(&args[2]) {
-                None => e(NOT_AN_INTEGER),
-                Some(i64::MIN) if name == "decrby" => e("ERR decrement would overflow"),
-                Some(by) if name == "decrby" => self.add(&key, -by, now),
-                Some(by) => self.add(&key, by, now),
-            },
-            "expire" => self.expire(&args, now, 1000, "expire"),
-            "pexpire" => self.expire(&args, now, 1, "pexpire"),
-            "ttl" | "pttl" => match self.touch(&key, now) {
-                None => int(-2),
-                Some(Entry { at: None, .. }) => int(-1),
-                Some(Entry { at: Some(at), .. }) => {
-                    let ms = (*at - now).max(0);
-                    int(if name == "ttl" { (ms + 500) / 1000 } else { ms })
-                }
-            },
-            "persist" => match self.touch(&key, now) {
-                Some(entry) if entry.at.is_some() => {
-                    entry.at = None;
-                    int(1)
-                }
-                _ => int(0),
-            },
-            "dbsize" => int(self.keys.len() as i64),
-            "lpop" | "rpop" => self.pop(&args, now, name == "lpop"),
-            "lindex" | "lset" => {
-                // The key first, then the index.
-                let missing = if name == "lindex" {
-                    nil()
-                } else {
-                    e(NO_SUCH_KEY)
-                };
-                let list = match self.touch(&key, now) {
-                    None => return missing,
-                    Some(Entry {
-                        value: Value::List(list),
-                        ..
-                    }) => list,
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let Some(mut index) = string2ll(&args[2]) else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let llen = list.len() as i64;
-                if index < 0 {
-                    index += llen;
-                }
-                let inside = index >= 0 && index < llen;
-                match (name, inside) {
-                    ("lindex", true) => bulk(&list[index as usize]),
-                    ("lindex", false) => nil(),
-                    (_, true) => {
-                        list[index as usize] = args[3].clone();
-                        ok()
-                    }
-                    (_, false) => e(INDEX_OUT_OF_RANGE),
-                }
-            }
-            "lrem" => self.lrem(&args, now),
-            "ltrim" => self.ltrim(&args, now),
-            "hset" => {
-                if argc % 2 == 1 {
-                    return e(&arity_error("hset"));
-                }
-                let fields = match self.hash_or_new(&key, now) {
-                    Ok(fields) => fields,
-                    Err(reply) => return reply,
-                };
-                let mut created = 0;
-                for pair in args[2..].chunks(2) {
-                    match fields.iter_mut().find(|(f, _)| *f == pair[0]) {
-                        Some((_, v)) => *v = pair[1].clone(),
-                        None => {
-                            fields.push((pair[0].clone(), pair[1].clone()));
-                            created += 1;
-                        }
-                    }
-                }
-                int(created)
-            }
-            "hincrby" => {
-                let Some(by) = string2ll(&args[3]) else {
-                    return e(NOT_AN_INTEGER);
-                };
-                let fields = match self.hash_or_new(&key, now) {
-                    Ok(fields) => fields,
-                    Err(reply) => return reply,
-                };
-                let at = fields.iter().position(|(f, _)| *f == args[2]);
-                let old = match at {
-                    None => 0,
-                    Some(at) => match string2ll(&fields[at].1) {
-                        Some(n) => n,
-                        None => return e(HASH_NOT_AN_INTEGER),
-                    },
-                };
-                if (by < 0 && old < 0 && by < i64::MIN - old)
-                    || (by > 0 && old > 0 && by > i64::MAX - old)
-                {
-                    return e(OVERFLOW);
-                }
-                let new = (old + by).to_string().into_bytes();
-                match at {
-                    Some(at) => fields[at].1 = new,
-                    None => fields.push((args[2].clone(), new)),
-                }
-                int(old + by)
-            }
-            "hmget" => {
-                let fields = match self.touch(&key, now) {
-                    None => Vec::new(),
-                    Some(Entry {
-                        value: Value::Hash(fields),
-                        ..
-                    }) => fields.clone(),
-                    Some(_) => return e(WRONGTYPE),
-                };
-                let values = args[2..]
-                    .iter()
-                    .map(|name| match fields.iter().find(|(f, _)| f == name) {
-                        Some((_, v)) => Frame::Bulk(v.clone()),
-                        None => Frame::NullBulk,
-                    })
-                    .collect();
-                Reply::Send(Frame::Array(values))
-            }
-            "sadd" | "srem" | "sismember" | "smismember" | "scard" | "smembers" => {
-                self.set_command(name, &args, now)
-            }
-            "sinter" | "sunion" | "sdiff" => self.set_algebra(name, &args, now),
-            "zadd" | "zincrby" => self.zadd(name, &args, now),
-            "zrange" | "zrangebyscore" => self.zrange(name, &args, now),
-            "zrem" | "zscore" | "zcard" | "zrank" | "zrevrank" | "zcount" => {
-                self.zset_command(name, &args, now)
-            }
-            _ => self.hash_read(name, &args, now),
-        }
-    }
-
-    /// The hash at the key, made empty if the key is missing (hashTypeLookupWriteOrCreate).
-    fn hash_or_new(&mut self, key: &[u8], now: i64) -> Result<&mut Fields, Reply> {
-        if self.touch(key, now).is_none() {
-            self.keys.insert(
-                key.to_vec(),
-                Entry {
-                    value: Value::Hash(Vec::new()),
-                    at: None,
-                },
-            );
-        }
-        match self.keys.get_mut(key) {
+    /// TYPE's answer for the key: the one command that names every type of the scene.
+    fn type_name(&mut self, key: &[u8], now: i64) -> &'static str {
+        match self.touch(key, now) {
+            None => "none",
             Some(Entry {
-                value: Value::Hash(fields),
+                value: Value::String(_),
                 ..
-            }) => Ok(fields),
-            _ => Err(e(WRONGTYPE)),
+            }) => "string",
+            Some(Entry {
+                value: Value::List(_),
+                ..
+            }) => "list",
+            Some(Entry {
+                value: Value::Hash(_),
+                ..
+            }) => "hash",
+            Some(Entry {
+                value: Value::Set(_),
+                ..
+            }) => "set",
+            Some(_) => "zset",
+        }
+    }
+
+    /// The sets' and sorted sets' commands.
+    fn scene_command(&mut self, name: &str, args: &[Vec<u8>], now: i64) -> Reply {
+        match name {
+            "sadd" | "srem" | "sismember" | "smismember" | "scard" | "smembers" => {
+                self.set_command(name, args, now)
+            }
+            "sinter" | "sunion" | "sdiff" => self.set_algebra(name, args, now),
+            "zadd" | "zincrby" => self.zadd(name, args, now),
+            "zrange" | "zrangebyscore" => self.zrange(name, args, now),
+            "zrem" | "zscore" | "zcard" | "zrank" | "zrevrank" | "zcount" => {
+                self.zset_command(name, args, now)
+            }
+            _ => self.list_hash_command(name, args, now),
         }
     }
 
@@ -593,333 +210,10 @@ impl Model {
             self.keys.remove(key);
         }
     }
-
-    /// t_list.c's popGenericCommand.
-    fn pop(&mut self, args: &[Vec<u8>], now: i64, head: bool) -> Reply {
-        if args.len() > 3 {
-            return e(&arity_error(if head { "lpop" } else { "rpop" }));
-        }
-        let count = match args.get(2) {
-            None => None,
-            Some(count) => match string2ll(count) {
-                Some(n) if n >= 0 => Some(n),
-                _ => return e(MUST_BE_POSITIVE),
-            },
-        };
-        let list = match self.touch(&args[1], now) {
-            None if count.is_some() => return Reply::Send(Frame::NullArray),
-            None => return nil(),
-            Some(Entry {
-                value: Value::List(list),
-                ..
-            }) => list,
-            Some(_) => return e(WRONGTYPE),
-        };
-        let take = |list: &mut Vec<Vec<u8>>| {
-            if head {
-                list.remove(0)
-            } else {
-                list.pop().unwrap()
-            }
-        };
-        let reply = match count {
-            Some(0) => return Reply::Send(Frame::Array(Vec::new())),
-            None => bulk(&take(list)),
-            Some(n) => {
-                let n = n.min(list.len() as i64);
-                Reply::Send(Frame::Array(
-                    (0..n).map(|_| Frame::Bulk(take(list))).collect(),
-                ))
-            }
-        };
-        self.drop_if_empty(&args[1]);
-        reply
-    }
-
-    /// t_list.c's lremCommand.
-    fn lrem(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
-        let Some(count) = string2ll(&args[2]) else {
-            return e(NOT_AN_INTEGER);
-        };
-        if count == i64::MIN {
-            return e(
-                "ERR value is out of range, value must between -9223372036854775807 and \
-                 9223372036854775807",
-            );
-        }
-        let list = match self.touch(&args[1], now) {
-            None => return int(0),
-            Some(Entry {
-                value: Value::List(list),
-                ..
-            }) => list,
-            Some(_) => return e(WRONGTYPE),
-        };
-        let mut removed = 0;
-        let want = count.unsigned_abs();
-        if count < 0 {
-            let mut i = list.len();
-            while i > 0 && removed < want {
-                i -= 1;
-                if list[i] == args[3] {
-                    list.remove(i);
-                    removed += 1;
-                }
-            }
-        } else {
-            let mut i = 0;
-            while i < list.len() && (count == 0 || removed < want) {
-                if list[i] == args[3] {
-                    list.remove(i);
-                    removed += 1;
-                } else {
-                    i += 1;
-                }
-            }
-        }
-        self.drop_if_empty(&args[1]);
-        int(removed as i64)
-    }
-
-    /// t_list.c's ltrimCommand.
-    fn ltrim(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
-        let (Some(mut start), Some(mut end)) = (string2ll(&args[2]), string2ll(&args[3])) else {
-            return e(NOT_AN_INTEGER);
-        };
-        let list = match self.touch(&args[1], now) {
-            None => return ok(),
-            Some(Entry {
-                value: Value::List(list),
-                ..
-            }) => list,
-            Some(_) => return e(WRONGTYPE),
-        };
-        let llen = list.len() as i64;
-        if start < 0 {
-            start += llen;
-        }
-        if end < 0 {
-            end += llen;
-        }
-        if start < 0 {
-            start = 0;
-        }
-        let (ltrim, rtrim) = if start > end || start >= llen {
-            (llen, 0)
-        } else {
-            if end >= llen {
-                end = llen - 1;
-            }
-            (start, llen - end - 1)
-        };
-        list.drain(..ltrim as usize);
-        list.truncate(list.len() - rtrim as usize);
-        self.drop_if_empty(&args[1]);
-        ok()
-    }
-
-    /// HGET, HLEN, HEXISTS, HGETALL, HKEYS, HVALS and HDEL.
-    fn hash_read(&mut self, name: &str, args: &[Vec<u8>], now: i64) -> Reply {
-        let empty = match name {
-            "hget" => nil(),
-            "hlen" | "hexists" | "hdel" => int(0),
-            _ => Reply::Send(Frame::Array(Vec::new())),
-        };
-        let fields = match self.touch(&args[1], now) {
-            None => return empty,
-            Some(Entry {
-                value: Value::Hash(fields),
-                ..
-            }) => fields,
-            Some(_) => return e(WRONGTYPE),
-        };
-        let find =
-            |fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]| fields.iter().position(|(f, _)| f == name);
-        let all = |keys: bool, values: bool, fields: &[(Vec<u8>, Vec<u8>)]| {
-            let mut out = Vec::new();
-            for (f, v) in fields {
-                if keys {
-                    out.push(Frame::Bulk(f.clone()));
-                }
-                if values {
-                    out.push(Frame::Bulk(v.clone()));
-                }
-            }
-            Reply::Send(Frame::Array(out))
-        };
-        match name {
-            "hget" => match find(fields, &args[2]) {
-                Some(at) => bulk(&fields[at].1),
-                None => nil(),
-            },
-            "hlen" => int(fields.len() as i64),
-            "hexists" => int(find(fields, &args[2]).is_some() as i64),
-            "hgetall" => all(true, true, fields),
-            "hkeys" => all(true, false, fields),
-            "hvals" => all(false, true, fields),
-            _ => {
-                let mut deleted = 0;
-                for name in &args[2..] {
-                    if let Some(at) = find(fields, name) {
-                        fields.remove(at);
-                        deleted += 1;
-                    }
-                }
-                self.drop_if_empty(&args[1]);
-                int(deleted)
-            }
-        }
-    }
-
-    /// t_string.c's parseExtendedStringArgumentsOrReply, for NX, XX, EX, PX and KEEPTTL.
-    fn set(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
-        let (mut nx, mut xx, mut ex, mut px, mut keepttl) = (false, false, false, false, false);
-        let mut time: Option<&[u8]> = None;
-        let mut j = 3;
-        while j < args.len() {
-            let opt = args[j].to_ascii_lowercase();
-            let has_next = j + 1 < args.len();
-            match opt.as_slice() {
-                b"nx" if !xx => nx = true,
-                b"xx" if !nx => xx = true,
-                b"keepttl" if !ex && !px => keepttl = true,
-                b"ex" if !keepttl && !px && has_next => {
-                    ex = true;
-                    time = Some(&args[j + 1]);
-                    j += 1;
-                }
-                b"px" if !keepttl && !ex && has_next => {
-                    px = true;
-                    time = Some(&args[j + 1]);
-                    j += 1;
-                }
-                _ => return e(SYNTAX_ERROR),
-            }
-            j += 1;
-        }
-        let mut deadline = None;
-        if let Some(time) = time {
-            let Some(mut ms) = string2ll(time) else {
-                return e(NOT_AN_INTEGER);
-            };
-            if ms <= 0 || (ex && ms > i64::MAX / 1000) {
-                return e("ERR invalid expire time in 'set' command");
-            }
-            if ex {
-                ms *= 1000;
-            }
-            if ms > i64::MAX - now {
-                return e("ERR invalid expire time in 'set' command");
-            }
-            deadline = Some(ms + now);
-        }
-        let found = self.touch(&args[1], now).map(|entry| entry.at);
-        if (nx && found.is_some()) || (xx && found.is_none()) {
-            return nil();
-        }
-        let at = if keepttl { found.flatten() } else { deadline };
-        self.keys.insert(
-            args[1].clone(),
-            Entry {
-                value: Value::String(args[2].clone()),
-                at,
-            },
-        );
-        ok()
-    }
-
-    /// t_string.c's incrDecrCommand.
-    fn add(&mut self, key: &[u8], by: i64, now: i64) -> Reply {
-        let (old, at) = match self.touch(key, now) {
-            None => (0, None),
-            Some(Entry {
-                value: Value::String(v),
-                at,
-            }) => match string2ll(v) {
-                Some(n) => (n, *at),
-                None => return e(NOT_AN_INTEGER),
-            },
-            Some(_) => return e(WRONGTYPE),
-        };
-        if (by < 0 && old < 0 && by < i64::MIN - old) || (by > 0 && old > 0 && by > i64::MAX - old)
-        {
-            return e(OVERFLOW);
-        }
-        let new = old + by;
-        self.keys.insert(
-            key.to_vec(),
-            Entry {
-                value: Value::String(new.to_string().into_bytes()),
-                at,
-            },
-        );
-        int(new)
-    }
-
-    /// expire.c's expireGenericCommand.
-    fn expire(&mut self, args: &[Vec<u8>], now: i64, unit: i64, name: &str) -> Reply {
-        let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-        for opt in &args[3..] {
-            match opt.to_ascii_lowercase().as_slice() {
-                b"nx" => nx = true,
-                b"xx" => xx = true,
-                b"gt" => gt = true,
-                b"lt" => lt = true,
-                _ => {
-                    let upto_nul = opt.split(|&b| b == 0).next().unwrap_or(&[]);
-                    let mut text = b"Unsupported option ".to_vec();
-                    text.extend_from_slice(upto_nul);
-                    while text.last().is_some_and(|&b| b == b'\r' || b == b'\n') {
-                        text.pop();
-                    }
-                    for b in &mut text {
-                        if *b == b'\r' || *b == b'\n' {
-                            *b = b' ';
-                        }
-                    }
-                    return e(&format!("ERR {}", String::from_utf8_lossy(&text)));
-                }
-            }
-        }
-        if nx && (xx || gt || lt) {
-            return e("ERR NX and XX, GT or LT options at the same time are not compatible");
-        }
-        if gt && lt {
-            return e("ERR GT and LT options at the same time are not compatible");
-        }
-        let Some(mut when) = string2ll(&args[2]) else {
-            return e(NOT_AN_INTEGER);
-        };
-        let invalid = format!("ERR invalid expire time in '{name}' command");
-        if unit == 1000 {
-            if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-                return e(&invalid);
-            }
-            when *= 1000;
-        }
-        if when > i64::MAX - now {
-            return e(&invalid);
-        }
-        when += now;
-        let Some(entry) = self.touch(&args[1], now) else {
-            return int(0);
-        };
-        let current = entry.at;
-        if (nx && current.is_some())
-            || (xx && current.is_none())
-            || (gt && (current.is_none() || current.is_some_and(|c| when <= c)))
-            || (lt && current.is_some_and(|c| when >= c))
-        {
-            return int(0);
-        }
-        if when <= now {
-            self.keys.remove(&args[1]);
-        } else {
-            entry.at = Some(when);
-        }
-        int(1)
-    }
 }
+
+crate::support::keyspace_model!(scene_command);
+crate::support::list_hash_model!();
 
 // ---- the model: sets and sorted sets ----
 
@@ -1298,28 +592,14 @@ impl Model {
                 return e(NOT_AN_INTEGER);
             };
             Box::new(move |pairs| {
-                let (mut start, mut end) = (start, end);
                 let mut all = pairs.to_vec();
                 if rev {
                     all.reverse();
                 }
-                let llen = all.len() as i64;
-                if start < 0 {
-                    start += llen;
+                match clamped(start, end, all.len()) {
+                    Some(range) => all[range].to_vec(),
+                    None => Vec::new(),
                 }
-                if end < 0 {
-                    end += llen;
-                }
-                if start < 0 {
-                    start = 0;
-                }
-                if start > end || start >= llen {
-                    return Vec::new();
-                }
-                if end >= llen {
-                    end = llen - 1;
-                }
-                all[start as usize..=end as usize].to_vec()
             })
         };
         let pairs = match self.touch(&args[1], now) {
@@ -1939,23 +1219,14 @@ fn ttls(_: &mut Ctx) -> CheckResult {
         ("ZADD k17 XX 1 a", int(0)),
         ("ZADD k18 2 b", int(1)),
     ];
-    let n = touches.len() as i64;
-    for i in 0..n {
+    let make = |i: i64| {
         if i < 9 {
-            s.line(&format!("SADD k{i} a"), int(1))?;
+            format!("SADD k{i} a")
         } else {
-            s.line(&format!("ZADD k{i} 1 a"), int(1))?;
+            format!("ZADD k{i} 1 a")
         }
-        s.line(&format!("PEXPIRE k{i} 10"), int(1))?;
-    }
-    s.size(n + 2)?;
-    s.wait(11);
-    for (i, (line, expected)) in touches.into_iter().enumerate() {
-        s.line(line, expected)?;
-        let gone = i as i64 + 1;
-        let created = [8, 18].iter().filter(|&&c| c <= i).count() as i64;
-        s.size(n + 2 - gone + created)?;
-    }
+    };
+    s.expired_touches(&touches, make, 2, &[8, 18])?;
     s.line("SMEMBERS k8", array(&["b"]))?;
     s.line("TTL k8", int(-1))?;
     s.line("ZRANGE k18 0 -1 WITHSCORES", array(&["b", "2"]))?;
@@ -1987,57 +1258,12 @@ fn arity(ctx: &mut Ctx) -> CheckResult {
         ("zrangebyscore", &["z", "-inf", "+inf"]),
         ("zcount", &["z", "-inf", "+inf"]),
     ];
-    let mut rng = ctx.rng();
-    for (name, pool) in new {
-        let arity = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
-        let most = arity.unsigned_abs() as usize - 1 + 2;
-        for count in 0..=most {
-            let spelled: String = name
-                .chars()
-                .map(|c| {
-                    if rng.next_u32() & 1 == 1 {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let mut args = vec![spelled.into_bytes()];
-            args.extend((0..count).map(|i| pool.get(i).unwrap_or(&"1").as_bytes().to_vec()));
-            let argc = args.len() as i64;
-            let fits = if arity > 0 {
-                argc == arity
-            } else {
-                argc >= -arity
-            };
-            if fits {
-                s.send(&args)?;
-            } else {
-                s.expect(&args, &err(&arity_error(name)))?;
-            }
-        }
-    }
+    s.arities(&mut ctx.rng(), &new, "1")?;
     s.send(&words("SMEMBERS s"))?;
     s.send(&words("ZRANGE z 0 -1 WITHSCORES"))
 }
 
 // ---- random sequences against the model ----
-
-/// One step of a random sequence: a request, or a wait.
-#[derive(Clone)]
-enum Step {
-    Send(Vec<Vec<u8>>),
-    Wait(i64),
-}
-
-impl fmt::Debug for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Send(args) => f.write_str(&command_line(args)),
-            Step::Wait(ms) => write!(f, "(wait {ms} ms)"),
-        }
-    }
-}
 
 const KEYS: [&str; 3] = ["a", "b", "c"];
 
@@ -2147,20 +1373,7 @@ fn matches_model(ctx: &mut Ctx) -> CheckResult {
         &["steps"],
         256,
         prop::collection::vec(step(), 1..40),
-        |steps| {
-            let mut s = Session::new();
-            for step in &steps {
-                match step {
-                    Step::Send(args) => s.send(args)?,
-                    Step::Wait(ms) => s.wait(*ms),
-                }
-            }
-            for key in KEYS {
-                s.send(&words(&format!("TYPE {key}")))?;
-                s.send(&words(&format!("PTTL {key}")))?;
-            }
-            s.send(&words("DBSIZE"))
-        },
+        |steps| Session::new().replay(&steps, &KEYS, true),
     )
 }
 

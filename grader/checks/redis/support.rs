@@ -78,6 +78,30 @@ pub fn string2ll(bytes: &[u8]) -> Option<i64> {
     text.parse().ok()
 }
 
+/// Redis's clamping of a range of indexes (LRANGE's, LTRIM's, ZRANGE's by rank) into a sequence of
+/// `len`: a negative index counts from the end, the start is raised to 0 and the stop lowered to
+/// the last; `None` when nothing is left (a start past the stop or past the end).
+pub fn clamped(start: i64, end: i64, len: usize) -> Option<std::ops::RangeInclusive<usize>> {
+    let llen = len as i64;
+    let (mut start, mut end) = (start, end);
+    if start < 0 {
+        start += llen;
+    }
+    if end < 0 {
+        end += llen;
+    }
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some(start as usize..=end as usize)
+}
+
 /// What Redis answers a command it does not know, as `commandCheckExistence` builds it in C:
 /// `'%.128s'` of the name, then `'%.*s' ` of each argument while the list is under 128 bytes,
 /// with 128 less the list's length as the precision; `%s` stops at a NUL; CR and LF become
@@ -113,6 +137,84 @@ pub fn unknown_command_error<A: AsRef<[u8]>>(args: &[A]) -> String {
 /// `ERR wrong number of arguments for '<name>' command`, the name as the command table has it.
 pub fn arity_error(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// A command as the command table has it: its lowercase name, and its arity as Redis counts it
+/// (the name included; negative: at least that many).
+pub type Command = (&'static str, i64);
+
+/// The commands scene's table.
+pub const COMMANDS_TABLE: [Command; 11] = [
+    ("ping", -1),
+    ("echo", 2),
+    ("get", 2),
+    ("set", -3),
+    ("del", -2),
+    ("exists", -2),
+    ("type", 2),
+    ("rpush", -3),
+    ("lpush", -3),
+    ("llen", 2),
+    ("lrange", 4),
+];
+
+/// The strings scene's table: the commands scene's, then the strings' and TTLs' commands.
+pub const STRINGS_TABLE: [Command; 21] = joined(
+    COMMANDS_TABLE,
+    [
+        ("incr", 2),
+        ("decr", 2),
+        ("incrby", 3),
+        ("decrby", 3),
+        ("expire", -3),
+        ("pexpire", -3),
+        ("ttl", 2),
+        ("pttl", 2),
+        ("persist", 2),
+        ("dbsize", 1),
+    ],
+);
+
+/// The lists and hashes scene's table: the strings scene's, then the lists' and hashes' commands.
+pub const LISTS_HASHES_TABLE: [Command; 37] = joined(
+    STRINGS_TABLE,
+    [
+        ("lpop", -2),
+        ("rpop", -2),
+        ("lindex", 3),
+        ("lset", 4),
+        ("lrem", 4),
+        ("ltrim", 4),
+        ("hset", -4),
+        ("hget", 3),
+        ("hdel", -3),
+        ("hlen", 2),
+        ("hexists", 3),
+        ("hgetall", 2),
+        ("hkeys", 2),
+        ("hvals", 2),
+        ("hincrby", 4),
+        ("hmget", -3),
+    ],
+);
+
+/// A scene's table: the one before it, then the commands the scene adds, in that order.
+pub const fn joined<const A: usize, const B: usize, const N: usize>(
+    before: [Command; A],
+    added: [Command; B],
+) -> [Command; N] {
+    assert!(A + B == N, "the table's length is the sum of the two");
+    let mut table = [("", 0); N];
+    let mut i = 0;
+    while i < A {
+        table[i] = before[i];
+        i += 1;
+    }
+    while i < N {
+        table[i] = added[i - A];
+        i += 1;
+    }
+    table
 }
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -226,6 +328,858 @@ macro_rules! keyspace_replies {
 
 #[allow(unused_imports)]
 pub(crate) use keyspace_replies;
+
+/// One step of a random sequence against a keyspace model: a request, or a wait.
+#[derive(Clone)]
+pub enum Step {
+    Send(Vec<Vec<u8>>),
+    Wait(i64),
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Send(args) => f.write_str(&command_line(args)),
+            Step::Wait(ms) => write!(f, "(wait {ms} ms)"),
+        }
+    }
+}
+
+/// The session every keyspace scene's checks drive: a learner's `Db` and the scene's `Model`,
+/// sent the same requests at the same times, what was sent kept for the messages. Made in the
+/// checks file, for its `Db`, `Frame`, `Reply` and `Model`; `keyspace_session!(unordered)`
+/// compares the replies the file's `unordered` names with `sort_members`.
+#[allow(unused_macros)]
+macro_rules! keyspace_session {
+    (@reply) => {
+        impl Session {
+            fn expect_reply<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
+                let line = command_line(args);
+                let got = self.db.execute(request(args), self.now);
+                let result = expect_reply(&self.did(&line), &got, expected);
+                self.note(line);
+                result
+            }
+        }
+    };
+    (@reply unordered) => {
+        impl Session {
+            fn expect_reply<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
+                let mut line = command_line(args);
+                let mut got = self.db.execute(request(args), self.now);
+                let mut expected = expected.clone();
+                // A set has no order: its members are compared sorted, repeats kept.
+                if unordered(args[0].as_ref()) {
+                    sort_members(&mut got);
+                    sort_members(&mut expected);
+                    line.push_str("    (members compared in any order, shown sorted)");
+                }
+                let result = expect_reply(&self.did(&line), &got, &expected);
+                self.note(line);
+                result
+            }
+        }
+    };
+    ($($unordered:ident)?) => {
+        /// Where the clock starts: a real time, 2024-01-01, so that "now plus the time" can overflow.
+        const START: i64 = 1_704_067_200_000;
+
+        /// A learner's keyspace and the model, sent the same requests at the same times; what was
+        /// sent is kept for the messages.
+        struct Session {
+            db: Db,
+            model: Model,
+            now: i64,
+            sent: Vec<String>,
+        }
+
+        impl Session {
+            fn new() -> Session {
+                Session::at(START)
+            }
+
+            fn at(now: i64) -> Session {
+                Session {
+                    db: Db::new(),
+                    model: Model::default(),
+                    now,
+                    sent: Vec::new(),
+                }
+            }
+
+            /// Moves the clock on by `ms`.
+            fn wait(&mut self, ms: i64) {
+                self.now += ms;
+                self.note(format!("(wait {ms} ms)"));
+            }
+
+            fn note(&mut self, what: String) {
+                self.sent.push(what);
+                if self.sent.len() > 14 {
+                    self.sent.remove(0);
+                    self.sent[0] = "...".into();
+                }
+            }
+
+            fn did(&self, line: &str) -> String {
+                told(&self.sent, &format!("{line}    (at now = {})", self.now))
+            }
+
+            /// Sends a request, checks its reply against the model's.
+            fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> CheckResult {
+                let expected = self.model.run(args, self.now);
+                self.expect_reply(args, &expected)
+            }
+
+            /// Sends a request, checks its reply against the one given (the model is sent it too).
+            fn expect<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &Reply) -> CheckResult {
+                let model = self.model.run(args, self.now);
+                let line = command_line(args);
+                assert_eq!(
+                    &model, expected,
+                    "the model disagrees with the script: {line}"
+                );
+                self.expect_reply(args, expected)
+            }
+
+            fn line(&mut self, line: &str, expected: Reply) -> CheckResult {
+                self.expect(&words(line), &expected)
+            }
+
+            /// DBSIZE, which touches no key.
+            fn size(&mut self, expected: i64) -> CheckResult {
+                self.line("DBSIZE", int(expected))
+            }
+
+            /// Each of `new` with 0 to its arity + 2 arguments, taken from its pool and then
+            /// `filler`, its name in a random ASCII case: the arity error exactly when the count
+            /// does not fit the file's `TABLE`, and what the model answers when it does.
+            fn arities(
+                &mut self,
+                rng: &mut impl Rng,
+                new: &[(&str, &[&str])],
+                filler: &str,
+            ) -> CheckResult {
+                for &(name, pool) in new {
+                    let arity = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
+                    let most = arity.unsigned_abs() as usize - 1 + 2;
+                    for count in 0..=most {
+                        let spelled: String = name
+                            .chars()
+                            .map(|c| {
+                                if rng.next_u32() & 1 == 1 {
+                                    c.to_ascii_uppercase()
+                                } else {
+                                    c
+                                }
+                            })
+                            .collect();
+                        let mut args = vec![spelled.into_bytes()];
+                        args.extend(
+                            (0..count).map(|i| pool.get(i).unwrap_or(&filler).as_bytes().to_vec()),
+                        );
+                        let argc = args.len() as i64;
+                        let fits = if arity > 0 {
+                            argc == arity
+                        } else {
+                            argc >= -arity
+                        };
+                        if fits {
+                            self.send(&args)?;
+                        } else {
+                            self.expect(&args, &err(&arity_error(name)))?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            /// Gives each of `touches` a key `k{i}` of its own, made by the line `make(i)` (which
+            /// answers 1) and due in 10 ms, with `before` keys there already; waits past it; then
+            /// sends each of `touches`: its key is found expired and removed (DBSIZE one less after
+            /// each), and a line whose index is in `creating` makes it again.
+            // The scenes of aggregate types use it; the strings scene has none.
+            #[allow(dead_code)]
+            fn expired_touches(
+                &mut self,
+                touches: &[(&str, Reply)],
+                make: impl Fn(i64) -> String,
+                before: i64,
+                creating: &[usize],
+            ) -> CheckResult {
+                let n = touches.len() as i64;
+                for i in 0..n {
+                    self.line(&make(i), int(1))?;
+                    self.line(&format!("PEXPIRE k{i} 10"), int(1))?;
+                }
+                self.size(n + before)?;
+                self.wait(11);
+                for (i, (line, expected)) in touches.iter().enumerate() {
+                    self.line(line, expected.clone())?;
+                    let gone = i as i64 + 1;
+                    let created = creating.iter().filter(|&&c| c <= i).count() as i64;
+                    self.size(n + before - gone + created)?;
+                }
+                Ok(())
+            }
+
+            /// A random sequence: its requests and waits, then (TYPE and) PTTL of each of
+            /// `keys`, then DBSIZE, each answered as the model answers it.
+            fn replay(
+                &mut self,
+                steps: &[crate::support::Step],
+                keys: &[&str],
+                types: bool,
+            ) -> CheckResult {
+                for step in steps {
+                    match step {
+                        crate::support::Step::Send(args) => self.send(args)?,
+                        crate::support::Step::Wait(ms) => self.wait(*ms),
+                    }
+                }
+                for key in keys {
+                    if types {
+                        self.send(&words(&format!("TYPE {key}")))?;
+                    }
+                    self.send(&words(&format!("PTTL {key}")))?;
+                }
+                self.send(&words("DBSIZE"))
+            }
+        }
+
+        crate::support::keyspace_session!(@reply $($unordered)?);
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use keyspace_session;
+
+/// The model's commands every keyspace scene from the strings on shares: `run`, which looks the
+/// name up in the file's `TABLE` and checks the arity, then answers PING, ECHO, GET, SET, DEL,
+/// EXISTS, the pushes, LLEN, LRANGE, the counters, EXPIRE, PEXPIRE, TTL, PTTL, PERSIST and
+/// DBSIZE; the lazy expiry of a key. Made in the checks file, for its `Model` (keys of
+/// `Entry { value, at }`, strings as `Value::String`, lists as `Value::List`) and `Reply`. The
+/// file gives `type_name` (TYPE's answer, which names its types); `keyspace_model!(method)` sends
+/// the commands the scene adds to `method`.
+#[allow(unused_macros)]
+macro_rules! keyspace_model {
+    (@otherwise $model:expr, $name:expr, $args:expr, $now:expr;) => {
+        unreachable!("{} is in the table, and has its arm", $name)
+    };
+    (@otherwise $model:expr, $name:expr, $args:expr, $now:expr; $more:ident) => {
+        $model.$more($name, &$args, $now)
+    };
+    ($($more:ident)?) => {
+        impl Model {
+            /// Answers a request as Redis does at `now`.
+            fn run<A: AsRef<[u8]>>(&mut self, args: &[A], now: i64) -> Reply {
+                let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_ref().to_vec()).collect();
+                let Some(&(name, arity)) = TABLE
+                    .iter()
+                    .find(|(known, _)| known.as_bytes() == args[0].to_ascii_lowercase())
+                else {
+                    return e(&unknown_command_error(&args));
+                };
+                let argc = args.len() as i64;
+                if (arity > 0 && argc != arity) || argc < -arity || (name == "ping" && argc > 2) {
+                    return e(&arity_error(name));
+                }
+                let key = args.get(1).cloned().unwrap_or_default();
+                match name {
+                    "ping" if argc == 1 => simple("PONG"),
+                    "ping" | "echo" => bulk(&args[1]),
+                    "get" => match self.touch(&key, now) {
+                        None => nil(),
+                        Some(Entry {
+                            value: Value::String(v),
+                            ..
+                        }) => bulk(v),
+                        Some(_) => e(WRONGTYPE),
+                    },
+                    "set" => self.set(&args, now),
+                    "del" => {
+                        let mut n = 0;
+                        for key in &args[1..] {
+                            if self.touch(key, now).is_some() {
+                                self.keys.remove(key);
+                                n += 1;
+                            }
+                        }
+                        int(n)
+                    }
+                    "exists" => {
+                        let mut n = 0;
+                        for key in &args[1..] {
+                            if self.touch(key, now).is_some() {
+                                n += 1;
+                            }
+                        }
+                        int(n)
+                    }
+                    "type" => simple(self.type_name(&key, now)),
+                    "rpush" | "lpush" => {
+                        if self.touch(&key, now).is_none() {
+                            self.keys.insert(
+                                key.clone(),
+                                Entry {
+                                    value: Value::List(Vec::new()),
+                                    at: None,
+                                },
+                            );
+                        }
+                        let Some(Entry {
+                            value: Value::List(list),
+                            ..
+                        }) = self.keys.get_mut(&key)
+                        else {
+                            return e(WRONGTYPE);
+                        };
+                        for element in &args[2..] {
+                            if name == "rpush" {
+                                list.push(element.clone());
+                            } else {
+                                list.insert(0, element.clone());
+                            }
+                        }
+                        int(list.len() as i64)
+                    }
+                    "llen" => match self.touch(&key, now) {
+                        None => int(0),
+                        Some(Entry {
+                            value: Value::List(list),
+                            ..
+                        }) => int(list.len() as i64),
+                        Some(_) => e(WRONGTYPE),
+                    },
+                    "lrange" => {
+                        let (Some(start), Some(end)) = (string2ll(&args[2]), string2ll(&args[3]))
+                        else {
+                            return e(NOT_AN_INTEGER);
+                        };
+                        let list = match self.touch(&key, now) {
+                            None => return Reply::Send(Frame::Array(Vec::new())),
+                            Some(Entry {
+                                value: Value::List(list),
+                                ..
+                            }) => list,
+                            Some(_) => return e(WRONGTYPE),
+                        };
+                        let Some(range) = crate::support::clamped(start, end, list.len()) else {
+                            return Reply::Send(Frame::Array(Vec::new()));
+                        };
+                        Reply::Send(Frame::Array(
+                            list[range]
+                                .iter()
+                                .map(|e| Frame::Bulk(e.clone()))
+                                .collect(),
+                        ))
+                    }
+                    "incr" => self.add(&key, 1, now),
+                    "decr" => self.add(&key, -1, now),
+                    "incrby" | "decrby" => match string2ll(&args[2]) {
+                        None => e(NOT_AN_INTEGER),
+                        Some(i64::MIN) if name == "decrby" => e("ERR decrement would overflow"),
+                        Some(by) if name == "decrby" => self.add(&key, -by, now),
+                        Some(by) => self.add(&key, by, now),
+                    },
+                    "expire" => self.expire(&args, now, 1000, "expire"),
+                    "pexpire" => self.expire(&args, now, 1, "pexpire"),
+                    "ttl" | "pttl" => match self.touch(&key, now) {
+                        None => int(-2),
+                        Some(Entry { at: None, .. }) => int(-1),
+                        Some(Entry { at: Some(at), .. }) => {
+                            let ms = (*at - now).max(0);
+                            int(if name == "ttl" { (ms + 500) / 1000 } else { ms })
+                        }
+                    },
+                    "persist" => match self.touch(&key, now) {
+                        Some(entry) if entry.at.is_some() => {
+                            entry.at = None;
+                            int(1)
+                        }
+                        _ => int(0),
+                    },
+                    "dbsize" => int(self.keys.len() as i64),
+                    _ => crate::support::keyspace_model!(@otherwise self, name, args, now; $($more)?),
+                }
+            }
+
+            /// Removes the key if it has expired at `now`, and returns its entry if it is still there.
+            fn touch(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+                if let Some(Entry { at: Some(at), .. }) = self.keys.get(key)
+                    && now > *at
+                {
+                    self.keys.remove(key);
+                }
+                self.keys.get_mut(key)
+            }
+
+            /// t_string.c's parseExtendedStringArgumentsOrReply, for NX, XX, EX, PX and KEEPTTL.
+            fn set(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
+                let (mut nx, mut xx, mut ex, mut px, mut keepttl) =
+                    (false, false, false, false, false);
+                let mut time: Option<&[u8]> = None;
+                let mut j = 3;
+                while j < args.len() {
+                    let opt = args[j].to_ascii_lowercase();
+                    let has_next = j + 1 < args.len();
+                    match opt.as_slice() {
+                        b"nx" if !xx => nx = true,
+                        b"xx" if !nx => xx = true,
+                        b"keepttl" if !ex && !px => keepttl = true,
+                        b"ex" if !keepttl && !px && has_next => {
+                            ex = true;
+                            time = Some(&args[j + 1]);
+                            j += 1;
+                        }
+                        b"px" if !keepttl && !ex && has_next => {
+                            px = true;
+                            time = Some(&args[j + 1]);
+                            j += 1;
+                        }
+                        _ => return e(SYNTAX_ERROR),
+                    }
+                    j += 1;
+                }
+                let mut deadline = None;
+                if let Some(time) = time {
+                    let Some(mut ms) = string2ll(time) else {
+                        return e(NOT_AN_INTEGER);
+                    };
+                    if ms <= 0 || (ex && ms > i64::MAX / 1000) {
+                        return e("ERR invalid expire time in 'set' command");
+                    }
+                    if ex {
+                        ms *= 1000;
+                    }
+                    if ms > i64::MAX - now {
+                        return e("ERR invalid expire time in 'set' command");
+                    }
+                    deadline = Some(ms + now);
+                }
+                let found = self.touch(&args[1], now).map(|entry| entry.at);
+                if (nx && found.is_some()) || (xx && found.is_none()) {
+                    return nil();
+                }
+                let at = if keepttl { found.flatten() } else { deadline };
+                self.keys.insert(
+                    args[1].clone(),
+                    Entry {
+                        value: Value::String(args[2].clone()),
+                        at,
+                    },
+                );
+                ok()
+            }
+
+            /// t_string.c's incrDecrCommand.
+            fn add(&mut self, key: &[u8], by: i64, now: i64) -> Reply {
+                let (old, at) = match self.touch(key, now) {
+                    None => (0, None),
+                    Some(Entry {
+                        value: Value::String(v),
+                        at,
+                    }) => match string2ll(v) {
+                        Some(n) => (n, *at),
+                        None => return e(NOT_AN_INTEGER),
+                    },
+                    Some(_) => return e(WRONGTYPE),
+                };
+                if (by < 0 && old < 0 && by < i64::MIN - old)
+                    || (by > 0 && old > 0 && by > i64::MAX - old)
+                {
+                    return e(OVERFLOW);
+                }
+                let new = old + by;
+                self.keys.insert(
+                    key.to_vec(),
+                    Entry {
+                        value: Value::String(new.to_string().into_bytes()),
+                        at,
+                    },
+                );
+                int(new)
+            }
+
+            /// expire.c's expireGenericCommand.
+            fn expire(&mut self, args: &[Vec<u8>], now: i64, unit: i64, name: &str) -> Reply {
+                let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+                for opt in &args[3..] {
+                    match opt.to_ascii_lowercase().as_slice() {
+                        b"nx" => nx = true,
+                        b"xx" => xx = true,
+                        b"gt" => gt = true,
+                        b"lt" => lt = true,
+                        _ => {
+                            let upto_nul = opt.split(|&b| b == 0).next().unwrap_or(&[]);
+                            let mut text = b"Unsupported option ".to_vec();
+                            text.extend_from_slice(upto_nul);
+                            while text.last().is_some_and(|&b| b == b'\r' || b == b'\n') {
+                                text.pop();
+                            }
+                            for b in &mut text {
+                                if *b == b'\r' || *b == b'\n' {
+                                    *b = b' ';
+                                }
+                            }
+                            return e(&format!("ERR {}", String::from_utf8_lossy(&text)));
+                        }
+                    }
+                }
+                if nx && (xx || gt || lt) {
+                    return e(
+                        "ERR NX and XX, GT or LT options at the same time are not compatible",
+                    );
+                }
+                if gt && lt {
+                    return e("ERR GT and LT options at the same time are not compatible");
+                }
+                let Some(mut when) = string2ll(&args[2]) else {
+                    return e(NOT_AN_INTEGER);
+                };
+                let invalid = format!("ERR invalid expire time in '{name}' command");
+                if unit == 1000 {
+                    if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+                        return e(&invalid);
+                    }
+                    when *= 1000;
+                }
+                if when > i64::MAX - now {
+                    return e(&invalid);
+                }
+                when += now;
+                let Some(entry) = self.touch(&args[1], now) else {
+                    return int(0);
+                };
+                let current = entry.at;
+                if (nx && current.is_some())
+                    || (xx && current.is_none())
+                    || (gt && (current.is_none() || current.is_some_and(|c| when <= c)))
+                    || (lt && current.is_some_and(|c| when >= c))
+                {
+                    return int(0);
+                }
+                if when <= now {
+                    self.keys.remove(&args[1]);
+                } else {
+                    entry.at = Some(when);
+                }
+                int(1)
+            }
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use keyspace_model;
+
+/// The model's list and hash commands, for the scenes from the lists and hashes on: the file's
+/// `Model` also has `drop_if_empty`, which knows its own aggregate types.
+#[allow(unused_macros)]
+macro_rules! list_hash_model {
+    () => {
+        impl Model {
+            /// The lists' and hashes' commands.
+            fn list_hash_command(&mut self, name: &str, args: &[Vec<u8>], now: i64) -> Reply {
+                let argc = args.len() as i64;
+                let key = args.get(1).cloned().unwrap_or_default();
+                match name {
+                    "lpop" | "rpop" => self.pop(args, now, name == "lpop"),
+                    "lindex" | "lset" => {
+                        // The key first, then the index.
+                        let missing = if name == "lindex" {
+                            nil()
+                        } else {
+                            e(NO_SUCH_KEY)
+                        };
+                        let list = match self.touch(&key, now) {
+                            None => return missing,
+                            Some(Entry {
+                                value: Value::List(list),
+                                ..
+                            }) => list,
+                            Some(_) => return e(WRONGTYPE),
+                        };
+                        let Some(mut index) = string2ll(&args[2]) else {
+                            return e(NOT_AN_INTEGER);
+                        };
+                        let llen = list.len() as i64;
+                        if index < 0 {
+                            index += llen;
+                        }
+                        let inside = index >= 0 && index < llen;
+                        match (name, inside) {
+                            ("lindex", true) => bulk(&list[index as usize]),
+                            ("lindex", false) => nil(),
+                            (_, true) => {
+                                list[index as usize] = args[3].clone();
+                                ok()
+                            }
+                            (_, false) => e(INDEX_OUT_OF_RANGE),
+                        }
+                    }
+                    "lrem" => self.lrem(args, now),
+                    "ltrim" => self.ltrim(args, now),
+                    "hset" => {
+                        if argc % 2 == 1 {
+                            return e(&arity_error("hset"));
+                        }
+                        let fields = match self.hash_or_new(&key, now) {
+                            Ok(fields) => fields,
+                            Err(reply) => return reply,
+                        };
+                        let mut created = 0;
+                        for pair in args[2..].chunks(2) {
+                            match fields.iter_mut().find(|(f, _)| *f == pair[0]) {
+                                Some((_, v)) => *v = pair[1].clone(),
+                                None => {
+                                    fields.push((pair[0].clone(), pair[1].clone()));
+                                    created += 1;
+                                }
+                            }
+                        }
+                        int(created)
+                    }
+                    "hincrby" => {
+                        let Some(by) = string2ll(&args[3]) else {
+                            return e(NOT_AN_INTEGER);
+                        };
+                        let fields = match self.hash_or_new(&key, now) {
+                            Ok(fields) => fields,
+                            Err(reply) => return reply,
+                        };
+                        let at = fields.iter().position(|(f, _)| *f == args[2]);
+                        let old = match at {
+                            None => 0,
+                            Some(at) => match string2ll(&fields[at].1) {
+                                Some(n) => n,
+                                None => return e(HASH_NOT_AN_INTEGER),
+                            },
+                        };
+                        if (by < 0 && old < 0 && by < i64::MIN - old)
+                            || (by > 0 && old > 0 && by > i64::MAX - old)
+                        {
+                            return e(OVERFLOW);
+                        }
+                        let new = (old + by).to_string().into_bytes();
+                        match at {
+                            Some(at) => fields[at].1 = new,
+                            None => fields.push((args[2].clone(), new)),
+                        }
+                        int(old + by)
+                    }
+                    "hmget" => {
+                        let fields = match self.touch(&key, now) {
+                            None => Vec::new(),
+                            Some(Entry {
+                                value: Value::Hash(fields),
+                                ..
+                            }) => fields.clone(),
+                            Some(_) => return e(WRONGTYPE),
+                        };
+                        let values = args[2..]
+                            .iter()
+                            .map(|name| match fields.iter().find(|(f, _)| f == name) {
+                                Some((_, v)) => Frame::Bulk(v.clone()),
+                                None => Frame::NullBulk,
+                            })
+                            .collect();
+                        Reply::Send(Frame::Array(values))
+                    }
+                    _ => self.hash_read(name, args, now),
+                }
+            }
+
+            /// The hash at the key, made empty if the key is missing (hashTypeLookupWriteOrCreate).
+            fn hash_or_new(&mut self, key: &[u8], now: i64) -> Result<&mut Fields, Reply> {
+                if self.touch(key, now).is_none() {
+                    self.keys.insert(
+                        key.to_vec(),
+                        Entry {
+                            value: Value::Hash(Vec::new()),
+                            at: None,
+                        },
+                    );
+                }
+                match self.keys.get_mut(key) {
+                    Some(Entry {
+                        value: Value::Hash(fields),
+                        ..
+                    }) => Ok(fields),
+                    _ => Err(e(WRONGTYPE)),
+                }
+            }
+
+            /// t_list.c's popGenericCommand.
+            fn pop(&mut self, args: &[Vec<u8>], now: i64, head: bool) -> Reply {
+                if args.len() > 3 {
+                    return e(&arity_error(if head { "lpop" } else { "rpop" }));
+                }
+                let count = match args.get(2) {
+                    None => None,
+                    Some(count) => match string2ll(count) {
+                        Some(n) if n >= 0 => Some(n),
+                        _ => return e(MUST_BE_POSITIVE),
+                    },
+                };
+                let list = match self.touch(&args[1], now) {
+                    None if count.is_some() => return Reply::Send(Frame::NullArray),
+                    None => return nil(),
+                    Some(Entry {
+                        value: Value::List(list),
+                        ..
+                    }) => list,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let take = |list: &mut Vec<Vec<u8>>| {
+                    if head {
+                        list.remove(0)
+                    } else {
+                        list.pop().unwrap()
+                    }
+                };
+                let reply = match count {
+                    Some(0) => return Reply::Send(Frame::Array(Vec::new())),
+                    None => bulk(&take(list)),
+                    Some(n) => {
+                        let n = n.min(list.len() as i64);
+                        Reply::Send(Frame::Array(
+                            (0..n).map(|_| Frame::Bulk(take(list))).collect(),
+                        ))
+                    }
+                };
+                self.drop_if_empty(&args[1]);
+                reply
+            }
+
+            /// t_list.c's lremCommand.
+            fn lrem(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
+                let Some(count) = string2ll(&args[2]) else {
+                    return e(NOT_AN_INTEGER);
+                };
+                if count == i64::MIN {
+                    return e(
+                        "ERR value is out of range, value must between -9223372036854775807 and \
+                         9223372036854775807",
+                    );
+                }
+                let list = match self.touch(&args[1], now) {
+                    None => return int(0),
+                    Some(Entry {
+                        value: Value::List(list),
+                        ..
+                    }) => list,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let mut removed = 0;
+                let want = count.unsigned_abs();
+                if count < 0 {
+                    let mut i = list.len();
+                    while i > 0 && removed < want {
+                        i -= 1;
+                        if list[i] == args[3] {
+                            list.remove(i);
+                            removed += 1;
+                        }
+                    }
+                } else {
+                    let mut i = 0;
+                    while i < list.len() && (count == 0 || removed < want) {
+                        if list[i] == args[3] {
+                            list.remove(i);
+                            removed += 1;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+                self.drop_if_empty(&args[1]);
+                int(removed as i64)
+            }
+
+            /// t_list.c's ltrimCommand.
+            fn ltrim(&mut self, args: &[Vec<u8>], now: i64) -> Reply {
+                let (Some(start), Some(end)) = (string2ll(&args[2]), string2ll(&args[3])) else {
+                    return e(NOT_AN_INTEGER);
+                };
+                let list = match self.touch(&args[1], now) {
+                    None => return ok(),
+                    Some(Entry {
+                        value: Value::List(list),
+                        ..
+                    }) => list,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let llen = list.len() as i64;
+                let (ltrim, rtrim) = match crate::support::clamped(start, end, list.len()) {
+                    None => (llen, 0),
+                    Some(range) => (*range.start() as i64, llen - *range.end() as i64 - 1),
+                };
+                list.drain(..ltrim as usize);
+                list.truncate(list.len() - rtrim as usize);
+                self.drop_if_empty(&args[1]);
+                ok()
+            }
+
+            /// HGET, HLEN, HEXISTS, HGETALL, HKEYS, HVALS and HDEL.
+            fn hash_read(&mut self, name: &str, args: &[Vec<u8>], now: i64) -> Reply {
+                let empty = match name {
+                    "hget" => nil(),
+                    "hlen" | "hexists" | "hdel" => int(0),
+                    _ => Reply::Send(Frame::Array(Vec::new())),
+                };
+                let fields = match self.touch(&args[1], now) {
+                    None => return empty,
+                    Some(Entry {
+                        value: Value::Hash(fields),
+                        ..
+                    }) => fields,
+                    Some(_) => return e(WRONGTYPE),
+                };
+                let find = |fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]| {
+                    fields.iter().position(|(f, _)| f == name)
+                };
+                let all = |keys: bool, values: bool, fields: &[(Vec<u8>, Vec<u8>)]| {
+                    let mut out = Vec::new();
+                    for (f, v) in fields {
+                        if keys {
+                            out.push(Frame::Bulk(f.clone()));
+                        }
+                        if values {
+                            out.push(Frame::Bulk(v.clone()));
+                        }
+                    }
+                    Reply::Send(Frame::Array(out))
+                };
+                match name {
+                    "hget" => match find(fields, &args[2]) {
+                        Some(at) => bulk(&fields[at].1),
+                        None => nil(),
+                    },
+                    "hlen" => int(fields.len() as i64),
+                    "hexists" => int(find(fields, &args[2]).is_some() as i64),
+                    "hgetall" => all(true, true, fields),
+                    "hkeys" => all(true, false, fields),
+                    "hvals" => all(false, true, fields),
+                    _ => {
+                        let mut deleted = 0;
+                        for name in &args[2..] {
+                            if let Some(at) = find(fields, name) {
+                                fields.remove(at);
+                                deleted += 1;
+                            }
+                        }
+                        self.drop_if_empty(&args[1]);
+                        int(deleted)
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use list_hash_model;
 
 /// A sweep that fails every disk operation of a workload in turn, each with each fault, as the
 /// bitcask track's checks do: the store must say so, and stay consistent.
