@@ -67,8 +67,9 @@ pub fn suite() -> Suite {
         )
         .check(
             "every I/O operation of a compaction (of its reads, a sample) failed in turn: an \
-             error or success, never a panic nor a wrong answer, and the next open, with the \
-             disk well, holds every write",
+             error or success, never a panic nor a wrong answer; after a failed MANIFEST edit \
+             a compaction is refused and touches nothing; and the next open, with the disk \
+             well, holds every write",
             faults_in_compaction,
         )
 }
@@ -366,10 +367,15 @@ fn check_rounds(
             r + 1
         );
         let Some(level) = over_limit(options, &prev.tables) else {
+            let limits: Vec<String> = (1..LEVELS as u32 - 1)
+                .map(|l| format!("L{l} {}", limit(options, l)))
+                .collect();
             return fail(format!(
-                "did:      {round}\nexpected: no round: no level of {} is over its limit\n\
+                "did:      {round}\nexpected: no round: no level of {} is over its limit \
+                 (limits in bytes, l1_bytes * multiplier^(n-1) saturating at u64::MAX: {})\n\
                  got:      an edit to {}",
                 all_shown(&prev.tables),
+                limits.join(", "),
                 all_shown(&next.tables)
             ));
         };
@@ -766,7 +772,24 @@ fn levels_kept(ctx: &mut Ctx) -> CheckResult {
             all_shown(&tables)
         ),
     )?;
-    run.calls(&[Call::Reopen, scan_all(), Call::Compact, get("k030")])
+    run.calls(&[Call::Reopen, scan_all(), Call::Compact, get("k030")])?;
+    // A multiplier so large that level 2's limit, 1000 * 2^62, is past u64::MAX: it saturates
+    // there, so level 2 is never over it, and no table goes below it.
+    let mut run = Run::new(ctx.seed(), small(1, 1000, 1 << 62, 200))?;
+    run.calls(&batch(0, 60, 1, 20, b'h'))?;
+    run.calls(&[Call::Compact, get("k030")])?;
+    let tables = run.tables();
+    expect(
+        tables.iter().any(|t| t.level == 2) && tables.iter().all(|t| t.level <= 2),
+        format!(
+            "did:      {}, tables()\nexpected: tables on level 2 and none below it: level 1 is \
+             over its limit of 1000 bytes, level 2's limit 1000 * 2^62 saturates at u64::MAX \
+             (a product that wraps around is a limit near 0 that pushes everything down)\n\
+             got:      {}",
+            run.so_far(),
+            all_shown(&tables)
+        ),
+    )
 }
 
 fn agrees_with_model(ctx: &mut Ctx) -> CheckResult {
@@ -1143,6 +1166,20 @@ fn named(disk: &SimDisk) -> BTreeSet<String> {
     named
 }
 
+/// Every file of the directory, by name, with its bytes.
+fn listing(disk: &SimDisk) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = disk
+        .files()
+        .into_iter()
+        .map(|f| {
+            let bytes = disk.contents(&f.name).unwrap_or_default();
+            (f.name, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
     let seed = ctx.seed();
     let options = small(2, 120, 2, 60);
@@ -1195,6 +1232,42 @@ fn faults_in_compaction(ctx: &mut Ctx) -> CheckResult {
                                  it created: their numbers are never taken again, and no open \
                                  would know them from a later table's)\ngot:      {got:?}",
                                 error.kind()
+                            ));
+                        }
+                    } else {
+                        // A database that refuses writes had its MANIFEST edit fail: the file
+                        // may end in a torn record. A compaction must refuse too, touching
+                        // nothing: a record written after a torn one leaves a MANIFEST no open
+                        // can read.
+                        let before = listing(&trial);
+                        let d = format!(
+                            "{did}: Err({:?}): {error}, then put(\"k050\", \"after\"): Err, \
+                             then compact()",
+                            error.kind()
+                        );
+                        match attempt(|| db.compact()) {
+                            Ok(()) => {
+                                return fail(format!(
+                                    "did:      {d}\nexpected: Err: after a failed MANIFEST edit \
+                                     the database refuses compactions as it refuses writes\n\
+                                     got:      Ok(())"
+                                ));
+                            }
+                            Err(error) => no_panic(&d, &error)?,
+                        }
+                        let after = listing(&trial);
+                        if after != before {
+                            let names = |l: &[(String, Vec<u8>)]| -> Vec<String> {
+                                l.iter()
+                                    .map(|(n, b)| format!("{n} ({} bytes)", b.len()))
+                                    .collect()
+                            };
+                            return fail(format!(
+                                "did:      {d}, then listed the directory\nexpected: the \
+                                 directory untouched (a refused compaction writes, creates and \
+                                 removes nothing): {:?}\ngot:      {:?}",
+                                names(&before),
+                                names(&after)
                             ));
                         }
                     }

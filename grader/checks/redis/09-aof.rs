@@ -30,7 +30,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "a key the keyspace has expired is written as a DEL just before the next written \
-             command that names it, so that the replay agrees",
+             command that names it, in the same append, each key of the command, so that the \
+             replay agrees; a rewrite forgets the keys it leaves out",
             expiry_written_as_del,
         )
         .check(
@@ -494,6 +495,112 @@ fn expiry_written_as_del(_: &mut Ctx) -> CheckResult {
         let got = run(&mut again, text, T0 + 5000, &did)?;
         expect_reply(
             &format!("{}; reopen at +5000 ms; {text}", did.join("; ")),
+            &got,
+            &expected,
+        )?;
+    }
+    expired_keys_each_deleted()
+}
+
+/// One command at `T0 + at`: exactly `appended` goes to the file, in one append.
+fn one_append(
+    disk: &SimDisk,
+    did: &mut Vec<String>,
+    aof: &mut Aof,
+    (text, at): (&str, i64),
+    appended: Vec<u8>,
+    why: &str,
+) -> CheckResult {
+    let before = contents(disk);
+    let writes = disk.stats().writes;
+    let reply = run(aof, text, T0 + at, did)?;
+    let after = contents(disk);
+    let appends = disk.stats().writes - writes;
+    let got = after.get(before.len()..).unwrap_or_default();
+    let done = told(
+        did,
+        &format!("{text} at +{at} ms, answered {}", shown(&reply)),
+    );
+    expect(
+        after.starts_with(&before) && got == appended.as_slice(),
+        format!(
+            "did:      {done}\nexpected: {} appended ({why})\ngot:      {}",
+            shown_bytes(&appended),
+            shown_bytes(got)
+        ),
+    )?;
+    expect(
+        appends == 1,
+        format!(
+            "did:      {done}\nexpected: one append of {} (the DELs of expired keys go in the \
+             same append as the command: a crash between two appends could keep the DELs and \
+             lose the write)\ngot:      {appends} appends",
+            shown_bytes(&appended)
+        ),
+    )?;
+    did.push(format!("{text} at +{at} ms"));
+    Ok(())
+}
+
+/// Each expired key a command names gets its DEL, not only the first; and a rewrite forgets
+/// the keys it leaves out.
+fn expired_keys_each_deleted() -> CheckResult {
+    let disk = SimDisk::new(4);
+    let mut aof = open(disk.dir(), Fsync::Always, T0, "open an empty directory")?;
+    let did = &mut Vec::new();
+    let deadline = (T0 + 100).to_string();
+    let b = resp(&["SET", "b", "1", "PXAT", &deadline]);
+    one_append(&disk, did, &mut aof, ("SET b 1 PX 100", 0), b, "the SET")?;
+    let a = resp(&["SET", "a", "1"]);
+    one_append(&disk, did, &mut aof, ("SET a 1", 0), a, "the SET")?;
+    let mut dels = resp(&["DEL", "b"]);
+    dels.extend(resp(&["DEL", "a", "b"]));
+    one_append(
+        &disk,
+        did,
+        &mut aof,
+        ("DEL a b", 1000),
+        dels,
+        "a DEL for each key the command names that the file holds and the keyspace has \
+         expired, its second key as well as its first, then the command",
+    )?;
+    let deadline = (T0 + 1050).to_string();
+    let g = resp(&["SET", "g", "1", "PXAT", &deadline]);
+    one_append(&disk, did, &mut aof, ("SET g 1 PX 50", 1000), g, "the SET")?;
+    let h = resp(&["SET", "h", "1"]);
+    one_append(&disk, did, &mut aof, ("SET h 1", 1000), h, "the SET")?;
+    aof.rewrite(T0 + 1100).map_err(|error| {
+        Failure::new(format!(
+            "did:      {}\nexpected: Ok(())\ngot:      Err({error}), with no fault injected",
+            told(did, "rewrite() at +1100 ms")
+        ))
+    })?;
+    did.push("rewrite() at +1100 ms (g has expired: the new file leaves it out)".to_string());
+    one_append(
+        &disk,
+        did,
+        &mut aof,
+        ("SET g 2", 1200),
+        resp(&["SET", "g", "2"]),
+        "no DEL g: the rewrite left the expired g out of the new file and forgot it, so the \
+         file holds no g to delete",
+    )?;
+    drop(aof);
+    let mut again = open(
+        disk.dir(),
+        Fsync::Always,
+        T0 + 2000,
+        "then reopen at +2000 ms",
+    )?;
+    for (text, expected) in [
+        ("GET a", nil()),
+        ("GET b", nil()),
+        ("GET g", bulk(b"2")),
+        ("GET h", bulk(b"1")),
+    ] {
+        let got = run(&mut again, text, T0 + 2000, did)?;
+        expect_reply(
+            &format!("{}; reopen at +2000 ms; {text}", did.join("; ")),
             &got,
             &expected,
         )?;

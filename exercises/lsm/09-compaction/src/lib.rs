@@ -368,7 +368,8 @@ impl Db {
     /// values), recorded in one MANIFEST edit, synced, and only then the old files removed.
     ///
     /// A failure before a round's MANIFEST edit leaves the database as that round found it (its
-    /// new files removed); a failure of the edit itself leaves it refusing every later write.
+    /// new files removed); a failure of the edit itself leaves it refusing every later write,
+    /// flush and compaction.
     pub fn compact(&mut self) -> io::Result<()> {
         todo!()
     }

@@ -377,7 +377,8 @@ impl Db {
     /// compacts the shallowest level over its limit into the next one.
     ///
     /// A failure before a round's MANIFEST edit leaves the database as that round found it (its
-    /// new files removed); a failure of the edit itself leaves it refusing every later write.
+    /// new files removed); a failure of the edit itself leaves it refusing every later write,
+    /// flush and compaction.
     pub fn compact(&mut self) -> io::Result<()> {
         self.usable()?;
         while let Some(level) = (0..LEVELS - 1).find(|&level| self.over_limit(level)) {
