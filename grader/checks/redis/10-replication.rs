@@ -59,7 +59,8 @@ pub fn suite() -> Suite {
         )
         .check(
             "an answer to a Psync that comes when the replica is not syncing (a stale \
-             Continue or FullResync, delayed or duplicated) is ignored",
+             Continue or FullResync), a duplicate command and another history's command are \
+             ignored",
             stale_answers,
         )
         .check(
@@ -356,6 +357,16 @@ fn full_sync(ctx: &mut Ctx) -> CheckResult {
         c.write(0, &command)?;
     }
     c.replicate(1, 0);
+    // Psync at 2 ms, the snapshot at 4, its Ack at 6: well before the first tick's Ack.
+    c.run(Duration::from_millis(10));
+    let acked = c.sim.node(0).map(|n| n.replicas().clone());
+    let expected: BTreeMap<NodeId, u64> = [(1, 20)].into();
+    if acked.as_ref() != Some(&expected) {
+        return c.fail(
+            "node 0's replicas() is {1: 20} 10 ms after REPLICAOF: a replica acknowledges a snapshot as soon as it has applied it",
+            format!("{acked:?}"),
+        );
+    }
     c.settle(0, &[1], Duration::from_secs(1))?;
     let role = c.sim.node(1).map(Node::role);
     if role != Some(Role::Replica { primary: 0 }) {
@@ -371,7 +382,8 @@ fn full_sync(ctx: &mut Ctx) -> CheckResult {
     if full != 1 {
         return c.fail("one FullResync sent to node 1", format!("{full}"));
     }
-    // The stream follows the snapshot.
+    // The stream follows the snapshot, in order on this network: nothing to ask again for.
+    let psyncs_before_stream = c.sent_by("Psync", 1);
     for i in 0..10 {
         let command = append("log", &i.to_string());
         apply(&mut model, &command);
@@ -383,6 +395,13 @@ fn full_sync(ctx: &mut Ctx) -> CheckResult {
         return c.fail(
             "still one FullResync: the stream carries the rest",
             format!("{full}"),
+        );
+    }
+    let asked = c.sent_by("Psync", 1) - psyncs_before_stream;
+    if asked != 0 {
+        return c.fail(
+            "no Psync from node 1 while commands come in order, each the next one",
+            format!("{asked} Psync sent"),
         );
     }
     // A quiet second: the pings say the replica is up to date, so it asks for nothing.
@@ -462,6 +481,34 @@ fn lossy_converges(ctx: &mut Ctx) -> CheckResult {
 }
 
 fn partial_resync(ctx: &mut Ctx) -> CheckResult {
+    // Missing nothing at all is still a partial resync: cut off with no writes, and a peer at
+    // exactly the offset a promoted replica had reached.
+    let mut d = Cluster::started(3, in_order(), ctx.seed())?;
+    for i in 0..3 {
+        d.write(0, &set(&format!("k{i}"), "v"))?;
+    }
+    d.settle(0, &[1, 2], Duration::from_secs(1))?;
+    let before = d.sent("FullResync", 2);
+    d.sim.partition(&[2], None);
+    d.note("(node 2 is cut off; nothing is written)");
+    d.run(TIMEOUT * 2);
+    d.sim.partition(&[], None);
+    d.note("(the network heals)");
+    // Long enough for node 2, silent for a second, to have asked again and been answered.
+    d.run(TIMEOUT * 2);
+    d.settle(0, &[1, 2], TIMEOUT * 3)?;
+    d.sim.crash(0, None);
+    d.note("(node 0 crashes for good)");
+    d.promote(1);
+    d.replicate(2, 1);
+    d.settle(1, &[2], TIMEOUT * 3)?;
+    let full = d.sent("FullResync", 2) - before;
+    if full != 0 {
+        return d.fail(
+            "no full resync: node 2 missed nothing (its offset is the primary's, then the promoted node's)",
+            format!("{full} FullResync sent to it"),
+        );
+    }
     let mut c = Cluster::started(3, in_order(), ctx.seed())?;
     let before = c.sent("FullResync", 2);
     c.sim.partition(&[2], None);
@@ -532,6 +579,9 @@ fn full_resync_past_backlog(ctx: &mut Ctx) -> CheckResult {
 
 fn wait_counts(ctx: &mut Ctx) -> CheckResult {
     let mut c = Cluster::started(3, in_order(), ctx.seed())?;
+    // Just after the replicas' ticks (they Ack every 100 ms): only a GetAck answers sooner.
+    let since_tick = (c.sim.now().as_millis() % 100) as u64;
+    c.run(Duration::from_millis((110 - since_tick) % 100));
     c.write(0, &set("a", "1"))?;
     // Nobody has the write yet: a WAIT cannot be answered now.
     let w = c.wait(0, 2, Duration::from_secs(1));
@@ -541,13 +591,13 @@ fn wait_counts(ctx: &mut Ctx) -> CheckResult {
             format!("Some({n}) at once"),
         );
     }
-    let answered = c.run_until(Duration::from_millis(100), |sim| {
+    let answered = c.run_until(Duration::from_millis(30), |sim| {
         sim.node(0).is_some_and(|n| n.wait_result(w).is_some())
     });
     let got = c.wait_result(0, w);
     if !answered || got != Some(2) {
         return c.fail(
-            "Some(2) within 100 ms: WAIT asks the replicas to acknowledge at once (GetAck)",
+            "Some(2) within 30 ms, long before the replicas' next tick: WAIT asks them to acknowledge at once (GetAck)",
             format!("{got:?}"),
         );
     }
@@ -558,6 +608,25 @@ fn wait_counts(ctx: &mut Ctx) -> CheckResult {
         return c.fail(
             "Some(2) at once: WAIT 0 waits for nobody",
             format!("{got:?}"),
+        );
+    }
+    // An answer, once given, stays: WAIT 1 answered by node 1 while node 2 is cut off keeps
+    // its Some(1) after node 2 catches up and the WAIT's time runs out.
+    c.sim.partition(&[2], None);
+    c.note("(node 2 is cut off)");
+    c.write(0, &set("b", "1"))?;
+    let once = c.wait(0, 1, Duration::from_millis(300));
+    c.run(Duration::from_millis(30));
+    let first = c.wait_result(0, once);
+    c.sim.partition(&[], None);
+    c.note("(the network heals)");
+    c.settle(0, &[1, 2], TIMEOUT * 3)?;
+    c.run(Duration::from_millis(400));
+    let later = c.wait_result(0, once);
+    if first != Some(1) || later != Some(1) {
+        return c.fail(
+            "WAIT 1 answered Some(1) by the one replica reachable, and still Some(1) after its timeout",
+            format!("{first:?}, then {later:?}"),
         );
     }
     // One replica cut off: WAIT 2 ends at its timeout with 1, not before.
@@ -709,8 +778,10 @@ fn failover(ctx: &mut Ctx) -> CheckResult {
             }
         }
         // The new primary takes writes, and they stream.
+        // The peer continued by a partial resync is one of the new primary's replicas: the
+        // next write streams to it at once, not at its next Psync.
         c.write(chosen, &set("after", "failover"))?;
-        c.settle(chosen, &[other], TIMEOUT * 2)?;
+        c.settle(chosen, &[other], Duration::from_millis(50))?;
     }
     Ok(())
 }
@@ -739,6 +810,17 @@ fn demoted_primary(ctx: &mut Ctx) -> CheckResult {
     c.note("(the network heals)");
     c.replicate(0, 1);
     c.settle(1, &[0, 2], TIMEOUT * 3)?;
+    let kept = c
+        .sim
+        .node(0)
+        .map(|n| n.replicas().clone())
+        .unwrap_or_default();
+    if !kept.is_empty() {
+        return c.fail(
+            "node 0, a replica now, has no replicas of its own: replicas() is empty",
+            format!("{kept:?}"),
+        );
+    }
     let store = c.store(0).unwrap_or_default();
     if store.contains_key(&b"only-on-0"[..]) || store.get(&b"k"[..]) != Some(&b"new".to_vec()) {
         return c.fail(
@@ -777,7 +859,20 @@ fn restart_and_refusal(ctx: &mut Ctx) -> CheckResult {
             format!("{role:?}"),
         );
     }
-    c.settle(0, &[1], TIMEOUT * 3)
+    c.settle(0, &[1], TIMEOUT * 3)?;
+    // A promoted node saved that it follows nobody: it restarts as a primary.
+    c.promote(1);
+    c.sim.crash(1, None);
+    c.sim.restart(1);
+    c.note("(node 1 crashes and restarts)");
+    let role = c.sim.node(1).map(Node::role);
+    if role != Some(Role::Primary) {
+        return c.fail(
+            "node 1, promoted before the crash, restarts as Primary, as it saved",
+            format!("{role:?}"),
+        );
+    }
+    Ok(())
 }
 
 fn stale_answers(ctx: &mut Ctx) -> CheckResult {
@@ -800,6 +895,17 @@ fn stale_answers(ctx: &mut Ctx) -> CheckResult {
             replid: replid ^ 2,
             offset: 1,
             snapshot: vec![(b"stale".to_vec(), b"x".to_vec())],
+        },
+        // A duplicate of a command it has applied, and the next command of another history.
+        Message::Command {
+            replid,
+            offset,
+            command: append("k0", "-again"),
+        },
+        Message::Command {
+            replid: replid ^ 4,
+            offset: offset + 1,
+            command: append("k0", "-foreign"),
         },
     ];
     for message in stale {
