@@ -313,26 +313,22 @@ impl Cluster {
 
     /// How many messages of a kind (its name, as `{:?}` starts) were sent to `to` so far.
     fn sent(&self, kind: &str, to: NodeId) -> usize {
-        self.sim
-            .trace()
-            .events
-            .iter()
-            .filter(|e| {
-                matches!(e, TraceEvent::Sent { to: t, what, .. }
-                    if *t == to && what.starts_with(kind))
-            })
-            .count()
+        self.count_sent(kind, |_, t| t == to)
     }
 
     /// How many messages of a kind `from` sent so far.
     fn sent_by(&self, kind: &str, from: NodeId) -> usize {
+        self.count_sent(kind, |f, _| f == from)
+    }
+
+    fn count_sent(&self, kind: &str, between: impl Fn(NodeId, NodeId) -> bool) -> usize {
         self.sim
             .trace()
             .events
             .iter()
             .filter(|e| {
-                matches!(e, TraceEvent::Sent { from: f, what, .. }
-                    if *f == from && what.starts_with(kind))
+                matches!(e, TraceEvent::Sent { from, to, what, .. }
+                    if between(*from, *to) && what.starts_with(kind))
             })
             .count()
     }
